@@ -1,0 +1,112 @@
+"""The application factory: one Starlette app, a Mount per domain, shared state set up here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import events.manage
+import events.routes
+from denhub import auth
+from denhub.auth import PUBLIC, guard
+from denhub.db import Database
+from denhub.settings import PROJECT_ROOT, Settings
+from denhub.web import http_error, server_error
+
+log = logging.getLogger("denhub")
+
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; "
+     b"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI (no BaseHTTPMiddleware) so the cached listing stays fast."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@guard(PUBLIC)
+async def healthz(request: Request) -> Response:
+    async with request.app.state.db.read() as session:
+        await session.connection()
+    return PlainTextResponse("ok")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    db = Database(settings.effective_database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        try:
+            yield {}
+        finally:
+            await db.dispose()
+
+    routes = [
+        Route("/", events.routes.listing, methods=["GET"], name="listing"),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        *auth.routes,
+        Mount("/events", routes=events.routes.routes),
+        Mount("/organiser", routes=events.manage.routes),
+        Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.effective_secret_key(),
+            session_cookie="denhub_session",
+            max_age=12 * 60 * 60,
+            same_site="lax",
+            https_only=settings.https,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.listing_cache = events.routes.ListingCache(settings.listing_cache_seconds)
+    return app
+
+
+def app_factory() -> Starlette:
+    """Entry point for `uvicorn --factory denhub.app:app_factory` and `denhub serve`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app()

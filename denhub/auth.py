@@ -1,0 +1,222 @@
+"""Sessions, CSRF and the permission guard every route declares; login and logout pages.
+
+Sessions are Starlette's signed cookies (HttpOnly, SameSite=Lax, Secure behind https), so any worker can
+read them. Every endpoint is wrapped by `guard(access)`: it loads the user, checks the role, and checks the
+CSRF token on every unsafe method before the endpoint runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub import ratelimit
+from denhub.accounts import Role, User, authenticate, normalise_email
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a route: `roles` None means everyone, including people not signed in."""
+
+    name: str
+    roles: frozenset[str] | None
+
+    def allows(self, user: User | None) -> bool:
+        if self.roles is None:
+            return True
+        return user is not None and user.role in self.roles
+
+
+PUBLIC = Access("public", None)
+SIGNED_IN = Access("signed in", frozenset(r.value for r in Role))
+ORGANISERS = Access("organisers", frozenset({Role.ORGANISER.value}))
+DOOR = Access("door staff and organisers", frozenset({Role.ORGANISER.value, Role.DOOR_STAFF.value}))
+JUDGES = Access("judges", frozenset({Role.JUDGE.value}))
+
+
+class CSRFError(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        )
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form(max_part_size=request.app.state.settings.max_image_bytes + 1024)
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
+        raise CSRFError()
+
+
+async def current_user(request: Request) -> User | None:
+    """The signed-in user, loaded once per request; None when signed out or the session is stale."""
+    if "user" in request.state._state:  # noqa: SLF001 - Starlette keeps state in a dict
+        return request.state.user
+    user = None
+    uid = request.session.get("uid") if "session" in request.scope else None
+    if uid is not None:
+        async with request.app.state.db.read() as session:
+            user = await session.scalar(select(User).where(User.id == uid))
+        if user is None or not user.is_active or request.session.get("sv") != user.session_version:
+            request.session.pop("uid", None)
+            user = None
+    request.state.user = user
+    return user
+
+
+def flash(request: Request, message: str, category: str = "info") -> None:
+    request.session.setdefault("flash", []).append([category, message])
+    request.session["flash"] = request.session["flash"]  # mark the session as changed
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths are followed after login."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
+    """Declare who may use an endpoint; also checks CSRF on POST, PUT, PATCH and DELETE."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            user = await current_user(request) if "session" in request.scope else None
+            if not access.allows(user):
+                if user is None and request.method in SAFE_METHODS:
+                    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+                if user is None:
+                    raise HTTPException(403, "Please sign in to do this.")
+                raise HTTPException(403, "Your account does not have access to this page.")
+            if request.method not in SAFE_METHODS:
+                await check_csrf(request)
+            return await endpoint(request)
+
+        guarded.access = access  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+def home_for(user: User) -> str:
+    if user.role == Role.ORGANISER:
+        return "/organiser/events"
+    return "/account"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@guard(PUBLIC)
+async def login(request: Request) -> Response:
+    from denhub.web import render
+
+    settings = request.app.state.settings
+    next_url = request.query_params.get("next", "")
+    if request.method == "GET":
+        return render(request, "auth/login.html", {"email": "", "next": next_url, "error": None})
+
+    form = await request.form()
+    email = str(form.get("email", ""))[:254]
+    password = str(form.get("password", ""))[:1024]
+    next_url = str(form.get("next", ""))
+    account_key = normalise_email(email)
+    address_key = client_address(request)
+    db = request.app.state.db
+    window = settings.login_window_seconds
+    async with db.read() as session:
+        account_failures = await ratelimit.count_recent(
+            session=session, bucket="login-account", key=account_key, window_seconds=window
+        )
+        address_failures = await ratelimit.count_recent(
+            session=session, bucket="login-address", key=address_key, window_seconds=window
+        )
+    if account_failures >= settings.login_max_failures or address_failures >= settings.login_max_failures * 4:
+        minutes = max(1, window // 60)
+        return render(
+            request,
+            "auth/login.html",
+            {"email": email, "next": next_url,
+             "error": f"Too many failed sign-in attempts. Wait {minutes} minutes and try again."},
+            status_code=429,
+            headers={"Retry-After": str(window)},
+        )
+    async with db.write() as session:
+        user = await authenticate(session=session, email=email, password=password)
+        if user is None:
+            await ratelimit.record(session=session, bucket="login-account", key=account_key)
+            await ratelimit.record(session=session, bucket="login-address", key=address_key)
+        else:
+            await ratelimit.clear(session=session, bucket="login-account", key=account_key)
+            await ratelimit.prune(session=session)
+    if user is None:
+        return render(
+            request,
+            "auth/login.html",
+            {"email": email, "next": next_url, "error": "That email and password do not match an account."},
+            status_code=401,
+        )
+    request.session.clear()  # a fresh session (and CSRF token) on every sign-in
+    request.session["uid"] = user.id
+    request.session["sv"] = user.session_version
+    request.state.user = user
+    flash(request, f"Signed in as {user.name}.")
+    return RedirectResponse(safe_next(next_url, home_for(user)), status_code=303)
+
+
+@guard(SIGNED_IN)
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+@guard(SIGNED_IN)
+async def account(request: Request) -> Response:
+    from denhub.web import render
+
+    return render(request, "auth/account.html", {})
+
+
+routes = [
+    Route("/login", login, methods=["GET", "POST"], name="login"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/account", account, methods=["GET"], name="account"),
+]

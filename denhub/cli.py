@@ -1,0 +1,135 @@
+"""The `denhub` command: serve, db upgrade, demo, user add, settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+
+from denhub.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        sys.exit(f"denhub: {exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    _settings()  # refuse to start with bad settings before forking workers
+    uvicorn.run(
+        "denhub.app:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
+        proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info",
+    )
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from denhub.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.effective_database_url, args.revision)
+    print(f"database is at revision {args.revision}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from denhub import demo
+    from denhub.db import Database, utcnow
+
+    settings = _settings()
+    password = demo.DEMO_ORGANISER_PASSWORD if settings.env == "development" else secrets.token_urlsafe(12)
+
+    async def run() -> tuple[bool, int]:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.write() as session:
+                if args.if_empty and not await demo.is_empty(session=session):
+                    return False, 0
+                created = await demo.load(session=session, now=utcnow(), organiser_password=password)
+                return True, len(created)
+        finally:
+            await db.dispose()
+
+    loaded, count = asyncio.run(run())
+    if loaded:
+        print(f"demo programme: {count} events added")
+    else:
+        print("demo programme: the database already has events; nothing added")
+    if settings.env == "development" or loaded:
+        print(f"demo organiser login: {demo.DEMO_ORGANISER_EMAIL} / {password}")
+        print(f"sign in at {settings.base_url}/login")
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    from denhub.accounts import AccountError, create_user
+    from denhub.db import Database
+
+    settings = _settings()
+    password = args.password or getpass.getpass("Password (10+ characters): ")
+
+    async def run() -> None:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.write() as session:
+                await create_user(session=session, email=args.email, name=args.name or args.email,
+                                  role=args.role, password=password)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except AccountError as exc:
+        sys.exit(f"denhub: {exc}")
+    print(f"added {args.role} {args.email}")
+
+
+def cmd_settings(args: argparse.Namespace) -> None:
+    for name, value, meaning in _settings().describe():
+        print(f"{name:32} {value:40} {meaning}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="denhub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL for more than 1)")
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help="proxies trusted for X-Forwarded-For (client address for rate limits)")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    demo = sub.add_parser("demo", help="load the demo programme and organiser")
+    demo.add_argument("--if-empty", action="store_true", help="only when there are no events yet")
+    demo.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="add an organiser, door staff or judge account")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=["organiser", "door_staff", "judge"])
+    add.add_argument("--name", default="")
+    add.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
+    add.set_defaults(func=cmd_user_add)
+
+    sub.add_parser("settings", help="list settings and their current values").set_defaults(func=cmd_settings)
+
+    args = parser.parse_args(argv)
+    if args.command == "serve" and args.workers > 1:
+        settings = _settings()
+        if settings.effective_database_url.startswith("sqlite"):
+            sys.exit("denhub: several workers need PostgreSQL (DENHUB_DATABASE_URL=postgresql+asyncpg://...)")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""Imports every domain's models so Base.metadata is complete (for Alembic and test schemas)."""
+
+import denhub.accounts  # noqa: F401
+import denhub.ratelimit  # noqa: F401
+import events.models  # noqa: F401
+from denhub.db import Base
+
+metadata = Base.metadata

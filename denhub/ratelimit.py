@@ -1,0 +1,43 @@
+"""Rate limits kept in the database, so every worker sharing it sees the same counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index, Integer, String, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from denhub.db import Base, UTCDateTime, utcnow
+
+
+class RateEvent(Base):
+    """One counted action (a failed login, a registration) by bucket and key (account, address)."""
+
+    __tablename__ = "rate_event"
+    __table_args__ = (Index("ix_rate_event_bucket_key_at", "bucket", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(320))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+async def count_recent(*, session: AsyncSession, bucket: str, key: str, window_seconds: int) -> int:
+    since = utcnow() - dt.timedelta(seconds=window_seconds)
+    stmt = select(func.count(RateEvent.id)).where(
+        RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.at > since
+    )
+    return await session.scalar(stmt) or 0
+
+
+async def record(*, session: AsyncSession, bucket: str, key: str) -> None:
+    session.add(RateEvent(bucket=bucket, key=key[:320]))
+
+
+async def clear(*, session: AsyncSession, bucket: str, key: str) -> None:
+    await session.execute(delete(RateEvent).where(RateEvent.bucket == bucket, RateEvent.key == key))
+
+
+async def prune(*, session: AsyncSession, older_than_seconds: int = 86_400) -> None:
+    await session.execute(delete(RateEvent).where(RateEvent.at < utcnow() - dt.timedelta(seconds=older_than_seconds)))

@@ -1,0 +1,148 @@
+"""Settings read from DENHUB_* environment variables (and an optional .env file).
+
+No I/O happens at import time; `Settings.from_env()` reads the environment when called.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Values people paste from examples; refused as a secret outside development.
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "please-change-me"}
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"DENHUB_{name.upper()} must be true or false, not {value!r}")
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting with its meaning; `denhub settings` prints them."""
+
+    env: str = field(default="development", metadata={"help": "development, test or production"})
+    database_url: str = field(
+        default="",
+        metadata={"help": "SQLAlchemy URL; default sqlite+aiosqlite under var/; "
+                          "postgresql+asyncpg://user@host/db for several workers"},
+    )
+    secret_key: str = field(
+        default="",
+        metadata={"help": "signs sessions, CSRF and form tokens; required outside development"},
+    )
+    var_dir: str = field(default="", metadata={"help": "where the SQLite file, outbox and dev secret live"})
+    https: bool = field(default=False, metadata={"help": "served behind https: cookies get Secure"})
+    base_url: str = field(
+        default="http://127.0.0.1:8000", metadata={"help": "public address, used in emails and calendar files"}
+    )
+    listing_cache_seconds: float = field(
+        default=2.0, metadata={"help": "how long a worker may reuse a rendered public listing"}
+    )
+    login_max_failures: int = field(
+        default=5, metadata={"help": "failed logins per account and address within the window before 429"}
+    )
+    login_window_seconds: int = field(default=900, metadata={"help": "window for the login limit"})
+    max_image_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest event image accepted"})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = None) -> "Settings":
+        """Build settings from DENHUB_* variables; a .env file fills in what the environment lacks."""
+        source = dict(_read_env_file(env_file or PROJECT_ROOT / ".env"))
+        source.update(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = f"DENHUB_{f.name.upper()}"
+            if key not in source:
+                continue
+            raw = source[key]
+            if f.type in ("bool", bool):
+                values[f.name] = _parse_bool(f.name, raw)
+            elif f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+            elif f.type in ("float", float):
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{key} must be a number, not {raw!r}") from None
+            else:
+                values[f.name] = raw
+        return cls(**values).validated()
+
+    def validated(self) -> "Settings":
+        if self.env not in ENVIRONMENTS:
+            raise SettingsError(f"DENHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.env != "development":
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32:
+                raise SettingsError(
+                    "DENHUB_SECRET_KEY must be set to a random value of at least 32 characters outside "
+                    "development (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+        if self.database_url and not self.database_url.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise SettingsError("DENHUB_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return self
+
+    @property
+    def var_path(self) -> Path:
+        return Path(self.var_dir) if self.var_dir else PROJECT_ROOT / "var"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_path / 'denhub.sqlite3'}"
+
+    def effective_secret_key(self) -> str:
+        """The signing key; in development a random key kept under var/ so workers and restarts agree."""
+        if self.secret_key and self.secret_key.strip().lower() not in PLACEHOLDER_SECRETS:
+            return self.secret_key
+        if self.env != "development":  # validated() already refused this; belt and braces
+            raise SettingsError("DENHUB_SECRET_KEY is required outside development")
+        path = self.var_path / "dev-secret-key"
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key, encoding="utf-8")
+        path.chmod(0o600)
+        return key
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(variable, current value with secrets hidden, meaning) for every setting."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = "(set)" if f.name == "secret_key" and value else str(value)
+            rows.append((f"DENHUB_{f.name.upper()}", shown, f.metadata.get("help", "")))
+        return rows
