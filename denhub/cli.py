@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
 
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
     up = db.add_parser("upgrade", help="apply migrations")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="heads")
     up.set_defaults(func=cmd_db_upgrade)
 
     demo = sub.add_parser("demo", help="load the demo programme and organiser")

@@ -18,7 +18,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Bring the database to `revision`; safe to run on every start."""
     ensure_sqlite_directory(database_url)
     command.upgrade(alembic_config(database_url), revision)
