@@ -18,10 +18,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import events.manage
 import events.routes
+import ticketing.manage
+import ticketing.routes
+import ticketing.tickets
 from denhub import auth
 from denhub.auth import PUBLIC, guard
 from denhub.db import Database
+from denhub.mail import MailSender
 from denhub.settings import PROJECT_ROOT, Settings
+from ticketing.emails import register_attachment_providers
+from ticketing.jobs import WaitlistExpirer
 from denhub.web import http_error, server_error
 
 log = logging.getLogger("denhub")
@@ -67,20 +73,29 @@ async def healthz(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.effective_database_url)
+    mail_sender = MailSender(db, settings)
+    expirer = WaitlistExpirer(db, settings, on_mail=mail_sender.wake)
+    register_attachment_providers()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        mail_sender.start()
+        expirer.start()
         try:
             yield {}
         finally:
+            await expirer.stop()
+            await mail_sender.stop()
             await db.dispose()
 
     routes = [
         Route("/", events.routes.listing, methods=["GET"], name="listing"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         *auth.routes,
-        Mount("/events", routes=events.routes.routes),
-        Mount("/organiser", routes=events.manage.routes),
+        *ticketing.tickets.routes,
+        Mount("/events", routes=[*ticketing.routes.event_routes, *ticketing.tickets.event_routes,
+                                 *events.routes.routes]),
+        Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes]),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]
     middleware = [
@@ -102,6 +117,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.mail_sender = mail_sender
+    app.state.wake_mail = mail_sender.wake
+    app.state.waitlist_expirer = expirer
+    app.state.event_page_extras = [ticketing.routes.registration_panel]
     app.state.listing_cache = events.routes.ListingCache(settings.listing_cache_seconds)
     return app
 

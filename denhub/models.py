@@ -1,8 +1,10 @@
 """Imports every domain's models so Base.metadata is complete (for Alembic and test schemas)."""
 
 import denhub.accounts  # noqa: F401
+import denhub.mail  # noqa: F401
 import denhub.ratelimit  # noqa: F401
 import events.models  # noqa: F401
+import ticketing.models  # noqa: F401
 from denhub.db import Base
 
 metadata = Base.metadata

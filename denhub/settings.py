@@ -9,6 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,26 @@ class Settings:
     )
     login_window_seconds: int = field(default=900, metadata={"help": "window for the login limit"})
     max_image_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest event image accepted"})
+    registration_limit: int = field(
+        default=30, metadata={"help": "registrations (and waiting-list joins) per address within the window"}
+    )
+    registration_window_seconds: int = field(default=600, metadata={"help": "window for the registration limit"})
+    waitlist_offer_hours: float = field(
+        default=24.0, metadata={"help": "how long a waiting-list offer holds a freed seat"}
+    )
+    smtp_url: str = field(
+        default="",
+        metadata={"help": "outgoing mail: smtp://user:pass@host:587?starttls=true, smtps://host:465 or "
+                          "smtp://127.0.0.1:1025; empty writes each email as an .eml file under var/outbox/"},
+    )
+    smtp_timeout_seconds: float = field(default=30.0, metadata={"help": "give up on one SMTP exchange after"})
+    mail_from: str = field(
+        default="denhub <no-reply@denhub.example>", metadata={"help": "From: header of every email"}
+    )
+    mail_poll_seconds: float = field(
+        default=2.0, metadata={"help": "how often the outbox sender looks for due email (it is also woken "
+                                       "at once by email queued in this process)"}
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = None) -> "Settings":
@@ -111,6 +132,12 @@ class Settings:
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):
             raise SettingsError("DENHUB_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("DENHUB_SMTP_URL must start with smtp:// or smtps://")
+        if "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n"):
+            raise SettingsError("DENHUB_MAIL_FROM must be an address such as 'denhub <no-reply@example.org>'")
+        if self.mail_poll_seconds <= 0 or self.smtp_timeout_seconds <= 0:
+            raise SettingsError("DENHUB_MAIL_POLL_SECONDS and DENHUB_SMTP_TIMEOUT_SECONDS must be above zero")
         return self
 
     @property
@@ -144,5 +171,16 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             shown = "(set)" if f.name == "secret_key" and value else str(value)
+            if f.name == "smtp_url" and value:
+                shown = _without_password(value)
             rows.append((f"DENHUB_{f.name.upper()}", shown, f.metadata.get("help", "")))
         return rows
+
+
+def _without_password(url: str) -> str:
+    """The URL with its password hidden, for `denhub settings`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

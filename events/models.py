@@ -64,6 +64,9 @@ class Event(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Seats claimed across all ticket types; only ever changed by one atomic conditional UPDATE
+    # (ticketing.inventory), never read-modify-written through the ORM.
+    tickets_sold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     step_free: Mapped[bool] = mapped_column(Boolean, default=False)
     accessible_toilet: Mapped[bool] = mapped_column(Boolean, default=False)
     hearing_loop: Mapped[bool] = mapped_column(Boolean, default=False)

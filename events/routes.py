@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,12 +23,16 @@ class ListingCache:
     """Rendered public listings kept for a second or two: a hint, never the truth.
 
     Only anonymous pages are cached; an organiser's edit clears this worker's copy at once, and other
-    workers' copies expire within `ttl` seconds.
+    workers' copies expire within `ttl` seconds. When a copy expires under load, one request renders the
+    page and the others arriving meanwhile wait for that render instead of each querying and rendering
+    it again (64 concurrent renders every `ttl` cost a sixth of the throughput and 200 ms at p99).
     """
 
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._pages: dict[str, tuple[float, bytes]] = {}
+        self._renders: dict[str, asyncio.Task[bytes]] = {}
+        self._generation = 0  # bumped by clear(): a render begun before an edit is never stored
 
     def get(self, key: str) -> bytes | None:
         hit = self._pages.get(key)
@@ -39,7 +45,33 @@ class ListingCache:
             self._pages[key] = (time.monotonic() + self.ttl, body)
 
     def clear(self) -> None:
+        self._generation += 1
         self._pages.clear()
+        self._renders.clear()
+
+    async def get_or_render(self, key: str, render: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The cached page, or the one render in progress for `key`, or a new render (then cached)."""
+        body = self.get(key)
+        if body is not None:
+            return body
+        if self.ttl <= 0:
+            return await render()
+        task = self._renders.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._render(key, render, self._generation))
+            self._renders[key] = task
+        # shield: a client that hangs up must not cancel the render other requests are waiting for
+        return await asyncio.shield(task)
+
+    async def _render(self, key: str, render: Callable[[], Awaitable[bytes]], generation: int) -> bytes:
+        try:
+            body = await render()
+            if generation == self._generation:
+                self.put(key, body)
+            return body
+        finally:
+            if generation == self._generation:
+                self._renders.pop(key, None)
 
 
 def _category(request: Request) -> str | None:
@@ -54,23 +86,26 @@ def _anonymous(request: Request) -> bool:
     return "uid" not in session and "flash" not in session
 
 
+async def _render_anonymous_listing(request: Request, category: str | None) -> bytes:
+    async with request.app.state.db.read() as session:
+        events = await services.list_upcoming(session=session, category=category)
+    return render_string("events/listing.html", request=request, user=None, flashes=[], csrf_token=lambda: "",
+                         events=events, category=category, categories=CATEGORY_LABELS).encode()
+
+
 @guard(PUBLIC)
 async def listing(request: Request) -> Response:
     category = _category(request)
-    cache: ListingCache = request.app.state.listing_cache
-    cacheable = _anonymous(request)
-    key = category or ""
-    if cacheable and (body := cache.get(key)) is not None:
+    if _anonymous(request):
+        cache: ListingCache = request.app.state.listing_cache
+        body = cache.get(category or "")
+        if body is None:
+            body = await cache.get_or_render(category or "", lambda: _render_anonymous_listing(request, category))
         return HTMLResponse(body)
     async with request.app.state.db.read() as session:
         events = await services.list_upcoming(session=session, category=category)
-    context = {"events": events, "category": category, "categories": CATEGORY_LABELS}
-    if cacheable:
-        body = render_string("events/listing.html", request=request, user=None, flashes=[],
-                             csrf_token=lambda: "", **context).encode()
-        cache.put(key, body)
-        return HTMLResponse(body)
-    return render(request, "events/listing.html", context)
+    return render(request, "events/listing.html",
+                  {"events": events, "category": category, "categories": CATEGORY_LABELS})
 
 
 @guard(PUBLIC)
@@ -96,18 +131,29 @@ async def _public_event(request: Request):
     return event
 
 
-@guard(PUBLIC)
-async def event_page(request: Request) -> Response:
-    event = await _public_event(request)
+async def event_page_context(request: Request, event) -> dict:
+    """Everything events/event.html needs; other domains add theirs through app.state.event_page_extras
+    (async callables (request, event) -> dict), e.g. ticketing's registration panel."""
     image_alt = ""
     if event.image_version:
         async with request.app.state.db.read() as session:
             image = await services.get_image(session=session, slug=event.slug)
             image_alt = image.alt_text if image else ""
-    return render(
-        request, "events/event.html",
-        {"event": event, "description_html": render_markdown(event.description), "image_alt": image_alt},
-    )
+    context = {"event": event, "description_html": render_markdown(event.description), "image_alt": image_alt}
+    for extra in getattr(request.app.state, "event_page_extras", []):
+        context.update(await extra(request, event))
+    return context
+
+
+async def public_event(request: Request):
+    """The event named by the slug in the path, or a 404 (drafts only for organisers)."""
+    return await _public_event(request)
+
+
+@guard(PUBLIC)
+async def event_page(request: Request) -> Response:
+    event = await _public_event(request)
+    return render(request, "events/event.html", await event_page_context(request, event))
 
 
 @guard(PUBLIC)

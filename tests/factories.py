@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub.accounts import Role, User, create_user
 from denhub.db import utcnow
-from events.models import Event, EventStatus
+from events.models import Event, EventImage, EventStatus
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -39,3 +39,33 @@ async def make_event(session: AsyncSession, **overrides) -> Event:
     session.add(event)
     await session.flush()
     return event
+
+
+def png_bytes(width: int = 8, height: int = 6, *, noise: bool = False, fmt: str = "PNG") -> bytes:
+    """A real image made with Pillow; `noise` makes it large because it cannot be compressed."""
+    import io
+    import os
+
+    from PIL import Image
+
+    if noise:
+        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    else:
+        image = Image.new("RGB", (width, height), (200, 30, 60))
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
+
+
+async def make_event_image(session: AsyncSession, event: Event, *, data: bytes | None = None,
+                           content_type: str = "image/png", alt_text: str = "A test image") -> EventImage:
+    """Attach an image to a saved event (as the organiser form would)."""
+    import hashlib
+
+    data = data if data is not None else png_bytes()
+    image = EventImage(event_id=event.id, content_type=content_type, width=8, height=6, alt_text=alt_text,
+                       data=data)
+    session.add(image)
+    event.image_version = hashlib.sha256(data).hexdigest()[:16]
+    await session.flush()
+    return image

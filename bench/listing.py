@@ -1,0 +1,121 @@
+"""The public listing (GET /, signed out) against a bare Starlette hello, both served the same way.
+
+Measures
+  listing_rps       requests/s for GET / on denhub with the demo programme (SQLite, 1 uvicorn worker)
+  hello_rps         requests/s for GET / on bench/hello.py (same uvicorn flags, 1 worker), same run
+  listing_vs_hello  listing_rps / hello_rps; target >= 0.5
+
+Both servers run side by side; wrk loads one at a time, and the runs alternate (L H, H L, L H, ...) so that
+drift in the machine's speed falls on both. Each figure is the median of the runs.
+
+Settings (environment, for quick looks; the recorded figures use the defaults):
+  BENCH_DURATION (10 s), BENCH_RUNS (3), BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_WARMUP (3 s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+
+from bench.common import (
+    BenchError,
+    WrkResult,
+    bench_command,
+    demo_database,
+    emit,
+    ensure_wrk,
+    fetch,
+    free_port,
+    log,
+    median_result,
+    record,
+    run_wrk,
+    serve,
+)
+
+TARGET_RATIO = 0.5
+
+
+def _setting(name: str, default: float) -> float:
+    raw = os.environ.get(f"BENCH_{name}")
+    return float(raw) if raw else default
+
+
+def check_listing_page(url: str) -> None:
+    """The page under load must be the real listing: 200, a demo event on it, the security headers."""
+    from denhub.demo import programme
+
+    page = fetch(url)
+    if page.status != 200:
+        raise BenchError(f"GET {url} answered {page.status}, not 200:\n{page.body[:2000]}")
+    titles = [event["title"] for event in programme(dt.datetime.now(dt.UTC))]
+    if not any(html.escape(t) in page.body or t in page.body for t in titles):
+        raise BenchError(f"GET {url} has none of the demo events on it ({', '.join(titles)}):\n"
+                         f"{page.body[:2000]}")
+    if "content-security-policy" not in page.headers:
+        raise BenchError(f"GET {url} has no Content-Security-Policy header: not the page as served")
+
+
+def check_hello_page(url: str) -> None:
+    page = fetch(url)
+    if page.status != 200 or page.body != "hello":
+        raise BenchError(f"GET {url} answered {page.status} {page.body[:200]!r}, not 200 'hello'")
+
+
+def main() -> None:
+    duration = _setting("DURATION", 10)
+    runs = int(_setting("RUNS", 3))
+    connections = int(_setting("CONNECTIONS", 64))
+    threads = int(_setting("THREADS", 2))
+    warmup = _setting("WARMUP", 3)
+    ensure_wrk()
+
+    port = free_port()
+    with demo_database(base_url=f"http://127.0.0.1:{port}") as db, \
+            serve("denhub.app:app_factory", env=db.env, port=port, ready_path="/healthz") as app, \
+            serve("bench.hello:app_factory", env=db.env) as hello:
+        targets = {"listing": app.url + "/", "hello": hello.url + "/"}
+        check_listing_page(targets["listing"])
+        check_hello_page(targets["hello"])
+
+        def load(name: str, seconds: float) -> WrkResult:
+            result = run_wrk(targets[name], connections=connections, threads=threads, duration=seconds)
+            return result.check()
+
+        for name in targets:
+            log(f"warming up {name} ({warmup:g} s)")
+            load(name, warmup)
+
+        results: dict[str, list[WrkResult]] = {name: [] for name in targets}
+        for i in range(runs):
+            order = ("listing", "hello") if i % 2 == 0 else ("hello", "listing")
+            for name in order:
+                result = load(name, duration)
+                results[name].append(result)
+                log(f"run {i + 1}/{runs} {name}: {result.summary}")
+
+        # The page must still be the real listing after the load (not an error page cached under load).
+        check_listing_page(targets["listing"])
+
+    listing, hello_ = median_result(results["listing"]), median_result(results["hello"])
+    ratio = listing.rps / hello_.rps
+    emit("listing_rps", listing.rps, "req/s")
+    emit("hello_rps", hello_.rps, "req/s")
+    emit("listing_vs_hello", ratio, "ratio")
+
+    how = (f"median of {runs} alternated wrk runs, -t{threads} -c{connections} -d{duration:g}s, "
+           f"1 uvicorn worker each, SQLite demo programme")
+    command = bench_command("listing")
+    record("listing_rps", listing.rps, "req/s", command,
+           f"GET / signed out; {how}; p50 {listing.p50_ms:.2f} ms, p99 {listing.p99_ms:.2f} ms")
+    record("hello_rps", hello_.rps, "req/s", command,
+           f"bare Starlette PlainTextResponse; {how}; p50 {hello_.p50_ms:.2f} ms, p99 {hello_.p99_ms:.2f} ms")
+    record("listing_vs_hello", ratio, "ratio", command, "listing_rps / hello_rps",
+           target=f">= {TARGET_RATIO}")
+    if ratio < TARGET_RATIO:
+        log(f"listing_vs_hello {ratio:.3f} is below the target {TARGET_RATIO}")
+
+
+if __name__ == "__main__":
+    main()

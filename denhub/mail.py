@@ -1,0 +1,537 @@
+"""Transactional email through an outbox table.
+
+`enqueue()` adds a row in the caller's transaction, so an order and its confirmation email commit or roll
+back together. `MailSender` (one task per app process, started in the lifespan) claims due rows, sends
+them outside the claim transaction and records the outcome. Attachments (PDF tickets) are made at send
+time by registered providers, so the registration transaction stays short.
+
+Claims are leases (claimed_until): PostgreSQL takes them with SELECT ... FOR UPDATE SKIP LOCKED, SQLite
+inside a BEGIN IMMEDIATE write transaction (one writer at a time). Rows left by a worker that died become
+due again when its lease runs out. SMTP is at-least-once by nature; the Message-ID stays the same across
+retries so a duplicate can be recognised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import email.policy
+import json
+import logging
+import os
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+from sqlalchemy import JSON, Index, Integer, String, Text, event, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from denhub.db import Base, Database, UTCDateTime, utcnow
+from denhub.settings import Settings
+
+log = logging.getLogger("denhub.mail")
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+
+class OutboxMessage(Base):
+    """One email waiting to be sent, sent, or given up on (dead)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Left part of the Message-ID header; the sender adds "@<domain of DENHUB_MAIL_FROM>".
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # [{"provider": name, "args": {...}}], resolved by the sender through register_attachment_provider.
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=lambda: [])
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- attachments -----------------------------------------------------------------------------------
+
+AttachmentProvider = Callable[[Database, dict[str, Any]], Awaitable[tuple[str, str, bytes]]]
+_providers: dict[str, AttachmentProvider] = {}
+
+
+def register_attachment_provider(name: str, provider: AttachmentProvider | None = None):
+    """Let attachments named `name` be made by `async provider(db, args) -> (filename, mimetype, bytes)`.
+
+    Usable as a call or as a decorator (`@register_attachment_provider("ticket_pdf")`).
+    """
+
+    def register(fn: AttachmentProvider) -> AttachmentProvider:
+        _providers[name] = fn
+        return fn
+
+    return register if provider is None else register(provider)
+
+
+def attachment(provider: str, **args: Any) -> dict[str, Any]:
+    """An attachment spec for enqueue(): `attachment("ticket_pdf", ticket_id=7)`."""
+    return _attachment_spec({"provider": provider, "args": args})
+
+
+def _attachment_spec(item: Mapping[str, Any] | tuple[str, Mapping[str, Any]]) -> dict[str, Any]:
+    if isinstance(item, Mapping):
+        provider, args = item.get("provider"), item.get("args", {})
+    else:
+        provider, args = item
+    if not isinstance(provider, str) or not provider:
+        raise ValueError(f"an attachment needs a provider name, not {provider!r}")
+    if not isinstance(args, Mapping):
+        raise ValueError(f"attachment args must be a mapping, not {args!r}")
+    args = dict(args)
+    try:
+        json.dumps(args)
+    except TypeError as exc:
+        raise ValueError(f"attachment args for {provider!r} must be JSON values: {exc}") from None
+    return {"provider": provider, "args": args}
+
+
+async def resolve_attachment(db: Database, spec: Mapping[str, Any]) -> tuple[str, str, bytes]:
+    """Run the provider named in `spec`; returns (filename, mimetype, bytes)."""
+    name = spec["provider"]
+    provider = _providers.get(name)
+    if provider is None:
+        raise LookupError(f"no attachment provider named {name!r} is registered in this process")
+    filename, mimetype, data = await provider(db, dict(spec.get("args") or {}))
+    if "/" not in mimetype or not isinstance(data, bytes | bytearray):
+        raise TypeError(f"attachment provider {name!r} must return (filename, 'type/subtype', bytes)")
+    return filename, mimetype, bytes(data)
+
+
+# --- queueing --------------------------------------------------------------------------------------
+
+def _one_line(label: str, value: str, limit: int) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"an email {label} must be one line")
+    if not value.strip() or len(value) > limit:
+        raise ValueError(f"an email {label} must be 1 to {limit} characters")
+    return value.strip()
+
+
+async def enqueue(
+    *,
+    session: AsyncSession,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    attachments: Iterable[Mapping[str, Any] | tuple[str, Mapping[str, Any]]] = (),
+) -> OutboxMessage:
+    """Queue one email in the caller's transaction: it is sent only if that transaction commits."""
+    to = _one_line("recipient", to, 320)
+    if "@" not in parseaddr(to)[1]:
+        raise ValueError(f"not an email address: {to!r}")
+    now = utcnow()
+    message = OutboxMessage(
+        message_id=uuid.uuid4().hex,
+        to_addr=to,
+        subject=_one_line("subject", subject, 300),
+        text_body=text,
+        html_body=html,
+        attachments=[_attachment_spec(a) for a in attachments],
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    _wake_senders_after_commit(session)
+    return message
+
+
+_WAKE_FLAG = "denhub_mail_queued"
+_running_senders: weakref.WeakSet[MailSender] = weakref.WeakSet()
+
+
+def _wake_senders_after_commit(session: AsyncSession) -> None:
+    # Senders in this process start at once instead of on their next poll; other processes poll.
+    sync_session = session.sync_session
+    sync_session.info[_WAKE_FLAG] = True
+    if not event.contains(sync_session, "after_commit", _after_commit):
+        event.listen(sync_session, "after_commit", _after_commit)
+
+
+def _after_commit(sync_session) -> None:
+    if sync_session.info.pop(_WAKE_FLAG, False):
+        for sender in list(_running_senders):
+            sender.wake()
+
+
+_text_env = None
+
+
+def render_email(template_name: str, **context: Any) -> tuple[str, str]:
+    """Render templates/email/<name>.txt and <name>.html with `context`: (text body, HTML body)."""
+    global _text_env
+    from denhub.web import env  # lazily: denhub.models imports this module, web imports the app's auth
+
+    if _text_env is None:
+        _text_env = env.overlay(autoescape=False)  # plain text must not be HTML-escaped
+    html = env.get_template(f"email/{template_name}.html").render(**context)
+    text = _text_env.get_template(f"email/{template_name}.txt").render(**context)
+    return text, html
+
+
+# --- building and transports -----------------------------------------------------------------------
+
+def message_id_header(message: OutboxMessage, mail_from: str) -> str:
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "denhub.invalid"
+    return f"<{message.message_id}@{domain}>"
+
+
+class TransportUnavailable(Exception):
+    """The mail server could not be reached or refused us: no email in this batch can go now."""
+
+
+class Connection(Protocol):
+    async def send(self, row: OutboxMessage, message: EmailMessage) -> None: ...
+
+
+class Transport(Protocol):
+    def connection(self) -> contextlib.AbstractAsyncContextManager[Connection]: ...
+
+
+class FileTransport:
+    """No SMTP configured: each email becomes <dir>/<created>-<id>.eml (development and tests)."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[FileTransport]:
+        yield self
+
+    async def send(self, row: OutboxMessage, message: EmailMessage) -> None:
+        path = self.directory / f"{row.created_at:%Y%m%dT%H%M%S}Z-{row.id}.eml"
+        await asyncio.to_thread(self._write, path, message.as_bytes(policy=email.policy.SMTP))
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".eml.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # a reader never sees half a file
+
+
+class SMTPTransport:
+    """smtp://user:pass@host:587?starttls=true, smtps://host:465, smtp://127.0.0.1:1025."""
+
+    def __init__(self, url: str, *, timeout: float):
+        parts = urlsplit(url)
+        query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
+        self.use_tls = parts.scheme == "smtps"
+        # Absent: STARTTLS if the server offers it (aiosmtplib's default); false: never; true: required.
+        starttls = query.get("starttls")
+        if self.use_tls:
+            self.start_tls: bool | None = False
+        else:
+            self.start_tls = None if starttls is None else starttls in {"1", "true", "yes", "on"}
+        self.hostname = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.use_tls else 587 if self.start_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[_SMTPConnection]:
+        conn = _SMTPConnection(self)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
+class _SMTPConnection:
+    """One SMTP session reused for a batch; reopened after any error."""
+
+    def __init__(self, transport: SMTPTransport):
+        self.transport = transport
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def send(self, row: OutboxMessage, message: EmailMessage) -> None:
+        t = self.transport
+        if self.client is None:
+            client = aiosmtplib.SMTP(
+                hostname=t.hostname, port=t.port, username=t.username, password=t.password,
+                use_tls=t.use_tls, start_tls=t.start_tls, timeout=t.timeout,
+            )
+            try:
+                await client.connect()
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                client.close()
+                raise TransportUnavailable(f"{t.hostname}:{t.port}: {_describe(exc)}") from exc
+            self.client = client
+        try:
+            await self.client.send_message(message)
+        except BaseException:
+            self.client.close()  # the session is in an unknown state: the next email starts afresh
+            self.client = None
+            raise
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                await client.quit()
+            except Exception:  # noqa: BLE001 - the email is already accepted; just drop the connection
+                client.close()
+
+
+def transport_for(settings: Settings) -> Transport:
+    if settings.smtp_url:
+        return SMTPTransport(settings.smtp_url, timeout=settings.smtp_timeout_seconds)
+    return FileTransport(settings.var_path / "outbox")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """A 5xx answer about this email (bad recipient, rejected content): retrying will not help."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= r.code < 600 for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):
+        return False  # our configuration, not this email: keep it for when it is fixed
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
+
+
+# --- the sender ------------------------------------------------------------------------------------
+
+class MailSender:
+    """Sends due outbox email. Several may run (one per worker process); each email goes once."""
+
+    max_attempts = 12
+    backoff_base = dt.timedelta(seconds=30)
+    backoff_cap = dt.timedelta(hours=1)
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ):
+        self.db = db
+        self.settings = settings
+        self.transport = transport or transport_for(settings)
+        self.clock = clock
+        # Each email may take up to this long; the lease covers several, and no email starts late in it.
+        self.per_email = dt.timedelta(seconds=2 * settings.smtp_timeout_seconds + 10)
+        self.lease = max(dt.timedelta(minutes=5), 10 * self.per_email)
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._stopping = False
+        self._last_claimed = 0
+
+    def backoff(self, attempts: int) -> dt.timedelta:
+        """Wait after the `attempts`-th failure: 30 s, 1 min, 2 min ... at most an hour."""
+        return min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_cap)
+
+    def _due(self, now: dt.datetime):
+        return (
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+        )
+
+    async def _claim(self, now: dt.datetime, lease_until: dt.datetime, limit: int) -> list[OutboxMessage]:
+        # A read first, so idle polling never takes SQLite's write lock.
+        async with self.db.read() as session:
+            if await session.scalar(select(OutboxMessage.id).where(*self._due(now)).limit(1)) is None:
+                return []
+        async with self.db.write() as session:
+            stmt = (
+                select(OutboxMessage)
+                .where(*self._due(now))
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit)
+            )
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list((await session.scalars(stmt)).all())
+            if rows:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in rows]))
+                    .values(claimed_until=lease_until)
+                    .execution_options(synchronize_session=False)
+                )
+            return rows
+
+    async def build_message(self, row: OutboxMessage) -> EmailMessage:
+        """The MIME message for a row: text, HTML alternative, attachments made now."""
+        message = EmailMessage()
+        message["From"] = self.settings.mail_from
+        message["To"] = row.to_addr
+        message["Subject"] = row.subject
+        message["Date"] = format_datetime(row.created_at)
+        message["Message-ID"] = message_id_header(row, self.settings.mail_from)
+        message.set_content(row.text_body)
+        if row.html_body:
+            message.add_alternative(row.html_body, subtype="html")
+        for spec in row.attachments or []:
+            filename, mimetype, data = await resolve_attachment(self.db, spec)
+            maintype, _, subtype = mimetype.partition("/")
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        return message
+
+    async def send_due(self, limit: int = 50) -> int:
+        """Claim up to `limit` due emails, send them, record each outcome; returns how many were sent."""
+        now = self.clock()
+        lease_until = now + self.lease
+        rows = await self._claim(now, lease_until, limit)
+        self._last_claimed = len(rows)
+        sent = 0
+        remaining = list(rows)
+        try:
+            async with self.transport.connection() as conn:
+                while remaining:
+                    if self._stopping or self.clock() + self.per_email > lease_until:
+                        break
+                    row = remaining.pop(0)
+                    try:
+                        message = await self.build_message(row)
+                        await conn.send(row, message)
+                    except TransportUnavailable as exc:
+                        failed, remaining = [row, *remaining], []
+                        await self._record_failures(failed, exc)
+                    except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+                        await self._record_failures([row], exc)
+                    else:
+                        await self._mark_sent(row)
+                        sent += 1
+        finally:
+            if remaining:
+                await self._release(remaining, lease_until)
+        return sent
+
+    async def _mark_sent(self, row: OutboxMessage) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.status == PENDING)
+                .values(status=SENT, sent_at=self.clock(), attempts=row.attempts + 1, claimed_until=None,
+                        last_error=None)
+            )
+        log.info("sent email %s to %s", row.id, row.to_addr)
+
+    async def _record_failures(self, rows: list[OutboxMessage], exc: BaseException) -> None:
+        now, error, permanent = self.clock(), _describe(exc), _is_permanent(exc)
+        async with self.db.write() as session:
+            for row in rows:
+                attempts = row.attempts + 1
+                dead = permanent or attempts >= self.max_attempts
+                values: dict[str, Any] = {"attempts": attempts, "last_error": error, "claimed_until": None}
+                if dead:
+                    values["status"] = DEAD
+                else:
+                    values["next_attempt_at"] = now + self.backoff(attempts)
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id, OutboxMessage.status == PENDING)
+                    .values(**values)
+                )
+                if dead:
+                    log.error("gave up on email %s to %s after %d attempts: %s", row.id, row.to_addr,
+                              attempts, error)
+                else:
+                    log.warning("email %s to %s failed (attempt %d), retrying at %s: %s", row.id,
+                                row.to_addr, attempts, values["next_attempt_at"].isoformat(), error)
+
+    async def _release(self, rows: list[OutboxMessage], lease_until: dt.datetime) -> None:
+        # Only our own lease: if it ran out and another worker claimed the rows, they are theirs now.
+        try:
+            async with self.db.write() as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in rows]),
+                           OutboxMessage.claimed_until == lease_until)
+                    .values(claimed_until=None)
+                )
+        except Exception:  # noqa: BLE001 - the lease runs out by itself
+            log.warning("could not release %d claimed emails; they wait for their lease", len(rows),
+                        exc_info=True)
+
+    # --- the background task ---------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for due email now rather than at the next poll (safe from any thread)."""
+        loop, wakeup = self._loop, self._wakeup
+        if loop is None or wakeup is None or loop.is_closed():
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            wakeup.set()
+        else:
+            loop.call_soon_threadsafe(wakeup.set)
+
+    async def run_forever(self, batch: int = 50) -> None:
+        """send_due, then wait for wake() or the poll interval; errors are logged, never fatal."""
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        _running_senders.add(self)
+        failures = 0
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                try:
+                    await self.send_due(batch)
+                    failures = 0
+                except Exception:  # noqa: BLE001 - a database hiccup must not stop email for good
+                    failures += 1
+                    log.exception("outbox sender failed (%d in a row)", failures)
+                if self._stopping:
+                    break
+                if failures == 0 and self._last_claimed >= batch:
+                    continue  # a full batch: there may be more due already
+                wait = min(self.settings.mail_poll_seconds * 2 ** min(failures, 5), 60.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), wait)
+        finally:
+            _running_senders.discard(self)
+
+    def start(self) -> asyncio.Task:
+        """Run the sender as a task of the running loop (the app lifespan calls this)."""
+        self._stopping = False
+        self._task = asyncio.create_task(self.run_forever(), name="denhub-mail-sender")
+        return self._task
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let the email in hand finish (up to `timeout` seconds), then end the task."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self.wake()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,104 @@
+"""Every POST form needs the CSRF token of its own session; without it nothing happens."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from denhub.accounts import Role
+from denhub.auth import PUBLIC
+from events.models import Event
+from tests.conftest import csrf_for
+from tests.core.helpers import assert_error_page, new_client, sign_in
+from tests.core.routes import walk
+from tests.factories import make_event
+
+CSRF_MESSAGE = "This form has expired or did not come from this site. Go back, reload the page and try again."
+
+
+async def _state(db) -> tuple[int, list[str]]:
+    async with db.read() as session:
+        count = await session.scalar(select(func.count(Event.id)))
+        statuses = list(await session.scalars(select(Event.status).order_by(Event.id)))
+    return count, statuses
+
+
+def _post_routes(app):
+    endpoints, _ = walk(app.routes)
+    posts = [e for e in endpoints if "POST" in e.methods]
+    assert {e.path for e in posts} >= {"/login", "/logout", "/organiser/events/new",
+                                      "/organiser/events/{event_id:int}/publish"}
+    return posts
+
+
+async def test_every_post_route_refuses_a_missing_or_wrong_token(app, db):
+    async with db.write() as session:
+        event = await make_event(session, status="draft")
+    values = {"slug": event.slug, "event_id": event.id}
+    async with new_client(app) as stranger:
+        other_token = await csrf_for(stranger)
+    sessions: dict = {}  # role -> (own token, cookies): one sign-in per role, reused by every request
+
+    async def session_for(access):
+        role = None
+        if access is not PUBLIC:  # sign in with a role the route lets in, so only CSRF can refuse
+            role = next(r for r in (Role.ORGANISER, Role.DOOR_STAFF, Role.JUDGE) if r.value in access.roles)
+        if role not in sessions:
+            async with new_client(app) as client:
+                if role is not None:
+                    await sign_in(client, db, role)
+                sessions[role] = (await csrf_for(client), httpx.Cookies(client.cookies))
+        return sessions[role]
+
+    before = await _state(db)
+    checked = 0
+    for endpoint in _post_routes(app):
+        own_token, cookies = await session_for(endpoint.access)
+        bad_tokens = {"missing": None, "wrong": own_token[:-2] + "xx", "other session": other_token,
+                      "empty": ""}
+        for kind, sent in bad_tokens.items():
+            assert sent != own_token
+            data = {"email": "nobody@example.org", "password": "whatever it is", "title": "Sneaky"}
+            if sent is not None:
+                data["csrf_token"] = sent
+            async with new_client(app, cookies=cookies) as client:
+                response = await client.post(endpoint.url(values), data=data)
+                assert response.status_code == 403, (endpoint.path, kind)
+                assert_error_page(response, 403, CSRF_MESSAGE)
+                if endpoint.access is not PUBLIC:  # still signed in: e.g. a refused logout did not log out
+                    assert (await client.get("/account")).status_code == 200, (endpoint.path, kind)
+            checked += 1
+    assert checked == 4 * len(_post_routes(app))
+    assert await _state(db) == before  # nothing created, published or cancelled
+
+
+async def test_multipart_form_without_token_is_refused(app, db, client):
+    await sign_in(client, db)
+    response = await client.post("/organiser/events/new", data={"title": "No token"},
+                                 files={"image": ("", b"", "application/octet-stream")})
+    assert_error_page(response, 403, CSRF_MESSAGE)
+    assert (await _state(db))[0] == 0
+
+
+async def test_token_in_header_is_accepted_and_checked(app, db, client):
+    async with db.write() as session:
+        event = await make_event(session, status="draft")
+    await sign_in(client, db)
+    token = await csrf_for(client)
+    refused = await client.post(f"/organiser/events/{event.id}/publish", headers={"x-csrf-token": "nope"},
+                                data={"csrf_token": token})  # the header, when sent, is what counts
+    assert_error_page(refused, 403, CSRF_MESSAGE)
+    accepted = await client.post(f"/organiser/events/{event.id}/publish", headers={"x-csrf-token": token})
+    assert accepted.status_code == 303
+    assert (await _state(db))[1] == ["published"]
+
+
+async def test_a_new_token_after_signing_in(app, db, client):
+    """Signing in starts a fresh session, so a token seen before login (e.g. planted) stops working."""
+    before = await csrf_for(client)
+    await sign_in(client, db)
+    after = await csrf_for(client)
+    assert after != before
+    response = await client.post("/logout", data={"csrf_token": before})
+    assert_error_page(response, 403, CSRF_MESSAGE)
+    assert (await client.post("/logout", data={"csrf_token": after})).status_code == 303

@@ -1,0 +1,199 @@
+"""Every route declares who may use it (denhub.auth.guard), and the guard does exactly that for every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from denhub.accounts import Role
+from denhub.app import create_app
+from denhub.auth import PUBLIC, SAFE_METHODS, guard
+from denhub.settings import Settings
+from tests.conftest import TEST_SECRET, csrf_for
+from tests.core.helpers import assert_error_page, new_client, sign_in
+from tests.core.routes import unguarded, walk
+from tests.factories import make_event, make_event_image
+
+ANON, ORG, DOOR, JUDGE = None, Role.ORGANISER.value, Role.DOOR_STAFF.value, Role.JUDGE.value
+EVERYONE = {ANON, ORG, DOOR, JUDGE}
+SIGNED_IN = {ORG, DOOR, JUDGE}
+
+# Written out by hand, not derived from the code: the routes whose permission matters most.
+PINNED: dict[tuple[str, str], set[str | None]] = {
+    ("GET", "/"): EVERYONE,
+    ("GET", "/healthz"): EVERYONE,
+    ("GET", "/login"): EVERYONE,
+    ("POST", "/login"): EVERYONE,
+    ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/account"): SIGNED_IN,
+    ("GET", "/events/past"): EVERYONE,
+    ("GET", "/events/{slug}"): EVERYONE,
+    ("GET", "/events/{slug}/calendar.ics"): EVERYONE,
+    ("GET", "/events/{slug}/image"): EVERYONE,
+    ("GET", "/organiser/events"): {ORG},
+    ("GET", "/organiser/events/new"): {ORG},
+    ("POST", "/organiser/events/new"): {ORG},
+    ("GET", "/organiser/events/{event_id:int}/edit"): {ORG},
+    ("POST", "/organiser/events/{event_id:int}/edit"): {ORG},
+    ("POST", "/organiser/events/{event_id:int}/publish"): {ORG},
+    ("POST", "/organiser/events/{event_id:int}/cancel"): {ORG},
+}
+
+
+class FakeUser:
+    def __init__(self, role: str):
+        self.role = role
+
+
+def _bare_app(tmp_path) -> Starlette:
+    settings = Settings(env="test", secret_key=TEST_SECRET, var_dir=str(tmp_path),
+                        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}").validated()
+    return create_app(settings)
+
+
+def test_every_route_declares_who_may_use_it(tmp_path):
+    app = _bare_app(tmp_path)
+    endpoints, apps = walk(app.routes)
+    assert unguarded(app.routes) == []
+    # The walk really went inside the mounts (it would pass trivially on an empty list).
+    paths = {e.path for e in endpoints}
+    assert {"/", "/organiser/events", "/events/{slug}", "/organiser/events/{event_id:int}/edit"} <= paths
+    assert [path for path, _ in apps] == ["/static"] and isinstance(apps[0][1], StaticFiles)
+
+
+def test_the_walk_catches_a_route_without_a_permission():
+    async def forgot(request):
+        return PlainTextResponse("no guard")
+
+    @guard(PUBLIC)
+    async def declared(request):
+        return PlainTextResponse("guarded")
+
+    app = Starlette(routes=[
+        Route("/fine", declared),
+        Mount("/deep", routes=[Mount("/er", routes=[Route("/forgot", forgot)])]),
+        Mount("/files", app=PlainTextResponse("not static files")),
+    ])
+    assert unguarded(app.routes) == ["/deep/er/forgot", "/files"]
+
+
+def test_pinned_routes_have_the_permission_we_expect(tmp_path):
+    endpoints, _ = walk(_bare_app(tmp_path).routes)
+    declared = {(method, e.path): e.access for e in endpoints for method in e.methods}
+    for (method, path), allowed_roles in PINNED.items():
+        assert (method, path) in declared, f"{method} {path} is missing"
+        access = declared[(method, path)]
+        for role in EVERYONE:
+            user = None if role is None else FakeUser(role)
+            assert access.allows(user) == (role in allowed_roles), (method, path, role, access)
+        if method == "GET":  # Starlette answers HEAD for every GET route, under the same guard
+            assert ("HEAD", path) in declared
+
+
+async def _snapshot(app, db, role) -> tuple[object, str, httpx.Cookies]:
+    """A signed-in (or anonymous) session: the user, a CSRF token for it and its cookies."""
+    async with new_client(app) as client:
+        user = await sign_in(client, db, role) if role else None
+        token = await csrf_for(client)
+        return user, token, httpx.Cookies(client.cookies)
+
+
+def _outcome(access, user, method) -> str:
+    if access.allows(user):
+        return "allowed"
+    if user is None and method in SAFE_METHODS:
+        return "login"
+    return "forbidden"
+
+
+async def test_every_route_for_every_role(app, db):
+    async with db.write() as session:
+        event = await make_event(session, slug="walk-event", starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+        await make_event_image(session, event)
+    values = {"slug": event.slug, "event_id": event.id}
+    sessions = {role: await _snapshot(app, db, role) for role in (ANON, ORG, DOOR, JUDGE)}
+    endpoints, _ = walk(app.routes)
+    problems: list[str] = []
+    checked = 0
+    for endpoint in endpoints:
+        url = endpoint.url(values)
+        for method in endpoint.methods:
+            for role, (user, token, cookies) in sessions.items():
+                expected = _outcome(endpoint.access, user, method)
+                pinned = PINNED.get((method if method != "HEAD" else "GET", endpoint.path))
+                if pinned is not None:
+                    assert (expected == "allowed") == (role in pinned), (method, url, role)
+                async with new_client(app, cookies=cookies) as client:
+                    kwargs = {"data": {"csrf_token": token}} if method not in SAFE_METHODS else {}
+                    response = await client.request(method, url, **kwargs)
+                checked += 1
+                where = f"{method} {url} as {role or 'anonymous'}: {response.status_code}"
+                location = response.headers.get("location", "")
+                if response.status_code >= 500:
+                    problems.append(f"{where} (server error)")
+                elif expected == "allowed":
+                    if response.status_code == 403 or location.startswith("/login"):
+                        problems.append(f"{where}, expected to be allowed")
+                elif expected == "login":
+                    if response.status_code != 303 or location != f"/login?next={quote(url)}":
+                        problems.append(f"{where} {location}, expected 303 to /login?next={url}")
+                else:
+                    if response.status_code != 403:
+                        problems.append(f"{where}, expected 403")
+                    elif method != "HEAD":
+                        message = ("Please sign in to do this." if user is None
+                                   else "Your account does not have access to this page.")
+                        assert_error_page(response, 403, message)
+    assert problems == []
+    # 4 roles over every method of at least the pinned routes (plus HEAD for each GET).
+    assert checked >= 4 * (len(PINNED) + sum(1 for method, _ in PINNED if method == "GET"))
+
+
+async def test_organiser_pages_are_for_organisers_only(app, db, client):
+    response = await client.get("/organiser/events")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/organiser/events"
+    for role in (Role.DOOR_STAFF, Role.JUDGE):
+        async with new_client(app) as other:
+            await sign_in(other, db, role)
+            assert_error_page(await other.get("/organiser/events"), 403,
+                              "Your account does not have access to this page.")
+            token = await csrf_for(other)
+            assert_error_page(await other.post("/organiser/events/new", data={"csrf_token": token}), 403)
+    await sign_in(client, db, Role.ORGANISER)
+    response = await client.get("/organiser/events")
+    assert response.status_code == 200
+    assert "<h1>Manage events</h1>" in response.text
+
+
+async def test_anonymous_post_to_an_organiser_route_is_refused(app, db, client):
+    async with db.write() as session:
+        event = await make_event(session)
+    token = await csrf_for(client)
+    response = await client.post(f"/organiser/events/{event.id}/cancel", data={"csrf_token": token})
+    assert_error_page(response, 403, "Please sign in to do this.")
+    assert 'href="/login">sign in</a>' in response.text
+    async with db.read() as session:
+        assert (await session.get(type(event), event.id)).status == "published"
+
+
+@pytest.mark.parametrize("path", ["/", "/events/past", "/healthz", "/login", "/static/css/site.css"])
+async def test_public_pages_need_no_login(client, path):
+    response = await client.get(path)
+    assert response.status_code == 200, response.text[:300]
+
+
+async def test_account_page_is_for_any_signed_in_role(app, db):
+    for role in Role:
+        async with new_client(app) as client:
+            user = await sign_in(client, db, role)
+            response = await client.get("/account")
+            assert response.status_code == 200
+            assert user.email in response.text and role.label in response.text

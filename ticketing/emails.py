@@ -1,0 +1,72 @@
+"""Ticketing emails, written to the outbox in the same transaction as the order they describe."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from denhub import mail
+from denhub.db import Database
+from denhub.web import env
+from events.calendar import event_ics
+from events.models import Event
+from ticketing import services
+from ticketing.models import Order, TicketType, WaitlistEntry
+from ticketing.outputs import order_pdf
+
+PDF_PROVIDER = "ticketing.order_pdf"
+ICS_PROVIDER = "ticketing.event_ics"
+
+
+def _render(name: str, **context) -> tuple[str, str]:
+    text = env.get_template(f"email/{name}.txt").render(**context)
+    html = env.get_template(f"email/{name}.html").render(**context)
+    return text, html
+
+
+async def enqueue_confirmation(*, session: AsyncSession, order: Order, event: Event, base_url: str,
+                               resend: bool = False) -> None:
+    """The ticket email: PDF tickets and an .ics file attached when it is sent."""
+    order = await services.get_order_by_id(session=session, order_id=order.id)
+    tickets = [t for t in order.tickets if not t.is_cancelled]
+    base = base_url.rstrip("/")
+    text, html = _render("order_confirmation", order=order, event=event, tickets=tickets, base_url=base,
+                         resend=resend)
+    subject = f"{'Your tickets again' if resend else 'Your tickets'}: {event.title}"
+    await mail.enqueue(
+        session=session, to=order.email, subject=subject, text=text, html=html,
+        attachments=[
+            {"provider": PDF_PROVIDER, "args": {"order_id": order.id}},
+            {"provider": ICS_PROVIDER, "args": {"event_id": event.id, "base_url": base}},
+        ],
+    )
+
+
+async def enqueue_offer(*, session: AsyncSession, entry: WaitlistEntry, token: str, base_url: str) -> None:
+    event = await session.get(Event, entry.event_id)
+    ticket_type = await session.get(TicketType, entry.ticket_type_id)
+    base = base_url.rstrip("/")
+    text, html = _render("waitlist_offer", entry=entry, event=event, ticket_type=ticket_type,
+                         claim_url=f"{base}/waitlist/claim/{token}", base_url=base)
+    await mail.enqueue(session=session, to=entry.email, subject=f"A place has come up: {event.title}",
+                       text=text, html=html)
+
+
+async def _pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
+    async with db.read() as session:
+        order = await services.get_order_by_id(session=session, order_id=int(args["order_id"]))
+        if order is None:
+            raise LookupError(f"order {args['order_id']} no longer exists")
+        return await order_pdf(session=session, order=order)
+
+
+async def _ics_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
+    async with db.read() as session:
+        event = await session.get(Event, int(args["event_id"]))
+        if event is None:
+            raise LookupError(f"event {args['event_id']} no longer exists")
+        return f"{event.slug}.ics", "text/calendar", event_ics(event, base_url=args.get("base_url", ""))
+
+
+def register_attachment_providers() -> None:
+    mail.register_attachment_provider(PDF_PROVIDER, _pdf_attachment)
+    mail.register_attachment_provider(ICS_PROVIDER, _ics_attachment)

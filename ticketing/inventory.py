@@ -1,0 +1,91 @@
+"""Capacity arithmetic: seats are claimed and released only by atomic conditional UPDATEs.
+
+`sold + n <= capacity` is checked by the database in the same statement that adds `n`, so two requests
+can never both take the last seat: SQLite runs write transactions one at a time (BEGIN IMMEDIATE), and
+PostgreSQL re-checks the WHERE clause on the updated row after waiting for a concurrent writer.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from events.models import Event
+from ticketing.models import TicketType
+
+
+class SoldOut(Exception):
+    """Not enough seats left; `ticket_type_id` is None when the event-wide capacity is what ran out."""
+
+    def __init__(self, ticket_type_id: int | None, name: str = ""):
+        self.ticket_type_id = ticket_type_id
+        what = f"“{name}” tickets" if name else "This event"
+        super().__init__(f"Sorry, {what} {'are' if name else 'is'} sold out or there are not enough left.")
+
+
+def seats_left(capacity: int | None, sold: int) -> int | None:
+    """Remaining seats, never negative; None means no limit."""
+    return None if capacity is None else max(0, capacity - sold)
+
+
+def combined_left(type_capacity: int | None, type_sold: int, event_capacity: int | None,
+                  event_sold: int) -> int | None:
+    """Seats a buyer can still get of one type, given the type's and the event's limits."""
+    limits = [x for x in (seats_left(type_capacity, type_sold), seats_left(event_capacity, event_sold))
+              if x is not None]
+    return min(limits) if limits else None
+
+
+async def claim(*, session: AsyncSession, event_id: int, quantities: dict[int, int],
+                names: dict[int, str] | None = None) -> None:
+    """Claim seats for every ticket type and the event in the caller's transaction, or raise SoldOut.
+
+    Types are updated in id order so concurrent orders for several types cannot deadlock.
+    """
+    names = names or {}
+    total = 0
+    for type_id in sorted(quantities):
+        n = quantities[type_id]
+        if n <= 0:
+            continue
+        result = await session.execute(
+            update(TicketType)
+            .where(
+                TicketType.id == type_id,
+                TicketType.event_id == event_id,
+                (TicketType.capacity.is_(None)) | (TicketType.sold + n <= TicketType.capacity),
+            )
+            .values(sold=TicketType.sold + n)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise SoldOut(type_id, names.get(type_id, ""))
+        total += n
+    if total:
+        result = await session.execute(
+            update(Event)
+            .where(Event.id == event_id, (Event.capacity.is_(None)) | (Event.tickets_sold + total <= Event.capacity))
+            .values(tickets_sold=Event.tickets_sold + total)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise SoldOut(None)
+
+
+async def release(*, session: AsyncSession, event_id: int, quantities: dict[int, int]) -> None:
+    """Give seats back (a cancellation with nobody waiting)."""
+    total = 0
+    for type_id in sorted(quantities):
+        n = quantities[type_id]
+        if n <= 0:
+            continue
+        await session.execute(
+            update(TicketType).where(TicketType.id == type_id, TicketType.sold >= n)
+            .values(sold=TicketType.sold - n).execution_options(synchronize_session=False)
+        )
+        total += n
+    if total:
+        await session.execute(
+            update(Event).where(Event.id == event_id, Event.tickets_sold >= total)
+            .values(tickets_sold=Event.tickets_sold - total).execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,230 @@
+"""Organiser pages for ticketing: ticket types, the attendee list, CSV, payments, cancelling, resending."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub.auth import ORGANISERS, flash, guard
+from denhub.web import london, render
+from events.models import Event
+from ticketing import emails, services, waitlist
+from ticketing.forms import parse_ticket_type_form, values_from_type
+from ticketing.models import TIER_LABELS, Order, Ticket, TicketType
+from ticketing.tickets import offer_notifier
+
+ATTENDEE_FILTERS = ("q", "type", "status", "paid")
+
+
+async def _event(request: Request) -> Event:
+    async with request.app.state.db.read() as session:
+        event = await session.get(Event, request.path_params["event_id"])
+    if event is None:
+        raise HTTPException(404, "There is no event with that number.")
+    return event
+
+
+def _type_form(request, event, values, errors, ticket_type=None, status_code=200):
+    return render(request, "ticketing/type_form.html",
+                  {"event": event, "values": values, "errors": errors, "ticket_type": ticket_type,
+                   "tiers": TIER_LABELS}, status_code=status_code)
+
+
+@guard(ORGANISERS)
+async def ticket_types(request: Request) -> Response:
+    event = await _event(request)
+    async with request.app.state.db.read() as session:
+        counts = await services.counts_by_type(session=session, event_id=event.id)
+        waiting = await waitlist.waiting_counts(session=session, event_id=event.id)
+    return render(request, "ticketing/manage_types.html", {"event": event, "counts": counts, "waiting": waiting})
+
+
+@guard(ORGANISERS)
+async def new_type(request: Request) -> Response:
+    event = await _event(request)
+    if request.method == "GET":
+        return _type_form(request, event, {"tier": "free", "max_per_order": "10", "position": "0",
+                                           "price": "0", "is_active": True}, {})
+    data, errors, values = parse_ticket_type_form(await request.form())
+    if data is None:
+        return _type_form(request, event, values, errors, status_code=422)
+    async with request.app.state.db.write() as session:
+        await services.save_ticket_type(session=session, event_id=event.id, data=data)
+    flash(request, f"Ticket type “{data.name}” added.")
+    return RedirectResponse(f"/organiser/events/{event.id}/tickets", status_code=303)
+
+
+@guard(ORGANISERS)
+async def edit_type(request: Request) -> Response:
+    db = request.app.state.db
+    async with db.read() as session:
+        ticket_type = await session.get(TicketType, request.path_params["type_id"])
+        event = await session.get(Event, ticket_type.event_id) if ticket_type else None
+    if ticket_type is None:
+        raise HTTPException(404, "There is no ticket type with that number.")
+    if request.method == "GET":
+        return _type_form(request, event, values_from_type(ticket_type), {}, ticket_type)
+    data, errors, values = parse_ticket_type_form(await request.form(), sold=ticket_type.sold)
+    if data is not None:
+        try:
+            async with db.write() as session:
+                fresh = await session.get(TicketType, ticket_type.id)
+                await services.save_ticket_type(session=session, event_id=event.id, data=data, ticket_type=fresh)
+        except services.TicketingError as exc:
+            errors = exc.errors
+        else:
+            flash(request, f"Ticket type “{data.name}” saved.")
+            return RedirectResponse(f"/organiser/events/{event.id}/tickets", status_code=303)
+    return _type_form(request, event, values, errors, ticket_type, status_code=422)
+
+
+def _filters(request: Request) -> dict:
+    params = {k: request.query_params.get(k, "")[:100] for k in ATTENDEE_FILTERS}
+    if params["type"] and not params["type"].isdigit():
+        raise HTTPException(400, "The ticket type filter must be a ticket type number.")
+    if params["status"] not in ("", "valid", "cancelled"):
+        raise HTTPException(400, "Status must be valid or cancelled.")
+    if params["paid"] not in ("", "paid", "unpaid"):
+        raise HTTPException(400, "Payment filter must be paid or unpaid.")
+    return params
+
+
+async def _search(request: Request, event: Event, params: dict) -> list[Ticket]:
+    async with request.app.state.db.read() as session:
+        return await services.search_attendees(
+            session=session, event_id=event.id, q=params["q"],
+            ticket_type_id=int(params["type"]) if params["type"] else None,
+            status=params["status"], paid=params["paid"], limit=5000,
+        )
+
+
+@guard(ORGANISERS)
+async def attendees(request: Request) -> Response:
+    event = await _event(request)
+    params = _filters(request)
+    tickets = await _search(request, event, params)
+    async with request.app.state.db.read() as session:
+        counts = await services.counts_by_type(session=session, event_id=event.id)
+        waiting = await waitlist.waiting_counts(session=session, event_id=event.id)
+    return render(request, "ticketing/attendees.html", {
+        "event": event, "tickets": tickets, "counts": counts, "waiting": waiting, "params": params,
+        "query": "&".join(f"{k}={v}" for k, v in params.items() if v),
+    })
+
+
+def _cell(value) -> str:
+    """Spreadsheet-safe text: a leading = + - @ would otherwise run as a formula in Excel."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@guard(ORGANISERS)
+async def attendees_csv(request: Request) -> Response:
+    event = await _event(request)
+    tickets = await _search(request, event, _filters(request))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "order_reference",
+                     "email", "order_status", "paid_at", "community_declaration", "access_needs", "booked_at"])
+    for t in tickets:
+        o = t.order
+        writer.writerow([_cell(x) for x in (
+            t.code, t.attendee_name, t.ticket_type.name, t.ticket_type.tier_label, f"{t.price_pence / 100:.2f}",
+            t.status, o.reference, o.email, o.status, london(o.paid_at, "%Y-%m-%d %H:%M") if o.paid_at else "",
+            o.declaration_label if o.community_declaration else "", o.access_needs,
+            london(o.created_at, "%Y-%m-%d %H:%M"),
+        )])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{event.slug}-attendees.csv"',
+        "Cache-Control": "private, no-store",
+    })
+
+
+async def _order_action(request: Request, action) -> Response:
+    db = request.app.state.db
+    async with db.write() as session:
+        order = await services.get_order_by_id(session=session, order_id=request.path_params["order_id"])
+        if order is None:
+            raise HTTPException(404, "There is no order with that number.")
+        event = await session.get(Event, order.event_id)
+        message = await action(session, order, event)
+    request.app.state.wake_mail()
+    flash(request, message)
+    back = request.query_params.get("back", "")
+    target = f"/organiser/events/{event.id}/attendees"
+    if back.startswith("?") and "//" not in back:
+        target += back
+    return RedirectResponse(target, status_code=303)
+
+
+@guard(ORGANISERS)
+async def mark_paid(request: Request) -> Response:
+    form = await request.form()
+    note = str(form.get("note", ""))[:200]
+
+    async def action(session, order, event):
+        try:
+            await services.mark_paid(session=session, order=order, note=note)
+        except services.TicketingError as exc:
+            return str(exc)
+        return f"Order {order.reference} marked paid."
+
+    return await _order_action(request, action)
+
+
+@guard(ORGANISERS)
+async def cancel_order(request: Request) -> Response:
+    _notify, offer = offer_notifier(request)
+
+    async def action(session, order, event):
+        n = await services.cancel_tickets(session=session, tickets=list(order.tickets), offer=offer)
+        return f"Order {order.reference}: {n} ticket{'s' if n != 1 else ''} cancelled." if n else \
+            f"Order {order.reference} was already cancelled."
+
+    return await _order_action(request, action)
+
+
+@guard(ORGANISERS)
+async def cancel_one_ticket(request: Request) -> Response:
+    _notify, offer = offer_notifier(request)
+    async with request.app.state.db.write() as session:
+        ticket = await session.get(Ticket, request.path_params["ticket_id"])
+        if ticket is None:
+            raise HTTPException(404, "There is no ticket with that number.")
+        n = await services.cancel_tickets(session=session, tickets=[ticket], offer=offer)
+        event_id = ticket.event_id
+        name = ticket.attendee_name
+    request.app.state.wake_mail()
+    flash(request, f"Ticket for {name} cancelled." if n else f"The ticket for {name} was already cancelled.")
+    return RedirectResponse(f"/organiser/events/{event_id}/attendees", status_code=303)
+
+
+@guard(ORGANISERS)
+async def resend(request: Request) -> Response:
+    base_url = request.app.state.settings.base_url
+
+    async def action(session, order: Order, event):
+        if not any(not t.is_cancelled for t in order.tickets):
+            return f"Order {order.reference} has no valid tickets to send."
+        await emails.enqueue_confirmation(session=session, order=order, event=event, base_url=base_url, resend=True)
+        return f"Tickets for order {order.reference} sent again to {order.email}."
+
+    return await _order_action(request, action)
+
+
+routes = [
+    Route("/events/{event_id:int}/tickets", ticket_types, methods=["GET"], name="manage_ticket_types"),
+    Route("/events/{event_id:int}/ticket-types/new", new_type, methods=["GET", "POST"], name="new_ticket_type"),
+    Route("/ticket-types/{type_id:int}/edit", edit_type, methods=["GET", "POST"], name="edit_ticket_type"),
+    Route("/events/{event_id:int}/attendees", attendees, methods=["GET"], name="attendees"),
+    Route("/events/{event_id:int}/attendees.csv", attendees_csv, methods=["GET"], name="attendees_csv"),
+    Route("/orders/{order_id:int}/mark-paid", mark_paid, methods=["POST"], name="mark_paid"),
+    Route("/orders/{order_id:int}/cancel", cancel_order, methods=["POST"], name="cancel_order"),
+    Route("/orders/{order_id:int}/resend", resend, methods=["POST"], name="resend_order"),
+    Route("/tickets/{ticket_id:int}/cancel", cancel_one_ticket, methods=["POST"], name="organiser_cancel_ticket"),
+]

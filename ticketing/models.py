@@ -1,0 +1,177 @@
+"""Ticketing: ticket types, orders, tickets, the event signing key and the waiting list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from denhub.db import Base, UTCDateTime, utcnow
+
+
+class Tier(enum.StrEnum):
+    FREE = "free"
+    COMMUNITY = "community"
+    CORPORATE = "corporate"
+    STANDARD = "standard"
+    PAY_WHAT_YOU_CAN = "pay_what_you_can"
+
+    @property
+    def label(self) -> str:
+        return TIER_LABELS[self]
+
+
+TIER_LABELS = {
+    Tier.FREE: "Free",
+    Tier.COMMUNITY: "Community rate",
+    Tier.CORPORATE: "Corporate rate",
+    Tier.STANDARD: "Standard",
+    Tier.PAY_WHAT_YOU_CAN: "Pay what you can",
+}
+
+# What a community-rate buyer may declare (recorded on the order).
+COMMUNITY_DECLARATIONS = {
+    "resident": "Local resident",
+    "community_group": "Member of a community group or charity",
+    "student": "Student",
+    "unwaged": "Unwaged, retired or on benefits",
+    "other": "Other",
+}
+
+
+class OrderStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"  # free, or paid
+    AWAITING_PAYMENT = "awaiting_payment"  # to pay at the door or by invoice
+    CANCELLED = "cancelled"
+
+
+class TicketStatus(enum.StrEnum):
+    VALID = "valid"
+    CANCELLED = "cancelled"
+
+
+class WaitlistStatus(enum.StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    CLAIMED = "claimed"
+    EXPIRED = "expired"
+
+
+class TicketType(Base):
+    __tablename__ = "ticket_type"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(String(300), default="")
+    tier: Mapped[str] = mapped_column(String(20), default=Tier.FREE.value)
+    # Pence. For pay-what-you-can this is the minimum.
+    price_pence: Mapped[int] = mapped_column(Integer, default=0)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Seats claimed (sold, or held for a waiting-list offer); changed only by atomic conditional UPDATEs.
+    sold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sales_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sales_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    max_per_order: Mapped[int] = mapped_column(Integer, default=10)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def tier_label(self) -> str:
+        return Tier(self.tier).label
+
+    @property
+    def is_paid(self) -> bool:
+        return self.tier != Tier.FREE and (self.price_pence > 0 or self.tier == Tier.PAY_WHAT_YOU_CAN)
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.capacity is None else max(0, self.capacity - self.sold)
+
+
+class EventKey(Base):
+    """The event's Ed25519 key pair: tickets are signed with it, door scanners verify offline."""
+
+    __tablename__ = "event_key"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), primary_key=True)
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "ticket_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # unguessable; the order page's address
+    reference: Mapped[str] = mapped_column(String(12), index=True)  # short, for people to read out
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    buyer_name: Mapped[str] = mapped_column(String(120))
+    access_needs: Mapped[str] = mapped_column(Text, default="")
+    community_declaration: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.CONFIRMED.value)
+    total_pence: Mapped[int] = mapped_column(Integer, default=0)
+    consent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paid_note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    tickets: Mapped[list["Ticket"]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
+
+    @property
+    def status_label(self) -> str:
+        return {"confirmed": "Confirmed", "awaiting_payment": "To pay at the door or by invoice",
+                "cancelled": "Cancelled"}[self.status]
+
+    @property
+    def declaration_label(self) -> str:
+        return COMMUNITY_DECLARATIONS.get(self.community_declaration, self.community_declaration)
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+    __table_args__ = (Index("ix_ticket_event_status", "event_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # unguessable; in the QR and the URL
+    order_id: Mapped[int] = mapped_column(ForeignKey("ticket_order.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    ticket_type_id: Mapped[int] = mapped_column(ForeignKey("ticket_type.id"), index=True)
+    attendee_name: Mapped[str] = mapped_column(String(120))
+    price_pence: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.VALID.value)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    order: Mapped[Order] = relationship(back_populates="tickets", lazy="raise")
+    ticket_type: Mapped[TicketType] = relationship(lazy="raise")
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == TicketStatus.CANCELLED
+
+
+class WaitlistEntry(Base):
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (
+        Index("ix_waitlist_type_status_created", "ticket_type_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    ticket_type_id: Mapped[int] = mapped_column(ForeignKey("ticket_type.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20), default=WaitlistStatus.WAITING.value)
+    offer_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    offered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    offer_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_order.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,184 @@
+"""Public registration: the panel on the event page, the details step, and the waiting list."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub import ratelimit
+from denhub.auth import PUBLIC, client_address, flash, guard
+from denhub.db import utcnow
+from denhub.web import render
+from events.routes import event_page_context, public_event
+from ticketing import emails, services, waitlist
+from ticketing.forms import HONEYPOT_FIELD, parse_quantities, parse_registration, valid_email
+from ticketing.inventory import SoldOut, combined_left
+from ticketing.models import COMMUNITY_DECLARATIONS, Order, Tier
+
+
+async def registration_panel(request: Request, event) -> dict:
+    """Ticket types with what is left and whether they are on sale, for the event page."""
+    now = utcnow()
+    async with request.app.state.db.read() as session:
+        types = await services.list_ticket_types(session=session, event_id=event.id)
+    rows = []
+    for t in types:
+        left = combined_left(t.capacity, t.sold, event.capacity, event.tickets_sold)
+        state = services.sales_state(t, now)
+        if state == "open" and left == 0:
+            state = "sold_out"
+        choices = min(t.max_per_order, left if left is not None else t.max_per_order)
+        rows.append({"type": t, "left": left, "state": state, "choices": choices})
+    open_for_booking = event.is_published and event.ends_at > now
+    return {"ticket_rows": rows, "booking_open": open_for_booking, "panel_errors": {}, "panel_values": {}}
+
+
+def _community(types) -> bool:
+    return any(t.tier == Tier.COMMUNITY for t in types)
+
+
+async def _types(request: Request, event):
+    async with request.app.state.db.read() as session:
+        return await services.list_ticket_types(session=session, event_id=event.id)
+
+
+def _details_context(event, types, lines, values, errors, form_token, message=None, sold_out=False) -> dict:
+    by_id = {t.id: t for t in types}
+    return {
+        "event": event, "lines": [(i, by_id[type_id]) for i, type_id in enumerate(lines)],
+        "values": values, "errors": errors, "form_token": form_token, "message": message,
+        "needs_declaration": any(by_id[type_id].tier == Tier.COMMUNITY for type_id in lines),
+        "declarations": COMMUNITY_DECLARATIONS, "honeypot": HONEYPOT_FIELD, "sold_out": sold_out,
+        "total": sum(by_id[type_id].price_pence for type_id in lines if by_id[type_id].tier != Tier.FREE),
+    }
+
+
+@guard(PUBLIC)
+async def details(request: Request) -> Response:
+    """Step 2: a name per ticket, one email, needs, consent. Reached from the event page's form."""
+    event = await public_event(request)
+    types = await _types(request, event)
+    selection = parse_quantities(request.query_params, types)
+    if selection.errors:
+        context = await event_page_context(request, event)
+        context.update(panel_errors=selection.errors, panel_values=selection.raw)
+        return render(request, "events/event.html", context, status_code=422)
+    lines = [type_id for type_id, n in sorted(selection.quantities.items()) for _ in range(n)]
+    values = {"email": "", "access_needs": ""}
+    token = secrets.token_urlsafe(24)
+    return render(request, "ticketing/details.html", _details_context(event, types, lines, values, {}, token))
+
+
+async def _rate_limited(request: Request) -> bool:
+    settings = request.app.state.settings
+    async with request.app.state.db.read() as session:
+        used = await ratelimit.count_recent(session=session, bucket="register-address", key=client_address(request),
+                                            window_seconds=settings.registration_window_seconds)
+    return used >= settings.registration_limit
+
+
+def _too_many() -> HTTPException:
+    return HTTPException(429, "Too many bookings from your connection in a short time. Please wait a few "
+                              "minutes and try again, or ask us at the door.")
+
+
+@guard(PUBLIC)
+async def register(request: Request) -> Response:
+    event = await public_event(request)
+    types = await _types(request, event)
+    form = await request.form()
+    step = parse_registration(form, types)
+    lines = [line.ticket_type_id for line in step.request.lines] if step.request else [
+        int(v) for k, v in sorted(step.values.items()) if k.startswith("type_") and v.isdigit()
+        and int(v) in {t.id for t in types}
+    ]
+    token = step.values.get("form_token", "") or secrets.token_urlsafe(24)
+    if step.honeypot:
+        raise HTTPException(400, "Sorry, we could not process that booking. Please try again.")
+    if step.errors:
+        return render(request, "ticketing/details.html",
+                      _details_context(event, types, lines, step.values, step.errors, token), status_code=422)
+    if await _rate_limited(request):
+        raise _too_many()
+    db = request.app.state.db
+    settings = request.app.state.settings
+    try:
+        async with db.write() as session:
+            order, created = await services.register(session=session, event_id=event.id, req=step.request)
+            if created:
+                await ratelimit.record(session=session, bucket="register-address", key=client_address(request))
+                await emails.enqueue_confirmation(session=session, order=order, event=event,
+                                                  base_url=settings.base_url)
+    except services.TicketingError as exc:
+        return render(request, "ticketing/details.html",
+                      _details_context(event, types, lines, step.values, exc.errors, token), status_code=422)
+    except SoldOut as exc:
+        return render(request, "ticketing/details.html",
+                      _details_context(event, types, lines, step.values, {}, token, message=str(exc), sold_out=True),
+                      status_code=409)
+    except IntegrityError:
+        # The same form was submitted twice at the same moment: the other submission created the order.
+        async with db.read() as session:
+            order = await session.scalar(select(Order).where(Order.form_token == step.request.form_token))
+        if order is None:
+            raise
+        created = False
+    if created:
+        request.app.state.wake_mail()
+        flash(request, "You are booked. We have emailed your tickets to you.")
+    return RedirectResponse(f"/orders/{order.code}", status_code=303)
+
+
+@guard(PUBLIC)
+async def join_waitlist(request: Request) -> Response:
+    event = await public_event(request)
+    types = await _types(request, event)
+    form = await request.form()
+    values = {k: v[:300] for k, v in form.items() if isinstance(v, str)}
+    errors: dict[str, str] = {}
+    try:
+        ticket_type = next(t for t in types if str(t.id) == values.get("ticket_type_id"))
+    except StopIteration:
+        ticket_type = None
+        errors["waitlist"] = "That ticket type is not available for this event."
+    name = values.get("name", "").strip()
+    email = values.get("email", "").strip()
+    if not name or len(name) > 120:
+        errors["waitlist_name"] = "Enter your name (up to 120 characters)."
+    if not valid_email(email):
+        errors["waitlist_email"] = "Enter an email address like name@example.com."
+    if values.get("consent") not in ("on", "yes", "1"):
+        errors["waitlist_consent"] = "Please agree that we may email you about a place."
+    if values.get(HONEYPOT_FIELD, "").strip():
+        raise HTTPException(400, "Sorry, we could not process that request. Please try again.")
+    if errors:
+        context = await event_page_context(request, event)
+        context.update(panel_errors=errors, panel_values=values, waitlist_type_id=values.get("ticket_type_id"))
+        return render(request, "events/event.html", context, status_code=422)
+    if await _rate_limited(request):
+        raise _too_many()
+    async with request.app.state.db.write() as session:
+        entry, created = await waitlist.join(session=session, event=event, ticket_type=ticket_type, name=name,
+                                             email=email.lower())
+        place = await waitlist.position(session=session, entry=entry)
+        if created:
+            await ratelimit.record(session=session, bucket="register-address", key=client_address(request))
+    if created:
+        flash(request, f"You are on the waiting list for “{ticket_type.name}” (number {place} in line). "
+                       "We will email you if a place comes up.")
+    else:
+        flash(request, f"You are already on the waiting list for “{ticket_type.name}” (number {place} in line).")
+    return RedirectResponse(f"/events/{event.slug}#tickets", status_code=303)
+
+
+event_routes = [
+    Route("/{slug}/register", details, methods=["GET"], name="registration_details"),
+    Route("/{slug}/register", register, methods=["POST"], name="register"),
+    Route("/{slug}/waitlist", join_waitlist, methods=["POST"], name="join_waitlist"),
+]

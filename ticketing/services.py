@@ -1,0 +1,340 @@
+"""Ticketing business rules: ticket types, registration, orders, cancellation, payment. No HTTP here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from denhub.db import utcnow
+from events.models import Event, EventStatus
+from ticketing import inventory
+from ticketing.inventory import SoldOut
+from ticketing.models import (
+    COMMUNITY_DECLARATIONS, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier,
+)
+
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read out at the door
+
+__all__ = ["SoldOut"]
+
+
+class TicketingError(Exception):
+    """A rule was broken; `errors` maps form fields to messages."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.errors = errors or {"__all__": message}
+
+
+class RegistrationClosed(TicketingError):
+    pass
+
+
+class AlreadyCancelled(TicketingError):
+    pass
+
+
+@dataclass
+class TicketLine:
+    ticket_type_id: int
+    attendee_name: str
+    price_pence: int | None = None  # only for pay what you can
+
+
+@dataclass
+class RegistrationRequest:
+    lines: list[TicketLine]
+    email: str
+    access_needs: str = ""
+    community_declaration: str = ""
+    form_token: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def new_code(nbytes: int = 12) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+# --- ticket types ----------------------------------------------------------------------------------
+
+async def list_ticket_types(*, session: AsyncSession, event_id: int, include_inactive: bool = False) -> list[TicketType]:
+    stmt = select(TicketType).where(TicketType.event_id == event_id)
+    if not include_inactive:
+        stmt = stmt.where(TicketType.is_active.is_(True))
+    return list(await session.scalars(stmt.order_by(TicketType.position, TicketType.id)))
+
+
+def sales_state(ticket_type: TicketType, now: dt.datetime) -> str:
+    """'not_yet', 'open' or 'closed' for the type's sales window."""
+    if ticket_type.sales_start and now < ticket_type.sales_start:
+        return "not_yet"
+    if ticket_type.sales_end and now >= ticket_type.sales_end:
+        return "closed"
+    return "open"
+
+
+async def ensure_event_key(*, session: AsyncSession, event_id: int) -> EventKey:
+    """The event's signing key, created once (safe when two workers race to create it)."""
+    key = await session.get(EventKey, event_id)
+    if key is not None:
+        return key
+    from ticketing.signing import generate_keypair
+
+    private, public = generate_keypair()
+    dialect = session.bind.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(EventKey).values(event_id=event_id, private_key=private, public_key=public, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return await session.get(EventKey, event_id, populate_existing=True)
+
+
+# --- registration ----------------------------------------------------------------------------------
+
+def _validate(event: Event, types: dict[int, TicketType], req: RegistrationRequest,
+              now: dt.datetime) -> tuple[dict[str, str], dict[int, int], list[int]]:
+    """Field errors, quantities per type, and the price of each line."""
+    errors: dict[str, str] = {}
+    quantities: Counter[int] = Counter()
+    prices: list[int] = []
+    if not req.lines:
+        errors["quantity"] = "Choose at least one ticket."
+    for index, line in enumerate(req.lines):
+        ticket_type = types.get(line.ticket_type_id)
+        if ticket_type is None or not ticket_type.is_active:
+            errors["quantity"] = "That ticket type is not available for this event."
+            prices.append(0)
+            continue
+        quantities[ticket_type.id] += 1
+        state = sales_state(ticket_type, now)
+        if state == "not_yet":
+            errors[f"qty_{ticket_type.id}"] = f"“{ticket_type.name}” tickets are not on sale yet."
+        elif state == "closed":
+            errors[f"qty_{ticket_type.id}"] = f"Sales of “{ticket_type.name}” tickets have closed."
+        name = line.attendee_name.strip()
+        if not name:
+            errors[f"name_{index}"] = "Enter the name of the person this ticket is for."
+        elif len(name) > 120:
+            errors[f"name_{index}"] = "Keep names to 120 characters or fewer."
+        if ticket_type.tier == Tier.PAY_WHAT_YOU_CAN:
+            if line.price_pence is None or line.price_pence < ticket_type.price_pence:
+                minimum = f"£{ticket_type.price_pence / 100:.2f}"
+                errors[f"price_{index}"] = f"Enter an amount of at least {minimum}."
+            elif line.price_pence > 100_000:
+                errors[f"price_{index}"] = "Please enter £1,000 or less."
+            prices.append(line.price_pence or 0)
+        else:
+            prices.append(ticket_type.price_pence if ticket_type.tier != Tier.FREE else 0)
+    for type_id, count in quantities.items():
+        if count > types[type_id].max_per_order:
+            errors[f"qty_{type_id}"] = (
+                f"You can book up to {types[type_id].max_per_order} “{types[type_id].name}” tickets at a time."
+            )
+    if any(types[t].tier == Tier.COMMUNITY for t in quantities):
+        if req.community_declaration not in COMMUNITY_DECLARATIONS:
+            errors["community_declaration"] = "Community-rate tickets: tell us which of these applies to you."
+    if len(req.access_needs) > 1000:
+        errors["access_needs"] = "Keep this to 1000 characters or fewer."
+    return errors, dict(quantities), prices
+
+
+async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
+                   now: dt.datetime | None = None) -> tuple[Order, bool]:
+    """Claim seats and create the order and its tickets in the caller's transaction.
+
+    Returns (order, created). A repeated form token returns the original order with created=False.
+    Raises TicketingError (field errors), RegistrationClosed or SoldOut.
+    """
+    now = now or utcnow()
+    if req.form_token:
+        existing = await session.scalar(select(Order).where(Order.form_token == req.form_token))
+        if existing is not None:
+            return existing, False
+    event = await session.get(Event, event_id)
+    if event is None or event.status == EventStatus.DRAFT:
+        raise RegistrationClosed("This event is not open for registration.")
+    if event.status == EventStatus.CANCELLED:
+        raise RegistrationClosed("This event has been cancelled.")
+    if event.ends_at <= now:
+        raise RegistrationClosed("This event has finished.")
+    type_ids = {line.ticket_type_id for line in req.lines}
+    types = {
+        t.id: t for t in await session.scalars(
+            select(TicketType).where(TicketType.event_id == event.id, TicketType.id.in_(type_ids))
+        )
+    }
+    errors, quantities, prices = _validate(event, types, req, now)
+    if errors:
+        raise TicketingError("Please correct the highlighted fields.", errors)
+
+    await inventory.claim(session=session, event_id=event.id, quantities=quantities,
+                          names={t: types[t].name for t in quantities})
+    total = sum(prices)
+    order = Order(
+        event_id=event.id, code=new_code(16), reference=new_reference(), form_token=req.form_token,
+        email=req.email, buyer_name=req.lines[0].attendee_name.strip(), access_needs=req.access_needs.strip(),
+        community_declaration=req.community_declaration if any(
+            types[t].tier == Tier.COMMUNITY for t in quantities) else "",
+        status=OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
+        total_pence=total, consent_at=now, created_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    for line, price in zip(req.lines, prices, strict=True):
+        session.add(Ticket(
+            code=new_code(12), order_id=order.id, event_id=event.id, ticket_type_id=line.ticket_type_id,
+            attendee_name=line.attendee_name.strip(), price_pence=price, created_at=now,
+        ))
+    await ensure_event_key(session=session, event_id=event.id)
+    await session.flush()
+    return order, True
+
+
+# --- orders and tickets ----------------------------------------------------------------------------
+
+async def get_order(*, session: AsyncSession, code: str) -> Order | None:
+    stmt = (select(Order).where(Order.code == code)
+            .options(selectinload(Order.tickets).selectinload(Ticket.ticket_type)))
+    return await session.scalar(stmt)
+
+
+async def get_order_by_id(*, session: AsyncSession, order_id: int) -> Order | None:
+    stmt = (select(Order).where(Order.id == order_id)
+            .options(selectinload(Order.tickets).selectinload(Ticket.ticket_type)))
+    return await session.scalar(stmt)
+
+
+async def get_ticket(*, session: AsyncSession, code: str) -> Ticket | None:
+    stmt = (select(Ticket).where(Ticket.code == code)
+            .options(selectinload(Ticket.order), selectinload(Ticket.ticket_type)))
+    return await session.scalar(stmt)
+
+
+async def cancel_tickets(*, session: AsyncSession, tickets: list[Ticket], now: dt.datetime | None = None,
+                         offer=None) -> int:
+    """Cancel valid tickets and free their seats (or pass them to the waiting list through `offer`).
+
+    `offer(session, ticket_type_id) -> bool` returns True when it gave the seat to someone waiting.
+    Returns how many tickets were cancelled by this call.
+    """
+    now = now or utcnow()
+    cancelled = 0
+    freed: Counter[int] = Counter()
+    event_id = None
+    for ticket in tickets:
+        result = await session.execute(
+            update(Ticket).where(Ticket.id == ticket.id, Ticket.status == TicketStatus.VALID.value)
+            .values(status=TicketStatus.CANCELLED.value, cancelled_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            continue  # someone else cancelled it first
+        cancelled += 1
+        event_id = ticket.event_id
+        ticket.status, ticket.cancelled_at = TicketStatus.CANCELLED.value, now
+        if offer is None or not await offer(session, ticket.ticket_type_id):
+            freed[ticket.ticket_type_id] += 1
+    if freed:
+        await inventory.release(session=session, event_id=event_id, quantities=dict(freed))
+    order_ids = {t.order_id for t in tickets}
+    for order_id in order_ids:
+        valid = await session.scalar(
+            select(func.count(Ticket.id)).where(Ticket.order_id == order_id, Ticket.status == TicketStatus.VALID.value)
+        )
+        if not valid:
+            await session.execute(
+                update(Order).where(Order.id == order_id, Order.status != OrderStatus.CANCELLED.value)
+                .values(status=OrderStatus.CANCELLED.value, cancelled_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    return cancelled
+
+
+async def mark_paid(*, session: AsyncSession, order: Order, note: str = "", now: dt.datetime | None = None) -> None:
+    if order.status == OrderStatus.CANCELLED:
+        raise TicketingError("A cancelled order cannot be marked paid.")
+    if order.paid_at is not None:
+        raise TicketingError("This order is already marked paid.")
+    order.paid_at = now or utcnow()
+    order.paid_note = note[:200]
+    order.status = OrderStatus.CONFIRMED.value
+
+
+@dataclass
+class TypeCount:
+    ticket_type: TicketType
+    valid: int
+    cancelled: int
+
+
+async def counts_by_type(*, session: AsyncSession, event_id: int) -> list[TypeCount]:
+    types = await list_ticket_types(session=session, event_id=event_id, include_inactive=True)
+    rows = await session.execute(
+        select(Ticket.ticket_type_id, Ticket.status, func.count(Ticket.id))
+        .where(Ticket.event_id == event_id).group_by(Ticket.ticket_type_id, Ticket.status)
+    )
+    tally: dict[tuple[int, str], int] = {(r[0], r[1]): r[2] for r in rows}
+    return [TypeCount(t, tally.get((t.id, "valid"), 0), tally.get((t.id, "cancelled"), 0)) for t in types]
+
+
+async def search_attendees(*, session: AsyncSession, event_id: int, q: str = "", ticket_type_id: int | None = None,
+                           status: str = "", paid: str = "", limit: int = 500) -> list[Ticket]:
+    """Tickets of an event with their orders, filtered by text (name, email, code, reference) and state."""
+    stmt = (select(Ticket).join(Order, Ticket.order_id == Order.id).where(Ticket.event_id == event_id)
+            .options(selectinload(Ticket.order), selectinload(Ticket.ticket_type)))
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(
+            func.lower(Ticket.attendee_name).like(like) | func.lower(Order.email).like(like)
+            | func.lower(Ticket.code).like(like) | func.lower(Order.reference).like(like)
+        )
+    if ticket_type_id:
+        stmt = stmt.where(Ticket.ticket_type_id == ticket_type_id)
+    if status in ("valid", "cancelled"):
+        stmt = stmt.where(Ticket.status == status)
+    if paid == "unpaid":
+        stmt = stmt.where(Order.status == OrderStatus.AWAITING_PAYMENT.value)
+    elif paid == "paid":
+        stmt = stmt.where(Order.paid_at.is_not(None))
+    return list(await session.scalars(stmt.order_by(Order.created_at, Ticket.id).limit(limit)))
+
+
+async def save_ticket_type(*, session: AsyncSession, event_id: int, data, ticket_type: TicketType | None = None) -> TicketType:
+    """Create or edit a ticket type; a capacity below the seats already taken is refused atomically."""
+    fields = dict(name=data.name, description=data.description, tier=data.tier, price_pence=data.price_pence,
+                  sales_start=data.sales_start, sales_end=data.sales_end, max_per_order=data.max_per_order,
+                  position=data.position, is_active=data.is_active)
+    if ticket_type is None:
+        ticket_type = TicketType(event_id=event_id, capacity=data.capacity, sold=0, **fields)
+        session.add(ticket_type)
+        await session.flush()
+        await ensure_event_key(session=session, event_id=event_id)
+        return ticket_type
+    for name, value in fields.items():
+        setattr(ticket_type, name, value)
+    result = await session.execute(
+        update(TicketType)
+        .where(TicketType.id == ticket_type.id,
+               true() if data.capacity is None else TicketType.sold <= data.capacity)
+        .values(capacity=data.capacity)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise TicketingError("More tickets have been taken than that capacity.",
+                             {"capacity": "More tickets are already taken than this capacity allows."})
+    ticket_type.capacity = data.capacity
+    await session.flush()
+    return ticket_type
