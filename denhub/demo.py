@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from denhub.accounts import Role, User, create_user
 from denhub.web import LONDON
 from events.models import Category, Event, EventStatus
+from ticketing.models import TicketType
 
 DEMO_ORGANISER_EMAIL = "organiser@denhub.example"
 DEMO_ORGANISER_PASSWORD = "soho-house-demo"  # development only; see cli.demo
@@ -107,6 +108,35 @@ def programme(now: dt.datetime) -> list[dict]:
     ]
 
 
+# Ticket types per demo event slug prefix: (name, tier, price in pence, capacity, description)
+DEMO_TICKETS = {
+    "bangla-month": [
+        ("Festival day pass", "free", 0, 300, "Music, poetry and workshops on any festival day."),
+        ("Community supper", "community", 300, 60, "Shared supper; for residents, community groups, students and unwaged."),
+        ("Supporter supper", "standard", 1200, 40, "Shared supper at the full price, helping to fund community places."),
+    ],
+    "outdoor-cinema": [
+        ("Lawn seat", "free", 0, 120, "Bring a blanket."),
+        ("Pay what you can", "pay_what_you_can", 200, 30, "A reserved chair; pay at least £2 at the gate."),
+    ],
+    "dragons-den": [
+        ("Audience", "free", 0, 60, "Watch the pitches and vote for the people's choice."),
+        ("Corporate guest", "corporate", 2500, 20, "For businesses supporting the evening."),
+    ],
+    "social-enterprise": [
+        ("Community rate", "community", 500, 20, ""),
+        ("Standard", "standard", 1500, 10, ""),
+    ],
+}
+
+
+def _tickets_for(slug: str) -> list[tuple]:
+    for prefix, tickets in DEMO_TICKETS.items():
+        if slug.startswith(prefix):
+            return tickets
+    return []
+
+
 async def load(*, session: AsyncSession, now: dt.datetime, organiser_password: str) -> list[Event]:
     """Create the demo organiser and programme; returns the events created."""
     if not await session.scalar(select(User.id).where(User.email == DEMO_ORGANISER_EMAIL)):
@@ -118,6 +148,10 @@ async def load(*, session: AsyncSession, now: dt.datetime, organiser_password: s
             continue
         event = Event(status=EventStatus.PUBLISHED.value, **{**spec, "category": spec["category"].value})
         session.add(event)
+        await session.flush()
+        for position, (name, tier, price, capacity, description) in enumerate(_tickets_for(spec["slug"])):
+            session.add(TicketType(event_id=event.id, name=name, tier=tier, price_pence=price, capacity=capacity,
+                                   description=description, position=position, max_per_order=6))
         created.append(event)
     await session.flush()
     return created

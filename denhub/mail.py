@@ -56,7 +56,7 @@ class OutboxMessage(Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     # [{"provider": name, "args": {...}}], resolved by the sender through register_attachment_provider.
-    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=lambda: [])
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -98,12 +98,12 @@ def _attachment_spec(item: Mapping[str, Any] | tuple[str, Mapping[str, Any]]) ->
     if not isinstance(provider, str) or not provider:
         raise ValueError(f"an attachment needs a provider name, not {provider!r}")
     if not isinstance(args, Mapping):
-        raise ValueError(f"attachment args must be a mapping, not {args!r}")
+        raise TypeError(f"attachment args must be a mapping, not {args!r}")
     args = dict(args)
     try:
         json.dumps(args)
     except TypeError as exc:
-        raise ValueError(f"attachment args for {provider!r} must be JSON values: {exc}") from None
+        raise TypeError(f"attachment args for {provider!r} must be JSON values: {exc}") from None
     return {"provider": provider, "args": args}
 
 

@@ -38,6 +38,15 @@ def london_time(value: dt.datetime | None) -> str:
     return london(value, "%H:%M")
 
 
+def london_range(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    """'Sat 28 Nov 2026, 18:00 to 20:30', or both dates in full when the event spans days."""
+    if start is None or end is None:
+        return london(start)
+    if start.astimezone(LONDON).date() == end.astimezone(LONDON).date():
+        return f"{london(start)} to {london_time(end)}"
+    return f"{london(start)} to {london(end)}"
+
+
 def iso(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).isoformat() if value else ""
 
@@ -48,7 +57,7 @@ def pence(value: int | None) -> str:
     return f"£{value // 100}.{value % 100:02d}"
 
 
-env.filters.update(london=london, london_time=london_time, iso=iso, pence=pence)
+env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence)
 templates = Jinja2Templates(env=env)
 
 

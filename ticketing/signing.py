@@ -21,8 +21,8 @@ public key (`public_key_b64`) is handed to the door scanner with the event. The 
 
 Verification, in this order (a JavaScript scanner does the same with WebCrypto
 ``crypto.subtle.verify("Ed25519", key, sig, new TextEncoder().encode(prefixAndClaims))``):
-1. strip surrounding ASCII whitespace (a keyboard-wedge scanner may add a newline); refuse more than 512
-   characters, anything outside printable ASCII, or not exactly three dot-separated parts with ``DH1``
+1. refuse more than 512 characters; strip surrounding ASCII whitespace (a keyboard-wedge scanner may add
+   a newline); refuse anything outside printable ASCII, or not exactly three dot-separated parts with ``DH1``
    first;
 2. base64url-decode both parts strictly: only the alphabet above, no padding, and the canonical
    encoding (re-encoding the bytes gives back the same text); the signature must be 64 bytes;
@@ -204,11 +204,11 @@ def _split(payload: object) -> tuple[str, bytes, bytes]:
     """(signed part, claims bytes, signature bytes) of a well-formed payload, or MalformedTicket."""
     if not isinstance(payload, str):
         raise MalformedTicket("a ticket payload is text")
+    if len(payload) > MAX_PAYLOAD_CHARS:  # before any other work on a possibly huge string
+        raise MalformedTicket("too long to be a ticket")
     payload = payload.strip(" \t\r\n")
     if not payload:
         raise MalformedTicket("empty")
-    if len(payload) > MAX_PAYLOAD_CHARS:
-        raise MalformedTicket("too long to be a ticket")
     if not payload.isascii() or not payload.isprintable():
         raise MalformedTicket("a ticket payload is printable ASCII")
     parts = payload.split(".")

@@ -331,6 +331,7 @@ async def test_concurrent_senders_deliver_every_email_exactly_once(mail_db, db_u
             await second_db.dispose()
 
     assert sum(sent) == 30
+    assert all(sent), "both senders took part"
     delivered = server.message_ids()
     assert len(delivered) == 30
     assert len(set(delivered)) == 30
@@ -484,9 +485,12 @@ async def test_enqueue_refuses_header_injection_and_bad_attachments(mail_db):
             await enqueue(session=session, to="a@example.org", subject="Hi\nBcc: x@example.org", text="x")
         with pytest.raises(ValueError):
             await enqueue(session=session, to="not-an-address", subject="x", text="x")
-        with pytest.raises(ValueError):
+        with pytest.raises(TypeError):
             await enqueue(session=session, to="a@example.org", subject="x", text="x",
                           attachments=[{"provider": "test_ticket_pdf", "args": {"when": object()}}])
+        with pytest.raises(ValueError):
+            await enqueue(session=session, to="a@example.org", subject="x", text="x",
+                          attachments=[{"provider": "", "args": {}}])
     assert await outbox_rows(mail_db) == []
 
 
@@ -507,7 +511,7 @@ def test_mail_settings_are_validated_and_the_password_hidden():
                                   "DENHUB_MAIL_POLL_SECONDS": "0.5"}, env_file=PROJECT_ROOT / "no-such.env")
     assert settings.mail_poll_seconds == 0.5
     assert settings.mail_from == "denhub <no-reply@denhub.example>"
-    shown = dict((name, value) for name, value, _help in settings.describe())
+    shown = {name: value for name, value, _help in settings.describe()}
     assert "hunter2" not in shown["DENHUB_SMTP_URL"]
     with pytest.raises(SettingsError):
         Settings(smtp_url="http://mail.example.org").validated()

@@ -221,7 +221,9 @@ async def new_context(browser, device, live_server, page_problems):
     contexts = []
 
     async def make(**options):
-        context = await browser.new_context(base_url=live_server, **DEVICES[device], **options)
+        context = await browser.new_context(
+            base_url=live_server, locale="en-GB", timezone_id="Europe/London", **DEVICES[device], **options
+        )
         context.set_default_timeout(10_000)
         context.on("page", page_problems.watch)
         contexts.append(context)

@@ -154,3 +154,23 @@ async def test_unknown_pages_get_a_helpful_404(page, device, path):
     if path == "/events/no-such-event":
         await expect(page.locator(".error-page")).to_contain_text("We could not find that event")
         await screenshot(page, "404", device)
+
+
+async def test_keyboard_users_get_a_skip_link_and_a_visible_focus_ring(page, device):
+    await page.goto("/")
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    await expect(skip).to_be_focused()
+    box = await skip.bounding_box()
+    assert box and box["x"] >= 0 and box["y"] >= 0, "the skip link stays off-screen when focused"
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+    # The next Tab lands on the first filter: it must carry a clearly visible outline.
+    await page.keyboard.press("Tab")
+    everything = page.get_by_role("navigation", name="Filter by category").get_by_role("link", name="Everything")
+    await expect(everything).to_be_focused()
+    outline = await everything.evaluate(
+        "e => { const s = getComputedStyle(e); return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+    )
+    assert outline[0] == "solid" and outline[1] >= 2, outline
+    await screenshot(page, "focus", device)
