@@ -285,6 +285,18 @@ class Server:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far; 0.0 where /proc is missing.
+
+        CPU per request moves far less than requests/s when other programs load the machine: a useful
+        second opinion on a noisy run.
+        """
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(encoding="utf-8", errors="replace")

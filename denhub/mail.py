@@ -401,6 +401,8 @@ class MailSender:
 
     async def send_due(self, limit: int = 50) -> int:
         """Claim up to `limit` due emails, send them, record each outcome; returns how many were sent."""
+        if self._stopping:
+            return 0
         now = self.clock()
         lease_until = now + self.lease
         rows = await self._claim(now, lease_until, limit)
@@ -519,6 +521,8 @@ class MailSender:
 
     def start(self) -> asyncio.Task:
         """Run the sender as a task of the running loop (the app lifespan calls this)."""
+        if self._task is not None and not self._task.done():
+            return self._task
         self._stopping = False
         self._task = asyncio.create_task(self.run_forever(), name="denhub-mail-sender")
         return self._task
@@ -535,3 +539,4 @@ class MailSender:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        self._stopping = False  # send_due() may still be called by hand

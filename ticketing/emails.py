@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub import mail
 from denhub.db import Database
-from denhub.web import env
 from events.calendar import event_ics
 from events.models import Event
 from ticketing import services
@@ -18,9 +17,8 @@ ICS_PROVIDER = "ticketing.event_ics"
 
 
 def _render(name: str, **context) -> tuple[str, str]:
-    text = env.get_template(f"email/{name}.txt").render(**context)
-    html = env.get_template(f"email/{name}.html").render(**context)
-    return text, html
+    # mail.render_email renders the .txt part without HTML escaping and the .html part with it.
+    return mail.render_email(name, **context)
 
 
 async def enqueue_confirmation(*, session: AsyncSession, order: Order, event: Event, base_url: str,

@@ -91,7 +91,7 @@ async def test_event_page_from_the_listing(page, device):
     await expect(page).to_have_title(f"{CINEMA} · denhub")
     await expect(page.get_by_role("heading", level=1)).to_have_text(CINEMA)
     facts = page.locator("dl.facts")
-    await expect(facts.locator("dt")).to_have_text(["When", "Where", "Capacity"])
+    await expect(facts.locator("dt")).to_contain_text(["When", "Where"])
     when = CINEMA_SPEC["starts_at"].astimezone(demo.LONDON)
     await expect(facts.locator("dd").first).to_contain_text(when.strftime("%a %-d %b %Y, %H:%M"))
     await expect(facts.locator("dd").nth(1)).to_contain_text(CINEMA_SPEC["venue_name"])
@@ -138,9 +138,10 @@ async def test_listing_and_event_page_work_without_javascript(new_context, devic
     await page.get_by_role("link", name=CINEMA, exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(CINEMA)
     await expect(page.get_by_role("heading", name="Access")).to_be_visible()
-    await expect(page.get_by_role("link", name="Add to calendar (.ics)")).to_have_attribute(
-        "href", f"/events/{CINEMA_SPEC['slug']}/calendar.ics"
-    )
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Add to calendar (.ics)").click()
+    download = await download_info.value
+    assert b"BEGIN:VEVENT" in (await download.path()).read_bytes()
 
 
 @pytest.mark.parametrize("path", ["/events/no-such-event", "/no-such-page"])

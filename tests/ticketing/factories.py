@@ -24,3 +24,54 @@ def booking_form(csrf: str, form_token: str, lines: list[tuple[int, str]], **ext
         data[f"name_{i}"] = name
     data.update(extra)
     return data
+
+
+# --- whole bookings ---------------------------------------------------------------------------------
+
+import re  # noqa: E402 - kept with the helpers that use it
+
+FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+def form_token_from(html: str) -> str:
+    match = FORM_TOKEN_RE.search(html)
+    assert match, "page has no form_token"
+    return match.group(1)
+
+
+async def make_order(session: AsyncSession, event, lines: list[tuple[int, str]], *, email: str = "amina@example.org",
+                     **request_fields):
+    """An order made by the registration service (seats claimed, tickets created); lines are (type id, name)."""
+    import secrets
+
+    from ticketing import services
+
+    req = services.RegistrationRequest(
+        lines=[services.TicketLine(type_id, name, request_fields.pop("price_pence", None))
+               for type_id, name in lines],
+        email=email, form_token=request_fields.pop("form_token", secrets.token_urlsafe(24)), **request_fields,
+    )
+    order, created = await services.register(session=session, event_id=event.id, req=req)
+    assert created
+    return await services.get_order_by_id(session=session, order_id=order.id)
+
+
+async def start_booking(client, event, quantities: dict[int, int]):
+    """Step 1 as the event page's form sends it; returns the details page response."""
+    return await client.get(f"/events/{event.slug}/register",
+                            params={f"qty_{type_id}": str(n) for type_id, n in quantities.items()})
+
+
+async def book(client, event, lines: list[tuple[int, str]], **extra):
+    """Steps 1 and 2 through HTTP; returns the response to the POST (303 to the order page when booked)."""
+    from collections import Counter
+
+    from tests.conftest import csrf_from
+
+    quantities = Counter(type_id for type_id, _ in lines)
+    details = await start_booking(client, event, dict(quantities))
+    assert details.status_code == 200, details.text[:2000]
+    # The details page lists the lines by type id; give each name to a line of its type, in order.
+    ordered = sorted(lines, key=lambda line: line[0])
+    form = booking_form(csrf_from(details.text), form_token_from(details.text), ordered, **extra)
+    return await client.post(f"/events/{event.slug}/register", data=form)
