@@ -85,7 +85,9 @@ def values_from_event(event) -> dict:
 
 def check_image(upload: UploadFile, data: bytes, max_bytes: int) -> tuple[ImageUpload | None, str | None]:
     if len(data) > max_bytes:
-        return None, f"The image is {len(data) // 1024} KB; the largest allowed is {max_bytes // 1024} KB."
+        # `data` stops at max_bytes + 1; the upload's own size is what the organiser chose.
+        size = max(upload.size or 0, len(data))
+        return None, f"The image is {size // 1024} KB; the largest allowed is {max_bytes // 1024} KB."
     try:
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format

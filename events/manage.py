@@ -79,6 +79,9 @@ async def edit(request: Request) -> Response:
                 await services.update_event(session=session, event=event, data=data)
     except services.EventError as exc:
         errors = {exc.field or "__all__": str(exc)}
+        # The rollback expired the loaded event and closed its session: load it again for the form.
+        async with db.read() as session:
+            event = await services.get_by_id(session=session, event_id=_event_id(request), with_image=True)
     if data is not None and not errors:
         request.app.state.listing_cache.clear()
         flash(request, f"Changes to “{event.title}” saved.")

@@ -137,7 +137,8 @@ async def event_page_context(request: Request, event) -> dict:
     image_alt = ""
     if event.image_version:
         async with request.app.state.db.read() as session:
-            image = await services.get_image(session=session, slug=event.slug)
+            # `event` was already allowed through (a draft only for organisers), so its image is too.
+            image = await services.get_image(session=session, slug=event.slug, include_drafts=True)
             image_alt = image.alt_text if image else ""
     context = {"event": event, "description_html": render_markdown(event.description), "image_alt": image_alt}
     for extra in getattr(request.app.state, "event_page_extras", []):
@@ -169,14 +170,20 @@ async def event_calendar(request: Request) -> Response:
 
 @guard(PUBLIC)
 async def event_image(request: Request) -> Response:
+    user = getattr(request.state, "user", None)
+    is_organiser = user is not None and user.role == "organiser"  # previews drafts, as on the event page
     async with request.app.state.db.read() as session:
-        image = await services.get_image(session=session, slug=request.path_params["slug"])
+        image = await services.get_image(
+            session=session, slug=request.path_params["slug"], include_drafts=is_organiser
+        )
     if image is None:
         raise HTTPException(404, "This event has no image.")
+    # What an organiser sees may be a draft's image: never kept by a shared cache.
+    cache = "private, max-age=86400" if is_organiser else "public, max-age=86400"
     return Response(
         image.data,
         media_type=image.content_type,
-        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -77,8 +77,10 @@ async def get_by_id(*, session: AsyncSession, event_id: int, with_image: bool = 
     return await session.scalar(stmt)
 
 
-async def get_image(*, session: AsyncSession, slug: str) -> EventImage | None:
-    stmt = select(EventImage).join(Event).where(Event.slug == slug, Event.status.in_(PUBLIC_STATUSES))
+async def get_image(*, session: AsyncSession, slug: str, include_drafts: bool = False) -> EventImage | None:
+    stmt = select(EventImage).join(Event).where(Event.slug == slug)
+    if not include_drafts:
+        stmt = stmt.where(Event.status.in_(PUBLIC_STATUSES))
     return await session.scalar(stmt)
 
 

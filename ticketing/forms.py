@@ -19,6 +19,10 @@ def valid_email(value: str) -> bool:
     return len(value) <= 254 and bool(EMAIL_RE.match(value))
 
 
+def valid_form_token(value: str) -> bool:
+    return 16 <= len(value) <= 64 and bool(re.fullmatch(r"[A-Za-z0-9_-]+", value))
+
+
 @dataclass
 class Selection:
     """Step 1: how many of each type; `errors` keyed qty_<type id> or quantity."""
@@ -123,7 +127,7 @@ def parse_registration(form: FormData, types: list[TicketType]) -> Step2:
     if values.get("consent") not in ("on", "yes", "1"):
         errors["consent"] = "Please agree to how we use your details, or we cannot book your tickets."
     token = values.get("form_token", "")
-    if not (16 <= len(token) <= 64) or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+    if not valid_form_token(token):
         errors["__all__"] = "This form has expired. Please start your booking again from the event page."
     honeypot = bool(values.get(HONEYPOT_FIELD, "").strip())
     if errors:

@@ -17,7 +17,9 @@ from denhub.db import utcnow
 from denhub.web import render
 from events.routes import event_page_context, public_event
 from ticketing import emails, services, waitlist
-from ticketing.forms import HONEYPOT_FIELD, parse_quantities, parse_registration, valid_email
+from ticketing.forms import (
+    HONEYPOT_FIELD, MAX_TICKETS_PER_ORDER, parse_quantities, parse_registration, valid_email, valid_form_token,
+)
 from ticketing.inventory import SoldOut, combined_left
 from ticketing.models import COMMUNITY_DECLARATIONS, Order, Tier
 
@@ -63,8 +65,19 @@ def _details_context(event, types, lines, values, errors, form_token, message=No
 async def details(request: Request) -> Response:
     """Step 2: a name per ticket, one email, needs, consent. Reached from the event page's form."""
     event = await public_event(request)
+    now = utcnow()
+    reason = services.closed_reason(event, now)
+    if reason:
+        raise HTTPException(409, f"{reason} Booking is closed.")
     types = await _types(request, event)
     selection = parse_quantities(request.query_params, types)
+    for t in types:
+        # A stale event page (or an edited address) can still ask for a type whose sales window is shut.
+        state = services.sales_state(t, now) if t.id in selection.quantities else "open"
+        if state == "not_yet":
+            selection.errors["quantity"] = f"“{t.name}” tickets are not on sale yet."
+        elif state == "closed":
+            selection.errors["quantity"] = f"Sales of “{t.name}” tickets have closed."
     if selection.errors:
         context = await event_page_context(request, event)
         context.update(panel_errors=selection.errors, panel_values=selection.raw)
@@ -83,6 +96,13 @@ async def _rate_limited(request: Request) -> bool:
     return used >= settings.registration_limit
 
 
+async def _order_for_token(db, form_token: str | None) -> Order | None:
+    if not form_token:
+        return None
+    async with db.read() as session:
+        return await session.scalar(select(Order).where(Order.form_token == form_token))
+
+
 def _too_many() -> HTTPException:
     return HTTPException(429, "Too many bookings from your connection in a short time. Please wait a few "
                               "minutes and try again, or ask us at the door.")
@@ -94,20 +114,27 @@ async def register(request: Request) -> Response:
     types = await _types(request, event)
     form = await request.form()
     step = parse_registration(form, types)
+    type_ids = {str(t.id): t.id for t in types}
+    # By line number (type_0, type_1 ... type_10), not by key: "type_10" sorts before "type_2" as text,
+    # which would re-show the form with names next to the wrong ticket types.
     lines = [line.ticket_type_id for line in step.request.lines] if step.request else [
-        int(v) for k, v in sorted(step.values.items()) if k.startswith("type_") and v.isdigit()
-        and int(v) in {t.id for t in types}
+        type_ids[step.values[f"type_{i}"]] for i in range(MAX_TICKETS_PER_ORDER)
+        if step.values.get(f"type_{i}") in type_ids
     ]
-    token = step.values.get("form_token", "") or secrets.token_urlsafe(24)
+    # A missing or broken token gets a fresh one, so the re-shown form can be sent again.
+    token = step.values.get("form_token", "")
+    if not valid_form_token(token):
+        token = secrets.token_urlsafe(24)
     if step.honeypot:
         raise HTTPException(400, "Sorry, we could not process that booking. Please try again.")
     if step.errors:
         return render(request, "ticketing/details.html",
                       _details_context(event, types, lines, step.values, step.errors, token), status_code=422)
-    if await _rate_limited(request):
-        raise _too_many()
     db = request.app.state.db
     settings = request.app.state.settings
+    # Sending the same form again is not a new booking: it shows the booking made, even at the limit.
+    if await _rate_limited(request) and await _order_for_token(db, step.request.form_token) is None:
+        raise _too_many()
     try:
         async with db.write() as session:
             order, created = await services.register(session=session, event_id=event.id, req=step.request)
@@ -119,13 +146,17 @@ async def register(request: Request) -> Response:
         return render(request, "ticketing/details.html",
                       _details_context(event, types, lines, step.values, exc.errors, token), status_code=422)
     except SoldOut as exc:
-        return render(request, "ticketing/details.html",
-                      _details_context(event, types, lines, step.values, {}, token, message=str(exc), sold_out=True),
-                      status_code=409)
+        # Two sends of one form racing for the last seats: the first took them, so this one finds its order.
+        order = await _order_for_token(db, step.request.form_token)
+        if order is None:
+            return render(request, "ticketing/details.html",
+                          _details_context(event, types, lines, step.values, {}, token, message=str(exc),
+                                           sold_out=True),
+                          status_code=409)
+        created = False
     except IntegrityError:
         # The same form was submitted twice at the same moment: the other submission created the order.
-        async with db.read() as session:
-            order = await session.scalar(select(Order).where(Order.form_token == step.request.form_token))
+        order = await _order_for_token(db, step.request.form_token)
         if order is None:
             raise
         created = False

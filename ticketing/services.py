@@ -104,6 +104,17 @@ async def ensure_event_key(*, session: AsyncSession, event_id: int) -> EventKey:
 
 # --- registration ----------------------------------------------------------------------------------
 
+def closed_reason(event: Event | None, now: dt.datetime) -> str | None:
+    """Why nobody can book this event now (draft, cancelled, finished), or None when booking is open."""
+    if event is None or event.status == EventStatus.DRAFT:
+        return "This event is not open for registration."
+    if event.status == EventStatus.CANCELLED:
+        return "This event has been cancelled."
+    if event.ends_at <= now:
+        return "This event has finished."
+    return None
+
+
 def _validate(event: Event, types: dict[int, TicketType], req: RegistrationRequest,
               now: dt.datetime) -> tuple[dict[str, str], dict[int, int], list[int]]:
     """Field errors, quantities per type, and the price of each line."""
@@ -164,12 +175,9 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
         if existing is not None:
             return existing, False
     event = await session.get(Event, event_id)
-    if event is None or event.status == EventStatus.DRAFT:
-        raise RegistrationClosed("This event is not open for registration.")
-    if event.status == EventStatus.CANCELLED:
-        raise RegistrationClosed("This event has been cancelled.")
-    if event.ends_at <= now:
-        raise RegistrationClosed("This event has finished.")
+    reason = closed_reason(event, now)
+    if reason:
+        raise RegistrationClosed(reason)
     type_ids = {line.ticket_type_id for line in req.lines}
     types = {
         t.id: t for t in await session.scalars(

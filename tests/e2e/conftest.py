@@ -37,7 +37,8 @@ SERVER_START_SECONDS = 30
 
 DEVICES: dict[str, dict] = {
     "phone": {
-        "viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+        "viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+        "is_mobile": True, "has_touch": True,
     },
     "desktop": {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1},
 }
@@ -80,7 +81,8 @@ def _run(args: list[str], env: dict[str, str]) -> str:
         _denhub_command() + args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120
     )
     if result.returncode != 0:
-        pytest.fail(f"denhub {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        command = " ".join(args)
+        pytest.fail(f"denhub {command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result.stdout
 
 

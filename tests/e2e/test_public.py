@@ -24,6 +24,10 @@ CINEMA = "Outdoor cinema in the Soho House gardens"
 CINEMA_SPEC = next(spec for spec in PROGRAMME if spec["title"] == CINEMA)
 
 
+def filter_link(page, label: str):
+    return page.get_by_role("navigation", name="Filter by category").get_by_role("link", name=label)
+
+
 def cards(page):
     return page.locator(".event-list .event-card")
 
@@ -98,7 +102,9 @@ async def test_event_page_from_the_listing(page, device):
     await expect(facts.locator("dd").nth(1)).to_contain_text(CINEMA_SPEC["venue_address"])
     access = page.get_by_role("region", name="Access")
     await expect(access.get_by_role("heading", name="Access")).to_be_visible()
-    await expect(access.get_by_role("listitem")).to_contain_text(["Step-free access", "Captions or subtitles"])
+    await expect(access.get_by_role("listitem")).to_contain_text(
+        ["Step-free access", "Captions or subtitles"]
+    )
     await expect(access).to_contain_text(CINEMA_SPEC["accessibility_notes"])
     await assert_fits_width(page)
     await screenshot(page, "event", device)
@@ -132,7 +138,7 @@ async def test_listing_and_event_page_work_without_javascript(new_context, devic
     page = await context.new_page()
     await page.goto("/")
     await expect(page.get_by_role("link", name=BANGLA, exact=True)).to_be_visible()
-    await page.get_by_role("navigation", name="Filter by category").get_by_role("link", name="Screening").click()
+    await filter_link(page, "Screening").click()
     await expect(page).to_have_url(re.compile(r"category=screening$"))
     await expect(page.get_by_role("link", name=BANGLA, exact=True)).to_have_count(0)
     await page.get_by_role("link", name=CINEMA, exact=True).click()
@@ -168,7 +174,7 @@ async def test_keyboard_users_get_a_skip_link_and_a_visible_focus_ring(page, dev
     await expect(page.locator("main")).to_be_focused()
     # The next Tab lands on the first filter: it must carry a clearly visible outline.
     await page.keyboard.press("Tab")
-    everything = page.get_by_role("navigation", name="Filter by category").get_by_role("link", name="Everything")
+    everything = filter_link(page, "Everything")
     await expect(everything).to_be_focused()
     outline = await everything.evaluate(
         "e => { const s = getComputedStyle(e); return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"

@@ -33,7 +33,7 @@ def b64(data: bytes) -> str:
 
 
 def make(private: bytes, **overrides) -> str:
-    claims = dict(ticket_code="K7QX2M9R4T", event_id=12, ticket_type_id=3, initials="RU")
+    claims = {"ticket_code": "K7QX2M9R4T", "event_id": 12, "ticket_type_id": 3, "initials": "RU"}
     claims.update(overrides)
     return sign_ticket(private, **claims)
 
@@ -171,7 +171,8 @@ def malformed_inputs(private: bytes) -> list:
         f"{prefix}.{claims}.{signature}==", f"{prefix}.{claims}+.{signature}",
         f"{prefix}.{claims}.{signature[:-2]}",  # 63-byte signature
         "DH1." + "A" * (MAX_PAYLOAD_CHARS + 10) + "." + signature, good + " " * 600,
-        good[:10] + "К" + good[11:], good[:10] + "\u00e9" + good[11:], "DH1.সুমাইয়া." + signature, good + "\x00", "\x00" * 10,
+        good[:10] + "К" + good[11:], good[:10] + "\u00e9" + good[11:], "DH1.সুমাইয়া." + signature,
+        good + "\x00", "\x00" * 10,
         good.replace(".", "\n", 1),
         None, 42, b"DH1.abc.def", ["DH1", claims, signature],
         f"DH1.{b64(b'not json')}.{signature}",
