@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import events.manage
 import events.routes
+import ticketing.door
+import ticketing.door_manage
 import ticketing.manage
 import ticketing.routes
 import ticketing.tickets
@@ -95,7 +97,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *ticketing.tickets.routes,
         Mount("/events", routes=[*ticketing.routes.event_routes, *ticketing.tickets.event_routes,
                                  *events.routes.routes]),
-        Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes]),
+        Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes, *ticketing.door_manage.routes]),
+        Mount("/door", routes=ticketing.door.routes),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]
     middleware = [
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.wake_mail = mail_sender.wake
     app.state.waitlist_expirer = expirer
     app.state.event_page_extras = [ticketing.routes.registration_panel]
+    app.state.door_link_loader = ticketing.door.load_door_link
     app.state.listing_cache = events.routes.ListingCache(settings.listing_cache_seconds)
     return app
 

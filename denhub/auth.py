@@ -34,6 +34,8 @@ class Access:
 
     name: str
     roles: frozenset[str] | None
+    # Also let in a door-link session (a volunteer with an event's door link and PIN, no account).
+    door_links: bool = False
 
     def allows(self, user: User | None) -> bool:
         if self.roles is None:
@@ -45,6 +47,8 @@ PUBLIC = Access("public", None)
 SIGNED_IN = Access("signed in", frozenset(r.value for r in Role))
 ORGANISERS = Access("organisers", frozenset({Role.ORGANISER.value}))
 DOOR = Access("door staff and organisers", frozenset({Role.ORGANISER.value, Role.DOOR_STAFF.value}))
+DOOR_OR_LINK = Access("door staff, organisers and door links",
+                      frozenset({Role.ORGANISER.value, Role.DOOR_STAFF.value}), door_links=True)
 JUDGES = Access("judges", frozenset({Role.JUDGE.value}))
 
 
@@ -94,6 +98,20 @@ async def current_user(request: Request) -> User | None:
     return user
 
 
+async def current_door_link(request: Request):
+    """The door link this session signed in with (checked against the database: revocation is immediate)."""
+    if "door_link" in request.state._state:  # noqa: SLF001
+        return request.state.door_link
+    link = None
+    if "session" in request.scope and request.session.get("door_link"):
+        loader = getattr(request.app.state, "door_link_loader", None)
+        link = await loader(request, request.session["door_link"]) if loader else None
+        if link is None:
+            request.session.pop("door_link", None)
+    request.state.door_link = link
+    return link
+
+
 def flash(request: Request, message: str, category: str = "info") -> None:
     request.session.setdefault("flash", []).append([category, message])
     request.session["flash"] = request.session["flash"]  # mark the session as changed
@@ -119,7 +137,7 @@ def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
             user = await current_user(request) if "session" in request.scope else None
-            if not access.allows(user):
+            if not access.allows(user) and not (access.door_links and await current_door_link(request)):
                 if user is None and request.method in SAFE_METHODS:
                     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
                 if user is None:
@@ -138,6 +156,8 @@ def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
 def home_for(user: User) -> str:
     if user.role == Role.ORGANISER:
         return "/organiser/events"
+    if user.role == Role.DOOR_STAFF:
+        return "/door/"
     return "/account"
 
 
@@ -155,7 +175,8 @@ async def login(request: Request) -> Response:
         return render(request, "auth/login.html", {"email": "", "next": next_url, "error": None})
 
     form = await request.form()
-    email = str(form.get("email", ""))[:254]
+    # NUL can be in no address, and PostgreSQL refuses it in a query parameter (a 500, not a 401).
+    email = str(form.get("email", "")).replace("\x00", "")[:254]
     password = str(form.get("password", ""))[:1024]
     next_url = str(form.get("next", ""))
     account_key = normalise_email(email)

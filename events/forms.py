@@ -108,7 +108,8 @@ async def parse_event_form(form: FormData, *, max_image_bytes: int) -> tuple[Eve
     errors: dict[str, str] = {}
     for name in TEXT_FIELDS:
         raw = form.get(name, "")
-        values[name] = raw.strip() if isinstance(raw, str) else ""
+        # PostgreSQL cannot store NUL in text; no browser sends it, so it goes rather than causing a 500.
+        values[name] = raw.replace("\x00", "").strip() if isinstance(raw, str) else ""
     for attr, _label in ACCESS_FEATURES:
         values[attr] = form.get(attr) in ("on", "1", "true")
     remove_image = form.get("remove_image") in ("on", "1", "true")

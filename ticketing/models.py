@@ -149,6 +149,11 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(20), default=TicketStatus.VALID.value)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Door: the first admission wins (set by one conditional UPDATE); `inside` supports check-out and re-entry.
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_in_device: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    checked_in_gate: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    inside: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="tickets", lazy="raise")
     ticket_type: Mapped[TicketType] = relationship(lazy="raise")

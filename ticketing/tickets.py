@@ -12,12 +12,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from denhub.auth import DOOR, PUBLIC, flash, guard
+from denhub.db import utcnow
 from denhub.qr import qr_svg
 from denhub.web import render
 from events.models import Event
 from events.routes import public_event
 from ticketing import emails, services, waitlist
-from ticketing.models import EventKey
+from ticketing.models import EventKey, WaitlistStatus
 from ticketing.outputs import order_pdf, qr_payload
 from ticketing.signing import public_key_b64
 
@@ -142,6 +143,12 @@ async def claim_offer(request: Request) -> Response:
         raise HTTPException(404, "This offer link is not valid any more. It may have been used already or expired.")
     values = {"attendee_name": entry.name}
     errors: dict[str, str] = {}
+    expired = entry.status == WaitlistStatus.OFFERED and (entry.offer_expires_at is None
+                                                          or entry.offer_expires_at <= utcnow())
+    if entry.status != WaitlistStatus.OFFERED or expired:
+        # Used or expired: say so (410 Gone) on every visit, not only on the first.
+        return render(request, "ticketing/claim.html", {"entry": entry, "event": event, "values": values,
+                                                        "errors": errors, "expired": expired}, status_code=410)
     if request.method == "POST":
         form = await request.form()
         values["attendee_name"] = str(form.get("attendee_name", ""))[:200]
@@ -162,7 +169,8 @@ async def claim_offer(request: Request) -> Response:
                 flash(request, "The place is yours. We have emailed your ticket to you.")
                 return RedirectResponse(f"/orders/{order.code}", status_code=303)
     return render(request, "ticketing/claim.html", {"entry": entry, "event": event, "values": values,
-                                                    "errors": errors}, status_code=422 if errors else 200)
+                                                    "errors": errors, "expired": False},
+                  status_code=422 if errors else 200)
 
 
 @guard(DOOR)

@@ -95,8 +95,8 @@ async def expire_offers(*, session: AsyncSession, offer_hours: float, notify: No
         .with_for_update(skip_locked=True)
     ))
     for entry in overdue:
+        # The token hash stays, so the old link can say "expired" (410) rather than "not found".
         entry.status = WaitlistStatus.EXPIRED.value
-        entry.offer_token_hash = None
         await session.flush()
         if not await offer_next(session=session, ticket_type_id=entry.ticket_type_id, offer_hours=offer_hours,
                                 notify=notify, now=now):
@@ -115,9 +115,11 @@ async def claim(*, session: AsyncSession, token: str, attendee_name: str,
     """Turn a live offer into an order with one ticket, using the seat held for it."""
     now = now or utcnow()
     entry = await get_offer(session=session, token=token)
-    if entry is None or entry.status != WaitlistStatus.OFFERED:
+    if entry is None:
         raise OfferInvalid("This offer link is not valid any more. It may have been used already.")
-    if entry.offer_expires_at is None or entry.offer_expires_at <= now:
+    if entry.status == WaitlistStatus.CLAIMED:
+        raise OfferInvalid("This offer has already been claimed.")
+    if entry.status != WaitlistStatus.OFFERED or entry.offer_expires_at is None or entry.offer_expires_at <= now:
         raise OfferInvalid("Sorry, this offer has expired and the place has passed to the next person.")
     name = attendee_name.strip()
     if not name or len(name) > 120:
@@ -126,7 +128,7 @@ async def claim(*, session: AsyncSession, token: str, attendee_name: str,
     taken = await session.execute(
         update(WaitlistEntry)
         .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == WaitlistStatus.OFFERED.value)
-        .values(status=WaitlistStatus.CLAIMED.value, offer_token_hash=None)
+        .values(status=WaitlistStatus.CLAIMED.value)  # the hash stays: a second use is told "claimed"
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:

@@ -1,0 +1,200 @@
+"""Bad input never causes a 500: oversized, malformed, mis-typed or missing form data gets a 4xx and a message."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from events.models import Event
+from tests.conftest import csrf_for
+from tests.core.helpers import assert_error_page, event_form, new_client, page_text, sign_in
+from tests.factories import PASSWORD, make_event, make_user
+
+MB = 1024 * 1024
+
+
+def assert_refused_with_message(response, allowed=range(400, 500)) -> None:
+    """A 4xx page that tells the person what went wrong."""
+    status = response.status_code
+    assert status in allowed, (status, response.text[:1000])
+    text = page_text(response)
+    if status == 422:  # a form shown again with its problems listed
+        summary = re.search(r'<div class="error-summary".*?<li><a href="#\w+">([^<]+)</a>', text, re.DOTALL)
+        assert summary and summary.group(1).strip(), text[:3000]
+    elif status in (401, 429):  # the sign-in form with its message
+        assert re.search(r'id="login-error">[^<]{10,}</div>', text), text[:3000]
+    else:
+        assert_error_page(response, status)
+        detail = re.search(r'<h1 id="error-title">[^<]+</h1>\s*<p>([^<]{10,})</p>', text)
+        assert detail, text[:3000]
+
+
+def multipart(fields: dict[str, bytes | str], boundary: str = "denhubfuzz") -> tuple[bytes, dict[str, str]]:
+    """A hand-made multipart body, so fields can hold any bytes (httpx would encode them as UTF-8)."""
+    body = b""
+    for name, value in fields.items():
+        raw = value if isinstance(value, bytes) else value.encode()
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").encode() + raw + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+async def _events(db) -> int:
+    async with db.read() as session:
+        return await session.scalar(select(func.count(Event.id)))
+
+
+# --- /login ------------------------------------------------------------------------------------------
+
+async def test_login_survives_bad_input(app, db):
+    async with db.write() as session:
+        user = await make_user(session)
+    async with new_client(app) as client:
+        token = await csrf_for(client)
+        cases = {
+            "huge email": dict(data={"email": "a" * 500_000 + "@example.org", "password": "x",
+                                     "csrf_token": token}),
+            "huge password": dict(data={"email": user.email, "password": "p" * 1_500_000, "csrf_token": token}),
+            "nul in email": dict(data={"email": f"{user.email}\x00", "password": "wrong", "csrf_token": token}),
+            "nul in password": dict(data={"email": user.email, "password": "a\x00b" * 5, "csrf_token": token}),
+            "invalid utf-8 (urlencoded)": dict(
+                content=f"email=%FF%FE%80@example.org&password=%C3%28&csrf_token={token}".encode(),
+                headers={"content-type": "application/x-www-form-urlencoded"}),
+            "invalid utf-8 (multipart)": dict(zip(("content", "headers"), multipart(
+                {"email": b"\xff\xfe\x80@example.org", "password": b"\xc3\x28", "csrf_token": token}))),
+            "missing fields": dict(data={"csrf_token": token}),
+            "utf-8 encoded surrogates": dict(
+                content=f"email=%ED%A0%80@example.org&password=%ED%BF%BF&csrf_token={token}".encode(),
+                headers={"content-type": "application/x-www-form-urlencoded"}),
+            "json body": dict(json={"email": user.email, "password": PASSWORD},
+                              headers={"x-csrf-token": token}),
+            "text/plain body": dict(content=f"email={user.email}&csrf_token={token}".encode(),
+                                    headers={"content-type": "text/plain"}),
+            "multipart without boundary": dict(content=b"garbage", headers={"content-type": "multipart/form-data"}),
+            "broken multipart": dict(content=b"--x\r\nnot a part header\r\n\r\n",
+                                     headers={"content-type": "multipart/form-data; boundary=x"}),
+            "field over the size limit": dict(data={"email": "e" * (3 * MB), "csrf_token": token}),
+            "repeated fields": dict(content=f"email=a&email=b&password=1&password=2&csrf_token={token}".encode(),
+                                    headers={"content-type": "application/x-www-form-urlencoded"}),
+        }
+        for name, kwargs in cases.items():
+            response = await client.post("/login", **kwargs)
+            assert response.status_code != 500, name
+            assert_refused_with_message(response)
+        # None of that signed anyone in, and a real sign-in still works.
+        assert (await client.get("/account")).status_code == 303
+        assert (await client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                                  "csrf_token": token})).status_code == 303
+
+
+# --- the organiser's event forms ---------------------------------------------------------------------------
+
+# Odd but harmless input that may be saved (as text decoded as Latin-1, or U+FFFD): no 500 either way.
+MAY_BE_SAVED = {"invalid utf-8", "utf-8 encoded surrogates", "capacity with spaces and signs", "nul in the text"}
+
+
+def _event_cases(token: str) -> dict[str, dict]:
+    form = event_form()
+
+    def unique(name: str) -> dict:  # a slug of its own, so an accepted case does not clash with the next
+        return {**form, "slug": re.sub(r"[^a-z0-9]+", "-", name).strip("-")}
+
+    return {
+        "huge title": dict(data={**form, "title": "T" * 200_000, "csrf_token": token}),
+        "every field huge": dict(data={**{k: "x" * 30_000 for k in form}, "csrf_token": token}),
+        "field over the size limit": dict(data={**form, "description": "d" * (3 * MB), "csrf_token": token}),
+        "nul characters": dict(data={**form, "title": "Film\x00night", "venue_name": "\x00",
+                                     "description": "a\x00b", "slug": "nul\x00slug", "csrf_token": token}),
+        "nul in the text": dict(data={**unique("nul text"), "title": "Film\x00night", "summary": "\x00",
+                                      "description": "**a**\x00b", "csrf_token": token}),
+        "invalid utf-8": dict(zip(("content", "headers"), multipart(
+            {**unique("invalid utf-8"), "title": b"Caf\xe9 \xff\xfe night", "venue_name": b"\x80\x81",
+             "csrf_token": token}))),
+        "utf-8 encoded surrogates": dict(zip(("content", "headers"), multipart(
+            {**unique("surrogates"), "title": b"\xed\xa0\x80 night", "csrf_token": token}))),
+        "missing fields": dict(data={"csrf_token": token}),
+        "only a title": dict(data={"title": "Just a title", "csrf_token": token}),
+        "title sent as a file": dict(data={**{k: v for k, v in form.items() if k != "title"}, "csrf_token": token},
+                                     files={"title": ("title.txt", b"A title", "text/plain")}),
+        "json body": dict(json=form, headers={"x-csrf-token": token}),
+        "text/plain body": dict(content=b"title=x", headers={"content-type": "text/plain", "x-csrf-token": token}),
+        "broken multipart": dict(content=b"--x\r\nnonsense",
+                                 headers={"content-type": "multipart/form-data; boundary=x", "x-csrf-token": token}),
+        "absurd dates": dict(data={**form, "starts_at": "99999-01-01T00:00", "ends_at": "2026-02-30T25:61",
+                                   "csrf_token": token}),
+        "huge capacity": dict(data={**form, "capacity": "9" * 5000, "csrf_token": token}),
+        "capacity with spaces and signs": dict(data={**unique("capacity"), "capacity": " +1_0 ", "csrf_token": token}),
+        "unknown category": dict(data={**form, "category": "<script>", "csrf_token": token}),
+        "not an image": dict(data={**form, "csrf_token": token},
+                             files={"image": ("photo.jpg", b"\x89PNG\r\n\x1a\n truncated", "image/png")}),
+    }
+
+
+@pytest.mark.parametrize("target", ["new", "edit"])
+async def test_event_forms_survive_bad_input(db, client, target):
+    async with db.write() as session:
+        existing = await make_event(session, title="Untouched")
+    path = "/organiser/events/new" if target == "new" else f"/organiser/events/{existing.id}/edit"
+    await sign_in(client, db)
+    token = await csrf_for(client)
+    saved = 0
+    for name, kwargs in _event_cases(token).items():
+        response = await client.post(path, **kwargs)
+        assert response.status_code != 500, name
+        if name in MAY_BE_SAVED and response.status_code == 303:
+            saved += 1
+            continue
+        assert_refused_with_message(response)
+    async with db.read() as session:
+        titles = list(await session.scalars(select(Event.title)))
+    assert len(titles) == (1 + saved if target == "new" else 1)
+    assert not any("\x00" in title for title in titles)
+    if saved == 0:
+        assert titles == ["Untouched"]
+    # Whatever was saved, every page that shows events still works.
+    for page in ("/", "/organiser/events", "/events/past"):
+        assert (await client.get(page)).status_code == 200, page
+
+
+async def test_extreme_but_valid_dates_do_not_break_pages(db, client):
+    await sign_in(client, db)
+    token = await csrf_for(client)
+    response = await client.post("/organiser/events/new", data={
+        **event_form(slug="far-away", starts_at="0001-01-01T00:00", ends_at="9999-12-31T23:59"), "csrf_token": token})
+    assert response.status_code in (303, 422), response.text[:500]
+    if response.status_code == 303:
+        for path in ("/events/far-away", response.headers["location"], "/organiser/events",
+                     "/events/far-away/calendar.ics"):
+            assert (await client.get(path)).status_code == 200, path
+    else:
+        assert_refused_with_message(response)
+
+
+# --- addresses that cannot match anything ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/events/%00", "/events/a%00b/calendar.ics", "/events/%00/image", "/events/" + "x" * 5000,
+    "/events/%FF%FE", "/events/past?page=%00", "/events/past?page=99999999999999999999999",
+    "/?category=%00", "/login?next=%00",
+])
+async def test_odd_public_addresses(client, path):
+    response = await client.get(path)
+    assert response.status_code < 500, (path, response.status_code)
+    if response.status_code >= 400:
+        assert_refused_with_message(response)
+
+
+@pytest.mark.parametrize("path", [
+    "/organiser/events/99999999999999999999/edit",
+    "/organiser/events/2147483648/edit",
+    "/organiser/events/0/edit",
+])
+async def test_odd_organiser_addresses(db, client, path):
+    await sign_in(client, db)
+    assert_error_page(await client.get(path), 404)
+    token = await csrf_for(client)
+    for action in ("edit", "publish", "cancel"):
+        response = await client.post(path.replace("/edit", f"/{action}"), data={"csrf_token": token})
+        assert_error_page(response, 404)

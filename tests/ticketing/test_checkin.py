@@ -1,0 +1,136 @@
+"""Door check-in verdicts, first-scan-wins, replays and races, on SQLite and PostgreSQL."""
+
+import asyncio
+import datetime as dt
+import secrets
+
+from sqlalchemy import func, select
+
+from denhub.db import utcnow
+from tests.factories import make_event
+from tests.ticketing.factories import make_ticket_type
+from ticketing import checkin, services
+from ticketing.checkin import CheckIn, Verdict
+from ticketing.models import EventKey, Ticket
+from ticketing.outputs import qr_payload
+from ticketing.signing import generate_keypair, sign_ticket
+
+
+async def _book(db, event, ticket_type, name="Amina Khatun"):
+    req = services.RegistrationRequest(lines=[services.TicketLine(ticket_type.id, name)], email="a@example.org",
+                                       community_declaration="resident", form_token=secrets.token_urlsafe(24))
+    async with db.write() as session:
+        order, _ = await services.register(session=session, event_id=event.id, req=req)
+        ticket = await session.scalar(select(Ticket).where(Ticket.order_id == order.id))
+        key = await session.get(EventKey, event.id)
+        return ticket, qr_payload(key, ticket), order
+
+
+async def _scan(db, event, text, **kw):
+    async with db.write() as session:
+        return await checkin.scan(session=session, event_id=event.id, text=text, **kw)
+
+
+async def _setup(db, **type_overrides):
+    async with db.write() as session:
+        event = await make_event(session)
+        ticket_type = await make_ticket_type(session, event, **type_overrides)
+    return event, ticket_type
+
+
+async def test_admitted_then_already_checked_in_with_time_and_device(db):
+    event, tt = await _setup(db)
+    ticket, payload, _ = await _book(db, event, tt)
+    first = await _scan(db, event, payload, device="Phone A", gate="Garden gate")
+    assert first.verdict == Verdict.ADMITTED and first.ticket.attendee_name == "Amina Khatun"
+    again = await _scan(db, event, payload, device="Phone B")
+    assert again.verdict == Verdict.ALREADY_CHECKED_IN
+    assert again.first_device == "Phone A" and again.first_gate == "Garden gate"
+    assert again.first_checked_in_at is not None
+    by_code = await _scan(db, event, ticket.code)  # manual entry of the printed code
+    assert by_code.verdict == Verdict.ALREADY_CHECKED_IN
+
+
+async def test_cancelled_unpaid_wrong_event_unknown_forged(db):
+    event, tt = await _setup(db)
+    paid_type = None
+    async with db.write() as session:
+        paid_type = await make_ticket_type(session, event, name="Standard", tier="standard", price_pence=1200)
+        other = await make_event(session)
+        other_type = await make_ticket_type(session, other)
+    ticket, payload, _ = await _book(db, event, tt)
+    async with db.write() as session:
+        t = await session.get(Ticket, ticket.id)
+        await services.cancel_tickets(session=session, tickets=[t])
+    assert (await _scan(db, event, payload)).verdict == Verdict.CANCELLED
+
+    unpaid, unpaid_payload, order = await _book(db, event, paid_type)
+    result = await _scan(db, event, unpaid_payload)
+    assert result.verdict == Verdict.UNPAID and result.as_json()["ticket"]["unpaid"] is True
+    async with db.write() as session:
+        o = await services.get_order_by_id(session=session, order_id=order.id)
+        await services.mark_paid(session=session, order=o)
+    assert (await _scan(db, event, unpaid_payload)).verdict == Verdict.ADMITTED
+
+    _, other_payload, _ = await _book(db, other, other_type)
+    assert (await _scan(db, event, other_payload)).verdict == Verdict.WRONG_EVENT
+
+    for junk in ["", "hello world", "DH1.garbage", "x" * 600, "DH1." + "A" * 20 + "." + "B" * 86, "🙂🙂"]:
+        assert (await _scan(db, event, junk)).verdict == Verdict.UNKNOWN, junk
+    assert (await _scan(db, event, "abcdefghijkl")).verdict == Verdict.UNKNOWN  # well-formed but no such code
+
+    # Signed with a key that is not the event's: forged. Tampered claims: forged.
+    private, _public = generate_keypair()
+    fake = sign_ticket(private, ticket_code=ticket.code, event_id=event.id, ticket_type_id=tt.id, initials="AK")
+    assert (await _scan(db, event, fake)).verdict == Verdict.FORGED
+    prefix, claims, sig = payload.split(".")
+    tampered = ".".join([prefix, claims[:-2] + ("A" if claims[-2] != "A" else "B") + claims[-1], sig])
+    assert (await _scan(db, event, tampered)).verdict in (Verdict.FORGED, Verdict.UNKNOWN)
+
+
+async def test_check_out_and_re_entry(db):
+    event, tt = await _setup(db)
+    _, payload, _ = await _book(db, event, tt)
+    assert (await _scan(db, event, payload, direction="out")).verdict == Verdict.NOT_INSIDE
+    assert (await _scan(db, event, payload)).verdict == Verdict.ADMITTED
+    assert (await _scan(db, event, payload, direction="out")).verdict == Verdict.CHECKED_OUT
+    assert (await _scan(db, event, payload)).verdict == Verdict.READMITTED
+    assert (await _scan(db, event, payload)).verdict == Verdict.ALREADY_CHECKED_IN
+    async with db.read() as session:
+        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+    assert (total.expected, total.checked_in, total.inside) == (1, 1, 1)
+
+
+async def test_replayed_offline_scan_counts_once_and_earliest_scan_wins(db):
+    event, tt = await _setup(db)
+    ticket, payload, _ = await _book(db, event, tt)
+    now = utcnow()
+    online = await _scan(db, event, payload, device="Online phone", now=now)
+    assert online.verdict == Verdict.ADMITTED
+    earlier = now - dt.timedelta(minutes=5)
+    offline = await _scan(db, event, payload, device="Offline phone", scanned_at=earlier, client_scan_id="dev2-1",
+                          offline=True)
+    assert offline.verdict == Verdict.ALREADY_CHECKED_IN
+    replay = await _scan(db, event, payload, device="Offline phone", scanned_at=earlier, client_scan_id="dev2-1",
+                         offline=True)
+    assert replay.verdict == Verdict.ALREADY_CHECKED_IN
+    async with db.read() as session:
+        t = await session.get(Ticket, ticket.id)
+        assert t.checked_in_device == "Offline phone"  # the earlier (offline) scan is the first admission
+        assert abs((t.checked_in_at - earlier).total_seconds()) < 1
+        assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.client_scan_id == "dev2-1")) == 1
+        dups = await checkin.duplicates(session=session, event_id=event.id)
+    assert len(dups) == 1
+
+
+async def test_two_devices_scan_the_same_ticket_at_the_same_moment(db):
+    event, tt = await _setup(db)
+    _, payload, _ = await _book(db, event, tt)
+
+    async def device(name):
+        async with db.write() as session:
+            return (await checkin.scan(session=session, event_id=event.id, text=payload, device=name)).verdict
+
+    verdicts = await asyncio.gather(*(device(f"Phone {i}") for i in range(8)))
+    assert verdicts.count(Verdict.ADMITTED) == 1
+    assert verdicts.count(Verdict.ALREADY_CHECKED_IN) == 7

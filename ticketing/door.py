@@ -1,0 +1,289 @@
+"""Door check-in pages: the scanner, scan and sync APIs, the offline manifest, counts, door links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub import ratelimit
+from denhub.accounts import Role, _verify
+from denhub.auth import DOOR, DOOR_OR_LINK, PUBLIC, client_address, csrf_token, current_user, flash, guard
+from denhub.db import utcnow
+from denhub.web import render
+from events.models import Event
+from ticketing import checkin, services
+from ticketing.models import EventKey, Order, Ticket
+from ticketing.signing import public_key_b64
+
+MAX_SYNC_BATCH = 500
+PIN_MAX_FAILURES = 5
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def load_door_link(request: Request, link_id) -> checkin.DoorLink | None:
+    """Used by denhub.auth.current_door_link: an active link, or None."""
+    if not isinstance(link_id, int):
+        return None
+    async with request.app.state.db.read() as session:
+        link = await session.get(checkin.DoorLink, link_id)
+    return link if link is not None and link.is_active else None
+
+
+async def allowed_event_ids(request: Request) -> set[int] | None:
+    """Events this requester may scan for; None means all (organisers)."""
+    user = getattr(request.state, "user", None)
+    if user is not None and user.role == Role.ORGANISER:
+        return None
+    ids: set[int] = set()
+    if user is not None and user.role == Role.DOOR_STAFF:
+        async with request.app.state.db.read() as session:
+            ids |= set(await session.scalars(
+                select(checkin.DoorAssignment.event_id).where(checkin.DoorAssignment.user_id == user.id)))
+    link = getattr(request.state, "door_link", None)
+    if link is None and "session" in request.scope and request.session.get("door_link"):
+        from denhub.auth import current_door_link
+
+        link = await current_door_link(request)
+    if link is not None:
+        ids.add(link.event_id)
+    return ids
+
+
+async def door_event(request: Request) -> Event:
+    event_id = request.path_params["event_id"]
+    allowed = await allowed_event_ids(request)
+    if allowed is not None and event_id not in allowed:
+        raise HTTPException(403, "You are not on the door team for this event.")
+    async with request.app.state.db.read() as session:
+        event = await session.get(Event, event_id)
+    if event is None:
+        raise HTTPException(404, "There is no event with that number.")
+    return event
+
+
+def device_label(request: Request) -> str:
+    user = getattr(request.state, "user", None)
+    link = getattr(request.state, "door_link", None)
+    if user is not None:
+        return user.name[:64]
+    return (link.label if link else "door")[:64]
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+@guard(DOOR_OR_LINK)
+async def door_home(request: Request) -> Response:
+    allowed = await allowed_event_ids(request)
+    async with request.app.state.db.read() as session:
+        stmt = select(Event).where(Event.status != "draft").order_by(Event.starts_at.desc())
+        if allowed is not None:
+            stmt = stmt.where(Event.id.in_(allowed or {-1}))
+        events = list(await session.scalars(stmt.limit(50)))
+    if allowed is not None and len(events) == 1 and getattr(request.state, "user", None) is None:
+        return RedirectResponse(f"/door/events/{events[0].id}", status_code=303)
+    return render(request, "door/home.html", {"events": events})
+
+
+async def _counts(request: Request, event_id: int):
+    async with request.app.state.db.read() as session:
+        return await checkin.counts(session=session, event_id=event_id)
+
+
+@guard(DOOR_OR_LINK)
+async def scanner(request: Request) -> Response:
+    event = await door_event(request)
+    return render(request, "door/scanner.html", {
+        "event": event, "counts": await _counts(request, event.id), "result": None,
+        "device": device_label(request), "csrf": csrf_token(request),
+    }, headers={"Cache-Control": "no-store"})
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "") or \
+        request.headers.get("content-type", "").startswith("application/json")
+
+
+async def _json_body(request: Request, limit: int = 256 * 1024) -> dict:
+    body = await request.body()
+    if len(body) > limit:
+        raise HTTPException(413, "That request is too large.")
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "The request body must be a JSON object.")
+    return data
+
+
+def _parse_time(value) -> dt.datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _str(data: dict, key: str, limit: int) -> str:
+    value = data.get(key, "")
+    return value[:limit] if isinstance(value, str) else ""
+
+
+@guard(DOOR_OR_LINK)
+async def scan(request: Request) -> Response:
+    event = await door_event(request)
+    if _wants_json(request):
+        data = await _json_body(request, limit=8 * 1024)
+    else:
+        data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    direction = "out" if data.get("direction") == "out" else "in"
+    result = await checkin.scan_idempotent(
+        request.app.state.db, event_id=event.id, text=_str(data, "text", checkin.MAX_SCAN_CHARS + 1),
+        direction=direction, device=_str(data, "device", 64) or device_label(request),
+        gate=_str(data, "gate", 64), client_scan_id=_str(data, "client_scan_id", 64) or None,
+    )
+    if _wants_json(request):
+        return JSONResponse(result.as_json())
+    return render(request, "door/scanner.html", {
+        "event": event, "counts": await _counts(request, event.id), "result": result,
+        "device": device_label(request), "csrf": csrf_token(request),
+    }, headers={"Cache-Control": "no-store"})
+
+
+@guard(DOOR_OR_LINK)
+async def sync(request: Request) -> Response:
+    """Offline scans uploaded in a batch; each is judged as at its scan time, replays answered as before."""
+    event = await door_event(request)
+    data = await _json_body(request)
+    scans = data.get("scans")
+    if not isinstance(scans, list):
+        raise HTTPException(400, "Send {\"scans\": [...]}.")
+    if len(scans) > MAX_SYNC_BATCH:
+        raise HTTPException(413, f"Send at most {MAX_SYNC_BATCH} scans at a time.")
+    results = []
+    items = [s for s in scans if isinstance(s, dict)]
+    items.sort(key=lambda s: _parse_time(s.get("scanned_at")) or utcnow())
+    for item in items:
+        client_scan_id = _str(item, "client_scan_id", 64)
+        if not client_scan_id:
+            results.append({"client_scan_id": None, "verdict": "rejected", "ok": False,
+                            "headline": "Missing scan id", "detail": "Each scan needs a client_scan_id."})
+            continue
+        result = await checkin.scan_idempotent(
+            request.app.state.db, event_id=event.id, text=_str(item, "text", checkin.MAX_SCAN_CHARS + 1),
+            direction="out" if item.get("direction") == "out" else "in",
+            device=_str(item, "device", 64) or device_label(request), gate=_str(item, "gate", 64),
+            scanned_at=_parse_time(item.get("scanned_at")), client_scan_id=client_scan_id, offline=True,
+        )
+        results.append({"client_scan_id": client_scan_id, **result.as_json()})
+    return JSONResponse({"results": results, "counts": _counts_json(await _counts(request, event.id))})
+
+
+def _counts_json(counts) -> list[dict]:
+    return [{"ticket_type_id": c.ticket_type_id, "name": c.name, "expected": c.expected,
+             "checked_in": c.checked_in, "inside": c.inside} for c in counts]
+
+
+@guard(DOOR_OR_LINK)
+async def counts(request: Request) -> Response:
+    event = await door_event(request)
+    return JSONResponse({"event_id": event.id, "counts": _counts_json(await _counts(request, event.id))},
+                        headers={"Cache-Control": "no-store"})
+
+
+@guard(DOOR_OR_LINK)
+async def manifest(request: Request) -> Response:
+    """The public key and ticket list a scanner keeps to verify and admit while offline."""
+    event = await door_event(request)
+    async with request.app.state.db.write() as session:
+        key: EventKey = await services.ensure_event_key(session=session, event_id=event.id)
+        tickets = await checkin.manifest(session=session, event_id=event.id)
+    return JSONResponse({
+        "event_id": event.id, "title": event.title, "algorithm": "Ed25519",
+        "public_key": public_key_b64(key.public_key), "generated_at": utcnow().isoformat(), "tickets": tickets,
+    }, headers={"Cache-Control": "no-store"})
+
+
+@guard(DOOR_OR_LINK)
+async def pay_and_admit(request: Request) -> Response:
+    """Door staff took the payment: mark the order paid and admit the ticket."""
+    event = await door_event(request)
+    form = await request.form()
+    code = str(form.get("code", ""))[:64]
+    async with request.app.state.db.write() as session:
+        ticket = await session.scalar(select(Ticket).where(Ticket.code == code, Ticket.event_id == event.id))
+        if ticket is None:
+            raise HTTPException(404, "No ticket with that code for this event.")
+        order = await session.get(Order, ticket.order_id)
+        if order.paid_at is None:
+            await services.mark_paid(session=session, order=order, note=f"paid at the door ({device_label(request)})")
+        result = await checkin.scan(session=session, event_id=event.id, text=code, device=device_label(request),
+                                    gate=str(form.get("gate", ""))[:64])
+    if _wants_json(request):
+        return JSONResponse(result.as_json())
+    return render(request, "door/scanner.html", {
+        "event": event, "counts": await _counts(request, event.id), "result": result,
+        "device": device_label(request), "csrf": csrf_token(request),
+    })
+
+
+# --- door links ------------------------------------------------------------------------------------
+
+@guard(PUBLIC)
+async def door_link(request: Request) -> Response:
+    token = request.path_params["token"]
+    db = request.app.state.db
+    async with db.read() as session:
+        link = await session.scalar(select(checkin.DoorLink).where(checkin.DoorLink.token_hash == token_hash(token)))
+        event = await session.get(Event, link.event_id) if link else None
+    if link is None or not link.is_active:
+        raise HTTPException(404, "This door link is not valid. Ask the organiser for a new one.")
+    error = None
+    status = 200
+    if request.method == "POST":
+        key = f"{link.id}:{client_address(request)}"
+        async with db.read() as session:
+            failures = await ratelimit.count_recent(session=session, bucket="door-pin", key=key, window_seconds=900)
+        if failures >= PIN_MAX_FAILURES:
+            error, status = "Too many wrong PINs. Wait 15 minutes or ask the organiser.", 429
+        else:
+            pin = str((await request.form()).get("pin", ""))[:32]
+            if await _verify(link.pin_hash, pin):
+                request.session.clear()
+                request.session["door_link"] = link.id
+                return RedirectResponse(f"/door/events/{link.event_id}", status_code=303)
+            async with db.write() as session:
+                await ratelimit.record(session=session, bucket="door-pin", key=key)
+            error, status = "That PIN is not right.", 401
+    return render(request, "door/pin.html", {"link": link, "event": event, "error": error}, status_code=status)
+
+
+@guard(DOOR_OR_LINK)
+async def leave(request: Request) -> Response:
+    request.session.pop("door_link", None)
+    return RedirectResponse("/", status_code=303)
+
+
+routes = [
+    Route("/", door_home, methods=["GET"], name="door_home"),
+    Route("/events/{event_id:int}", scanner, methods=["GET"], name="door_scanner"),
+    Route("/events/{event_id:int}/scan", scan, methods=["POST"], name="door_scan"),
+    Route("/events/{event_id:int}/sync", sync, methods=["POST"], name="door_sync"),
+    Route("/events/{event_id:int}/counts", counts, methods=["GET"], name="door_counts"),
+    Route("/events/{event_id:int}/manifest", manifest, methods=["GET"], name="door_manifest"),
+    Route("/events/{event_id:int}/pay", pay_and_admit, methods=["POST"], name="door_pay"),
+    Route("/link/{token}", door_link, methods=["GET", "POST"], name="door_link"),
+    Route("/leave", leave, methods=["POST"], name="door_leave"),
+]

@@ -1,0 +1,133 @@
+"""Organiser pages for the door: who may scan (door staff accounts, PIN-protected door links), live counts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from markupsafe import Markup
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub.accounts import Role, User, hash_password
+from denhub.auth import ORGANISERS, flash, guard
+from denhub.db import utcnow
+from denhub.qr import qr_svg
+from denhub.web import render
+from events.models import Event
+from ticketing import checkin
+from ticketing.door import token_hash
+
+PIN_RE = re.compile(r"\d{4,8}")
+
+
+async def _event(request: Request) -> Event:
+    async with request.app.state.db.read() as session:
+        event = await session.get(Event, request.path_params["event_id"])
+    if event is None:
+        raise HTTPException(404, "There is no event with that number.")
+    return event
+
+
+async def _page(request: Request, event: Event, *, new_link=None, errors=None, values=None, status_code=200):
+    async with request.app.state.db.read() as session:
+        assigned = list(await session.scalars(
+            select(User).join(checkin.DoorAssignment, checkin.DoorAssignment.user_id == User.id)
+            .where(checkin.DoorAssignment.event_id == event.id).order_by(User.name)))
+        staff = list(await session.scalars(select(User).where(User.role == Role.DOOR_STAFF.value,
+                                                              User.is_active.is_(True)).order_by(User.name)))
+        links = list(await session.scalars(select(checkin.DoorLink).where(checkin.DoorLink.event_id == event.id)
+                                           .order_by(checkin.DoorLink.created_at.desc())))
+        counts = await checkin.counts(session=session, event_id=event.id)
+        dups = await checkin.duplicates(session=session, event_id=event.id)
+    return render(request, "door/manage.html", {
+        "event": event, "assigned": assigned, "staff": [u for u in staff if u not in assigned], "links": links,
+        "counts": counts, "duplicates": dups, "new_link": new_link, "errors": errors or {}, "values": values or {},
+    }, status_code=status_code)
+
+
+@guard(ORGANISERS)
+async def door_page(request: Request) -> Response:
+    return await _page(request, await _event(request))
+
+
+@guard(ORGANISERS)
+async def assign(request: Request) -> Response:
+    event = await _event(request)
+    form = await request.form()
+    try:
+        user_id = int(str(form.get("user_id", "")))
+    except ValueError:
+        return await _page(request, event, errors={"user_id": "Choose a door staff account."}, status_code=422)
+    async with request.app.state.db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None or user.role != Role.DOOR_STAFF:
+            raise HTTPException(422, "Only door staff accounts can be put on the door team.")
+        exists = await session.scalar(select(checkin.DoorAssignment.id).where(
+            checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == user.id))
+        if not exists:
+            session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+    flash(request, f"{user.name} can now scan tickets for this event.")
+    return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
+
+
+@guard(ORGANISERS)
+async def unassign(request: Request) -> Response:
+    event = await _event(request)
+    async with request.app.state.db.write() as session:
+        row = await session.scalar(select(checkin.DoorAssignment).where(
+            checkin.DoorAssignment.event_id == event.id,
+            checkin.DoorAssignment.user_id == request.path_params["user_id"]))
+        if row is not None:
+            await session.delete(row)
+    flash(request, "Removed from the door team.")
+    return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
+
+
+@guard(ORGANISERS)
+async def create_link(request: Request) -> Response:
+    event = await _event(request)
+    form = await request.form()
+    label = str(form.get("label", "")).strip()[:200]
+    pin = str(form.get("pin", "")).strip()[:50]
+    errors = {}
+    if not label or len(label) > 80:
+        errors["label"] = "Name the link (e.g. “Garden gate”), up to 80 characters."
+    if not PIN_RE.fullmatch(pin):
+        errors["pin"] = "The PIN must be 4 to 8 digits."
+    if errors:
+        return await _page(request, event, errors=errors, values={"label": label}, status_code=422)
+    token = secrets.token_urlsafe(24)
+    async with request.app.state.db.write() as session:
+        session.add(checkin.DoorLink(event_id=event.id, label=label, token_hash=token_hash(token),
+                                     pin_hash=await hash_password(pin)))
+    url = f"{request.app.state.settings.base_url.rstrip('/')}/door/link/{token}"
+    new_link = {"label": label, "url": url, "qr": Markup(qr_svg(url))}  # noqa: S704 - our own SVG
+    return await _page(request, event, new_link=new_link)
+
+
+@guard(ORGANISERS)
+async def revoke_link(request: Request) -> Response:
+    event = await _event(request)
+    async with request.app.state.db.write() as session:
+        link = await session.get(checkin.DoorLink, request.path_params["link_id"])
+        if link is None or link.event_id != event.id:
+            raise HTTPException(404, "There is no such door link for this event.")
+        if link.revoked_at is None:
+            link.revoked_at = utcnow()
+    flash(request, f"Door link “{link.label}” revoked: it stops working at once.")
+    return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
+
+
+routes = [
+    Route("/events/{event_id:int}/door", door_page, methods=["GET"], name="manage_door"),
+    Route("/events/{event_id:int}/door/staff", assign, methods=["POST"], name="assign_door_staff"),
+    Route("/events/{event_id:int}/door/staff/{user_id:int}/remove", unassign, methods=["POST"],
+          name="unassign_door_staff"),
+    Route("/events/{event_id:int}/door/links", create_link, methods=["POST"], name="create_door_link"),
+    Route("/events/{event_id:int}/door/links/{link_id:int}/revoke", revoke_link, methods=["POST"],
+          name="revoke_door_link"),
+]
