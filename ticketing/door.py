@@ -99,13 +99,16 @@ async def _counts(request: Request, event_id: int):
         return await checkin.counts(session=session, event_id=event_id)
 
 
-@guard(DOOR_OR_LINK)
-async def scanner(request: Request) -> Response:
-    event = await door_event(request)
+async def _scanner_page(request: Request, event: Event, result: checkin.ScanResult | None) -> Response:
     return render(request, "door/scanner.html", {
-        "event": event, "counts": await _counts(request, event.id), "result": None,
+        "event": event, "counts": await _counts(request, event.id), "result": result,
         "device": device_label(request), "csrf": csrf_token(request),
     }, headers={"Cache-Control": "no-store"})
+
+
+@guard(DOOR_OR_LINK)
+async def scanner(request: Request) -> Response:
+    return await _scanner_page(request, await door_event(request), None)
 
 
 def _wants_json(request: Request) -> bool:
@@ -156,10 +159,7 @@ async def scan(request: Request) -> Response:
     )
     if _wants_json(request):
         return JSONResponse(result.as_json())
-    return render(request, "door/scanner.html", {
-        "event": event, "counts": await _counts(request, event.id), "result": result,
-        "device": device_label(request), "csrf": csrf_token(request),
-    }, headers={"Cache-Control": "no-store"})
+    return await _scanner_page(request, event, result)
 
 
 @guard(DOOR_OR_LINK)
@@ -233,10 +233,7 @@ async def pay_and_admit(request: Request) -> Response:
                                     gate=str(form.get("gate", ""))[:64])
     if _wants_json(request):
         return JSONResponse(result.as_json())
-    return render(request, "door/scanner.html", {
-        "event": event, "counts": await _counts(request, event.id), "result": result,
-        "device": device_label(request), "csrf": csrf_token(request),
-    })
+    return await _scanner_page(request, event, result)
 
 
 # --- door links ------------------------------------------------------------------------------------
