@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+from base64 import b64encode
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.sessions import Session, SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -44,6 +47,9 @@ SECURITY_HEADERS = [
 ]
 
 
+SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
 class SecurityHeaders:
     """Pure ASGI (no BaseHTTPMiddleware) so the cached listing stays fast."""
 
@@ -57,12 +63,46 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                message["headers"] = list(message.get("headers", [])) + extra
+                headers = list(message.get("headers", ()))
+                if SECURITY_HEADER_NAMES.isdisjoint([name for name, _ in headers]):
+                    headers += SECURITY_HEADERS
+                else:  # a response that sets its own (say, a looser CSP) keeps it
+                    present = {name for name, _ in headers}
+                    headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class Sessions(SessionMiddleware):
+    """Starlette's signed-cookie sessions, with a shortcut for requests that carry no cookie at all.
+
+    Most requests for public pages have no cookie; for them this skips building a Request and parsing
+    cookies, and only touches the response headers when the endpoint used the session (the same Vary
+    and Set-Cookie headers Starlette would send). Requests with a cookie go through Starlette's code.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"cookie" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+        scope["session"] = Session()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                session: Session = scope["session"]
+                if session.accessed:
+                    headers = MutableHeaders(scope=message)
+                    headers.add_vary_header("Cookie")
+                    if session.modified and session:
+                        data = self.signer.sign(b64encode(json.dumps(session).encode("utf-8"))).decode("utf-8")
+                        max_age = f"Max-Age={self.max_age}; " if self.max_age is not None else ""
+                        headers.append("Set-Cookie", f"{self.session_cookie}={data}; path={self.path}; "
+                                                     f"{max_age}{self.security_flags}")
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
 
 
 @guard(PUBLIC)
@@ -104,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(
-            SessionMiddleware,
+            Sessions,
             secret_key=settings.effective_secret_key(),
             session_cookie="denhub_session",
             max_age=12 * 60 * 60,

@@ -75,6 +75,8 @@ class ListingCache:
 
 
 def _category(request: Request) -> str | None:
+    if not request.scope["query_string"]:
+        return None  # the common case, without parsing an empty query string
     value = request.query_params.get("category") or None
     if value is not None and value not in {c.value for c in Category}:
         raise HTTPException(400, f"There is no category called “{value[:40]}”. Choose one from the list.")

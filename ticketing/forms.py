@@ -136,6 +136,7 @@ def parse_registration(form: FormData, types: list[TicketType]) -> Step2:
         RegistrationRequest(
             lines=lines, email=email.lower() if email.isascii() else email,
             access_needs=values.get("access_needs", "").strip(),
+            organisation=values.get("organisation", "").strip(),
             community_declaration=values.get("community_declaration", ""), form_token=token,
         ),
         errors, values, honeypot,

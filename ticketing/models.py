@@ -113,6 +113,7 @@ class Order(Base):
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
     buyer_name: Mapped[str] = mapped_column(String(120))
+    organisation: Mapped[str] = mapped_column(String(120), default="", server_default="")  # for badges
     access_needs: Mapped[str] = mapped_column(Text, default="")
     community_declaration: Mapped[str] = mapped_column(String(40), default="")
     status: Mapped[str] = mapped_column(String(20), default=OrderStatus.CONFIRMED.value)

@@ -54,6 +54,7 @@ class RegistrationRequest:
     lines: list[TicketLine]
     email: str
     access_needs: str = ""
+    organisation: str = ""
     community_declaration: str = ""
     form_token: str | None = None
     extra: dict = field(default_factory=dict)
@@ -159,6 +160,8 @@ def _validate(event: Event, types: dict[int, TicketType], req: RegistrationReque
             errors["community_declaration"] = "Community-rate tickets: tell us which of these applies to you."
     if len(req.access_needs) > 1000:
         errors["access_needs"] = "Keep this to 1000 characters or fewer."
+    if len(req.organisation) > 120:
+        errors["organisation"] = "Keep the organisation to 120 characters or fewer."
     return errors, dict(quantities), prices
 
 
@@ -194,6 +197,7 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
     order = Order(
         event_id=event.id, code=new_code(16), reference=new_reference(), form_token=req.form_token,
         email=req.email, buyer_name=req.lines[0].attendee_name.strip(), access_needs=req.access_needs.strip(),
+        organisation=req.organisation.strip()[:120],
         community_declaration=req.community_declaration if any(
             types[t].tier == Tier.COMMUNITY for t in quantities) else "",
         status=OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,

@@ -85,6 +85,7 @@ async def test_cancelling_frees_the_seat_and_a_sold_out_type_is_bookable_again(a
     assert await _seats(db, event.id, ticket_type.id) == (0, 0)
     page = page_text(await client.get(f"/events/{event.slug}"))
     assert "Sold out" not in page and f'name="qty_{ticket_type.id}"' in page
+    assert "Join the waiting list" not in page
     async with new_client(app, address="198.51.100.5") as other:
         assert (await book(other, event, [(ticket_type.id, "Latecomer")])).status_code == 303
     assert await _seats(db, event.id, ticket_type.id) == (1, 1)
