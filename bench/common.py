@@ -5,7 +5,7 @@ A benchmark module uses it like this:
     port = free_port()
     with demo_database(base_url=f"http://127.0.0.1:{port}") as db:
         with serve("denhub.app:app_factory", env=db.env, port=port) as server:
-            result = run_wrk(server.url + "/", connections=64, threads=2, duration=10)
+            result = run_wrk(server.url + "/", connections=64, threads=2, duration=10).check()
     emit("listing_rps", result.rps, "req/s")
     record("listing_rps", result.rps, "req/s", command=bench_command("listing"), note="...")
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = PROJECT_ROOT / "BENCHMARKS.md"
-OUT_DIR = PROJECT_ROOT / "bench" / "out"  # git-ignored: raw wrk output, server logs
+OUT_DIR = PROJECT_ROOT / "bench" / "out"  # git-ignored: server logs, the BENCHMARKS.md lock
 
 HOST = "127.0.0.1"
 TABLE_START = "<!-- bench:table:start (rows are written by bench/common.py record(); edit the text, not the rows) -->"
@@ -330,6 +330,7 @@ def serve(app: str, *, env: dict[str, str] | None = None, port: int | None = Non
         process = subprocess.Popen(command, env=env if env is not None else clean_env(), cwd=PROJECT_ROOT,
                                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(app=app, port=port, process=process, log_path=log_path)
+    finished = False
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -346,8 +347,11 @@ def serve(app: str, *, env: dict[str, str] | None = None, port: int | None = Non
                                      f"{server.log_text()}") from None
                 time.sleep(0.1)
         yield server
+        finished = True
     finally:
         _stop(process)
+        if finished and not server.log_text().strip():
+            log_path.unlink(missing_ok=True)  # keep only logs with something in them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,7 +362,7 @@ class Page:
 
 
 def fetch(url: str, *, headers: dict[str, str] | None = None, timeout: float = 10) -> Page:
-    """One GET with urllib (no redirects followed by the caller's surprise: 3xx are returned as is)."""
+    """One GET with urllib. Redirects are not followed: a 3xx comes back as it is."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
@@ -391,7 +395,7 @@ def _cell(value: object) -> str:
 
 def _split_row(line: str) -> list[str]:
     cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
-    return [c.strip() for c in cells]
+    return [c.strip().replace("\\|", "|") for c in cells]
 
 
 _DEFAULT_DOC = f"""# Benchmarks

@@ -3,13 +3,14 @@
 Measures
   listing_rps       requests/s for GET / on denhub with the demo programme (SQLite, 1 uvicorn worker)
   hello_rps         requests/s for GET / on bench/hello.py (same uvicorn flags, 1 worker), same run
-  listing_vs_hello  listing_rps / hello_rps; target >= 0.5
+  listing_vs_hello  listing req/s / hello req/s (median over the pairs of runs); target >= 0.5
 
 Both servers run side by side; wrk loads one at a time, in back-to-back pairs whose order alternates
 (L H, H L, L H, ...) so that drift in the machine's speed falls on both. listing_rps and hello_rps are the
-medians of the runs; listing_vs_hello is the median of the pairs' ratios.
+medians of the runs; listing_vs_hello is the median of the pairs' ratios. The notes in BENCHMARKS.md also
+give each server's CPU time per request, which moves far less than req/s when the machine is busy.
 
-Settings (environment, for quick looks; the recorded figures use the defaults):
+Settings (environment, for quick looks; a run with other values says so in its BENCHMARKS.md notes):
   BENCH_DURATION (5 s), BENCH_RUNS (5 pairs), BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_WARMUP (3 s).
 """
 
@@ -81,6 +82,8 @@ def main() -> None:
         check_listing_page(app.url + "/")
         check_hello_page(hello.url + "/")
 
+        cpu_per_request: dict[str, list[float]] = {name: [] for name in servers}
+
         def load(name: str, seconds: float) -> WrkResult:
             server = servers[name]
             cpu = server.cpu_seconds()
@@ -88,11 +91,13 @@ def main() -> None:
             result.check()
             cpu_us = (server.cpu_seconds() - cpu) / result.requests * 1e6
             log(f"{name}: {result.summary}; server CPU {cpu_us:.0f} us/request")
+            cpu_per_request[name].append(cpu_us)
             return result
 
         for name in servers:
             log(f"warming up {name} ({warmup:g} s)")
             load(name, warmup)
+            cpu_per_request[name].clear()
 
         results: dict[str, list[WrkResult]] = {name: [] for name in servers}
         for i in range(runs):
@@ -107,7 +112,8 @@ def main() -> None:
     listing, hello_ = median_result(results["listing"]), median_result(results["hello"])
     # Each pair ran back to back, so a burst of other work on the machine mostly hits both halves of a
     # pair; the median of the pairs' ratios is steadier than the ratio of the two medians.
-    ratio = median([l.rps / h.rps for l, h in zip(results["listing"], results["hello"])])
+    ratio = median([lst.rps / hel.rps for lst, hel in zip(results["listing"], results["hello"])])
+    cpu_us = {name: median(values) for name, values in cpu_per_request.items()}
     emit("listing_rps", listing.rps, "req/s")
     emit("hello_rps", hello_.rps, "req/s")
     emit("listing_vs_hello", ratio, "ratio")
@@ -117,11 +123,13 @@ def main() -> None:
     command = bench_command("listing")
     record("listing_rps", listing.rps, "req/s", command,
            f"GET / signed out, SQLite demo programme; {how}; p50 {listing.p50_ms:.2f} ms, "
-           f"p99 {listing.p99_ms:.2f} ms")
+           f"p99 {listing.p99_ms:.2f} ms; server CPU {cpu_us['listing']:.0f} us/request", target="—")
     record("hello_rps", hello_.rps, "req/s", command,
-           f"bare Starlette PlainTextResponse; {how}; p50 {hello_.p50_ms:.2f} ms, p99 {hello_.p99_ms:.2f} ms")
+           f"bare Starlette PlainTextResponse; {how}; p50 {hello_.p50_ms:.2f} ms, p99 {hello_.p99_ms:.2f} ms; "
+           f"server CPU {cpu_us['hello']:.0f} us/request", target="—")
     record("listing_vs_hello", ratio, "ratio", command,
-           f"median over {runs} back-to-back pairs of listing req/s / hello req/s",
+           f"median over {runs} back-to-back pairs of listing req/s / hello req/s"
+           + (f"; CPU-time ratio {cpu_us['hello'] / cpu_us['listing']:.2f}" if cpu_us["listing"] else ""),
            target=f">= {TARGET_RATIO}")
     if ratio < TARGET_RATIO:
         log(f"listing_vs_hello {ratio:.3f} is below the target {TARGET_RATIO}")

@@ -24,6 +24,7 @@ from denhub import ratelimit
 from denhub.accounts import Role, User, authenticate, normalise_email
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_ID = 2**31 - 1  # the largest Integer primary key on PostgreSQL
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -75,6 +76,10 @@ async def check_csrf(request: Request) -> None:
     if sent is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                # Kept (it is small and parsed in memory anyway), so an endpoint that reads the raw body,
+                # e.g. a JSON API sent the wrong content type, gets it rather than "Stream consumed".
+                await request.body()
             form = await request.form(max_part_size=request.app.state.settings.max_image_bytes + 1024)
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
@@ -145,6 +150,14 @@ def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
                 raise HTTPException(403, "Your account does not have access to this page.")
             if request.method not in SAFE_METHODS:
                 await check_csrf(request)
+            if "\x00" in request.scope["path"] or any(
+                isinstance(value, int) and not 0 <= value <= MAX_ID for value in request.path_params.values()
+            ):  # no row has such a slug or id, and the database would refuse the query (a 500, not a 404)
+                raise HTTPException(404)
+            if request.method == "HEAD":
+                # Starlette adds HEAD to every GET route. Endpoints see it as the GET it stands for, never as a
+                # form submission (HEAD skips the CSRF check); the server still sends no body.
+                request = Request({**request.scope, "method": "GET"}, request.receive)
             return await endpoint(request)
 
         guarded.access = access  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ import denhub.accounts  # noqa: F401
 import denhub.mail  # noqa: F401
 import denhub.ratelimit  # noqa: F401
 import events.models  # noqa: F401
+import judging.models  # noqa: F401
 import ticketing.checkin  # noqa: F401
 import ticketing.models  # noqa: F401
 from denhub.db import Base

@@ -116,7 +116,13 @@ def _wants_json(request: Request) -> bool:
         request.headers.get("content-type", "").startswith("application/json")
 
 
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("application/json")
+
+
 async def _json_body(request: Request, limit: int = 256 * 1024) -> dict:
+    if not _is_json(request):
+        raise HTTPException(415, "Send this as JSON (Content-Type: application/json).")
     body = await request.body()
     if len(body) > limit:
         raise HTTPException(413, "That request is too large.")
@@ -147,7 +153,7 @@ def _str(data: dict, key: str, limit: int) -> str:
 @guard(DOOR_OR_LINK)
 async def scan(request: Request) -> Response:
     event = await door_event(request)
-    if _wants_json(request):
+    if _is_json(request):
         data = await _json_body(request, limit=8 * 1024)
     else:
         data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}

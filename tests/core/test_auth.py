@@ -66,7 +66,7 @@ async def test_inactive_account_cannot_sign_in(db, client):
 
 
 @pytest.mark.parametrize(("role", "home"), [(Role.ORGANISER, "/organiser/events"), (Role.JUDGE, "/account"),
-                                            (Role.DOOR_STAFF, "/account")])
+                                            (Role.DOOR_STAFF, "/door/")])
 async def test_correct_password_signs_in_with_a_safe_cookie(db, client, role, home):
     user = await _user(db, role=role)
     response = await login(client, f"  {user.email.upper()} ", PASSWORD)

@@ -7,11 +7,12 @@ from sqlalchemy import func, select
 
 from denhub.accounts import Role
 from denhub.auth import PUBLIC
+from denhub.ratelimit import RateEvent
 from events.models import Event
 from tests.conftest import csrf_for
-from tests.core.helpers import assert_error_page, new_client, sign_in
+from tests.core.helpers import assert_error_page, event_form, new_client, sign_in
 from tests.core.routes import walk
-from tests.factories import make_event
+from tests.factories import make_event, make_user
 
 CSRF_MESSAGE = "This form has expired or did not come from this site. Go back, reload the page and try again."
 
@@ -102,3 +103,24 @@ async def test_a_new_token_after_signing_in(app, db, client):
     response = await client.post("/logout", data={"csrf_token": before})
     assert_error_page(response, 403, CSRF_MESSAGE)
     assert (await client.post("/logout", data={"csrf_token": after})).status_code == 303
+
+
+async def test_head_requests_change_nothing(app, db, client):
+    """HEAD is not CSRF-checked (it is a safe method), so no endpoint may act on one, whatever its body."""
+    async with db.write() as session:
+        event = await make_event(session, status="draft", slug="head-target")
+        victim = await make_user(session)
+    await sign_in(client, db)
+    before = await _state(db)
+    endpoints, _ = walk(app.routes)
+    heads = [e for e in endpoints if "HEAD" in e.methods]
+    assert {"/login", "/organiser/events/new", "/organiser/events/{event_id:int}/edit"} <= {e.path for e in heads}
+    body = {**event_form(title="Made by HEAD", slug="made-by-head"), "email": victim.email, "password": "wrong"}
+    for endpoint in heads:
+        response = await client.request("HEAD", endpoint.url({"slug": event.slug, "event_id": event.id}),
+                                        data=body)
+        assert response.status_code < 500, endpoint.path
+        assert response.status_code not in (401, 422), endpoint.path  # the form was not processed
+    assert await _state(db) == before
+    async with db.read() as session:
+        assert await session.scalar(select(func.count(RateEvent.id))) == 0  # no failed login was counted

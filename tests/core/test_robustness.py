@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from events.models import Event
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, event_form, new_client, page_text, sign_in
+from tests.core.routes import PARAM_RE, walk
 from tests.factories import PASSWORD, make_event, make_user
 
 MB = 1024 * 1024
@@ -198,3 +200,23 @@ async def test_odd_organiser_addresses(db, client, path):
     for action in ("edit", "publish", "cancel"):
         response = await client.post(path.replace("/edit", f"/{action}"), data={"csrf_token": token})
         assert_error_page(response, 404)
+
+
+async def test_every_route_survives_impossible_path_values(app, db):
+    """Ids beyond what the database holds and slugs with NUL in them are a 404, on every route, for anyone."""
+    endpoints = [e for e in walk(app.routes)[0] if PARAM_RE.search(e.path)]
+    assert len(endpoints) >= 6
+    async with new_client(app) as organiser:
+        await sign_in(organiser, db)
+        token = await csrf_for(organiser)
+        cookies = httpx.Cookies(organiser.cookies)
+    for endpoint in endpoints:
+        for number, text in ((2**31, "a%00b"), (10**30, "%00")):
+            url = PARAM_RE.sub(lambda m, n=number, t=text: str(n) if m.group(2) == "int" else t, endpoint.path)
+            for method in endpoint.methods:
+                async with new_client(app, cookies=cookies) as client:
+                    data = {"csrf_token": token} if method == "POST" else None
+                    response = await client.request(method, url, data=data)
+                assert response.status_code < 500, (method, url, response.status_code)
+                if response.status_code == 404 and method != "HEAD":
+                    assert_refused_with_message(response)

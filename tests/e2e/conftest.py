@@ -9,16 +9,21 @@ in the test modules).
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -50,11 +55,46 @@ class DemoLogin:
     password: str
 
 
+class Mailbox:
+    """Every email the app sent to the loopback SMTP server (aiosmtpd), parsed; safe across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[EmailMessage] = []
+        self.port = 0
+
+    # aiosmtpd handler hook, called on the controller's own thread and loop
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self._lock:
+            self._messages.append(message)
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    async def wait_for(self, match: Callable[[EmailMessage], bool], timeout: float = 20.0) -> EmailMessage:
+        """The first email for which match(message) is true, polling until `timeout` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.messages if match(m)]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                seen = [(m["To"], m["Subject"]) for m in self.messages]
+                raise AssertionError(f"no matching email within {timeout:.0f} s; received: {seen}")
+            await asyncio.sleep(0.2)
+
+
 @dataclass
 class Server:
     url: str
     log_path: Path
     demo_login: DemoLogin
+    database_url: str = ""
+    mailbox: Mailbox = field(default_factory=Mailbox)
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size
@@ -95,16 +135,34 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[Server]:
-    """uvicorn on a free port, on a fresh migrated SQLite database holding the demo programme."""
+def smtp_mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, started before the app so it sends there."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port(), server_hostname="localhost",
+                            ready_timeout=5.0)
+    controller.start()
+    mailbox.port = controller.port
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, smtp_mailbox) -> Iterator[Server]:
+    """uvicorn on a free port, on a fresh migrated SQLite database holding the demo programme; its email
+    goes to `smtp_mailbox`."""
     tmp = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     # A developer's own DENHUB_* settings must not leak in; .env is still read by the app, so the
     # settings these tests depend on are all given explicitly.
     env = {k: v for k, v in os.environ.items() if not k.startswith("DENHUB_")}
+    database_url = f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}"
     env.update(
-        DENHUB_DATABASE_URL=f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
+        DENHUB_DATABASE_URL=database_url,
         DENHUB_VAR_DIR=str(tmp / "var"),
         DENHUB_ENV="development",
         DENHUB_BASE_URL=url,
@@ -112,6 +170,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         # Far longer than the 2 s default, so that "an organiser's edit shows at once" can only pass
         # because the edit cleared the cache, never because the cached page happened to expire.
         DENHUB_LISTING_CACHE_SECONDS="30",
+        DENHUB_SMTP_URL=f"smtp://127.0.0.1:{smtp_mailbox.port}",
         PYTHONUNBUFFERED="1",
     )
     _run(["db", "upgrade"], env)
@@ -132,7 +191,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the server did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
             time.sleep(0.1)
-        yield Server(url=url, log_path=log_path, demo_login=DemoLogin(match[1], match[2]))
+        yield Server(url=url, log_path=log_path, demo_login=DemoLogin(match[1], match[2]),
+                     database_url=database_url, mailbox=smtp_mailbox)
     finally:
         proc.terminate()
         try:
@@ -152,6 +212,12 @@ def live_server(server: Server) -> str:
 def demo_login(server: Server) -> DemoLogin:
     """The organiser login that `denhub demo` printed."""
     return server.demo_login
+
+
+@pytest.fixture(scope="session")
+def mailbox(server: Server) -> Mailbox:
+    """The emails the running app has sent (to the loopback SMTP server)."""
+    return server.mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -258,4 +324,15 @@ async def assert_fits_width(page) -> None:
     widths = await page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
-    assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"
+    if widths[0] > widths[1]:
+        # Name the culprits: the innermost elements that reach past the right edge.
+        culprits = await page.evaluate(
+            """(limit) => [...document.querySelectorAll("body *")]
+                .filter(e => e.getBoundingClientRect().right > limit
+                             && ![...e.children].some(c => c.getBoundingClientRect().right > limit))
+                .slice(0, 5)
+                .map(e => `<${e.tagName.toLowerCase()} class="${e.className}"> ${e.textContent.trim().slice(0, 40)}`
+                          + ` (right edge ${Math.round(e.getBoundingClientRect().right)} px)`)""",
+            widths[1],
+        )
+        raise AssertionError(f"page is {widths[0]} px wide in a {widths[1]} px viewport: " + "; ".join(culprits))

@@ -306,3 +306,50 @@ async def test_organiser_cancellation_offers_the_seat_to_the_first_in_line(app, 
 async def test_unknown_claim_link_is_not_found(client, db):
     assert (await client.get("/waitlist/claim/not-a-real-token")).status_code == 404
     assert (await client.get("/waitlist/claim/" + "x" * 300)).status_code == 404
+
+
+# --- at the same moment -------------------------------------------------------------------------------
+
+async def test_two_cancellations_at_once_offer_to_two_different_people(client, db):
+    import asyncio
+
+    event, ticket_type, codes = await _sold_out_setup(client, db, capacity=2)
+    for name, email in (("Bilal Ahmed", "bilal@example.org"), ("Chloe Smith", "chloe@example.org"),
+                        ("Dev Patel", "dev@example.org")):
+        await _join(client, event, ticket_type, name, email)
+    csrf = await csrf_for(client, f"/tickets/{codes[0]}")
+    responses = await asyncio.gather(*(client.post(f"/tickets/{code}/cancel", data={"csrf_token": csrf})
+                                       for code in codes))
+    assert [r.status_code for r in responses] == [303, 303]
+    assert [e.status for e in await _entries(db)] == ["offered", "offered", "waiting"]
+    assert await _seats(db, event.id, ticket_type.id) == (2, 2)
+    assert len(await _emails_to(db, "bilal@example.org")) == len(await _emails_to(db, "chloe@example.org")) == 1
+    assert await _emails_to(db, "dev@example.org") == []
+
+
+async def test_the_same_ticket_cancelled_twice_at_once_frees_one_seat(client, db):
+    import asyncio
+
+    event, ticket_type, codes = await _sold_out_setup(client, db, capacity=2)
+    csrf = await csrf_for(client, f"/tickets/{codes[0]}")
+    responses = await asyncio.gather(*(client.post(f"/tickets/{codes[0]}/cancel", data={"csrf_token": csrf})
+                                       for _ in range(3)))
+    assert [r.status_code for r in responses] == [303, 303, 303]
+    assert await _seats(db, event.id, ticket_type.id) == (1, 1)
+
+
+async def test_the_same_claim_link_sent_twice_at_once_makes_one_order(client, db):
+    import asyncio
+
+    event, ticket_type, [code] = await _sold_out_setup(client, db)
+    await _join(client, event, ticket_type, "Bilal Ahmed", "bilal@example.org")
+    await _cancel_ticket(client, code)
+    link = await _claim_path(db, "bilal@example.org")
+    csrf = csrf_from((await client.get(link)).text)
+    form = {"csrf_token": csrf, "attendee_name": "Bilal Ahmed", "consent": "on"}
+    responses = await asyncio.gather(*(client.post(link, data=form) for _ in range(3)))
+    assert sorted(r.status_code for r in responses) == [303, 410, 410]
+    async with db.read() as session:
+        orders = await session.scalar(select(func.count(Order.id)).where(Order.email == "bilal@example.org"))
+    assert orders == 1
+    assert await _seats(db, event.id, ticket_type.id) == (1, 1)

@@ -1,0 +1,161 @@
+"""Parsing judging forms: (data or None, errors keyed by field, values to re-show)."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import FormData
+
+from judging import scoring
+from judging.errors import InvalidInput
+from judging.models import Criterion, Round
+from judging.services import CriterionInput, EntrantInput, Settings
+
+HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+TIE_BREAK_SLOTS = 3
+
+
+def valid_email(value: str) -> bool:
+    return len(value) <= 254 and bool(EMAIL_RE.match(value))
+
+
+def form_values(form: FormData, limit: int = 4000) -> dict[str, str]:
+    return {k: v[:limit] for k, v in form.multi_items() if isinstance(v, str)}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int((value or "").strip())
+    except ValueError:
+        return None
+
+
+ENTRANT_LIMITS = {"name": 120, "enterprise": 160, "pitch": 200, "social_mission": 3000}
+
+
+def parse_entrant(form: FormData, rounds: list[Round] = ()) -> tuple[EntrantInput | None, dict, dict]:
+    values = form_values(form)
+    errors: dict[str, str] = {}
+    clean = {k: values.get(k, "").strip() for k in (*ENTRANT_LIMITS, "contact_email")}
+    if not clean["name"]:
+        errors["name"] = "Enter the name of the person pitching."
+    if not clean["enterprise"]:
+        errors["enterprise"] = "Enter the enterprise’s name."
+    if not clean["pitch"]:
+        errors["pitch"] = "Describe the idea in one line."
+    if "\n" in clean["pitch"] or "\r" in clean["pitch"]:
+        errors["pitch"] = "Keep the pitch to one line."
+    if not clean["social_mission"]:
+        errors["social_mission"] = "Tell us the social mission: who benefits and how."
+    for key, limit in ENTRANT_LIMITS.items():
+        if len(clean[key]) > limit and key not in errors:
+            errors[key] = f"Keep this to {limit} characters."
+    if not valid_email(clean["contact_email"]):
+        errors["contact_email"] = "Enter an email address like name@example.com."
+    round_id = None
+    if values.get("round_id"):
+        round_id = _int(values["round_id"])
+        if round_id not in {r.id for r in rounds}:
+            errors["round_id"] = "Choose one of this competition’s rounds."
+    if errors:
+        return None, errors, values
+    return EntrantInput(name=clean["name"], enterprise=clean["enterprise"], pitch=clean["pitch"],
+                        social_mission=clean["social_mission"], contact_email=clean["contact_email"].lower(),
+                        round_id=round_id), {}, values
+
+
+def tie_break_choices(criteria: list[Criterion]) -> list[tuple[str, str]]:
+    specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
+    options = [(scoring.CRITERION_PREFIX + c.key, scoring.describe_rule(scoring.CRITERION_PREFIX + c.key, specs))
+               for c in criteria]
+    return options + [(scoring.SPREAD, scoring.describe_rule(scoring.SPREAD)),
+                      (scoring.CHAIR, scoring.describe_rule(scoring.CHAIR))]
+
+
+def parse_settings(form: FormData) -> tuple[Settings | None, dict, dict]:
+    values = form_values(form)
+    errors: dict[str, str] = {}
+    name = values.get("name", "").strip()
+    if not name or len(name) > 160:
+        errors["name"] = "Name the competition (up to 160 characters)."
+    minutes = values.get("pitch_minutes", "").strip()
+    try:
+        pitch_seconds = round(float(minutes) * 60)
+    except ValueError:
+        pitch_seconds = 0
+    if not 30 <= pitch_seconds <= 3600:
+        errors["pitch_minutes"] = "A pitch lasts from half a minute to 60 minutes."
+    weight = _int(values.get("audience_weight_percent"))
+    if weight is None or not 0 <= weight <= 100:
+        errors["audience_weight_percent"] = "Enter a whole percentage from 0 (judges only) to 100."
+    chain = [values.get(f"tie_break_{i}", "") for i in range(TIE_BREAK_SLOTS)]
+    chain = [rule for rule in chain if rule]
+    if len(set(chain)) != len(chain):
+        errors["tie_break"] = "Each tie-break rule can be used once."
+    if errors:
+        return None, errors, values
+    return Settings(name=name, pitch_seconds=pitch_seconds, audience_weight_percent=weight, tie_break=chain,
+                    applications_open=values.get("applications_open") in ("on", "1", "yes")), {}, values
+
+
+def parse_rubric(form: FormData) -> tuple[list[CriterionInput] | None, dict, dict]:
+    """Rows id_<i>, name_<i> ... remove_<i>; a row with an empty id and an empty name is ignored."""
+    values = form_values(form)
+    errors: dict[str, str] = {}
+    rows: list[CriterionInput] = []
+    indexes = sorted({int(m.group(1)) for k in values if (m := re.fullmatch(r"name_(\d{1,3})", k))})
+    for i in indexes:
+        raw_id = values.get(f"id_{i}", "").strip()
+        name = values.get(f"name_{i}", "").strip()
+        if not raw_id and not name:
+            continue
+        numbers = {k: _int(values.get(f"{k}_{i}")) for k in ("scale_min", "scale_max", "weight", "position")}
+        bad = [k for k, v in numbers.items() if v is None]
+        if bad or (raw_id and _int(raw_id) is None):
+            errors[f"row_{i}"] = f"“{name or 'New criterion'}”: scale, weight and position are whole numbers."
+            continue
+        rows.append(CriterionInput(
+            id=_int(raw_id) if raw_id else None, key=values.get(f"key_{i}", "").strip()[:40], name=name[:80],
+            description=values.get(f"description_{i}", "").strip()[:300], scale_min=numbers["scale_min"],
+            scale_max=numbers["scale_max"], weight=numbers["weight"], position=numbers["position"],
+            remove=values.get(f"remove_{i}") in ("on", "1", "yes"),
+        ))
+    if errors:
+        return None, errors, values
+    return rows, {}, values
+
+
+def parse_scores(form: FormData) -> tuple[dict[int, int], str, str]:
+    """(criterion id -> value from fields c<id>, comment, action). Non-numbers raise InvalidInput."""
+    values: dict[int, int] = {}
+    for key, value in form.multi_items():
+        match = re.fullmatch(r"c(\d{1,9})", key)
+        if not match or not isinstance(value, str) or value == "":
+            continue
+        number = _int(value)
+        if number is None:
+            raise InvalidInput("Scores are whole numbers on each criterion’s scale.")
+        if int(match.group(1)) in values:
+            raise InvalidInput("Each criterion takes one score.")
+        values[int(match.group(1))] = number
+    comment = form.get("comment", "")
+    action = form.get("action", "save")
+    return values, comment if isinstance(comment, str) else "", action if isinstance(action, str) else "save"
+
+
+def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
+    """Fields <prefix><entrant id> = whole number; anything else raises InvalidInput."""
+    positions: dict[int, int] = {}
+    for key, value in form.multi_items():
+        match = re.fullmatch(rf"{prefix}(\d{{1,9}})", key)
+        if not match or not isinstance(value, str):
+            continue
+        if value.strip() == "":
+            continue
+        number = _int(value)
+        if number is None or number < 0:
+            raise InvalidInput("Enter whole numbers from 0 upwards.")
+        positions[int(match.group(1))] = number
+    return positions

@@ -1,0 +1,98 @@
+"""Results: loads submitted sheets, conflicts and votes, and hands plain numbers to judging.scoring.
+
+Only submitted sheets count; drafts are reported so the organiser can chase them before releasing.
+Entrants in rounds (heats, a final) are ranked within their round; entrants without one are ranked together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from denhub.accounts import User
+from judging import scoring
+from judging.judges import panel
+from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus
+from judging.services import criteria_for, entrants_for, rounds_for
+
+
+@dataclass
+class Group:
+    round: Round | None
+    entrants: list[Entrant]
+    results: scoring.Results
+
+
+@dataclass
+class ResultsView:
+    competition: Competition
+    criteria: list[scoring.CriterionSpec]
+    groups: list[Group]
+    entrants: dict[int, Entrant]
+    judges: dict[int, User]
+    chair_id: int | None
+    drafts: int  # sheets saved but not submitted: not counted
+    conflicts: list[Conflict]
+
+    def entrant_name(self, entrant_id: int) -> str:
+        e = self.entrants.get(entrant_id)
+        return e.enterprise if e else f"Entrant {entrant_id}"
+
+    def judge_name(self, judge_id: int) -> str:
+        u = self.judges.get(judge_id)
+        return u.name if u else f"Judge {judge_id}"
+
+    def rule(self, rule: str) -> str:
+        return scoring.describe_rule(rule, self.criteria)
+
+    @property
+    def needs_casting_decision(self) -> bool:
+        return any(t.rule == scoring.UNRESOLVED for g in self.groups
+                   for ranking in (g.results.raw, g.results.normalised, g.results.combined) if ranking
+                   for t in ranking.ties)
+
+
+async def load_results(*, session: AsyncSession, competition: Competition) -> ResultsView:
+    criteria = await criteria_for(session=session, competition_id=competition.id)
+    specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
+    entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
+    members = await panel(session=session, competition_id=competition.id)
+    judge_ids = [m.user.id for m in members]
+    sheets = list(await session.scalars(select(ScoreSheet).where(ScoreSheet.competition_id == competition.id)))
+    submitted = {s.id: s for s in sheets if s.status == SheetStatus.SUBMITTED}
+    values: dict[int, dict[int, float]] = {sid: {} for sid in submitted}
+    if submitted:
+        for score in await session.scalars(select(Score).where(Score.sheet_id.in_(list(submitted)))):
+            values[score.sheet_id][score.criterion_id] = score.value
+    conflicts = list(await session.scalars(select(Conflict).where(Conflict.competition_id == competition.id)))
+    rounds = await rounds_for(session=session, competition_id=competition.id)
+    by_round: dict[int | None, list[Entrant]] = {}
+    for e in entrants:
+        by_round.setdefault(e.round_id, []).append(e)
+    groups = []
+    for heat in [None, *rounds]:
+        members_of = by_round.get(heat.id if heat else None, [])
+        if not members_of:
+            continue
+        ids = {e.id for e in members_of}
+        results = scoring.compute(
+            criteria=specs,
+            entrants=[e.id for e in members_of],
+            judges=judge_ids,
+            sheets=[scoring.Sheet(s.judge_id, s.entrant_id, values[s.id]) for s in submitted.values()
+                    if s.entrant_id in ids and s.judge_id in judge_ids],
+            recusals=[(c.judge_id, c.entrant_id) for c in conflicts if c.entrant_id in ids],
+            tie_break=list(competition.tie_break or []),
+            chair_order=list(competition.chair_order or []),
+            audience_votes={e.id: e.audience_votes for e in members_of},
+            audience_percent=competition.audience_weight_percent,
+        )
+        groups.append(Group(heat, members_of, results))
+    return ResultsView(
+        competition=competition, criteria=specs, groups=groups, entrants={e.id: e for e in entrants},
+        judges={m.user.id: m.user for m in members},
+        chair_id=next((m.user.id for m in members if m.assignment.is_chair), None),
+        drafts=sum(1 for s in sheets if s.status == SheetStatus.DRAFT), conflicts=conflicts,
+    )
