@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import events.manage
 import events.routes
+import judging.manage
+import judging.manage_panel
+import judging.routes
 import ticketing.door
 import ticketing.door_manage
 import ticketing.manage
@@ -137,7 +140,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *ticketing.tickets.routes,
         Mount("/events", routes=[*ticketing.routes.event_routes, *ticketing.tickets.event_routes,
                                  *events.routes.routes]),
-        Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes, *ticketing.door_manage.routes]),
+        Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes, *ticketing.door_manage.routes,
+                                    *judging.manage.routes, *judging.manage_panel.routes]),
+        Mount("/judging", routes=judging.routes.routes),
         Mount("/door", routes=ticketing.door.routes),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]

@@ -76,10 +76,6 @@ async def check_csrf(request: Request) -> None:
     if sent is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            if content_type.startswith("application/x-www-form-urlencoded"):
-                # Kept (it is small and parsed in memory anyway), so an endpoint that reads the raw body,
-                # e.g. a JSON API sent the wrong content type, gets it rather than "Stream consumed".
-                await request.body()
             form = await request.form(max_part_size=request.app.state.settings.max_image_bytes + 1024)
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
@@ -155,8 +151,8 @@ def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
             ):  # no row has such a slug or id, and the database would refuse the query (a 500, not a 404)
                 raise HTTPException(404)
             if request.method == "HEAD":
-                # Starlette adds HEAD to every GET route. Endpoints see it as the GET it stands for, never as a
-                # form submission (HEAD skips the CSRF check); the server still sends no body.
+                # Starlette adds HEAD to every GET route. Endpoints see it as the GET it stands for, never
+                # as a form submission (HEAD skips the CSRF check); the server still sends no body.
                 request = Request({**request.scope, "method": "GET"}, request.receive)
             return await endpoint(request)
 

@@ -283,12 +283,28 @@ def average_ranks(values: Mapping[int, float]) -> tuple[dict[int, float], float]
 
 
 @dataclass(frozen=True)
+class Exclusion:
+    """Why an entrant is left out of Kendall's W: the judges who recused, and those with no score for it."""
+
+    recused_by: tuple[int, ...] = ()
+    not_scored_by: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        parts = []
+        if self.recused_by:
+            parts.append("recusal by judge " + ", ".join(map(str, self.recused_by)))
+        if self.not_scored_by:
+            parts.append("no score from judge " + ", ".join(map(str, self.not_scored_by)))
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Agreement:
     w: float | None  # None when it cannot be computed (reason says why)
     judges: tuple[int, ...]
     entrants: tuple[int, ...]
-    excluded_entrants: dict[int, str] = field(default_factory=dict)
-    excluded_judges: dict[int, str] = field(default_factory=dict)
+    excluded_entrants: dict[int, Exclusion] = field(default_factory=dict)
+    excluded_judges: tuple[int, ...] = ()  # on the panel but scored none of these entrants
     reason: str = ""
 
     @property
@@ -327,20 +343,15 @@ def agreement(totals: Mapping[tuple[int, int], float], judges: Iterable[int], en
     """Kendall's W over the complete block, reporting every judge and entrant left out and why."""
     recused = set(recusals)
     judges, entrants = sorted(set(judges)), sorted(set(entrants))
-    excluded_judges = {j: "scored no entrant" for j in judges if not any((j, e) in totals for e in entrants)}
+    excluded_judges = tuple(j for j in judges if not any((j, e) in totals for e in entrants))
     panel = [j for j in judges if j not in excluded_judges]
-    excluded_entrants: dict[int, str] = {}
+    excluded_entrants: dict[int, Exclusion] = {}
     block: list[int] = []
     for e in entrants:
-        recused_by = [j for j in panel if (j, e) in recused]
-        missing = [j for j in panel if (j, e) not in totals and (j, e) not in recused]
+        recused_by = tuple(j for j in panel if (j, e) in recused)
+        missing = tuple(j for j in panel if (j, e) not in totals and (j, e) not in recused)
         if recused_by or missing:
-            parts = []
-            if recused_by:
-                parts.append("recusal by judge " + ", ".join(map(str, recused_by)))
-            if missing:
-                parts.append("no score from judge " + ", ".join(map(str, missing)))
-            excluded_entrants[e] = "; ".join(parts)
+            excluded_entrants[e] = Exclusion(recused_by, missing)
         else:
             block.append(e)
     base = dict(judges=tuple(panel), entrants=tuple(block), excluded_entrants=excluded_entrants,

@@ -80,7 +80,7 @@ def parse_pounds(value: str) -> int | None:
 
 @dataclass
 class Step2:
-    request: RegistrationRequest | None
+    request: RegistrationRequest  # complete only when `errors` is empty
     errors: dict[str, str]
     values: dict[str, str]
     honeypot: bool
@@ -130,17 +130,14 @@ def parse_registration(form: FormData, types: list[TicketType]) -> Step2:
     if not valid_form_token(token):
         errors["__all__"] = "This form has expired. Please start your booking again from the event page."
     honeypot = bool(values.get(HONEYPOT_FIELD, "").strip())
-    if errors:
-        return Step2(None, errors, values, honeypot)
-    return Step2(
-        RegistrationRequest(
-            lines=lines, email=email.lower() if email.isascii() else email,
-            access_needs=values.get("access_needs", "").strip(),
-            organisation=values.get("organisation", "").strip(),
-            community_declaration=values.get("community_declaration", ""), form_token=token,
-        ),
-        errors, values, honeypot,
+    # Built even when there are errors, so the booking rules can report their problems in the same round.
+    request = RegistrationRequest(
+        lines=lines, email=email.lower() if email.isascii() else email,
+        access_needs=values.get("access_needs", "").strip(),
+        organisation=values.get("organisation", "").strip(),
+        community_declaration=values.get("community_declaration", ""), form_token=token,
     )
+    return Step2(request, errors, values, honeypot)
 
 
 @dataclass

@@ -128,8 +128,10 @@ async def register(request: Request) -> Response:
     if step.honeypot:
         raise HTTPException(400, "Sorry, we could not process that booking. Please try again.")
     if step.errors:
+        # Report every problem at once: the form's and the booking rules' (names, declaration, prices).
+        errors = {**services.check_request(event, types, step.request), **step.errors}
         return render(request, "ticketing/details.html",
-                      _details_context(event, types, lines, step.values, step.errors, token), status_code=422)
+                      _details_context(event, types, lines, step.values, errors, token), status_code=422)
     db = request.app.state.db
     settings = request.app.state.settings
     # Sending the same form again is not a new booking: it shows the booking made, even at the limit.

@@ -165,6 +165,14 @@ def _validate(event: Event, types: dict[int, TicketType], req: RegistrationReque
     return errors, dict(quantities), prices
 
 
+def check_request(event: Event, types: list[TicketType], req: RegistrationRequest,
+                  now: dt.datetime | None = None) -> dict[str, str]:
+    """The booking rules' field errors for a request, without touching the database (for forms)."""
+    by_id = {t.id: t for t in types if t.event_id == event.id}
+    errors, _quantities, _prices = _validate(event, by_id, req, now or utcnow())
+    return errors
+
+
 async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
                    now: dt.datetime | None = None) -> tuple[Order, bool]:
     """Claim seats and create the order and its tickets in the caller's transaction.

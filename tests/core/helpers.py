@@ -22,8 +22,13 @@ from tests.factories import PASSWORD, make_user
 CLIENT_ADDRESS = "203.0.113.7"  # the address the conftest `client` fixture uses
 
 
-def new_client(app, *, address: str = CLIENT_ADDRESS, base_url: str = "http://testserver",
-               cookies: httpx.Cookies | None = None) -> httpx.AsyncClient:
+def new_client(
+    app,
+    *,
+    address: str = CLIENT_ADDRESS,
+    base_url: str = "http://testserver",
+    cookies: httpx.Cookies | None = None,
+) -> httpx.AsyncClient:
     """Another browser (own cookie jar), optionally from another address; use with `async with`."""
     transport = httpx.ASGITransport(app=app, client=(address, 5555))
     return httpx.AsyncClient(transport=transport, base_url=base_url, cookies=cookies)
@@ -82,7 +87,7 @@ def input_value(page: str, name: str) -> str:
     textarea = re.search(r"<textarea[^>]*>(.*?)</textarea>", block, re.DOTALL)
     if textarea:
         return textarea.group(1)
-    match = re.search(r'<input id="%s"[^>]* value="([^"]*)"' % re.escape(name), block)
+    match = re.search(rf'<input id="{re.escape(name)}"[^>]* value="([^"]*)"', block)
     assert match, block
     return match.group(1)
 
@@ -116,8 +121,9 @@ def event_form(**overrides) -> dict[str, str]:
 NO_FILE = ("", b"", "application/octet-stream")  # what a browser sends for an empty file input
 
 
-async def post_event_form(client: httpx.AsyncClient, path: str, data: dict, *, image=NO_FILE,
-                          csrf: str | None = None) -> httpx.Response:
+async def post_event_form(
+    client: httpx.AsyncClient, path: str, data: dict, *, image=NO_FILE, csrf: str | None = None
+) -> httpx.Response:
     """Submit the event form as a browser does: multipart, with the CSRF token and the file input."""
     token = csrf if csrf is not None else await csrf_for(client, "/organiser/events/new")
     return await client.post(path, data={**data, "csrf_token": token}, files={"image": image})

@@ -25,6 +25,7 @@ class Endpoint:
 
     def url(self, values: dict[str, object]) -> str:
         """The path with its parameters filled from `values` (unknown ints 1, unknown strings x)."""
+
         def fill(match: re.Match) -> str:
             name, convertor = match.group(1), match.group(2)
             if name in values:
@@ -47,9 +48,11 @@ def walk(routes, prefix: str = "") -> tuple[list[Endpoint], list[tuple[str, obje
             else:
                 apps.append((prefix + route.path, route.app))
         elif isinstance(route, Route):
-            endpoints.append(Endpoint(prefix + route.path, tuple(sorted(route.methods or ())), route.endpoint))
+            endpoints.append(
+                Endpoint(prefix + route.path, tuple(sorted(route.methods or ())), route.endpoint)
+            )
         else:  # a WebSocketRoute or Host would need its own permission check: make this test say so
-            raise AssertionError(f"route type not covered by the permission walk: {route!r}")
+            raise TypeError(f"route type not covered by the permission walk: {route!r}")
     return endpoints, apps
 
 

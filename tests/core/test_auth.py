@@ -1,4 +1,4 @@
-"""Signing in and out: password hashes, session cookies, redirects after login, rate limits, stale sessions."""
+"""Signing in and out: password hashes, session cookies, redirects after login, limits, stale sessions."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ async def _signed_in(client) -> bool:
 
 def _cookie_attributes(response) -> set[str]:
     """The attributes of the session cookie set by `response`, e.g. {"httponly", "samesite=lax", "path=/"}."""
-    cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("denhub_session=")]
+    cookies = [
+        v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("denhub_session=")
+    ]
     assert len(cookies) == 1, response.headers
     return {part.strip().lower() for part in cookies[0].split(";")[1:]}
 
@@ -40,8 +42,12 @@ async def test_password_is_stored_as_an_argon2id_hash(db):
     assert stored.startswith("$argon2id$")
     assert "a long enough password" not in stored
     async with db.write() as session:
-        assert (await authenticate(session=session, email=user.email.upper(), password="a long enough password"))
-        assert await authenticate(session=session, email=user.email, password="A long enough password") is None
+        assert await authenticate(
+            session=session, email=user.email.upper(), password="a long enough password"
+        )
+        assert (
+            await authenticate(session=session, email=user.email, password="A long enough password") is None
+        )
 
 
 async def test_wrong_password_is_401_with_a_message_and_no_session(db, client):
@@ -65,8 +71,10 @@ async def test_inactive_account_cannot_sign_in(db, client):
     assert not await _signed_in(client)
 
 
-@pytest.mark.parametrize(("role", "home"), [(Role.ORGANISER, "/organiser/events"), (Role.JUDGE, "/account"),
-                                            (Role.DOOR_STAFF, "/door/")])
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [(Role.ORGANISER, "/organiser/events"), (Role.JUDGE, "/account"), (Role.DOOR_STAFF, "/door/")],
+)
 async def test_correct_password_signs_in_with_a_safe_cookie(db, client, role, home):
     user = await _user(db, role=role)
     response = await login(client, f"  {user.email.upper()} ", PASSWORD)
@@ -83,9 +91,11 @@ async def test_correct_password_signs_in_with_a_safe_cookie(db, client, role, ho
 
 async def test_cookie_is_secure_behind_https(settings, db):
     user = await _user(db)
-    async with running_app(settings, https=True) as app:
-        async with new_client(app, base_url="https://testserver") as client:
-            response = await login(client, user.email, PASSWORD)
+    async with (
+        running_app(settings, https=True) as app,
+        new_client(app, base_url="https://testserver") as client,
+    ):
+        response = await login(client, user.email, PASSWORD)
     assert response.status_code == 303
     assert {"secure", "httponly", "samesite=lax"} <= _cookie_attributes(response)
 
@@ -102,7 +112,9 @@ async def test_old_session_cookie_stops_working_after_password_change(app, db, c
     user = await sign_in(client, db)
     assert await _signed_in(client)
     async with db.write() as session:
-        await set_password(session=session, user=await session.get(User, user.id), password="a brand new password")
+        await set_password(
+            session=session, user=await session.get(User, user.id), password="a brand new password"
+        )
     assert not await _signed_in(client)
     assert (await login(client, user.email, PASSWORD)).status_code == 401
     assert (await login(client, user.email, "a brand new password")).status_code == 303
@@ -128,8 +140,9 @@ async def test_next_only_follows_same_site_paths(db, client):
     user = await _user(db)  # one account for every case: each sign-in clears its failures anyway
     for next_url, expected in NEXT_CASES:
         token = await csrf_for(client)
-        response = await client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                                     "next": next_url, "csrf_token": token})
+        response = await client.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "next": next_url, "csrf_token": token}
+        )
         assert response.status_code == 303, next_url
         assert response.headers["location"] == expected, next_url
 
@@ -140,8 +153,15 @@ async def test_login_page_carries_next_from_the_redirect(db, client):
     assert redirect.headers["location"] == "/login?next=/organiser/events/new"
     page = await client.get(redirect.headers["location"])
     assert 'name="next" value="/organiser/events/new"' in page.text
-    response = await client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                                 "next": "/organiser/events/new", "csrf_token": await csrf_for(client)})
+    response = await client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": PASSWORD,
+            "next": "/organiser/events/new",
+            "csrf_token": await csrf_for(client),
+        },
+    )
     assert response.headers["location"] == "/organiser/events/new"
     assert (await client.get("/organiser/events/new")).status_code == 200
 
@@ -192,8 +212,10 @@ async def test_one_address_trying_many_accounts_is_limited(settings, db):
 async def test_limits_are_shared_by_every_worker(settings, db):
     """Two app instances (workers) over one database count the same failures."""
     user = await _user(db)
-    async with running_app(settings, login_max_failures=2) as worker_a, \
-            running_app(settings, login_max_failures=2) as worker_b:
+    async with (
+        running_app(settings, login_max_failures=2) as worker_a,
+        running_app(settings, login_max_failures=2) as worker_b,
+    ):
         async with new_client(worker_a) as client:
             assert (await login(client, user.email, WRONG)).status_code == 401
         async with new_client(worker_b) as client:
@@ -203,7 +225,7 @@ async def test_limits_are_shared_by_every_worker(settings, db):
 
 
 async def test_signed_in_user_sees_their_name_and_sign_out(db, client):
-    user = await sign_in(client, db, Role.JUDGE, name="Amina Begum")
+    await sign_in(client, db, Role.JUDGE, name="Amina Begum")
     page = await client.get("/account")
     assert "Amina Begum" in page.text and "Judge" in page.text
     assert 'action="/logout"' in page.text

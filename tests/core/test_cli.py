@@ -19,6 +19,7 @@ from tests.conftest import TEST_SECRET
 @pytest.fixture
 def cli_env(monkeypatch, tmp_path):
     """Point the command at a database through the environment, as an operator would."""
+
     def point_at(url: str) -> str:
         monkeypatch.setenv("DENHUB_ENV", "test")
         monkeypatch.setenv("DENHUB_SECRET_KEY", TEST_SECRET)
@@ -31,6 +32,7 @@ def cli_env(monkeypatch, tmp_path):
 
 def query(url: str, fn):
     """Run `fn(session)` against the database in a fresh event loop; returns its result."""
+
     async def run():
         db = Database(url)
         try:
@@ -51,14 +53,26 @@ def test_db_upgrade_then_user_add_on_a_fresh_database(cli_env, tmp_path, capsys)
     url = cli_env(f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'denhub.sqlite3'}")
     main(["db", "upgrade"])
     assert "database is at revision heads" in capsys.readouterr().out
-    main(["user", "add", " Ann.Organiser@Example.ORG ", "--role", "organiser", "--name", "Ann",
-          "--password", "a long enough password"])
+    main(
+        [
+            "user",
+            "add",
+            " Ann.Organiser@Example.ORG ",
+            "--role",
+            "organiser",
+            "--name",
+            "Ann",
+            "--password",
+            "a long enough password",
+        ]
+    )
     assert "added organiser" in capsys.readouterr().out
     assert query(url, _users) == [("ann.organiser@example.org", "organiser", "Ann")]
 
     async def check(session):
-        return await authenticate(session=session, email="ann.organiser@example.org",
-                                  password="a long enough password")
+        return await authenticate(
+            session=session, email="ann.organiser@example.org", password="a long enough password"
+        )
 
     assert query(url, check) is not None
 
@@ -68,16 +82,21 @@ def test_user_add_and_duplicate_email(cli_env, db_url, capsys):
     main(["user", "add", "judge@example.org", "--role", "judge", "--password", "a long enough password"])
     assert "added judge judge@example.org" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exited:
-        main(["user", "add", "JUDGE@example.org", "--role", "organiser", "--password", "another long password"])
+        main(
+            ["user", "add", "JUDGE@example.org", "--role", "organiser", "--password", "another long password"]
+        )
     assert exited.value.code == "denhub: An account with that email already exists."
     assert query(url, _users) == [("judge@example.org", "judge", "judge@example.org")]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--role", "organiser", "--password", "short"], "denhub: Passwords need at least 10 characters."),
-    (["--role", "organiser", "--password", "a long enough password", "--email-typo"], None),
-    (["--role", "admin", "--password", "a long enough password"], None),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "organiser", "--password", "short"], "denhub: Passwords need at least 10 characters."),
+        (["--role", "organiser", "--password", "a long enough password", "--email-typo"], None),
+        (["--role", "admin", "--password", "a long enough password"], None),
+    ],
+)
 def test_user_add_refuses_bad_input(cli_env, db_url, capsys, args, message):
     url = cli_env(db_url)
     with pytest.raises(SystemExit) as exited:

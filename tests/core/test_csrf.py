@@ -27,8 +27,12 @@ async def _state(db) -> tuple[int, list[str]]:
 def _post_routes(app):
     endpoints, _ = walk(app.routes)
     posts = [e for e in endpoints if "POST" in e.methods]
-    assert {e.path for e in posts} >= {"/login", "/logout", "/organiser/events/new",
-                                      "/organiser/events/{event_id:int}/publish"}
+    assert {e.path for e in posts} >= {
+        "/login",
+        "/logout",
+        "/organiser/events/new",
+        "/organiser/events/{event_id:int}/publish",
+    }
     return posts
 
 
@@ -55,8 +59,12 @@ async def test_every_post_route_refuses_a_missing_or_wrong_token(app, db):
     checked = 0
     for endpoint in _post_routes(app):
         own_token, cookies = await session_for(endpoint.access)
-        bad_tokens = {"missing": None, "wrong": own_token[:-2] + "xx", "other session": other_token,
-                      "empty": ""}
+        bad_tokens = {
+            "missing": None,
+            "wrong": own_token[:-2] + "xx",
+            "other session": other_token,
+            "empty": "",
+        }
         for kind, sent in bad_tokens.items():
             assert sent != own_token
             data = {"email": "nobody@example.org", "password": "whatever it is", "title": "Sneaky"}
@@ -75,8 +83,11 @@ async def test_every_post_route_refuses_a_missing_or_wrong_token(app, db):
 
 async def test_multipart_form_without_token_is_refused(app, db, client):
     await sign_in(client, db)
-    response = await client.post("/organiser/events/new", data={"title": "No token"},
-                                 files={"image": ("", b"", "application/octet-stream")})
+    response = await client.post(
+        "/organiser/events/new",
+        data={"title": "No token"},
+        files={"image": ("", b"", "application/octet-stream")},
+    )
     assert_error_page(response, 403, CSRF_MESSAGE)
     assert (await _state(db))[0] == 0
 
@@ -86,8 +97,9 @@ async def test_token_in_header_is_accepted_and_checked(app, db, client):
         event = await make_event(session, status="draft")
     await sign_in(client, db)
     token = await csrf_for(client)
-    refused = await client.post(f"/organiser/events/{event.id}/publish", headers={"x-csrf-token": "nope"},
-                                data={"csrf_token": token})  # the header, when sent, is what counts
+    refused = await client.post(
+        f"/organiser/events/{event.id}/publish", headers={"x-csrf-token": "nope"}, data={"csrf_token": token}
+    )  # the header, when sent, is what counts
     assert_error_page(refused, 403, CSRF_MESSAGE)
     accepted = await client.post(f"/organiser/events/{event.id}/publish", headers={"x-csrf-token": token})
     assert accepted.status_code == 303
@@ -114,11 +126,18 @@ async def test_head_requests_change_nothing(app, db, client):
     before = await _state(db)
     endpoints, _ = walk(app.routes)
     heads = [e for e in endpoints if "HEAD" in e.methods]
-    assert {"/login", "/organiser/events/new", "/organiser/events/{event_id:int}/edit"} <= {e.path for e in heads}
-    body = {**event_form(title="Made by HEAD", slug="made-by-head"), "email": victim.email, "password": "wrong"}
+    assert {"/login", "/organiser/events/new", "/organiser/events/{event_id:int}/edit"} <= {
+        e.path for e in heads
+    }
+    body = {
+        **event_form(title="Made by HEAD", slug="made-by-head"),
+        "email": victim.email,
+        "password": "wrong",
+    }
     for endpoint in heads:
-        response = await client.request("HEAD", endpoint.url({"slug": event.slug, "event_id": event.id}),
-                                        data=body)
+        response = await client.request(
+            "HEAD", endpoint.url({"slug": event.slug, "event_id": event.id}), data=body
+        )
         assert response.status_code < 500, endpoint.path
         assert response.status_code not in (401, 422), endpoint.path  # the form was not processed
     assert await _state(db) == before

@@ -1,4 +1,4 @@
-"""Bad input never causes a 500: oversized, malformed, mis-typed or missing form data gets a 4xx and a message."""
+"""Bad input never causes a 500: oversized, malformed, mis-typed or missing data gets a 4xx and a message."""
 
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ def multipart(fields: dict[str, bytes | str], boundary: str = "denhubfuzz") -> t
     body = b""
     for name, value in fields.items():
         raw = value if isinstance(value, bytes) else value.encode()
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").encode() + raw + b"\r\n"
+        body += (
+            (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n').encode()
+            + raw
+            + b"\r\n"
+        )
     body += f"--{boundary}--\r\n".encode()
     return body, {"content-type": f"multipart/form-data; boundary={boundary}"}
 
@@ -50,36 +54,61 @@ async def _events(db) -> int:
 
 # --- /login ------------------------------------------------------------------------------------------
 
+
 async def test_login_survives_bad_input(app, db):
     async with db.write() as session:
         user = await make_user(session)
     async with new_client(app) as client:
         token = await csrf_for(client)
         cases = {
-            "huge email": dict(data={"email": "a" * 500_000 + "@example.org", "password": "x",
-                                     "csrf_token": token}),
-            "huge password": dict(data={"email": user.email, "password": "p" * 1_500_000, "csrf_token": token}),
-            "nul in email": dict(data={"email": f"{user.email}\x00", "password": "wrong", "csrf_token": token}),
-            "nul in password": dict(data={"email": user.email, "password": "a\x00b" * 5, "csrf_token": token}),
-            "invalid utf-8 (urlencoded)": dict(
-                content=f"email=%FF%FE%80@example.org&password=%C3%28&csrf_token={token}".encode(),
-                headers={"content-type": "application/x-www-form-urlencoded"}),
-            "invalid utf-8 (multipart)": dict(zip(("content", "headers"), multipart(
-                {"email": b"\xff\xfe\x80@example.org", "password": b"\xc3\x28", "csrf_token": token}))),
-            "missing fields": dict(data={"csrf_token": token}),
-            "utf-8 encoded surrogates": dict(
-                content=f"email=%ED%A0%80@example.org&password=%ED%BF%BF&csrf_token={token}".encode(),
-                headers={"content-type": "application/x-www-form-urlencoded"}),
-            "json body": dict(json={"email": user.email, "password": PASSWORD},
-                              headers={"x-csrf-token": token}),
-            "text/plain body": dict(content=f"email={user.email}&csrf_token={token}".encode(),
-                                    headers={"content-type": "text/plain"}),
-            "multipart without boundary": dict(content=b"garbage", headers={"content-type": "multipart/form-data"}),
-            "broken multipart": dict(content=b"--x\r\nnot a part header\r\n\r\n",
-                                     headers={"content-type": "multipart/form-data; boundary=x"}),
-            "field over the size limit": dict(data={"email": "e" * (3 * MB), "csrf_token": token}),
-            "repeated fields": dict(content=f"email=a&email=b&password=1&password=2&csrf_token={token}".encode(),
-                                    headers={"content-type": "application/x-www-form-urlencoded"}),
+            "huge email": {
+                "data": {"email": "a" * 500_000 + "@example.org", "password": "x", "csrf_token": token}
+            },
+            "huge password": {
+                "data": {"email": user.email, "password": "p" * 1_500_000, "csrf_token": token}
+            },
+            "nul in email": {
+                "data": {"email": f"{user.email}\x00", "password": "wrong", "csrf_token": token}
+            },
+            "nul in password": {"data": {"email": user.email, "password": "a\x00b" * 5, "csrf_token": token}},
+            "invalid utf-8 (urlencoded)": {
+                "content": f"email=%FF%FE%80@example.org&password=%C3%28&csrf_token={token}".encode(),
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+            },
+            "invalid utf-8 (multipart)": dict(
+                zip(
+                    ("content", "headers"),
+                    multipart(
+                        {"email": b"\xff\xfe\x80@example.org", "password": b"\xc3\x28", "csrf_token": token}
+                    ),
+                )
+            ),
+            "missing fields": {"data": {"csrf_token": token}},
+            "utf-8 encoded surrogates": {
+                "content": f"email=%ED%A0%80@example.org&password=%ED%BF%BF&csrf_token={token}".encode(),
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+            },
+            "json body": {
+                "json": {"email": user.email, "password": PASSWORD},
+                "headers": {"x-csrf-token": token},
+            },
+            "text/plain body": {
+                "content": f"email={user.email}&csrf_token={token}".encode(),
+                "headers": {"content-type": "text/plain"},
+            },
+            "multipart without boundary": {
+                "content": b"garbage",
+                "headers": {"content-type": "multipart/form-data"},
+            },
+            "broken multipart": {
+                "content": b"--x\r\nnot a part header\r\n\r\n",
+                "headers": {"content-type": "multipart/form-data; boundary=x"},
+            },
+            "field over the size limit": {"data": {"email": "e" * (3 * MB), "csrf_token": token}},
+            "repeated fields": {
+                "content": f"email=a&email=b&password=1&password=2&csrf_token={token}".encode(),
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+            },
         }
         for name, kwargs in cases.items():
             response = await client.post("/login", **kwargs)
@@ -87,14 +116,20 @@ async def test_login_survives_bad_input(app, db):
             assert_refused_with_message(response)
         # None of that signed anyone in, and a real sign-in still works.
         assert (await client.get("/account")).status_code == 303
-        assert (await client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                                  "csrf_token": token})).status_code == 303
+        assert (
+            await client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        ).status_code == 303
 
 
 # --- the organiser's event forms ---------------------------------------------------------------------------
 
 # Odd but harmless input that may be saved (as text decoded as Latin-1, or U+FFFD): no 500 either way.
-MAY_BE_SAVED = {"invalid utf-8", "utf-8 encoded surrogates", "capacity with spaces and signs", "nul in the text"}
+MAY_BE_SAVED = {
+    "invalid utf-8",
+    "utf-8 encoded surrogates",
+    "capacity with spaces and signs",
+    "nul in the text",
+}
 
 
 def _event_cases(token: str) -> dict[str, dict]:
@@ -104,33 +139,79 @@ def _event_cases(token: str) -> dict[str, dict]:
         return {**form, "slug": re.sub(r"[^a-z0-9]+", "-", name).strip("-")}
 
     return {
-        "huge title": dict(data={**form, "title": "T" * 200_000, "csrf_token": token}),
-        "every field huge": dict(data={**{k: "x" * 30_000 for k in form}, "csrf_token": token}),
-        "field over the size limit": dict(data={**form, "description": "d" * (3 * MB), "csrf_token": token}),
-        "nul characters": dict(data={**form, "title": "Film\x00night", "venue_name": "\x00",
-                                     "description": "a\x00b", "slug": "nul\x00slug", "csrf_token": token}),
-        "nul in the text": dict(data={**unique("nul text"), "title": "Film\x00night", "summary": "\x00",
-                                      "description": "**a**\x00b", "csrf_token": token}),
-        "invalid utf-8": dict(zip(("content", "headers"), multipart(
-            {**unique("invalid utf-8"), "title": b"Caf\xe9 \xff\xfe night", "venue_name": b"\x80\x81",
-             "csrf_token": token}))),
-        "utf-8 encoded surrogates": dict(zip(("content", "headers"), multipart(
-            {**unique("surrogates"), "title": b"\xed\xa0\x80 night", "csrf_token": token}))),
-        "missing fields": dict(data={"csrf_token": token}),
-        "only a title": dict(data={"title": "Just a title", "csrf_token": token}),
-        "title sent as a file": dict(data={**{k: v for k, v in form.items() if k != "title"}, "csrf_token": token},
-                                     files={"title": ("title.txt", b"A title", "text/plain")}),
-        "json body": dict(json=form, headers={"x-csrf-token": token}),
-        "text/plain body": dict(content=b"title=x", headers={"content-type": "text/plain", "x-csrf-token": token}),
-        "broken multipart": dict(content=b"--x\r\nnonsense",
-                                 headers={"content-type": "multipart/form-data; boundary=x", "x-csrf-token": token}),
-        "absurd dates": dict(data={**form, "starts_at": "99999-01-01T00:00", "ends_at": "2026-02-30T25:61",
-                                   "csrf_token": token}),
-        "huge capacity": dict(data={**form, "capacity": "9" * 5000, "csrf_token": token}),
-        "capacity with spaces and signs": dict(data={**unique("capacity"), "capacity": " +1_0 ", "csrf_token": token}),
-        "unknown category": dict(data={**form, "category": "<script>", "csrf_token": token}),
-        "not an image": dict(data={**form, "csrf_token": token},
-                             files={"image": ("photo.jpg", b"\x89PNG\r\n\x1a\n truncated", "image/png")}),
+        "huge title": {"data": {**form, "title": "T" * 200_000, "csrf_token": token}},
+        "every field huge": {"data": {**{k: "x" * 30_000 for k in form}, "csrf_token": token}},
+        "field over the size limit": {"data": {**form, "description": "d" * (3 * MB), "csrf_token": token}},
+        "nul characters": {
+            "data": {
+                **form,
+                "title": "Film\x00night",
+                "venue_name": "\x00",
+                "description": "a\x00b",
+                "slug": "nul\x00slug",
+                "csrf_token": token,
+            }
+        },
+        "nul in the text": {
+            "data": {
+                **unique("nul text"),
+                "title": "Film\x00night",
+                "summary": "\x00",
+                "description": "**a**\x00b",
+                "csrf_token": token,
+            }
+        },
+        "invalid utf-8": dict(
+            zip(
+                ("content", "headers"),
+                multipart(
+                    {
+                        **unique("invalid utf-8"),
+                        "title": b"Caf\xe9 \xff\xfe night",
+                        "venue_name": b"\x80\x81",
+                        "csrf_token": token,
+                    }
+                ),
+            )
+        ),
+        "utf-8 encoded surrogates": dict(
+            zip(
+                ("content", "headers"),
+                multipart({**unique("surrogates"), "title": b"\xed\xa0\x80 night", "csrf_token": token}),
+            )
+        ),
+        "missing fields": {"data": {"csrf_token": token}},
+        "only a title": {"data": {"title": "Just a title", "csrf_token": token}},
+        "title sent as a file": {
+            "data": {**{k: v for k, v in form.items() if k != "title"}, "csrf_token": token},
+            "files": {"title": ("title.txt", b"A title", "text/plain")},
+        },
+        "json body": {"json": form, "headers": {"x-csrf-token": token}},
+        "text/plain body": {
+            "content": b"title=x",
+            "headers": {"content-type": "text/plain", "x-csrf-token": token},
+        },
+        "broken multipart": {
+            "content": b"--x\r\nnonsense",
+            "headers": {"content-type": "multipart/form-data; boundary=x", "x-csrf-token": token},
+        },
+        "absurd dates": {
+            "data": {
+                **form,
+                "starts_at": "99999-01-01T00:00",
+                "ends_at": "2026-02-30T25:61",
+                "csrf_token": token,
+            }
+        },
+        "huge capacity": {"data": {**form, "capacity": "9" * 5000, "csrf_token": token}},
+        "capacity with spaces and signs": {
+            "data": {**unique("capacity"), "capacity": " +1_0 ", "csrf_token": token}
+        },
+        "unknown category": {"data": {**form, "category": "<script>", "csrf_token": token}},
+        "not an image": {
+            "data": {**form, "csrf_token": token},
+            "files": {"image": ("photo.jpg", b"\x89PNG\r\n\x1a\n truncated", "image/png")},
+        },
     }
 
 
@@ -163,24 +244,43 @@ async def test_event_forms_survive_bad_input(db, client, target):
 async def test_extreme_but_valid_dates_do_not_break_pages(db, client):
     await sign_in(client, db)
     token = await csrf_for(client)
-    response = await client.post("/organiser/events/new", data={
-        **event_form(slug="far-away", starts_at="0001-01-01T00:00", ends_at="9999-12-31T23:59"), "csrf_token": token})
+    response = await client.post(
+        "/organiser/events/new",
+        data={
+            **event_form(slug="far-away", starts_at="0001-01-01T00:00", ends_at="9999-12-31T23:59"),
+            "csrf_token": token,
+        },
+    )
     assert response.status_code in (303, 422), response.text[:500]
     if response.status_code == 303:
-        for path in ("/events/far-away", response.headers["location"], "/organiser/events",
-                     "/events/far-away/calendar.ics"):
+        for path in (
+            "/events/far-away",
+            response.headers["location"],
+            "/organiser/events",
+            "/events/far-away/calendar.ics",
+        ):
             assert (await client.get(path)).status_code == 200, path
     else:
         assert_refused_with_message(response)
 
 
-# --- addresses that cannot match anything ---------------------------------------------------------------------
+# --- addresses that cannot match anything ------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [
-    "/events/%00", "/events/a%00b/calendar.ics", "/events/%00/image", "/events/" + "x" * 5000,
-    "/events/%FF%FE", "/events/past?page=%00", "/events/past?page=99999999999999999999999",
-    "/?category=%00", "/login?next=%00",
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/events/%00",
+        "/events/a%00b/calendar.ics",
+        "/events/%00/image",
+        "/events/" + "x" * 5000,
+        "/events/%FF%FE",
+        "/events/past?page=%00",
+        "/events/past?page=99999999999999999999999",
+        "/?category=%00",
+        "/login?next=%00",
+    ],
+)
 async def test_odd_public_addresses(client, path):
     response = await client.get(path)
     assert response.status_code < 500, (path, response.status_code)
@@ -188,11 +288,14 @@ async def test_odd_public_addresses(client, path):
         assert_refused_with_message(response)
 
 
-@pytest.mark.parametrize("path", [
-    "/organiser/events/99999999999999999999/edit",
-    "/organiser/events/2147483648/edit",
-    "/organiser/events/0/edit",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/organiser/events/99999999999999999999/edit",
+        "/organiser/events/2147483648/edit",
+        "/organiser/events/0/edit",
+    ],
+)
 async def test_odd_organiser_addresses(db, client, path):
     await sign_in(client, db)
     assert_error_page(await client.get(path), 404)
@@ -212,7 +315,9 @@ async def test_every_route_survives_impossible_path_values(app, db):
         cookies = httpx.Cookies(organiser.cookies)
     for endpoint in endpoints:
         for number, text in ((2**31, "a%00b"), (10**30, "%00")):
-            url = PARAM_RE.sub(lambda m, n=number, t=text: str(n) if m.group(2) == "int" else t, endpoint.path)
+            url = PARAM_RE.sub(
+                lambda m, n=number, t=text: str(n) if m.group(2) == "int" else t, endpoint.path
+            )
             for method in endpoint.methods:
                 async with new_client(app, cookies=cookies) as client:
                     data = {"csrf_token": token} if method == "POST" else None

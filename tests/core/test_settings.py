@@ -18,8 +18,19 @@ def from_env(tmp_path, env_file_text: str = "", **variables: str) -> Settings:
 
 
 @pytest.mark.parametrize("env", ["production", "test"])
-@pytest.mark.parametrize("secret", ["", "changeme", "CHANGEME", "secret", " dev ", "please-change-me",
-                                    "short-but-not-a-placeholder", "x" * 31])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "",
+        "changeme",
+        "CHANGEME",
+        "secret",
+        " dev ",
+        "please-change-me",
+        "short-but-not-a-placeholder",
+        "x" * 31,
+    ],
+)
 def test_placeholder_or_short_secret_is_refused_outside_development(tmp_path, env, secret):
     with pytest.raises(SettingsError, match="DENHUB_SECRET_KEY"):
         from_env(tmp_path, env=env, secret_key=secret)
@@ -45,19 +56,22 @@ def test_development_is_the_default(tmp_path):
     assert from_env(tmp_path).env == "development"
 
 
-@pytest.mark.parametrize(("variables", "named"), [
-    ({"env": "staging"}, "DENHUB_ENV"),
-    ({"env": "Production"}, "DENHUB_ENV"),
-    ({"https": "maybe"}, "DENHUB_HTTPS"),
-    ({"https": "2"}, "DENHUB_HTTPS"),
-    ({"login_max_failures": "five"}, "DENHUB_LOGIN_MAX_FAILURES"),
-    ({"login_max_failures": "2.5"}, "DENHUB_LOGIN_MAX_FAILURES"),
-    ({"max_image_bytes": "2MB"}, "DENHUB_MAX_IMAGE_BYTES"),
-    ({"listing_cache_seconds": "soon"}, "DENHUB_LISTING_CACHE_SECONDS"),
-    ({"database_url": "mysql://root@localhost/denhub"}, "DENHUB_DATABASE_URL"),
-    ({"database_url": "postgresql://postgres@localhost/denhub"}, "DENHUB_DATABASE_URL"),
-    ({"database_url": "sqlite:///denhub.sqlite3"}, "DENHUB_DATABASE_URL"),
-])
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"env": "staging"}, "DENHUB_ENV"),
+        ({"env": "Production"}, "DENHUB_ENV"),
+        ({"https": "maybe"}, "DENHUB_HTTPS"),
+        ({"https": "2"}, "DENHUB_HTTPS"),
+        ({"login_max_failures": "five"}, "DENHUB_LOGIN_MAX_FAILURES"),
+        ({"login_max_failures": "2.5"}, "DENHUB_LOGIN_MAX_FAILURES"),
+        ({"max_image_bytes": "2MB"}, "DENHUB_MAX_IMAGE_BYTES"),
+        ({"listing_cache_seconds": "soon"}, "DENHUB_LISTING_CACHE_SECONDS"),
+        ({"database_url": "mysql://root@localhost/denhub"}, "DENHUB_DATABASE_URL"),
+        ({"database_url": "postgresql://postgres@localhost/denhub"}, "DENHUB_DATABASE_URL"),
+        ({"database_url": "sqlite:///denhub.sqlite3"}, "DENHUB_DATABASE_URL"),
+    ],
+)
 def test_bad_values_name_the_variable(tmp_path, variables, named):
     with pytest.raises(SettingsError) as raised:
         from_env(tmp_path, **variables)
@@ -67,18 +81,36 @@ def test_bad_values_name_the_variable(tmp_path, variables, named):
         assert bad_value in str(raised.value)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("Yes", True), (" on ", True),
-                                               ("0", False), ("false", False), ("no", False), ("off", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        (" on ", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+    ],
+)
 def test_booleans(tmp_path, raw, expected):
     assert from_env(tmp_path, https=raw).https is expected
 
 
 def test_numbers_and_urls_are_read(tmp_path):
     settings = from_env(
-        tmp_path, login_max_failures="7", listing_cache_seconds="0.5", max_image_bytes="1000",
+        tmp_path,
+        login_max_failures="7",
+        listing_cache_seconds="0.5",
+        max_image_bytes="1000",
         database_url="postgresql+asyncpg://denhub@db.internal/denhub",
     )
-    assert (settings.login_max_failures, settings.listing_cache_seconds, settings.max_image_bytes) == (7, 0.5, 1000)
+    assert (settings.login_max_failures, settings.listing_cache_seconds, settings.max_image_bytes) == (
+        7,
+        0.5,
+        1000,
+    )
     assert settings.effective_database_url == "postgresql+asyncpg://denhub@db.internal/denhub"
 
 

@@ -331,8 +331,11 @@ async def assert_fits_width(page) -> None:
                 .filter(e => e.getBoundingClientRect().right > limit
                              && ![...e.children].some(c => c.getBoundingClientRect().right > limit))
                 .slice(0, 5)
-                .map(e => `<${e.tagName.toLowerCase()} class="${e.className}"> ${e.textContent.trim().slice(0, 40)}`
+                .map(e => `<${e.tagName.toLowerCase()} class="${e.className}">`
+                          + ` ${e.textContent.trim().slice(0, 40)}`
                           + ` (right edge ${Math.round(e.getBoundingClientRect().right)} px)`)""",
             widths[1],
         )
-        raise AssertionError(f"page is {widths[0]} px wide in a {widths[1]} px viewport: " + "; ".join(culprits))
+        raise AssertionError(
+            f"page is {widths[0]} px wide in a {widths[1]} px viewport: " + "; ".join(culprits)
+        )

@@ -48,8 +48,9 @@ async def _create(client, **overrides) -> tuple[Event, dict]:
 
 
 async def _post_action(client, event_id: int, action: str):
-    response = await client.post(f"/organiser/events/{event_id}/{action}",
-                                 data={"csrf_token": await csrf_for(client)})
+    response = await client.post(
+        f"/organiser/events/{event_id}/{action}", data={"csrf_token": await csrf_for(client)}
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/organiser/events"
     return await client.get("/organiser/events")  # where the flash message is shown
@@ -59,7 +60,12 @@ async def test_create_publish_cancel(app, db, client):
     await sign_in(client, db)
     event_id, data = await _create(client, title="Baul songs at Soho House", slug="baul-songs")
     saved = await _event(db, id=event_id)
-    assert (saved.slug, saved.status, saved.title, saved.capacity) == ("baul-songs", "draft", data["title"], 150)
+    assert (saved.slug, saved.status, saved.title, saved.capacity) == (
+        "baul-songs",
+        "draft",
+        data["title"],
+        150,
+    )
     edit_page = await client.get(f"/organiser/events/{event_id}/edit")
     assert "saved as a draft" in page_text(edit_page)
 
@@ -124,20 +130,37 @@ async def test_manage_list_shows_every_status_with_actions(db, client):
 
 async def test_edit_form_shows_saved_values_and_saves_changes(app, db, client):
     async with db.write() as session:
-        event = await make_event(session, title="Old title", slug="old-slug", capacity=40, step_free=True,
-                                 starts_at=dt.datetime(2027, 7, 10, 17, 30, tzinfo=dt.UTC))
+        event = await make_event(
+            session,
+            title="Old title",
+            slug="old-slug",
+            capacity=40,
+            step_free=True,
+            starts_at=dt.datetime(2027, 7, 10, 17, 30, tzinfo=dt.UTC),
+        )
     await sign_in(client, db)
     form = (await client.get(f"/organiser/events/{event.id}/edit")).text
     assert input_value(form, "title") == "Old title"
     assert input_value(form, "capacity") == "40"
     assert input_value(form, "starts_at") == "2027-07-10T18:30"  # shown in London time (BST)
     assert re.search(r'id="step_free" name="step_free" checked', form)
-    data = event_form(title="New title", slug="new-slug", capacity="", starts_at="2027-07-10T18:30",
-                      ends_at="2027-07-10T20:00", hearing_loop="on")
+    data = event_form(
+        title="New title",
+        slug="new-slug",
+        capacity="",
+        starts_at="2027-07-10T18:30",
+        ends_at="2027-07-10T20:00",
+        hearing_loop="on",
+    )
     response = await post_event_form(client, f"/organiser/events/{event.id}/edit", data)
     assert response.status_code == 303
     saved = await _event(db, id=event.id)
-    assert (saved.title, saved.slug, saved.capacity, saved.status) == ("New title", "new-slug", None, "published")
+    assert (saved.title, saved.slug, saved.capacity, saved.status) == (
+        "New title",
+        "new-slug",
+        None,
+        "published",
+    )
     assert (saved.step_free, saved.hearing_loop) == (False, True)  # unticked boxes are saved as unticked
     assert "Changes to “New title” saved." in page_text(await client.get(response.headers["location"]))
 
@@ -153,8 +176,16 @@ async def test_slug_is_made_from_the_title_when_left_empty(db, client):
 TOO_LONG_TITLE = "T" * 161
 INVALID = [
     # (field overrides, field whose error is shown, part of the message)
-    ({"starts_at": "2026-12-05T19:00", "ends_at": "2026-12-05T18:00"}, "ends_at", "The event must end after it starts."),
-    ({"starts_at": "2026-12-05T19:00", "ends_at": "2026-12-05T19:00"}, "ends_at", "The event must end after it starts."),
+    (
+        {"starts_at": "2026-12-05T19:00", "ends_at": "2026-12-05T18:00"},
+        "ends_at",
+        "The event must end after it starts.",
+    ),
+    (
+        {"starts_at": "2026-12-05T19:00", "ends_at": "2026-12-05T19:00"},
+        "ends_at",
+        "The event must end after it starts.",
+    ),
     ({"title": ""}, "title", "Give the event a title."),
     ({"title": "   "}, "title", "Give the event a title."),
     ({"venue_name": ""}, "venue_name", "Say where the event is."),
@@ -173,12 +204,21 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "field", "message"), INVALID,
-                         ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"), INVALID, ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(INVALID)]
+)
 async def test_invalid_input_is_explained_and_kept(db, client, overrides, field, message):
     await sign_in(client, db)
-    data = event_form(**{"title": "Alpana workshop", "slug": "alpana-workshop", "venue_name": "Soho House",
-                         "summary": "Floor art for families", "capacity": "30", **overrides})
+    data = event_form(
+        **{
+            "title": "Alpana workshop",
+            "slug": "alpana-workshop",
+            "venue_name": "Soho House",
+            "summary": "Floor art for families",
+            "capacity": "30",
+            **overrides,
+        }
+    )
     response = await post_event_form(client, NEW, data)
     assert response.status_code == 422
     assert await _count(db) == 0
@@ -186,7 +226,16 @@ async def test_invalid_input_is_explained_and_kept(db, client, overrides, field,
     assert message in block  # beside the field, not only in the summary at the top
     assert 'aria-invalid="true"' in block
     assert message in page_text(response).split('<div class="error-summary"', 1)[1].split("</div>", 1)[0]
-    for name in ("title", "slug", "summary", "venue_name", "venue_address", "starts_at", "ends_at", "capacity"):
+    for name in (
+        "title",
+        "slug",
+        "summary",
+        "venue_name",
+        "venue_address",
+        "starts_at",
+        "ends_at",
+        "capacity",
+    ):
         assert input_value(response.text, name) == data[name].strip(), name
 
 
@@ -222,16 +271,18 @@ async def test_duplicate_slug_is_refused_on_create_and_edit(db, client):
     # Left empty, the slug made from the title is checked too.
     response = await post_event_form(client, NEW, event_form(title="Bangla Month 2026", slug=""))
     assert response.status_code == 422 and message in field_block(response.text, "slug")
-    response = await post_event_form(client, f"/organiser/events/{mine.id}/edit",
-                                     event_form(title="Renamed", slug="bangla-month-2026"))
+    response = await post_event_form(
+        client, f"/organiser/events/{mine.id}/edit", event_form(title="Renamed", slug="bangla-month-2026")
+    )
     assert response.status_code == 422
     assert message in field_block(response.text, "slug")
     assert input_value(response.text, "title") == "Renamed"
     saved = await _event(db, id=mine.id)
     assert (saved.slug, saved.title) == ("my-event", mine.title)
     # Keeping its own slug is not a duplicate.
-    response = await post_event_form(client, f"/organiser/events/{mine.id}/edit",
-                                     event_form(title="Renamed", slug="my-event"))
+    response = await post_event_form(
+        client, f"/organiser/events/{mine.id}/edit", event_form(title="Renamed", slug="my-event")
+    )
     assert response.status_code == 303
     assert await _count(db) == 2
 
@@ -240,8 +291,9 @@ async def test_invalid_edit_changes_nothing(db, client):
     async with db.write() as session:
         event = await make_event(session, title="Keep me")
     await sign_in(client, db)
-    response = await post_event_form(client, f"/organiser/events/{event.id}/edit",
-                                     event_form(title="Changed", capacity="-1"))
+    response = await post_event_form(
+        client, f"/organiser/events/{event.id}/edit", event_form(title="Changed", capacity="-1")
+    )
     assert response.status_code == 422
     assert f'action="/organiser/events/{event.id}/edit"' in response.text  # still editing, not creating
     assert (await _event(db, id=event.id)).title == "Keep me"
@@ -249,11 +301,13 @@ async def test_invalid_edit_changes_nothing(db, client):
 
 # --- images ---------------------------------------------------------------------------------------------
 
+
 async def test_a_text_file_named_jpg_is_refused(db, client):
     await sign_in(client, db)
     data = event_form(title="With a fake photo")
-    response = await post_event_form(client, NEW, data,
-                                     image=("photo.jpg", b"just some text, not a JPEG\n" * 20, "image/jpeg"))
+    response = await post_event_form(
+        client, NEW, data, image=("photo.jpg", b"just some text, not a JPEG\n" * 20, "image/jpeg")
+    )
     assert response.status_code == 422
     block = field_block(response.text, "image")
     assert "That file is not an image we can show. Use a JPEG, PNG, WebP or GIF." in block
@@ -267,8 +321,9 @@ async def test_an_image_over_the_limit_is_refused(settings, db):
     assert len(big) > 40 * 1024
     async with running_app(settings, max_image_bytes=8 * 1024) as app, new_client(app) as client:
         await sign_in(client, db)
-        response = await post_event_form(client, NEW, event_form(title="Big picture"),
-                                         image=("big.png", big, "image/png"))
+        response = await post_event_form(
+            client, NEW, event_form(title="Big picture"), image=("big.png", big, "image/png")
+        )
     assert response.status_code == 422
     block = field_block(response.text, "image")
     assert f"The image is {len(big) // 1024} KB; the largest allowed is 8 KB." in block
@@ -286,8 +341,9 @@ async def test_a_real_png_is_stored_and_served(app, db, client):
     await _post_action(client, event_id, "publish")
     async with new_client(app) as anonymous:
         page = await anonymous.get("/events/with-image")
-        match = re.search(r'<img class="event-image" src="(/events/with-image/image\?v=\w+)" alt="Red square">',
-                          page.text)
+        match = re.search(
+            r'<img class="event-image" src="(/events/with-image/image\?v=\w+)" alt="Red square">', page.text
+        )
         assert match, page.text
         served = await anonymous.get(match.group(1))
     assert served.status_code == 200
@@ -321,7 +377,9 @@ async def test_image_can_be_removed(db, client):
     await sign_in(client, db)
     event_id, data = await _create_with_image(client, png_bytes(), slug="remove-me")
     assert "Remove the current image" in (await client.get(f"/organiser/events/{event_id}/edit")).text
-    response = await post_event_form(client, f"/organiser/events/{event_id}/edit", {**data, "remove_image": "on"})
+    response = await post_event_form(
+        client, f"/organiser/events/{event_id}/edit", {**data, "remove_image": "on"}
+    )
     assert response.status_code == 303
     assert (await _event(db, id=event_id)).image_version is None
     async with db.read() as session:
@@ -337,10 +395,14 @@ async def _create_with_image(client, image: bytes, *, filename="photo.png", **ov
 
 # --- times: typed in Birmingham time, stored in UTC ----------------------------------------------------
 
-@pytest.mark.parametrize(("typed", "utc", "shown"), [
-    ("2026-07-01T19:00", dt.datetime(2026, 7, 1, 18, 0, tzinfo=dt.UTC), "Wed 1 Jul 2026, 19:00"),  # BST
-    ("2026-12-01T19:00", dt.datetime(2026, 12, 1, 19, 0, tzinfo=dt.UTC), "Tue 1 Dec 2026, 19:00"),  # GMT
-])
+
+@pytest.mark.parametrize(
+    ("typed", "utc", "shown"),
+    [
+        ("2026-07-01T19:00", dt.datetime(2026, 7, 1, 18, 0, tzinfo=dt.UTC), "Wed 1 Jul 2026, 19:00"),  # BST
+        ("2026-12-01T19:00", dt.datetime(2026, 12, 1, 19, 0, tzinfo=dt.UTC), "Tue 1 Dec 2026, 19:00"),  # GMT
+    ],
+)
 async def test_local_times_are_stored_in_utc_and_shown_in_london_time(db, client, typed, utc, shown):
     await sign_in(client, db)
     ends = typed[:-5] + "21:30"

@@ -11,18 +11,33 @@ from tests.events.test_public import SCRIPTY
 
 
 def test_formatting():
-    html = render_markdown("**bold** and *italic* and `code`\n\n> quoted\n\n---\n\n| a | b |\n|---|:-:|\n| 1 | 2 |")
+    html = render_markdown(
+        "**bold** and *italic* and `code`\n\n> quoted\n\n---\n\n| a | b |\n|---|:-:|\n| 1 | 2 |"
+    )
     assert isinstance(html, Markup)  # so templates do not escape it a second time
-    for fragment in ("<strong>bold</strong>", "<em>italic</em>", "<code>code</code>", "<blockquote>",
-                     "<hr>", "<table>", "<th>b</th>", "<td>2</td>"):
+    for fragment in (
+        "<strong>bold</strong>",
+        "<em>italic</em>",
+        "<code>code</code>",
+        "<blockquote>",
+        "<hr>",
+        "<table>",
+        "<th>b</th>",
+        "<td>2</td>",
+    ):
         assert fragment in html, fragment
 
 
 def test_links_get_rel_and_keep_safe_schemes():
-    html = render_markdown("[web](https://example.org) [mail](mailto:hub@example.org) [phone](tel:+441214567890)")
+    html = render_markdown(
+        "[web](https://example.org) [mail](mailto:hub@example.org) [phone](tel:+441214567890)"
+    )
     links = [attrs for tag, attrs in elements(html) if tag == "a"]
-    assert [link["href"] for link in links] == ["https://example.org", "mailto:hub@example.org",
-                                                "tel:+441214567890"]
+    assert [link["href"] for link in links] == [
+        "https://example.org",
+        "mailto:hub@example.org",
+        "tel:+441214567890",
+    ]
     for link in links:
         assert set(link["rel"].split()) == {"noopener", "noreferrer", "nofollow"}
 
@@ -36,8 +51,13 @@ def test_nothing_active_survives(text):
 
 def test_the_safety_check_itself_notices_active_content():
     """Guards the tests above: the checker must fail on what it is meant to catch."""
-    for bad in ('<a href=" JavaScript:alert(1)">x</a>', '<p onclick="x()">x</p>', "<script>x()</script>",
-                '<img src="x" onerror="x()">', '<iframe src="https://evil.example"></iframe>'):
+    for bad in (
+        '<a href=" JavaScript:alert(1)">x</a>',
+        '<p onclick="x()">x</p>',
+        "<script>x()</script>",
+        '<img src="x" onerror="x()">',
+        '<iframe src="https://evil.example"></iframe>',
+    ):
         with pytest.raises(AssertionError):
             assert_no_active_content(bad)
     assert_no_active_content('<a href="https://example.org" rel="noopener">fine</a>')

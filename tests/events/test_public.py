@@ -1,4 +1,4 @@
-"""What the public sees: the listing, past events, an event's page, its calendar file, and the listing cache."""
+"""What the public sees: the listing, past events, event pages, calendar files and the listing cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import icalendar
 from sqlalchemy import update
 
 from events.models import Event
+from tests.conftest import csrf_for
 from tests.core.helpers import (
     assert_error_page,
     assert_in_layout,
@@ -55,14 +56,20 @@ async def test_category_filter(db, client):
     async with db.write() as session:
         await make_event(session, title="Alpana workshop", category="workshop", starts_at=NOW + 2 * DAY)
         await make_event(session, title="Film night", category="screening", starts_at=NOW + DAY)
-        await make_event(session, title="Business plan workshop", category="workshop", starts_at=NOW + 4 * DAY)
+        await make_event(
+            session, title="Business plan workshop", category="workshop", starts_at=NOW + 4 * DAY
+        )
     response = await client.get("/?category=workshop")
     assert response.status_code == 200
     assert _titles(response.text) == ["Alpana workshop", "Business plan workshop"]
     assert '<a href="/?category=workshop" aria-current="page">' in response.text
     assert _titles((await client.get("/?category=screening")).text) == ["Film night"]
     assert "Nothing coming up in this category yet." in page_text(await client.get("/?category=festival"))
-    assert _titles((await client.get("/")).text) == ["Film night", "Alpana workshop", "Business plan workshop"]
+    assert _titles((await client.get("/")).text) == [
+        "Film night",
+        "Alpana workshop",
+        "Business plan workshop",
+    ]
 
 
 async def test_unknown_category_is_a_400_page(client):
@@ -90,7 +97,9 @@ async def test_past_events_newest_first_and_paginated(db, client):
     beyond = await client.get("/events/past?page=3")
     assert _titles(beyond.text) == [] and "No past events to show on this page." in beyond.text
     assert _titles((await client.get("/events/past?page=0")).text) == _titles(first.text)
-    assert_error_page(await client.get("/events/past?page=two"), 400, "The page number must be a whole number.")
+    assert_error_page(
+        await client.get("/events/past?page=two"), 400, "The page number must be a whole number."
+    )
 
 
 async def test_past_cancelled_events_are_listed_as_cancelled(db, client):
@@ -104,17 +113,24 @@ async def test_past_cancelled_events_are_listed_as_cancelled(db, client):
 async def test_unknown_event_is_a_404_page_in_the_layout(client):
     response = await client.get("/events/no-such-event")
     assert_error_page(response, 404, "We could not find that event.")
-    assert "<h1 id=\"error-title\">Page not found</h1>" in response.text
+    assert '<h1 id="error-title">Page not found</h1>' in response.text
     assert_error_page(await client.get("/no/such/page"), 404, "We could not find that page.")
 
 
 async def test_event_page_shows_the_facts(db, client):
     async with db.write() as session:
         event = await make_event(
-            session, title="Nazrul songs", summary="An afternoon of songs", venue_name="Soho House",
-            venue_address="Soho Avenue, Handsworth", capacity=80, step_free=True, bsl=True,
+            session,
+            title="Nazrul songs",
+            summary="An afternoon of songs",
+            venue_name="Soho House",
+            venue_address="Soho Avenue, Handsworth",
+            capacity=80,
+            step_free=True,
+            bsl=True,
             accessibility_notes="Ask for the hearing loop.",
-            starts_at=dt.datetime(2027, 3, 6, 14, 0, tzinfo=dt.UTC), ends_at=dt.datetime(2027, 3, 6, 16, 30, tzinfo=dt.UTC),
+            starts_at=dt.datetime(2027, 3, 6, 14, 0, tzinfo=dt.UTC),
+            ends_at=dt.datetime(2027, 3, 6, 16, 30, tzinfo=dt.UTC),
         )
     response = await client.get(f"/events/{event.slug}")
     assert response.status_code == 200
@@ -135,13 +151,15 @@ async def test_description_markdown_is_rendered(db, client):
         "Come for **Baul songs** and *poetry*.\n\n"
         "- Alpana workshop\n- Shared supper\n\n"
         "1. First\n2. Second\n\n"
-        "More at [Legacy WM](https://legacywm.org/events \"Legacy\").\n\n"
+        'More at [Legacy WM](https://legacywm.org/events "Legacy").\n\n'
         "# A heading the author wrote"
     )
     async with db.write() as session:
         event = await make_event(session, description=description)
     page = (await client.get(f"/events/{event.slug}")).text
-    prose = page.split('<section class="prose" aria-label="About this event">', 1)[1].split("</section>", 1)[0]
+    prose = page.split('<section class="prose" aria-label="About this event">', 1)[1].split("</section>", 1)[
+        0
+    ]
     assert "<strong>Baul songs</strong>" in prose and "<em>poetry</em>" in prose
     assert "<ul>\n<li>Alpana workshop</li>\n<li>Shared supper</li>\n</ul>" in prose
     assert "<ol>\n<li>First</li>" in prose
@@ -158,20 +176,24 @@ SCRIPTY = [
     "[click me](JaVaScRiPt:alert('mixed'))",
     "[tab](java\tscript:alert('tab'))",
     "<javascript:alert('autolink')>",
-    '<a href="javascript:alert(\'raw\')">raw link</a>',
+    "<a href=\"javascript:alert('raw')\">raw link</a>",
     "<img src=x onerror=alert('img')>",
-    "![pic](x.png \"t\" onerror=\"alert('md')\")",
+    '![pic](x.png "t" onerror="alert(\'md\')")',
     "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "<iframe src=\"https://evil.example\"></iframe>",
+    '<iframe src="https://evil.example"></iframe>',
     "<svg onload=alert('svg')>",
 ]
 
 
 async def test_description_is_sanitised(db, client):
     async with db.write() as session:
-        event = await make_event(session, title="<script>alert('title')</script>",
-                                 summary="<img src=x onerror=alert('summary')>", description="\n\n".join(SCRIPTY),
-                                 accessibility_notes="<b onmouseover=alert('notes')>hi</b>")
+        event = await make_event(
+            session,
+            title="<script>alert('title')</script>",
+            summary="<img src=x onerror=alert('summary')>",
+            description="\n\n".join(SCRIPTY),
+            accessibility_notes="<b onmouseover=alert('notes')>hi</b>",
+        )
     response = await client.get(f"/events/{event.slug}")
     assert response.status_code == 200
     assert_no_active_content(response.text)
@@ -183,9 +205,14 @@ async def test_description_is_sanitised(db, client):
 async def test_calendar_file(db, client):
     async with db.write() as session:
         event = await make_event(
-            session, slug="outdoor-cinema", title="Outdoor cinema", venue_name="Soho House gardens",
-            venue_address="Soho Avenue, Birmingham B18 5LB", summary="A film under the trees",
-            starts_at=dt.datetime(2027, 7, 3, 18, 0, tzinfo=dt.UTC), ends_at=dt.datetime(2027, 7, 3, 20, 30, tzinfo=dt.UTC),
+            session,
+            slug="outdoor-cinema",
+            title="Outdoor cinema",
+            venue_name="Soho House gardens",
+            venue_address="Soho Avenue, Birmingham B18 5LB",
+            summary="A film under the trees",
+            starts_at=dt.datetime(2027, 7, 3, 18, 0, tzinfo=dt.UTC),
+            ends_at=dt.datetime(2027, 7, 3, 20, 30, tzinfo=dt.UTC),
         )
     response = await client.get("/events/outdoor-cinema/calendar.ics")
     assert response.status_code == 200
@@ -222,33 +249,40 @@ async def _rename_behind_the_apps_back(db, event_id: int, title: str) -> None:
 async def test_anonymous_visitor_sees_an_organisers_edit_at_once(settings, db):
     async with db.write() as session:
         event = await make_event(session, title="Original title", starts_at=NOW + 3 * DAY)
-    async with running_app(settings, listing_cache_seconds=300) as app:
-        async with new_client(app) as visitor, new_client(app) as organiser:
-            assert _titles((await visitor.get("/")).text) == ["Original title"]
-            await _rename_behind_the_apps_back(db, event.id, "Changed elsewhere")
-            # The listing is cached (this is what the organiser's edit must get past) ...
-            assert _titles((await visitor.get("/")).text) == ["Original title"]
-            # ... but the organiser's own view is never the cached one.
-            await sign_in(organiser, db)
-            assert _titles((await organiser.get("/")).text) == ["Changed elsewhere"]
-            form = event_form(title="Edited by the organiser", slug=event.slug)
-            response = await post_event_form(organiser, f"/organiser/events/{event.id}/edit", form)
-            assert response.status_code == 303
-            assert _titles((await visitor.get("/")).text) == ["Edited by the organiser"]
+    async with (
+        running_app(settings, listing_cache_seconds=300) as app,
+        new_client(app) as visitor,
+        new_client(app) as organiser,
+    ):
+        assert _titles((await visitor.get("/")).text) == ["Original title"]
+        await _rename_behind_the_apps_back(db, event.id, "Changed elsewhere")
+        # The listing is cached (this is what the organiser's edit must get past) ...
+        assert _titles((await visitor.get("/")).text) == ["Original title"]
+        # ... but the organiser's own view is never the cached one.
+        await sign_in(organiser, db)
+        assert _titles((await organiser.get("/")).text) == ["Changed elsewhere"]
+        form = event_form(title="Edited by the organiser", slug=event.slug)
+        response = await post_event_form(organiser, f"/organiser/events/{event.id}/edit", form)
+        assert response.status_code == 303
+        assert _titles((await visitor.get("/")).text) == ["Edited by the organiser"]
 
 
 async def test_publishing_and_cancelling_clear_the_cached_listing(settings, db):
     async with db.write() as session:
         draft = await make_event(session, title="Soon to be published", status="draft", starts_at=NOW + DAY)
-    async with running_app(settings, listing_cache_seconds=300) as app:
-        async with new_client(app) as visitor, new_client(app) as organiser:
-            assert _titles((await visitor.get("/")).text) == []
-            await sign_in(organiser, db)
-            token = re.search(r'name="csrf_token" value="([^"]+)"', (await organiser.get("/login")).text).group(1)
-            await organiser.post(f"/organiser/events/{draft.id}/publish", data={"csrf_token": token})
-            assert _titles((await visitor.get("/")).text) == ["Soon to be published"]
-            await organiser.post(f"/organiser/events/{draft.id}/cancel", data={"csrf_token": token})
-            assert "tag-cancelled" in (await visitor.get("/")).text
+    async with (
+        running_app(settings, listing_cache_seconds=300) as app,
+        new_client(app) as visitor,
+        new_client(app) as organiser,
+    ):
+        assert _titles((await visitor.get("/")).text) == []
+        await sign_in(organiser, db)
+        token = await csrf_for(organiser)
+        published = await organiser.post(f"/organiser/events/{draft.id}/publish", data={"csrf_token": token})
+        assert published.status_code == 303
+        assert _titles((await visitor.get("/")).text) == ["Soon to be published"]
+        await organiser.post(f"/organiser/events/{draft.id}/cancel", data={"csrf_token": token})
+        assert "tag-cancelled" in (await visitor.get("/")).text
 
 
 async def test_no_caching_when_the_lifetime_is_zero(settings, db):

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from judging.scoring import (
-    CHAIR, COMBINED, NORMALISED, RAW, SPREAD, UNRESOLVED, CriterionSpec, Sheet, agreement, audience_scores,
+    CHAIR, COMBINED, NORMALISED, RAW, SPREAD, UNRESOLVED, CriterionSpec, Exclusion, Sheet, agreement, audience_scores,
     average_ranks, combine, compute, describe_rule, interpret_w, kendalls_w, rank, validate_chain,
     weighted_total, z_scores,
 )
@@ -142,8 +142,9 @@ def test_kendalls_w_uses_the_complete_block_and_says_what_it_left_out():
     # Both judges rank entrant 1 above entrant 2: rank sums 2 and 4, mean 3, S = 1 + 1 = 2;
     # W = 12 x 2 / (2^2 x (2^3 - 2)) = 24 / 24 = 1.
     assert a.judges == (1, 2) and a.entrants == (1, 2)
-    assert a.excluded_judges == {3: "scored no entrant"}
-    assert a.excluded_entrants == {3: "recusal by judge 2"}
+    assert a.excluded_judges == (3,)
+    assert a.excluded_entrants == {3: Exclusion(recused_by=(2,))}
+    assert str(a.excluded_entrants[3]) == "recusal by judge 2"
     assert a.w == approx(1.0)
     assert a.interpretation.startswith("W = 1.00, very strong")
 
@@ -287,7 +288,8 @@ def test_agreement_reports_missing_scores_and_too_small_blocks():
     totals = {(1, 1): 50.0, (1, 2): 40.0, (2, 1): 60.0}  # judge 2 has no score for entrant 2
     a = agreement(totals, judges=[1, 2], entrants=[1, 2])
     assert a.w is None and a.entrants == (1,)
-    assert a.excluded_entrants == {2: "no score from judge 2"}
+    assert a.excluded_entrants == {2: Exclusion(not_scored_by=(2,))}
+    assert str(a.excluded_entrants[2]) == "no score from judge 2"
     assert a.interpretation == "Needs at least two entrants scored by every judge."
     a = agreement({(1, 1): 50.0, (1, 2): 40.0}, judges=[1], entrants=[1, 2])
     assert a.w is None and a.reason == "Needs at least two judges with scores."

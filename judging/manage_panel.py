@@ -1,0 +1,235 @@
+"""Organiser pages for the night itself: the judging panel and sign-in links, the live scoring view,
+unlocking a sheet, results (preview, casting decision, audience votes), release, and the audit trail."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub.accounts import User
+from denhub.auth import ORGANISERS, flash, guard
+from denhub.db import utcnow
+from denhub.qr import qr_svg
+from denhub.web import render
+from judging import forms, judges, services, sheets
+from judging.errors import InvalidInput, JudgingError, NotFound
+from judging.models import JudgeAssignment, ResultsVisibility
+from judging.pages import actor_id, load_competition, manage_url, refuse
+from judging.results import load_results
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# --- the panel -------------------------------------------------------------------------------------
+
+async def _panel_page(request: Request, competition, event, *, values=None, errors=None, new_link=None,
+                      status: int = 200) -> Response:
+    async with request.app.state.db.read() as session:
+        members = await judges.panel(session=session, competition_id=competition.id)
+        conflicts = await judges.conflicts_for(session=session, competition_id=competition.id)
+        entrants = {e.id: e for e in await services.entrants_for(session=session, competition_id=competition.id)}
+    names = {m.user.id: m.user.name for m in members}
+    context = {
+        "competition": competition, "event": event, "members": members, "values": values or {},
+        "errors": errors or {}, "new_link": new_link,
+        "new_link_qr": Markup(qr_svg(new_link["link"])) if new_link else None,  # noqa: S704 - our own SVG
+        "conflicts": [(c, names.get(c.judge_id, f"Judge {c.judge_id}"), entrants.get(c.entrant_id))
+                      for c in conflicts],
+    }
+    return render(request, "judging/judges.html", context, status_code=status)
+
+
+@guard(ORGANISERS)
+async def panel_page(request: Request) -> Response:
+    competition, event = await load_competition(request)
+    if request.method == "GET":
+        return await _panel_page(request, competition, event)
+    values = forms.form_values(await request.form())
+    email = values.get("email", "").strip()
+    name = values.get("name", "").strip()
+    errors = {}
+    if not forms.valid_email(email):
+        errors["email"] = "Enter the judge’s email address, like name@example.com."
+    if not name or len(name) > 120:
+        errors["name"] = "Enter the judge’s name (up to 120 characters)."
+    if errors:
+        return await _panel_page(request, competition, event, values=values, errors=errors, status=422)
+    try:
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id)
+            invitation = await judges.invite_judge(
+                session=session, competition=fresh, email=email, name=name,
+                is_chair=values.get("is_chair") in ("on", "1"), base_url=request.app.state.settings.base_url,
+                actor_id=actor_id(request))
+    except JudgingError as exc:
+        return await _panel_page(request, competition, event, values=values,
+                                 errors={exc.field or "__all__": str(exc)}, status=exc.status)
+    new_link = {"name": invitation.user.name, "email": invitation.user.email, "link": invitation.link,
+                "created_account": invitation.created_account}
+    # Shown once, here: only the link's hash is stored, so it cannot be shown again later.
+    return await _panel_page(request, competition, event, new_link=new_link)
+
+
+async def _assignment(request: Request, competition) -> tuple[JudgeAssignment, User]:
+    async with request.app.state.db.read() as session:
+        assignment = await session.get(JudgeAssignment, request.path_params["assignment_id"])
+        user = await session.get(User, assignment.user_id) if assignment else None
+    if assignment is None or assignment.competition_id != competition.id or user is None:
+        raise HTTPException(404, "That judge is not on this competition’s panel.")
+    return assignment, user
+
+
+@guard(ORGANISERS)
+async def new_link(request: Request) -> Response:
+    """A fresh one-time sign-in link for a judge (lost email, used link, new phone)."""
+    competition, event = await load_competition(request)
+    assignment, user = await _assignment(request, competition)
+    settings = request.app.state.settings
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id)
+        _, link = await judges.new_magic_link(session=session, user=user, competition=fresh,
+                                              base_url=settings.base_url)
+        await services.audit(session=session, competition_id=competition.id, actor_id=actor_id(request),
+                             action="judge.link", subject=user.email)
+    return await _panel_page(request, competition, event,
+                             new_link={"name": user.name, "email": user.email, "link": link,
+                                       "created_account": False})
+
+
+@guard(ORGANISERS)
+async def make_chair(request: Request) -> Response:
+    competition, _ = await load_competition(request)
+    assignment, user = await _assignment(request, competition)
+    async with request.app.state.db.write() as session:
+        fresh = await session.get(JudgeAssignment, assignment.id)
+        await judges.set_chair(session=session, competition_id=competition.id, assignment=fresh,
+                               actor_id=actor_id(request))
+    flash(request, f"{user.name} is now the chair.")
+    return _see_other(manage_url(competition, "judges"))
+
+
+# --- live view and unlocking -----------------------------------------------------------------------
+
+@guard(ORGANISERS)
+async def live(request: Request) -> Response:
+    """Who has scored whom. ?fragment=1 returns only the table, for the page's few-second refresh."""
+    competition, event = await load_competition(request)
+    async with request.app.state.db.read() as session:
+        grid = await sheets.live_grid(session=session, competition=competition)
+    context = {"competition": competition, "event": event, "grid": grid, "updated": utcnow()}
+    if request.query_params.get("fragment") == "1":
+        return render(request, "judging/_live_table.html", context, headers={"cache-control": "no-store"})
+    return render(request, "judging/live.html", context)
+
+
+@guard(ORGANISERS)
+async def unlock(request: Request) -> Response:
+    competition, _ = await load_competition(request)
+    form = await request.form()
+    try:
+        async with request.app.state.db.write() as session:
+            sheet = await session.get(sheets.ScoreSheet, request.path_params["sheet_id"])
+            if sheet is None or sheet.competition_id != competition.id:
+                raise NotFound("There is no score sheet with that number in this competition.")
+            await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason=str(form.get("reason", "")),
+                                      actor_id=actor_id(request))
+    except JudgingError as exc:
+        return refuse(request, exc, back=manage_url(competition, "live"), back_label="Back to the live view")
+    flash(request, "Sheet unlocked: the judge can change it and submit again.")
+    return _see_other(manage_url(competition, "live"))
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+@guard(ORGANISERS)
+async def results_preview(request: Request) -> Response:
+    competition, event = await load_competition(request)
+    async with request.app.state.db.read() as session:
+        view = await load_results(session=session, competition=competition)
+    return render(request, "judging/results.html",
+                  {"competition": competition, "event": event, "view": view, "organiser": True,
+                   "visibilities": [v.value for v in ResultsVisibility]})
+
+
+@guard(ORGANISERS)
+async def chair_order(request: Request) -> Response:
+    competition, _ = await load_competition(request)
+    try:
+        positions = forms.parse_positions(await request.form(), "chair_")
+        order = [entrant_id for entrant_id, p in sorted(positions.items(), key=lambda kv: (kv[1], kv[0])) if p > 0]
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+            await services.set_chair_order(session=session, competition=fresh, entrant_ids=order,
+                                           actor_id=actor_id(request))
+    except JudgingError as exc:
+        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    flash(request, "The chair’s casting decision is recorded.")
+    return _see_other(manage_url(competition, "results"))
+
+
+@guard(ORGANISERS)
+async def audience(request: Request) -> Response:
+    competition, _ = await load_competition(request)
+    try:
+        votes = forms.parse_positions(await request.form(), "votes_")
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+            await services.set_audience_votes(session=session, competition=fresh, votes=votes,
+                                              actor_id=actor_id(request))
+    except JudgingError as exc:
+        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    flash(request, "Audience votes saved.")
+    return _see_other(manage_url(competition, "results"))
+
+
+@guard(ORGANISERS)
+async def release(request: Request) -> Response:
+    competition, _ = await load_competition(request)
+    form = await request.form()
+    try:
+        if form.get("confirm") not in ("on", "1", "yes"):
+            raise InvalidInput("Tick the box to confirm: released results cannot be changed.")
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+            await services.release_results(session=session, competition=fresh,
+                                           visibility=str(form.get("visibility", "")), actor_id=actor_id(request))
+    except JudgingError as exc:
+        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    flash(request, "Results released.")
+    return _see_other(manage_url(competition, "results"))
+
+
+@guard(ORGANISERS)
+async def audit_page(request: Request) -> Response:
+    competition, event = await load_competition(request)
+    async with request.app.state.db.read() as session:
+        entries = await services.audit_trail(session=session, competition_id=competition.id)
+        ids = {e.actor_id for e in entries if e.actor_id}
+        users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    return render(request, "judging/audit.html",
+                  {"competition": competition, "event": event, "entries": entries, "users": users})
+
+
+routes = [
+    Route("/competitions/{competition_id:int}/judges", panel_page, methods=["GET", "POST"], name="judging_panel"),
+    Route("/competitions/{competition_id:int}/judges/{assignment_id:int}/link", new_link, methods=["POST"],
+          name="judging_new_link"),
+    Route("/competitions/{competition_id:int}/judges/{assignment_id:int}/chair", make_chair, methods=["POST"],
+          name="judging_make_chair"),
+    Route("/competitions/{competition_id:int}/live", live, methods=["GET"], name="judging_live"),
+    Route("/competitions/{competition_id:int}/sheets/{sheet_id:int}/unlock", unlock, methods=["POST"],
+          name="judging_unlock"),
+    Route("/competitions/{competition_id:int}/results", results_preview, methods=["GET"],
+          name="judging_results_preview"),
+    Route("/competitions/{competition_id:int}/chair-order", chair_order, methods=["POST"],
+          name="judging_chair_order"),
+    Route("/competitions/{competition_id:int}/audience", audience, methods=["POST"], name="judging_audience"),
+    Route("/competitions/{competition_id:int}/release", release, methods=["POST"], name="judging_release"),
+    Route("/competitions/{competition_id:int}/audit", audit_page, methods=["GET"], name="judging_audit"),
+]

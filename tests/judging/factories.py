@@ -1,0 +1,71 @@
+"""Builders for judging tests: a competition (with the default rubric), entrants, judges, sheets."""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from denhub.accounts import Role, User
+from judging import services, sheets
+from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
+from tests.factories import make_event, make_user
+
+_seq = itertools.count(1)
+
+
+async def make_competition(session: AsyncSession, *, event=None, **overrides) -> Competition:
+    event = event or await make_event(session, category="pitch_night")
+    competition = await services.create_competition(session=session, event_id=event.id,
+                                                    name=overrides.pop("name", f"Pitch night {next(_seq)}"),
+                                                    actor_id=None)
+    for key, value in overrides.items():
+        setattr(competition, key, value)
+    await session.flush()
+    return competition
+
+
+async def make_entrant(session: AsyncSession, competition: Competition, **overrides) -> Entrant:
+    n = next(_seq)
+    data = services.EntrantInput(
+        name=overrides.pop("name", f"Founder {n}"), enterprise=overrides.pop("enterprise", f"Enterprise {n}"),
+        pitch=overrides.pop("pitch", "Repair cafés for Handsworth"),
+        social_mission=overrides.pop("social_mission", "Less waste, more skills."),
+        contact_email=overrides.pop("contact_email", f"founder{n}@example.org"))
+    entrant = await services.add_entrant(session=session, competition=competition, data=data, actor_id=None)
+    for key, value in overrides.items():
+        setattr(entrant, key, value)
+    await session.flush()
+    return entrant
+
+
+async def make_judge(session: AsyncSession, competition: Competition, *, user: User | None = None,
+                     is_chair: bool = False, **overrides) -> User:
+    """A judge account (password login works, for tests) on the competition's panel."""
+    user = user or await make_user(session, role=Role.JUDGE, **overrides)
+    session.add(JudgeAssignment(competition_id=competition.id, user_id=user.id, is_chair=is_chair))
+    await session.flush()
+    return user
+
+
+async def criteria(session: AsyncSession, competition: Competition) -> list[Criterion]:
+    return await services.criteria_for(session=session, competition_id=competition.id)
+
+
+async def score(session: AsyncSession, competition: Competition, judge: User, entrant: Entrant,
+                values: list[int] | int, *, submit: bool = True, comment: str = ""):
+    """Score every criterion (a list in rubric order, or one value for all) and submit by default."""
+    rubric = await criteria(session, competition)
+    if isinstance(values, int):
+        values = [values] * len(rubric)
+    return await sheets.save_sheet(session=session, competition=competition, judge_id=judge.id,
+                                   entrant_id=entrant.id, values={c.id: v for c, v in zip(rubric, values, strict=True)},
+                                   comment=comment, submit=submit)
+
+
+async def audit_count(session: AsyncSession, competition_id: int | None = None) -> int:
+    stmt = select(func.count(AuditEntry.id))
+    if competition_id is not None:
+        stmt = stmt.where(AuditEntry.competition_id == competition_id)
+    return await session.scalar(stmt) or 0
