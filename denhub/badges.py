@@ -60,6 +60,7 @@ class BadgeData:
     role: str  # a key of ROLE_LABELS (another role prints in a neutral band with its own name)
     event_title: str
     qr_payload: str = ""  # attendees: ticketing.outputs.qr_payload(...); others: usually none
+    ticket_type_id: int | None = None  # attendees: for choosing badges by ticket type; not printed
 
     @property
     def role_label(self) -> str:

@@ -1,4 +1,4 @@
-"""The `denhub` command: serve, db upgrade, demo, user add, settings."""
+"""The `denhub` command: serve, db upgrade, demo, user add, badges, settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import secrets
 import sys
+from pathlib import Path
 
 from denhub.settings import Settings, SettingsError
 
@@ -87,6 +88,52 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     print(f"added {args.role} {args.email}")
 
 
+def cmd_badges(args: argparse.Namespace) -> None:
+    from denhub.badges import LAYOUTS, page_count, render_badges
+    from denhub.db import Database
+    from ticketing.badges import PROVIDERS, event_badges, find_event, find_ticket_type
+
+    settings = _settings()
+    unknown = [role for role in args.role or () if role not in PROVIDERS]
+    if unknown:
+        sys.exit(f"denhub: no such role {', '.join(unknown)}; roles are {', '.join(PROVIDERS)}")
+
+    async def load():
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.read() as session:
+                event = await find_event(session=session, ref=args.event)
+                if event is None:
+                    sys.exit(f"denhub: there is no event {args.event!r} (give its slug or number)")
+                type_id = None
+                if args.type:
+                    ticket_type = await find_ticket_type(session=session, event=event, ref=args.type)
+                    if ticket_type is None:
+                        sys.exit(f"denhub: {event.title} has no ticket type {args.type!r}")
+                    type_id = ticket_type.id
+                return event, await event_badges(session=session, event=event, roles=args.role or (),
+                                                 ticket_type_id=type_id)
+        finally:
+            await db.dispose()
+
+    event, badges = asyncio.run(load())
+    if not badges:
+        sys.exit(f"denhub: nothing to print: no badges for {event.title} with these choices")
+
+    def progress(done: int, total: int) -> None:
+        last = done >= total or not sys.stderr.isatty()
+        print(f"rendering badges {done}/{total}", end="\n" if last else "\r", file=sys.stderr, flush=True)
+
+    progress(0, len(badges))
+    pdf = render_badges(badges, args.layout, title=f"Badges: {event.title}", progress=progress)
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".part")
+    partial.write_bytes(pdf)
+    partial.replace(out)
+    pages = page_count(len(badges), LAYOUTS[args.layout])
+    print(f"{len(badges)} badge{'s' if len(badges) != 1 else ''} on {pages} page{'s' if pages != 1 else ''}: {out}")
+
+
 def cmd_settings(args: argparse.Namespace) -> None:
     for name, value, meaning in _settings().describe():
         print(f"{name:32} {value:40} {meaning}")
@@ -120,6 +167,16 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--name", default="")
     add.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
     add.set_defaults(func=cmd_user_add)
+
+    badges = sub.add_parser("badges", help="print an event's name badges to a PDF")
+    badges.add_argument("event", help="the event's slug or number")
+    badges.add_argument("--out", required=True, help="the PDF file to write")
+    badges.add_argument("--layout", default="sheet", choices=["sheet", "a6", "label"],
+                        help="sheet: A4, 10 of 90 x 55 mm; a6: A4, 4 of A6; label: one 62 x 100 mm label each")
+    badges.add_argument("--role", action="append",
+                        help="attendee, volunteer, organiser, judge or entrant (repeat for several; default all)")
+    badges.add_argument("--type", help="only attendees of this ticket type (its number or name)")
+    badges.set_defaults(func=cmd_badges)
 
     sub.add_parser("settings", help="list settings and their current values").set_defaults(func=cmd_settings)
 

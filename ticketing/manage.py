@@ -13,7 +13,7 @@ from starlette.routing import Route
 from denhub.auth import ORGANISERS, flash, guard
 from denhub.web import london, render
 from events.models import Event
-from ticketing import emails, services, waitlist
+from ticketing import badges, emails, services, waitlist
 from ticketing.forms import parse_ticket_type_form, values_from_type
 from ticketing.models import TIER_LABELS, Order, Ticket, TicketType
 from ticketing.tickets import offer_notifier
@@ -227,4 +227,5 @@ routes = [
     Route("/orders/{order_id:int}/cancel", cancel_order, methods=["POST"], name="cancel_order"),
     Route("/orders/{order_id:int}/resend", resend, methods=["POST"], name="resend_order"),
     Route("/tickets/{ticket_id:int}/cancel", cancel_one_ticket, methods=["POST"], name="organiser_cancel_ticket"),
+    *badges.routes,
 ]

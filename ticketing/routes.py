@@ -145,8 +145,10 @@ async def register(request: Request) -> Response:
                 await emails.enqueue_confirmation(session=session, order=order, event=event,
                                                   base_url=settings.base_url)
     except services.TicketingError as exc:
+        # A closed event is a state of the world (409), not a problem with what was typed (422).
+        status = 409 if isinstance(exc, services.RegistrationClosed) else 422
         return render(request, "ticketing/details.html",
-                      _details_context(event, types, lines, step.values, exc.errors, token), status_code=422)
+                      _details_context(event, types, lines, step.values, exc.errors, token), status_code=status)
     except SoldOut as exc:
         # Two sends of one form racing for the last seats: the first took them, so this one finds its order.
         order = await _order_for_token(db, step.request.form_token)
@@ -180,6 +182,10 @@ async def join_waitlist(request: Request) -> Response:
     except StopIteration:
         ticket_type = None
         errors["waitlist"] = "That ticket type is not available for this event."
+    else:
+        left = combined_left(ticket_type.capacity, ticket_type.sold, event.capacity, event.tickets_sold)
+        if left != 0:
+            errors["waitlist"] = f"“{ticket_type.name}” tickets are still available: book one instead."
     name = values.get("name", "").strip()
     email = values.get("email", "").strip()
     if not name or len(name) > 120:

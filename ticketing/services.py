@@ -288,6 +288,8 @@ async def mark_paid(*, session: AsyncSession, order: Order, note: str = "", now:
         raise TicketingError("A cancelled order cannot be marked paid.")
     if order.paid_at is not None:
         raise TicketingError("This order is already marked paid.")
+    if order.total_pence == 0:
+        raise TicketingError("This order is free: there is nothing to pay.")
     order.paid_at = now or utcnow()
     order.paid_note = note[:200]
     order.status = OrderStatus.CONFIRMED.value
@@ -316,10 +318,13 @@ async def search_attendees(*, session: AsyncSession, event_id: int, q: str = "",
     stmt = (select(Ticket).join(Order, Ticket.order_id == Order.id).where(Ticket.event_id == event_id)
             .options(selectinload(Ticket.order), selectinload(Ticket.ticket_type)))
     if q:
-        like = f"%{q.strip().lower()}%"
+        # contains(autoescape=True): a search for "%" or "_" means those characters, not wildcards.
+        text = q.strip().lower()
         stmt = stmt.where(
-            func.lower(Ticket.attendee_name).like(like) | func.lower(Order.email).like(like)
-            | func.lower(Ticket.code).like(like) | func.lower(Order.reference).like(like)
+            func.lower(Ticket.attendee_name).contains(text, autoescape=True)
+            | func.lower(Order.email).contains(text, autoescape=True)
+            | func.lower(Ticket.code).contains(text, autoescape=True)
+            | func.lower(Order.reference).contains(text, autoescape=True)
         )
     if ticket_type_id:
         stmt = stmt.where(Ticket.ticket_type_id == ticket_type_id)
