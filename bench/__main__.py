@@ -15,6 +15,8 @@ from bench.common import log
 
 BENCHMARKS = [
     "listing",
+    "flash_sale",
+    "badges",
 ]
 
 

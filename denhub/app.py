@@ -42,7 +42,10 @@ log = logging.getLogger("denhub")
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; "
+     # 'wasm-unsafe-eval' lets the door scanner compile its vendored QR decoder (static/vendor/zxing-wasm);
+     # it allows WebAssembly only, not eval() of JavaScript.
+     b"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
+     b"media-src 'self' blob:; object-src 'none'; "
      b"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),

@@ -320,8 +320,6 @@ def _fitted(text: str, box: Box, sizes: tuple[float, float], **options) -> str:
 def badges_html(badges: Sequence[BadgeData], layout: Layout | str = "sheet", *, with_qr: bool = True,
                 title: str = "Badges") -> str:
     """The HTML of the badges on their sheets. `with_qr=False` leaves the QR area empty (benchmarks)."""
-    from denhub.web import env
-
     layout = LAYOUTS[layout] if isinstance(layout, str) else layout
     cols = layout.grid[0]
     sheets = []
@@ -343,8 +341,20 @@ def badges_html(badges: Sequence[BadgeData], layout: Layout | str = "sheet", *, 
                 "title": _fitted(badge.event_title, layout.title, layout.title_pt, max_lines=2),
             })
         sheets.append({"cards": cards, "marks": _cut_marks(layout, len(chunk))})
-    return env.get_template("pdf/badges.html").render(
-        sheets=sheets, layout=layout, geometry=_geometry_css(layout), title=title)
+    return _template().render(sheets=sheets, layout=layout, geometry=_geometry_css(layout), title=title)
+
+
+@functools.cache
+def _template():
+    # Its own small environment, not denhub.web's: importing the web layer in a worker process would
+    # also import denhub.accounts, whose argon2 hash at import costs 64 MB of memory for nothing here.
+    import jinja2
+
+    from denhub.pdf import PDF_TEMPLATES_DIR
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(PDF_TEMPLATES_DIR), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    return env.get_template("badges.html")
 
 
 # --- rendering: in this process for small jobs, in parallel chunks for big ones ----------------------

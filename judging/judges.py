@@ -14,9 +14,24 @@ from denhub import mail
 from denhub.accounts import AccountError, Role, User, create_user, normalise_email
 from denhub.db import utcnow
 from judging.errors import (
-    InvalidInput, JudgingError, LinkGone, NotAJudge, NotFound, ScoringClosed, SheetLocked,
+    InvalidInput,
+    JudgingError,
+    LinkGone,
+    NotAJudge,
+    NotFound,
+    ScoringClosed,
+    SheetLocked,
 )
-from judging.models import Competition, Conflict, Entrant, EntrantStatus, JudgeAssignment, MagicLink, Score, ScoreSheet
+from judging.models import (
+    Competition,
+    Conflict,
+    Entrant,
+    EntrantStatus,
+    JudgeAssignment,
+    MagicLink,
+    Score,
+    ScoreSheet,
+)
 from judging.services import audit
 
 MAGIC_LINK_TTL = dt.timedelta(days=14)
@@ -133,10 +148,10 @@ async def _email_link(*, session: AsyncSession, user: User, competition: Competi
     text, html = mail.render_email(
         "notice", heading=f"You are judging {competition.name}",
         paragraphs=[f"Hello {user.name},",
-                    "You have been invited to judge the pitches. Open the link below on the phone you will "
-                    "score with, then press “Sign in”. There is no password to remember.",
-                    f"The link works once and for {days} days. If it has expired, ask the organiser for a "
-                    "new one."],
+                    ("You have been invited to judge the pitches. Open the link below on the phone you will "
+                     "score with, then press “Sign in”. There is no password to remember."),
+                    (f"The link works once and for {days} days. If it has expired, ask the organiser for a "
+                     "new one.")],
         action_url=link, action_label="Sign in to score", base_url=base_url.rstrip("/"))
     await mail.enqueue(session=session, to=user.email, subject=f"Judging: {competition.name}", text=text, html=html)
 

@@ -38,7 +38,7 @@ async def _panel_page(request: Request, competition, event, *, values=None, erro
     context = {
         "competition": competition, "event": event, "members": members, "values": values or {},
         "errors": errors or {}, "new_link": new_link,
-        "new_link_qr": Markup(qr_svg(new_link["link"])) if new_link else None,  # noqa: S704 - our own SVG
+        "new_link_qr": Markup(qr_svg(new_link["link"])) if new_link else None,
         "conflicts": [(c, names.get(c.judge_id, f"Judge {c.judge_id}"), entrants.get(c.entrant_id))
                       for c in conflicts],
     }
@@ -89,7 +89,7 @@ async def _assignment(request: Request, competition) -> tuple[JudgeAssignment, U
 async def new_link(request: Request) -> Response:
     """A fresh one-time sign-in link for a judge (lost email, used link, new phone)."""
     competition, event = await load_competition(request)
-    assignment, user = await _assignment(request, competition)
+    _, user = await _assignment(request, competition)
     settings = request.app.state.settings
     async with request.app.state.db.write() as session:
         fresh = await services.get_competition(session=session, competition_id=competition.id)

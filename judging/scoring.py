@@ -354,8 +354,8 @@ def agreement(totals: Mapping[tuple[int, int], float], judges: Iterable[int], en
             excluded_entrants[e] = Exclusion(recused_by, missing)
         else:
             block.append(e)
-    base = dict(judges=tuple(panel), entrants=tuple(block), excluded_entrants=excluded_entrants,
-                excluded_judges=excluded_judges)
+    base = {"judges": tuple(panel), "entrants": tuple(block), "excluded_entrants": excluded_entrants,
+            "excluded_judges": excluded_judges}
     if len(panel) < 2:
         return Agreement(None, **base, reason="Needs at least two judges with scores.")
     if len(block) < 2:

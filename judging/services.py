@@ -19,8 +19,18 @@ from events.models import Category, Event
 from judging import scoring
 from judging.errors import InvalidInput, JudgingError, NotFound, RubricLocked, ScoringClosed
 from judging.models import (
-    DEFAULT_RUBRIC, DEFAULT_SCALE, DEFAULT_TIE_BREAK, AuditEntry, Competition, CompetitionStatus, Criterion,
-    Entrant, EntrantStatus, ResultsVisibility, Round, ScoreSheet,
+    DEFAULT_RUBRIC,
+    DEFAULT_SCALE,
+    DEFAULT_TIE_BREAK,
+    AuditEntry,
+    Competition,
+    CompetitionStatus,
+    Criterion,
+    Entrant,
+    EntrantStatus,
+    ResultsVisibility,
+    Round,
+    ScoreSheet,
 )
 
 MAX_SCALE_VALUES = 21  # one big button per value: more would not fit a phone

@@ -17,7 +17,14 @@ from denhub.db import utcnow
 from judging.errors import Conflicted, InvalidInput, JudgingError, NotFound, ScoringClosed, SheetLocked
 from judging.judges import panel, require_judge
 from judging.models import (
-    Competition, Conflict, Criterion, Entrant, EntrantStatus, Score, ScoreSheet, SheetStatus,
+    Competition,
+    Conflict,
+    Criterion,
+    Entrant,
+    EntrantStatus,
+    Score,
+    ScoreSheet,
+    SheetStatus,
 )
 from judging.services import audit, criteria_for, entrants_for, get_competition, lock_rubric
 

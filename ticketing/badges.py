@@ -9,6 +9,8 @@ Roles and where their people come from:
 
 A provider is `async def provider(session, event) -> list[BadgeData]`; `register_badge_provider(role, fn)`
 adds a role or replaces one (the judging package may take over "judge" and "entrant" this way).
+"Everyone" means the event's own people: organiser accounts are not tied to an event, so their badges
+are printed only when asked for by role, and an event with nobody of its own has nothing to print.
 The layout and the PDF are denhub.badges; this module only finds the people.
 """
 
@@ -35,13 +37,17 @@ from ticketing.outputs import qr_payload
 
 BadgeProvider = Callable[[AsyncSession, Event], Awaitable[list[BadgeData]]]
 PROVIDERS: dict[str, BadgeProvider] = {}  # role -> provider, in the order badges are printed
+DEFAULT_ROLES: set[str] = set()  # printed when no role is chosen
 
 
-def register_badge_provider(role: str, provider: BadgeProvider, *, label: str | None = None) -> None:
-    """Give `role` its badges (replacing any provider it had). `label` is the word printed in the band."""
+def register_badge_provider(role: str, provider: BadgeProvider, *, label: str | None = None,
+                            by_default: bool = True) -> None:
+    """Give `role` its badges (replacing any provider it had). `label` is the word printed in the band;
+    `by_default` False prints them only when the role is asked for."""
     PROVIDERS[role] = provider
     if label:
         ROLE_LABELS[role] = label
+    (DEFAULT_ROLES.add if by_default else DEFAULT_ROLES.discard)(role)
 
 
 def _by_name(badges: list[BadgeData]) -> list[BadgeData]:
@@ -106,7 +112,7 @@ async def entrants(session: AsyncSession, event: Event) -> list[BadgeData]:
 
 register_badge_provider("attendee", attendees)
 register_badge_provider("volunteer", volunteers)
-register_badge_provider("organiser", organisers)
+register_badge_provider("organiser", organisers, by_default=False)
 try:  # the judging package is optional to this module
     import judging.models  # noqa: F401
 except ImportError:  # pragma: no cover
@@ -118,9 +124,9 @@ else:
 
 async def event_badges(*, session: AsyncSession, event: Event, roles: Iterable[str] = (),
                        ticket_type_id: int | None = None) -> list[BadgeData]:
-    """The event's badges for `roles` (every role when empty); with a ticket type, only its attendees
+    """The event's badges for `roles` (DEFAULT_ROLES when empty); with a ticket type, only its attendees
     (nobody else holds a ticket). Raises ValueError for a role nobody provides."""
-    roles = list(dict.fromkeys(roles)) or list(PROVIDERS)
+    roles = list(dict.fromkeys(roles)) or [role for role in PROVIDERS if role in DEFAULT_ROLES]
     unknown = [role for role in roles if role not in PROVIDERS]
     if unknown:
         raise ValueError(f"no badges for role {', '.join(unknown)}; roles are {', '.join(PROVIDERS)}")
@@ -159,7 +165,7 @@ async def _load(request: Request) -> tuple[Event, list[TicketType], list[BadgeDa
             raise HTTPException(404, "There is no event with that number.")
         types = list(await session.scalars(
             select(TicketType).where(TicketType.event_id == event.id).order_by(TicketType.position, TicketType.id)))
-        everyone = await event_badges(session=session, event=event)
+        everyone = await event_badges(session=session, event=event, roles=list(PROVIDERS))
     return event, types, everyone
 
 
@@ -177,7 +183,7 @@ def _choice(request: Request, types: list[TicketType]) -> dict:
 
 
 def _select(everyone: list[BadgeData], params: dict) -> list[BadgeData]:
-    chosen = [b for b in everyone if not params["role"] or b.role == params["role"]]
+    chosen = [b for b in everyone if b.role == params["role"] or not params["role"] and b.role in DEFAULT_ROLES]
     if params["type"]:
         chosen = [b for b in chosen if b.ticket_type_id == int(params["type"])]
     return chosen
@@ -190,7 +196,8 @@ def _page(request: Request, event, types, everyone, params, *, chosen=None, stat
     layout = LAYOUTS[params["layout"]]
     return render(request, "ticketing/badges.html", {
         "event": event, "layouts": LAYOUTS, "roles": [(r, ROLE_LABELS.get(r, r), counts[r]) for r in PROVIDERS],
-        "types": [(t, type_counts[t.id]) for t in types], "total": len(everyone), "params": params,
+        "types": [(t, type_counts[t.id]) for t in types], "params": params,
+        "total": sum(b.role in DEFAULT_ROLES for b in everyone),
         "chosen": chosen, "pages": page_count(len(chosen), layout) if chosen else 0,
         "pdf_url": f"/organiser/events/{event.id}/badges.pdf?{query}",
     }, status_code=status_code, headers={"Cache-Control": "private, no-store"})

@@ -93,7 +93,7 @@ async def test_every_judging_route_for_every_role(app, db):
 
 
 async def test_a_judge_cannot_read_or_write_another_competition(client, db):
-    mine, theirs, entrant, foreign_entrant, judge, other_judge, sheet, _ = await _world(db)
+    mine, theirs, _, foreign_entrant, judge, *_ = await _world(db)
     from tests.conftest import login
     from tests.factories import PASSWORD
 
@@ -124,7 +124,7 @@ async def test_a_judge_cannot_read_or_write_another_competition(client, db):
 
 
 async def test_other_roles_and_anonymous_are_refused(app, db):
-    mine, theirs, entrant, *_ = await _world(db)
+    mine, _, entrant, *_ = await _world(db)
     score_url = f"/judging/{mine.id}/entrants/{entrant.id}"
     async with new_client(app) as anonymous:
         response = await anonymous.get(score_url)

@@ -86,13 +86,12 @@ async def test_applications_close_when_scoring_starts(client, db):
 async def test_applications_are_rate_limited_per_address(settings, db):
     competition = await _competition(db)
     url = f"/judging/apply/{competition.id}"
-    async with running_app(settings, registration_limit=2) as app:
-        async with new_client(app) as client:
-            token = await csrf_for(client, url)
-            for i in range(2):
-                response = await client.post(url, data=_application(token, enterprise=f"Venture {i}"))
-                assert response.status_code == 303
-            limited = await client.post(url, data=_application(token, enterprise="One too many"))
-            assert limited.status_code == 429
+    async with running_app(settings, registration_limit=2) as app, new_client(app) as client:
+        token = await csrf_for(client, url)
+        for i in range(2):
+            response = await client.post(url, data=_application(token, enterprise=f"Venture {i}"))
+            assert response.status_code == 303
+        limited = await client.post(url, data=_application(token, enterprise="One too many"))
+        assert limited.status_code == 429
     async with db.read() as session:
         assert await session.scalar(select(func.count(Entrant.id))) == 2

@@ -12,7 +12,7 @@ from denhub.db import utcnow
 from judging import judges
 from judging.models import AuditEntry, Conflict, MagicLink, Score, ScoreSheet
 from tests.conftest import csrf_for, login
-from tests.core.helpers import assert_error_page, assert_in_layout, new_client, page_text
+from tests.core.helpers import assert_in_layout, new_client, page_text
 from tests.factories import PASSWORD
 from tests.judging.factories import criteria, make_competition, make_entrant, make_judge, score
 
@@ -211,7 +211,7 @@ async def test_declaring_a_conflict_excludes_the_entrant_from_scoring(client, db
 
 
 async def test_a_judge_never_sees_another_judges_scores(app, client, db):
-    competition, people, judge, rubric = await _night(db)
+    competition, people, judge, _ = await _night(db)
     async with db.write() as session:
         from judging.models import Competition
 

@@ -146,7 +146,7 @@ async def test_live_view_works_without_javascript_and_serves_a_fragment(client, 
     assert page.status_code == 200
     assert '<noscript><meta http-equiv="refresh" content="15"></noscript>' in page.text
     assert '<script src="/static/js/judging-live.js" defer></script>' in page.text
-    assert 'data-refresh-url="/organiser/competitions/%d/live?fragment=1"' % competition.id in page.text
+    assert f'data-refresh-url="/organiser/competitions/{competition.id}/live?fragment=1"' in page.text
     text = page_text(page)
     assert "Canal Bikes" in text and "Judge Dee" in text and "Submitted" in text and "Draft" in text
     assert ">9<" not in page.text  # statuses only, never the scores
@@ -200,7 +200,7 @@ async def _scored_competition(db, **overrides):
 
 
 async def test_results_preview_release_and_public_page(app, client, db):
-    competition, entrants, lenient, harsh = await _scored_competition(db)
+    competition, *_ = await _scored_competition(db)
     public_url = f"/judging/results/{competition.id}"
     assert_error_page(await client.get(public_url), 404, "not been released")
     await sign_in(client, db)
@@ -234,7 +234,7 @@ async def test_results_preview_release_and_public_page(app, client, db):
 
 
 async def test_judges_only_results_and_combined_result_with_audience_votes(app, client, db):
-    competition, entrants, lenient, harsh = await _scored_competition(db)
+    competition, entrants, lenient, _ = await _scored_competition(db)
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
         fresh.audience_weight_percent = 20  # fixed before scoring in real use; set here directly

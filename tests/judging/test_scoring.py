@@ -7,9 +7,27 @@ import math
 import pytest
 
 from judging.scoring import (
-    CHAIR, COMBINED, NORMALISED, RAW, SPREAD, UNRESOLVED, CriterionSpec, Exclusion, Sheet, agreement, audience_scores,
-    average_ranks, combine, compute, describe_rule, interpret_w, kendalls_w, rank, validate_chain,
-    weighted_total, z_scores,
+    CHAIR,
+    COMBINED,
+    NORMALISED,
+    RAW,
+    SPREAD,
+    UNRESOLVED,
+    CriterionSpec,
+    Exclusion,
+    Sheet,
+    agreement,
+    audience_scores,
+    average_ranks,
+    combine,
+    compute,
+    describe_rule,
+    interpret_w,
+    kendalls_w,
+    rank,
+    validate_chain,
+    weighted_total,
+    z_scores,
 )
 
 approx = pytest.approx

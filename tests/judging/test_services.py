@@ -14,10 +14,25 @@ from denhub.db import utcnow
 from denhub.mail import OutboxMessage
 from judging import judges, results, services, sheets
 from judging.errors import (
-    Conflicted, InvalidInput, JudgingError, LinkGone, NotAJudge, NotFound, RubricLocked, ScoringClosed, SheetLocked,
+    Conflicted,
+    InvalidInput,
+    JudgingError,
+    LinkGone,
+    NotAJudge,
+    NotFound,
+    RubricLocked,
+    ScoringClosed,
+    SheetLocked,
 )
 from judging.models import (
-    AuditEntry, Competition, Conflict, Entrant, JudgeAssignment, MagicLink, Score, ScoreSheet,
+    AuditEntry,
+    Competition,
+    Conflict,
+    Entrant,
+    JudgeAssignment,
+    MagicLink,
+    Score,
+    ScoreSheet,
 )
 from tests.factories import make_event, make_user
 from tests.judging.factories import audit_count, criteria, make_competition, make_entrant, make_judge, score

@@ -1,0 +1,456 @@
+"""The door over HTTP, as the scanner page and its script use it: who may open the scanner and scan (door
+staff on the event's team, organisers, door links with a PIN), the JSON scan and offline sync APIs, pay and
+admit, counts and the manifest; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+from sqlalchemy import func, select
+
+from denhub.accounts import Role
+from denhub.db import utcnow
+from tests.conftest import csrf_for
+from tests.core.helpers import new_client, sign_in
+from tests.factories import make_event
+from tests.ticketing.factories import make_order, make_ticket_type
+from ticketing import checkin
+from ticketing.models import EventKey, Order, OrderStatus, Ticket
+from ticketing.outputs import qr_payload
+from ticketing.signing import generate_keypair, public_key_b64, sign_ticket
+
+DATA_CSRF_RE = re.compile(r'data-csrf="([^"]+)"')
+LINK_URL_RE = re.compile(r"http://testserver(/door/link/[A-Za-z0-9_-]+)")
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+async def _event_with_types(db, **event_overrides):
+    async with db.write() as session:
+        event = await make_event(session, **event_overrides)
+        free = await make_ticket_type(session, event, name="Lawn seat", tier="free", price_pence=0)
+        paid = await make_ticket_type(session, event, name="Reserved chair", tier="standard", price_pence=500)
+    return event, free, paid
+
+
+async def _book(db, event, ticket_type, names: list[str]) -> list[tuple[Ticket, str]]:
+    """Tickets booked through the registration service, each with its signed QR payload."""
+    async with db.write() as session:
+        order = await make_order(session, event, [(ticket_type.id, n) for n in names],
+                                 email=f"{names[0].split()[0].lower()}@example.org")
+        key = await session.get(EventKey, event.id)
+        tickets = list(await session.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id)))
+        return [(t, qr_payload(key, t)) for t in tickets]
+
+
+async def _door_staff(client, db, event=None):
+    """Sign `client` in as a door staff account, on `event`'s door team when given."""
+    user = await sign_in(client, db, Role.DOOR_STAFF, name="Bilal at the gate")
+    if event is not None:
+        async with db.write() as session:
+            session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+    return user
+
+
+async def _scanner_csrf(client, event) -> str:
+    page = await client.get(f"/door/events/{event.id}")
+    assert page.status_code == 200, page.text[:500]
+    match = DATA_CSRF_RE.search(page.text)
+    assert match, "the scanner page gives its script no CSRF token"
+    return match.group(1)
+
+
+async def _scan_json(client, event, csrf, text, **fields) -> httpx.Response:
+    return await client.post(f"/door/events/{event.id}/scan", json={"text": text, **fields},
+                             headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+
+
+async def _sync(client, event, csrf, scans) -> httpx.Response:
+    return await client.post(f"/door/events/{event.id}/sync", json={"scans": scans},
+                             headers={"X-CSRF-Token": csrf})
+
+
+async def _check_in_rows(db, event) -> int:
+    async with db.read() as session:
+        return await session.scalar(select(func.count(checkin.CheckIn.id)).where(checkin.CheckIn.event_id == event.id))
+
+
+def _total(counts: list[dict]) -> dict:
+    [total] = [c for c in counts if c["ticket_type_id"] is None]
+    return total
+
+
+async def _create_door_link(app, db, event, label="Garden gate", pin="4821") -> str:
+    """An organiser creates a door link on the organiser door page; returns its path (shown only once)."""
+    async with new_client(app) as organiser:
+        await sign_in(organiser, db, Role.ORGANISER)
+        csrf = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
+        page = await organiser.post(f"/organiser/events/{event.id}/door/links",
+                                    data={"label": label, "pin": pin, "csrf_token": csrf})
+        assert page.status_code == 200, page.text[:1000]
+        match = LINK_URL_RE.search(page.text)
+        assert match, "the new door link is not shown"
+        return match.group(1)
+
+
+async def _enter_pin(client, path, pin) -> httpx.Response:
+    csrf = await csrf_for(client, path)
+    return await client.post(path, data={"pin": pin, "csrf_token": csrf})
+
+
+# --- who may scan --------------------------------------------------------------------------------------
+
+async def test_door_staff_on_the_team_open_the_scanner_and_scan(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(ticket, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+
+    page = await client.get(f"/door/events/{event.id}")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert 'src="/static/js/scanner.js"' in page.text and f'data-event-id="{event.id}"' in page.text
+    assert 'data-device="Bilal at the gate"' in page.text
+
+    # The no-JavaScript form: post the code, get the verdict on the page.
+    csrf = await _scanner_csrf(client, event)
+    form = await client.post(f"/door/events/{event.id}/scan", data={"text": payload, "csrf_token": csrf})
+    assert form.status_code == 200
+    assert "verdict-admitted" in form.text and "Amina Khatun" in form.text
+    again = await client.post(f"/door/events/{event.id}/scan", data={"text": ticket.code, "csrf_token": csrf})
+    assert "verdict-already_checked_in" in again.text
+    assert re.search(r"Already checked in at \d\d:\d\d by Bilal at the gate", again.text)
+
+
+async def test_door_staff_not_on_the_team_judges_and_anonymous_are_refused(app, client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    async with db.write() as session:
+        other_event = await make_event(session)
+
+    await _door_staff(client, db, other_event)  # on another event's team only
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 403
+    assert (await client.get(f"/door/events/{event.id}/manifest")).status_code == 403
+    assert (await client.get(f"/door/events/{event.id}/counts")).status_code == 403
+    csrf = await _scanner_csrf(client, other_event)
+    refused = await _scan_json(client, event, csrf, payload)
+    assert refused.status_code == 403
+    assert await _check_in_rows(db, event) == 0
+
+    async with new_client(app) as judge:
+        await sign_in(judge, db, Role.JUDGE)
+        assert (await judge.get(f"/door/events/{event.id}")).status_code == 403
+        assert (await judge.get(f"/door/events/{event.id}/manifest")).status_code == 403
+
+    async with new_client(app) as anonymous:
+        page = await anonymous.get(f"/door/events/{event.id}")
+        assert page.status_code == 303
+        assert page.headers["location"] == f"/login?next=/door/events/{event.id}"
+        manifest = await anonymous.get(f"/door/events/{event.id}/manifest")
+        assert manifest.status_code == 303 and manifest.headers["location"].startswith("/login")
+        csrf = await csrf_for(anonymous)
+        posted = await anonymous.post(f"/door/events/{event.id}/sync", json={"scans": []},
+                                      headers={"X-CSRF-Token": csrf})
+        assert posted.status_code == 403
+
+
+async def test_organisers_may_scan_any_event(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    await sign_in(client, db, Role.ORGANISER, name="Olu Organiser")
+    csrf = await _scanner_csrf(client, event)
+    result = (await _scan_json(client, event, csrf, payload)).json()
+    assert result["verdict"] == "admitted"
+
+
+# --- door links with a PIN -----------------------------------------------------------------------------
+
+async def test_door_link_and_pin_open_the_scanner_for_that_event_only(app, client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    async with db.write() as session:
+        other_event = await make_event(session)
+    path = await _create_door_link(app, db, event, label="Garden gate", pin="4821")
+
+    assert (await client.get(path)).status_code == 200
+    entered = await _enter_pin(client, path, "4821")
+    assert entered.status_code == 303 and entered.headers["location"] == f"/door/events/{event.id}"
+    page = await client.get(f"/door/events/{event.id}")
+    assert page.status_code == 200 and 'data-device="Garden gate"' in page.text
+    csrf = DATA_CSRF_RE.search(page.text).group(1)
+    result = await _scan_json(client, event, csrf, payload)
+    assert result.status_code == 200 and result.json()["verdict"] == "admitted"
+    assert (await client.get(f"/door/events/{event.id}/manifest")).status_code == 200
+
+    # Another event: refused, pages and APIs alike.
+    assert (await client.get(f"/door/events/{other_event.id}")).status_code == 403
+    assert (await client.get(f"/door/events/{other_event.id}/manifest")).status_code == 403
+    assert (await _scan_json(client, other_event, csrf, payload)).status_code == 403
+    # Nor is a door link a way into the organiser pages.
+    assert (await client.get(f"/organiser/events/{event.id}/door")).status_code in (303, 403)
+
+
+async def test_wrong_pins_are_refused_then_rate_limited(app, client, db):
+    event, _, _ = await _event_with_types(db)
+    path = await _create_door_link(app, db, event, pin="4821")
+    for _ in range(5):
+        wrong = await _enter_pin(client, path, "0000")
+        assert wrong.status_code == 401
+        assert "That PIN is not right." in wrong.text
+    limited = await _enter_pin(client, path, "4821")  # even the right PIN, once five wrong ones were tried
+    assert limited.status_code == 429
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 303  # not signed in
+
+    # The limit is per link and address: a volunteer at another address is not locked out.
+    async with new_client(app, address="198.51.100.20") as other:
+        assert (await _enter_pin(other, path, "4821")).status_code == 303
+
+
+async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    path = await _create_door_link(app, db, event)
+    assert (await _enter_pin(client, path, "4821")).status_code == 303
+    csrf = await _scanner_csrf(client, event)
+    async with db.read() as session:
+        [link] = list(await session.scalars(select(checkin.DoorLink).where(checkin.DoorLink.event_id == event.id)))
+
+    async with new_client(app) as organiser:
+        await sign_in(organiser, db, Role.ORGANISER)
+        token = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
+        revoked = await organiser.post(f"/organiser/events/{event.id}/door/links/{link.id}/revoke",
+                                       data={"csrf_token": token})
+        assert revoked.status_code == 303
+
+    # The session signed in with the link is refused on its very next request.
+    page = await client.get(f"/door/events/{event.id}")
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert (await _scan_json(client, event, csrf, payload)).status_code == 403
+    assert (await _sync(client, event, csrf, [{"client_scan_id": "x-1", "text": payload}])).status_code == 403
+    assert await _check_in_rows(db, event) == 0
+    # And the link itself no longer asks for a PIN.
+    assert (await client.get(path)).status_code == 404
+
+
+# --- the JSON scan -------------------------------------------------------------------------------------
+
+async def test_json_scan_needs_the_csrf_header(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(ticket, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+
+    missing = await client.post(f"/door/events/{event.id}/scan", json={"text": payload})
+    assert missing.status_code == 403
+    wrong = await client.post(f"/door/events/{event.id}/scan", json={"text": payload},
+                              headers={"X-CSRF-Token": "not-the-token"})
+    assert wrong.status_code == 403
+    assert await _check_in_rows(db, event) == 0
+
+    first = await _scan_json(client, event, csrf, payload, device="Phone A", gate="Garden gate",
+                             client_scan_id="dev1-1")
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
+    body = first.json()
+    assert body["verdict"] == "admitted" and body["ok"] is True and body["headline"] == "Admitted"
+    assert body["ticket"]["code"] == ticket.code and body["ticket"]["name"] == "Amina Khatun"
+    assert body["ticket"]["type"] == "Lawn seat" and body["ticket"]["unpaid"] is False
+
+    second = (await _scan_json(client, event, csrf, payload, device="Phone B", client_scan_id="dev2-1")).json()
+    assert second["verdict"] == "already_checked_in" and second["ok"] is False
+    assert second["first_device"] == "Phone A" and second["first_gate"] == "Garden gate"
+    assert second["first_checked_in_at"] == body["first_checked_in_at"]
+
+    # The same client_scan_id again (a retried request): the first answer, no new row.
+    rows = await _check_in_rows(db, event)
+    again = (await _scan_json(client, event, csrf, payload, client_scan_id="dev1-1")).json()
+    assert again["verdict"] == "admitted"
+    assert await _check_in_rows(db, event) == rows
+
+    # Check out and back in; the device defaults to the signed-in account's name.
+    out = (await _scan_json(client, event, csrf, ticket.code, direction="out")).json()
+    assert out["verdict"] == "checked_out"
+    back = (await _scan_json(client, event, csrf, ticket.code)).json()
+    assert back["verdict"] == "readmitted"
+    async with db.read() as session:
+        last = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
+                                    .order_by(checkin.CheckIn.id.desc()))
+    assert last.device == "Bilal at the gate"
+
+
+async def test_json_scan_refuses_what_is_not_json(client, db):
+    event, _, _ = await _event_with_types(db)
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    broken = await client.post(f"/door/events/{event.id}/scan", content=b"{not json",
+                               headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert broken.status_code == 400
+    too_big = await client.post(f"/door/events/{event.id}/scan", content=b'{"text": "' + b"x" * 9000 + b'"}',
+                                headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert too_big.status_code == 413
+
+
+# --- offline sync --------------------------------------------------------------------------------------
+
+async def test_sync_gives_each_scan_its_own_verdict_and_replays_change_nothing(client, db):
+    event, free, _ = await _event_with_types(db)
+    booked = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin"])
+    [(amina, amina_qr), (rahim, _)] = booked
+    async with db.write() as session:
+        other_event = await make_event(session)
+        other_type = await make_ticket_type(session, other_event)
+    [(_, other_qr)] = await _book(db, other_event, other_type, ["Zara Ahmed"])
+    private, _ = generate_keypair()
+    forged = sign_ticket(private, ticket_code=amina.code, event_id=event.id, ticket_type_id=free.id, initials="AK")
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+
+    start = utcnow() - dt.timedelta(minutes=10)
+    texts = {
+        "valid": amina_qr, "duplicate": amina_qr, "by-code": rahim.code, "forged": forged,
+        "garbage": "DH1.garbage", "unknown": "abcdefghijkl", "other-event": other_qr, "oversized": "A" * 600,
+    }
+    scans = [{"client_scan_id": f"phone7-{name}", "text": text, "device": "Phone 7", "gate": "Garden gate",
+              "direction": "in", "scanned_at": (start + dt.timedelta(seconds=i)).isoformat()}
+             for i, (name, text) in enumerate(texts.items())]
+    response = await _sync(client, event, csrf, scans)
+    assert response.status_code == 200
+    data = response.json()
+    verdicts = {r["client_scan_id"].removeprefix("phone7-"): r["verdict"] for r in data["results"]}
+    assert verdicts == {
+        "valid": "admitted", "duplicate": "already_checked_in", "by-code": "admitted", "forged": "forged",
+        "garbage": "unknown", "unknown": "unknown", "other-event": "wrong_event", "oversized": "unknown",
+    }
+    assert _total(data["counts"]) == {"ticket_type_id": None, "name": "All tickets", "expected": 2,
+                                      "checked_in": 2, "inside": 2}
+    # Offline scans keep the time they were made at, not the time they arrived.
+    async with db.read() as session:
+        t = await session.get(Ticket, amina.id)
+        assert abs((t.checked_in_at - start).total_seconds()) < 1 and t.checked_in_device == "Phone 7"
+        offline_rows = await session.scalar(select(func.count(checkin.CheckIn.id)).where(
+            checkin.CheckIn.event_id == event.id, checkin.CheckIn.offline.is_(True)))
+    assert offline_rows == len(scans)
+
+    # The phone did not hear the answer and sends the same batch again: same verdicts, nothing new.
+    rows = await _check_in_rows(db, event)
+    replay = (await _sync(client, event, csrf, scans)).json()
+    assert {r["client_scan_id"]: r["verdict"] for r in replay["results"]} == \
+        {r["client_scan_id"]: r["verdict"] for r in data["results"]}
+    assert replay["counts"] == data["counts"]
+    assert await _check_in_rows(db, event) == rows
+
+
+async def test_sync_refuses_oversized_batches_and_broken_bodies(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+
+    too_many = [{"client_scan_id": f"p-{i}", "text": payload} for i in range(501)]
+    assert (await _sync(client, event, csrf, too_many)).status_code == 413
+    assert (await _sync(client, event, csrf, too_many[:500])).status_code == 200  # 500 is allowed
+    rows = await _check_in_rows(db, event)
+    assert rows == 500
+
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    for body in (b"{", b"[1, 2]", b'{"scans": "no"}', b"\xff\xfe"):
+        refused = await client.post(f"/door/events/{event.id}/sync", content=body, headers=headers)
+        assert refused.status_code == 400, body
+    not_json = await client.post(f"/door/events/{event.id}/sync", data={"scans": "x"},
+                                 headers={"X-CSRF-Token": csrf})
+    assert not_json.status_code == 415
+    no_csrf = await client.post(f"/door/events/{event.id}/sync", json={"scans": []})
+    assert no_csrf.status_code == 403
+    # A scan without an id is answered as rejected (it could not be replayed safely), not judged.
+    result = (await _sync(client, event, csrf, [{"text": payload}, "not an object"])).json()
+    assert [r["verdict"] for r in result["results"]] == ["rejected"]
+    assert await _check_in_rows(db, event) == rows
+
+
+# --- pay and admit, counts, manifest -------------------------------------------------------------------
+
+async def test_pay_and_admit_marks_the_order_paid_and_admits(client, db):
+    event, _, paid = await _event_with_types(db)
+    [(ticket, payload)] = await _book(db, event, paid, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+
+    unpaid = (await _scan_json(client, event, csrf, payload)).json()
+    assert unpaid["verdict"] == "unpaid" and unpaid["ticket"]["unpaid"] is True
+    assert unpaid["ticket"]["price_pence"] == 500
+    page = await client.post(f"/door/events/{event.id}/scan", data={"text": payload, "csrf_token": csrf})
+    assert "mark paid and admit" in page.text and "£5.00" in page.text
+
+    paid_now = await client.post(f"/door/events/{event.id}/pay", data={"code": ticket.code},
+                                 headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+    assert paid_now.status_code == 200
+    assert paid_now.json()["verdict"] == "admitted"
+    async with db.read() as session:
+        order = await session.get(Order, ticket.order_id)
+        t = await session.get(Ticket, ticket.id)
+    assert order.status == OrderStatus.CONFIRMED and order.paid_at is not None
+    assert "paid at the door" in order.paid_note
+    assert t.checked_in_at is not None and t.checked_in_device == "Bilal at the gate"
+
+    again = (await _scan_json(client, event, csrf, payload)).json()
+    assert again["verdict"] == "already_checked_in"
+    # Paying twice neither fails nor admits twice.
+    twice = await client.post(f"/door/events/{event.id}/pay", data={"code": ticket.code},
+                              headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+    assert twice.json()["verdict"] == "already_checked_in"
+    missing = await client.post(f"/door/events/{event.id}/pay", data={"code": "NOSUCHCODE1"},
+                                headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+    assert missing.status_code == 404
+    no_csrf = await client.post(f"/door/events/{event.id}/pay", data={"code": ticket.code})
+    assert no_csrf.status_code == 403
+
+
+async def test_counts_json(client, db):
+    event, free, paid = await _event_with_types(db)
+    free_tickets = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin", "Sam Jones"])
+    [(cancelled, _)] = await _book(db, event, free, ["Cancelled Person"])
+    [(_, unpaid_qr)] = await _book(db, event, paid, ["Zara Ahmed"])
+    from ticketing import services
+
+    async with db.write() as session:
+        await services.cancel_tickets(session=session, tickets=[await session.get(Ticket, cancelled.id)])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    for _, qr in free_tickets[:2]:
+        assert (await _scan_json(client, event, csrf, qr)).json()["verdict"] == "admitted"
+    assert (await _scan_json(client, event, csrf, free_tickets[1][0].code, direction="out")).json()["verdict"] \
+        == "checked_out"
+    assert (await _scan_json(client, event, csrf, unpaid_qr)).json()["verdict"] == "unpaid"
+
+    response = await client.get(f"/door/events/{event.id}/counts")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    data = response.json()
+    assert data["event_id"] == event.id
+    assert data["counts"] == [
+        {"ticket_type_id": free.id, "name": "Lawn seat", "expected": 3, "checked_in": 2, "inside": 1},
+        {"ticket_type_id": paid.id, "name": "Reserved chair", "expected": 1, "checked_in": 0, "inside": 0},
+        {"ticket_type_id": None, "name": "All tickets", "expected": 4, "checked_in": 2, "inside": 1},
+    ]
+
+
+async def test_manifest_has_the_public_key_and_every_ticket(client, db):
+    event, free, paid = await _event_with_types(db)
+    [(amina, amina_qr)] = await _book(db, event, free, ["Amina Khatun"])
+    [(zara, _)] = await _book(db, event, paid, ["Zara Ahmed"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    await _scan_json(client, event, csrf, amina_qr)
+
+    response = await client.get(f"/door/events/{event.id}/manifest")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    data = response.json()
+    async with db.read() as session:
+        key = await session.get(EventKey, event.id)
+    assert data["event_id"] == event.id and data["algorithm"] == "Ed25519"
+    assert data["public_key"] == public_key_b64(key.public_key)
+    by_code = {t["code"]: t for t in data["tickets"]}
+    assert set(by_code) == {amina.code, zara.code}
+    assert by_code[amina.code]["checked_in_at"] is not None and by_code[amina.code]["inside"] is True
+    assert by_code[amina.code]["type_id"] == free.id and by_code[amina.code]["status"] == "valid"
+    assert by_code[zara.code]["unpaid"] is True and by_code[zara.code]["checked_in_at"] is None
+    assert "private" not in response.text
