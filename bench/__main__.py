@@ -17,6 +17,7 @@ BENCHMARKS = [
     "listing",
     "flash_sale",
     "badges",
+    "checkin",
 ]
 
 

@@ -84,6 +84,8 @@ async def create_user(*, session: AsyncSession, email: str, name: str, role: Rol
         raise AccountError(f"Role must be one of: {', '.join(r.value for r in Role)}.") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(name.strip()) > 120:
+        raise AccountError("Names need to be 120 characters or fewer.")
     if await session.scalar(select(User.id).where(User.email == email)):
         raise AccountError("An account with that email already exists.")
     user = User(email=email, name=name.strip() or email, role=role.value, password_hash=await hash_password(password))

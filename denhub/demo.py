@@ -31,7 +31,8 @@ def _next_weekday(today: dt.date, weekday: int, weeks_ahead: int) -> dt.date:
 def programme(now: dt.datetime) -> list[dict]:
     """The demo events, dated relative to `now` (the festival is the coming or current November)."""
     today = now.astimezone(LONDON).date()
-    year = today.year if today.month <= 11 else today.year + 1
+    # This year's festival until it has ended (30 November, 18:00), then next year's.
+    year = today.year if now < _local(dt.date(today.year, 11, 30), 18) else today.year + 1
     saturday = _next_weekday(today, 5, 0)
     friday = _next_weekday(today, 4, 1)
     wednesday = _next_weekday(today, 2, 2)

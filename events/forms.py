@@ -54,6 +54,16 @@ class EventInput:
     remove_image: bool
 
 
+def whole_number(text: str, low: int, high: int) -> int:
+    """Digits only (no signs, spaces or "1_000"), within [low, high]; ValueError otherwise."""
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError(text)
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(text)
+    return value
+
+
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
@@ -154,9 +164,7 @@ async def parse_event_form(form: FormData, *, max_image_bytes: int) -> tuple[Eve
     capacity = None
     if values["capacity"]:
         try:
-            capacity = int(values["capacity"])
-            if not 1 <= capacity <= 100_000:
-                raise ValueError
+            capacity = whole_number(values["capacity"], 1, 100_000)
         except ValueError:
             errors["capacity"] = "Capacity must be a whole number from 1 to 100000, or left empty."
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from denhub.auth import ORGANISERS, flash, guard
 from denhub.web import render
-from judging import forms, services
+from judging import emails, forms, services
 from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
@@ -206,8 +206,12 @@ async def entrant_status(request: Request) -> Response:
     try:
         async with request.app.state.db.write() as session:
             fresh = await services.get_entrant(session=session, entrant_id=entrant.id)
+            was_applied = fresh.status == EntrantStatus.APPLIED
             await services.set_entrant_status(session=session, entrant=fresh, status=status,
                                               actor_id=actor_id(request))
+            if was_applied and fresh.status != EntrantStatus.APPLIED:
+                await emails.enqueue_decision(session=session, entrant=fresh, competition=competition,
+                                              base_url=request.app.state.settings.base_url)
     except JudgingError as exc:
         return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
     flash(request, f"“{entrant.enterprise}” is now {status}.")

@@ -64,8 +64,8 @@ async def apply(request: Request) -> Response:
     except JudgingError as exc:
         return render(request, "judging/apply.html", {**context, "values": values, "errors": {"__all__": str(exc)}},
                       status_code=exc.status)
-    flash(request, f"Thank you: your application for “{data.enterprise}” has arrived. The organisers will email "
-                   f"{data.contact_email} when they have decided.")
+    flash(request, f"Thank you: your application for “{data.enterprise}” has arrived. We will email "
+                   f"{data.contact_email} when the organisers have decided.")
     return _see_other(f"/judging/apply/{competition.id}")
 
 

@@ -170,7 +170,7 @@ def values_from_type(t: TicketType) -> dict:
 
 
 def parse_ticket_type_form(form: FormData, *, sold: int = 0) -> tuple[TicketTypeInput | None, dict, dict]:
-    from events.forms import parse_local_datetime
+    from events.forms import parse_local_datetime, whole_number
 
     values: dict = {k: (form.get(k) or "").strip() if isinstance(form.get(k, ""), str) else "" for k in TYPE_FIELDS}
     values["is_active"] = form.get("is_active") in ("on", "1", "true")
@@ -196,9 +196,7 @@ def parse_ticket_type_form(form: FormData, *, sold: int = 0) -> tuple[TicketType
     capacity = None
     if values["capacity"]:
         try:
-            capacity = int(values["capacity"])
-            if not 1 <= capacity <= 100_000:
-                raise ValueError
+            capacity = whole_number(values["capacity"], 1, 100_000)
         except ValueError:
             errors["capacity"] = "Capacity must be a whole number from 1 to 100000, or empty for no limit."
         else:

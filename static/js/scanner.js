@@ -444,7 +444,10 @@
     }
   }
 
+  var shownScanId = null;  // the queued scan whose local verdict is on screen
+
   function show(result) {
+    shownScanId = null;
     var box = els.verdict;
     var verdict = result.verdict || "unknown";
     box.className = "verdict verdict-" + verdict + (result.local ? " verdict-local" : "");
@@ -453,7 +456,7 @@
     var t = result.ticket;
     if (t) {
       if (t.name) box.appendChild(el("p", "verdict-name", t.name));
-      var type = [t.type, t.tier].filter(Boolean).join(" · ");
+      var type = t.tier && t.tier !== t.type ? t.type + " · " + t.tier : t.type;
       if (type) box.appendChild(el("p", "verdict-type", type));
     }
     var detail = result.detail || "";
@@ -474,6 +477,17 @@
     if (result.local) {
       box.appendChild(el("p", "verdict-note", "Decided on this phone (offline); it syncs when the network is back."));
     }
+  }
+
+  // The local verdict on screen was just synced: say so, and what the server made of it if that differs.
+  function noteSynced(serverResult) {
+    var note = els.verdict.querySelector(".verdict-note");
+    if (!note) return;
+    var text = "Decided on this phone while offline; now synced.";
+    if (serverResult.verdict !== (els.verdict.className.match(/verdict-([a-z_]+)/) || [])[1]) {
+      text += " The server says: " + (serverResult.headline || serverResult.verdict) + ".";
+    }
+    note.textContent = text;
   }
 
   function feedback(result) {
@@ -501,6 +515,7 @@
         show(result);
         feedback(result);
         if (queue.length) syncSoon();
+        countsSoon();
         return;
       }
       return decideLocally(scan.text, direction, scan.scanned_at).then(function (local) {
@@ -513,6 +528,7 @@
           saveManifestSoon();
         }
         show(local);
+        shownScanId = scan.client_scan_id;
         feedback(local);
         renderCounts();
         renderStatus();
@@ -762,6 +778,11 @@
     els.queue.textContent = q;
   }
 
+  var countsTimer = null;
+  function countsSoon() {
+    if (!countsTimer) countsTimer = setTimeout(function () { countsTimer = null; pollCounts(); }, 300);
+  }
+
   var syncTimer = null;
   function syncSoon() {
     if (!syncTimer) syncTimer = setTimeout(function () { syncTimer = null; sync(); }, 200);
@@ -792,6 +813,7 @@
           if (!r) return;
           done[item.client_scan_id] = true;
           applyServer(r);
+          if (item.client_scan_id === shownScanId) noteSynced(r);
           // Told at the gate "admitted" but the server knows better (another gate was first, or the ticket
           // was cancelled meanwhile): worth a look.
           if (OK_VERDICTS[item.verdict] && !r.ok) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from denhub.mail import OutboxMessage
 from judging.models import Competition, Entrant
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, running_app, sign_in
@@ -50,6 +51,25 @@ async def test_apply_creates_an_applied_entrant_the_organiser_then_accepts(clien
     assert accepted.status_code == 303
     [entrant] = await _entrants(db)
     assert (entrant.status, entrant.running_order) == ("accepted", 1)
+    async with db.read() as session:
+        [message] = list(await session.scalars(select(OutboxMessage)))
+    assert message.to_addr == "amina@example.org" and message.subject == "You are pitching: Spring Dragons"
+    assert "Lozells Larder has a place in Spring Dragons" in message.text_body
+
+
+async def test_a_rejected_applicant_is_told_kindly(client, db):
+    competition = await _competition(db)
+    url = f"/judging/apply/{competition.id}"
+    await client.post(url, data=_application(await csrf_for(client, url)))
+    [entrant] = await _entrants(db)
+    client.cookies.clear()
+    await sign_in(client, db)
+    token = await csrf_for(client, f"/organiser/competitions/{competition.id}/entrants")
+    await client.post(f"/organiser/competitions/{competition.id}/entrants/{entrant.id}/status",
+                      data={"csrf_token": token, "status": "rejected"})
+    async with db.read() as session:
+        [message] = list(await session.scalars(select(OutboxMessage)))
+    assert message.subject == "Your application: Spring Dragons" and "cannot offer you a pitch" in message.text_body
 
 
 async def test_honeypot_missing_csrf_and_invalid_fields_create_nothing(client, db):
