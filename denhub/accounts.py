@@ -46,7 +46,15 @@ class User(Base):
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
 # Verified when the account does not exist, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password, only here to spend the same time")
+# Made on first use, not at import: hashing takes argon2's 64 MB, which every importing process would keep.
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password, only here to spend the same time")
+    return _dummy_hash
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -105,7 +113,7 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> U
     """The active user with this email and password, or None (after the same work either way)."""
     user = await session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
-        await _verify(_DUMMY_HASH, password)
+        await _verify(await anyio.to_thread.run_sync(_dummy), password)
         return None
     if not await _verify(user.password_hash, password):
         return None

@@ -21,9 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import events.manage
 import events.routes
+import judging.host
 import judging.manage
 import judging.manage_panel
 import judging.routes
+import judging.vote_pages
 import ticketing.door
 import ticketing.door_manage
 import ticketing.manage
@@ -140,12 +142,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", events.routes.listing, methods=["GET"], name="listing"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         *auth.routes,
-        *ticketing.tickets.routes,
+        # judging adds the people's-choice ballot to the ticket page (judging.vote_pages).
+        *judging.vote_pages.with_ticket_ballots(ticketing.tickets.routes),
         Mount("/events", routes=[*ticketing.routes.event_routes, *ticketing.tickets.event_routes,
                                  *events.routes.routes]),
         Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes, *ticketing.door_manage.routes,
-                                    *judging.manage.routes, *judging.manage_panel.routes]),
-        Mount("/judging", routes=judging.routes.routes),
+                                    *judging.manage.routes, *judging.manage_panel.routes, *judging.host.routes]),
+        Mount("/judging", routes=[*judging.routes.routes, *judging.vote_pages.routes]),
         Mount("/door", routes=ticketing.door.routes),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]

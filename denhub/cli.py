@@ -118,7 +118,10 @@ def cmd_badges(args: argparse.Namespace) -> None:
 
     event, badges = asyncio.run(load())
     if not badges:
-        sys.exit(f"denhub: nothing to print: no badges for {event.title} with these choices")
+        if args.role or args.type:
+            sys.exit(f"denhub: nothing to print: nobody at {event.title} matches --role / --type")
+        sys.exit(f"denhub: nothing to print: {event.title} has no attendees, door volunteers, judges or "
+                 "entrants yet")
 
     def progress(done: int, total: int) -> None:
         last = done >= total or not sys.stderr.isatty()
@@ -131,7 +134,8 @@ def cmd_badges(args: argparse.Namespace) -> None:
     partial.write_bytes(pdf)
     partial.replace(out)
     pages = page_count(len(badges), LAYOUTS[args.layout])
-    print(f"{len(badges)} badge{'s' if len(badges) != 1 else ''} on {pages} page{'s' if pages != 1 else ''}: {out}")
+    plural = "s" if len(badges) != 1 else ""
+    print(f"{len(badges)} badge{plural} on {pages} page{'s' if pages != 1 else ''}: {out}")
 
 
 def cmd_settings(args: argparse.Namespace) -> None:
@@ -172,9 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     badges.add_argument("event", help="the event's slug or number")
     badges.add_argument("--out", required=True, help="the PDF file to write")
     badges.add_argument("--layout", default="sheet", choices=["sheet", "a6", "label"],
-                        help="sheet: A4, 10 of 90 x 55 mm; a6: A4, 4 of A6; label: one 62 x 100 mm label each")
+                        help="sheet: A4, 10 of 90 x 55 mm; a6: A4, 4 of A6; label: one 62 x 100 mm label "
+                             "a page")
     badges.add_argument("--role", action="append",
-                        help="attendee, volunteer, organiser, judge or entrant (repeat for several; default all)")
+                        help="attendee, volunteer, organiser, judge or entrant; repeat for several "
+                             "(default: everyone at the event, organisers not included)")
     badges.add_argument("--type", help="only attendees of this ticket type (its number or name)")
     badges.set_defaults(func=cmd_badges)
 

@@ -1,19 +1,27 @@
 """Database plumbing shared by every domain: the declarative base, the engine factory and sessions.
 
-SQLite: WAL, foreign keys, a busy timeout, and write transactions that start with BEGIN IMMEDIATE so
-concurrent writers queue for the write lock instead of failing half-way with "database is locked".
+SQLite: WAL, foreign keys, and write transactions that start with BEGIN IMMEDIATE so concurrent writers
+queue for the write lock instead of failing half-way with "database is locked". Writers in one process
+queue in order (an asyncio lock) before they ask SQLite; statements run at once on the event loop's
+thread (see _InlineSQLite), and a lock held by another process is waited for without blocking the loop.
 PostgreSQL: asyncpg, READ COMMITTED; row locks and atomic conditional UPDATEs where it matters.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import sqlite3
+import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiosqlite
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -62,6 +70,52 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+class _InlineSQLite(aiosqlite.Connection):
+    """aiosqlite's connection, but each call runs at once on the calling (event loop) thread.
+
+    aiosqlite queues every call (cursor, execute, fetch, close: three or four per statement) for the
+    connection's own thread and wakes the loop for the answer. Each hop costs far more than the statement,
+    and under load every hop also waits for the GIL held by the busy loop: a booking rush ran at a few
+    dozen requests/s, mostly waiting. SQLite statements here take microseconds, so running them in place
+    is faster. SQLite's own busy handler would sleep on the loop's thread, so the busy timeout is 0 and a
+    statement that finds the database locked by another process is retried after an asyncio sleep, for
+    up to SQLITE_BUSY_TIMEOUT_MS (writers of this process never meet: they queue in Database.write).
+    """
+
+    _RETRYABLE = frozenset({"execute", "executemany", "executescript", "commit"})
+
+    async def _execute(self, fn, *args, **kwargs):
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        deadline, pause = None, 0.001
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                # Plain SQLITE_BUSY (a lock held elsewhere) leaves the statement undone: safe to run again.
+                # BUSY_SNAPSHOT (a stale read transaction wanting to write) never clears by waiting.
+                code = getattr(exc, "sqlite_errorcode", None)
+                if (code is None or code & 0xFF != sqlite3.SQLITE_BUSY or code == sqlite3.SQLITE_BUSY_SNAPSHOT
+                        or getattr(fn, "__name__", "") not in self._RETRYABLE):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + SQLITE_BUSY_TIMEOUT_MS / 1000
+                if now >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
+def _inline_sqlite_creator(url: str):
+    database = make_url(url).database
+
+    async def connect() -> _InlineSQLite:
+        # The sqlite3 connection is opened on aiosqlite's thread and used from the loop's thread.
+        return await _InlineSQLite(lambda: sqlite3.connect(database, check_same_thread=False), 64)
+
+    return connect
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -71,7 +125,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # 0: SQLite must not sleep on the event loop's thread; _InlineSQLite waits for locks instead.
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -94,7 +149,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_directory(url)
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_timeout=30)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_timeout=30,
+                                     async_creator=_inline_sqlite_creator(url))
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_timeout=30)
@@ -111,6 +167,10 @@ class Database:
         self._writes = async_sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        # SQLite: one asyncio lock per event loop, taken before BEGIN IMMEDIATE (see _write_turn).
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,9 +185,35 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed if the block ends normally, rolled back on any exception."""
-        async with self._writes() as session:
+        async with self._write_turn(), self._writes() as session:
             async with session.begin():
                 yield session
+
+    @contextlib.asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """On SQLite, wait in line (first come, first served) for this process's one writer at a time.
+
+        SQLite has one write lock per file. Writers of one process that all asked SQLite for it would
+        poll its busy handler (sleeping up to 100 ms a try, so the lock sits idle while they sleep, and
+        an unlucky writer can lose for longer than the busy timeout); queued here they take it in turn,
+        and only writers in other processes (the CLI, the door's thread) meet at SQLite's lock.
+        """
+        if not self.is_sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await lock.acquire()
+        except TimeoutError:
+            raise OperationalError("BEGIN IMMEDIATE", (), sqlite3.OperationalError("database is locked")) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -48,3 +48,23 @@ class LinkGone(JudgingError):
     """A magic link that has expired or has already been used."""
 
     status = 410
+
+
+class PitchNotStarted(JudgingError):
+    """Judges score an entrant only once its pitch has started (or the organiser opened its scoring)."""
+
+    status = 409
+
+
+class NotEligible(JudgingError):
+    """A ticket that may not vote: not checked in, cancelled, or for another event."""
+
+    status = 403
+
+
+class VotingClosed(JudgingError):
+    status = 409
+
+
+class AlreadyVoted(JudgingError):
+    status = 409

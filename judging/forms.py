@@ -7,7 +7,7 @@ import re
 from starlette.datastructures import FormData
 
 from judging import scoring
-from judging.errors import InvalidInput
+from judging.errors import InvalidInput, JudgingError
 from judging.models import Criterion, Round
 from judging.services import CriterionInput, EntrantInput, Settings
 
@@ -159,3 +159,27 @@ def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
             raise InvalidInput("Enter whole numbers from 0 upwards.")
         positions[int(match.group(1))] = number
     return positions
+
+
+def parse_json_scores(body: object) -> tuple[dict[int, int], str, str]:
+    """The script's save, {"values": {"<criterion id>": n}, "comment": "...", "action": "save" | "submit"}:
+    (values, comment, action). Anything else raises InvalidInput (or JudgingError for the action)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("Send the scores as a JSON object.")
+    raw = body.get("values", {})
+    if not isinstance(raw, dict):
+        raise InvalidInput("Scores are sent as an object of criterion number to score.")
+    values: dict[int, int] = {}
+    for key, value in raw.items():
+        if not (isinstance(key, str) and key.isdigit() and len(key) <= 9):
+            raise InvalidInput("Scores are keyed by criterion number.")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput("Scores are whole numbers on each criterion’s scale.")
+        values[int(key)] = value
+    comment = body.get("comment", "")
+    if not isinstance(comment, str):
+        raise InvalidInput("The comment is text.", field="comment")
+    action = body.get("action", "save")
+    if action not in ("save", "submit"):
+        raise JudgingError("Choose “Save draft” or “Submit scores”.")
+    return values, comment, action

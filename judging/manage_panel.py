@@ -1,5 +1,6 @@
 """Organiser pages for the night itself: the judging panel and sign-in links, the live scoring view,
-unlocking a sheet, results (preview, casting decision, audience votes), release, and the audit trail."""
+unlocking a sheet, results (preview, casting decision, the audience vote's tally), release, and the audit
+trail. The host screen is judging.host."""
 
 from __future__ import annotations
 
@@ -174,21 +175,6 @@ async def chair_order(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
-async def audience(request: Request) -> Response:
-    competition, _ = await load_competition(request)
-    try:
-        votes = forms.parse_positions(await request.form(), "votes_")
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.set_audience_votes(session=session, competition=fresh, votes=votes,
-                                              actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
-    flash(request, "Audience votes saved.")
-    return _see_other(manage_url(competition, "results"))
-
-
-@guard(ORGANISERS)
 async def release(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
@@ -229,7 +215,6 @@ routes = [
           name="judging_results_preview"),
     Route("/competitions/{competition_id:int}/chair-order", chair_order, methods=["POST"],
           name="judging_chair_order"),
-    Route("/competitions/{competition_id:int}/audience", audience, methods=["POST"], name="judging_audience"),
     Route("/competitions/{competition_id:int}/release", release, methods=["POST"], name="judging_release"),
     Route("/competitions/{competition_id:int}/audit", audit_page, methods=["GET"], name="judging_audit"),
 ]

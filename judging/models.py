@@ -67,10 +67,25 @@ class Competition(Base):
     audience_weight_percent: Mapped[int] = mapped_column(Integer, default=0)
     applications_open: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The entrant on the host screen. Not a foreign key: judging_entrant already points here, and a cycle
+    # between the two tables would need ALTER-time constraints; judging.night checks it belongs here.
+    current_entrant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The people's-choice vote: open between these (opened and not closed); opening it fixes the weights.
+    voting_opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voting_closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @property
     def rubric_locked(self) -> bool:
         return self.rubric_locked_at is not None
+
+    @property
+    def voting_open(self) -> bool:
+        return self.voting_opened_at is not None and self.voting_closed_at is None and not self.released
+
+    @property
+    def weights_fixed(self) -> bool:
+        """The tie-break chain and the audience weight are fixed once scoring starts or voting opens."""
+        return self.rubric_locked or self.voting_opened_at is not None
 
     @property
     def released(self) -> bool:
@@ -108,13 +123,22 @@ class Entrant(Base):
     contact_email: Mapped[str] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(20), default=EntrantStatus.APPLIED.value)
     running_order: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # Counted in the room (show of hands or paper slips) and typed in by the organiser.
-    audience_votes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by "start pitch" on the host screen: the countdown runs from here.
+    pitch_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Judges may score this entrant from here on: set when the pitch starts, or by the organiser's override.
+    scoring_opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @property
     def label(self) -> str:
         return f"{self.enterprise} ({self.name})"
+
+    @property
+    def scoring_open(self) -> bool:
+        return self.scoring_opened_at is not None
+
+    def pitch_ends_at(self, pitch_seconds: int) -> dt.datetime | None:
+        return self.pitch_started_at + dt.timedelta(seconds=pitch_seconds) if self.pitch_started_at else None
 
 
 class Criterion(Base):
@@ -209,6 +233,21 @@ class Score(Base):
     criterion_id: Mapped[int] = mapped_column(ForeignKey("judging_criterion.id", ondelete="CASCADE"),
                                               index=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class AudienceVote(Base):
+    """One checked-in ticket's people's-choice vote. The unique constraint is what makes it one vote per
+    ticket: two phones (or two workers) racing to vote with the same ticket cannot both insert."""
+
+    __tablename__ = "judging_audience_vote"
+    __table_args__ = (UniqueConstraint("competition_id", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("judging_competition.id", ondelete="CASCADE"))
+    entrant_id: Mapped[int] = mapped_column(ForeignKey("judging_entrant.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    via: Mapped[str] = mapped_column(String(20))  # "ticket" (the ticket page) or "code" (the public vote page)
+    cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

@@ -42,6 +42,21 @@ async def load_competition(request: Request, *, key: str = "competition_id") -> 
     return competition, event
 
 
+async def judge_competition_for(request: Request):
+    """(competition, event, the judge's assignment) for the competition in the URL; 403 when the signed-in
+    judge is not on its panel."""
+    from judging.judges import require_judge
+
+    competition, event = await load_competition(request)
+    async with request.app.state.db.read() as session:
+        try:
+            assignment = await require_judge(session=session, competition_id=competition.id,
+                                             user_id=request.state.user.id)
+        except JudgingError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+    return competition, event, assignment
+
+
 def manage_url(competition: Competition | int, page: str = "") -> str:
     cid = competition if isinstance(competition, int) else competition.id
     return f"/organiser/competitions/{cid}" + (f"/{page}" if page else "")

@@ -1,6 +1,7 @@
 """Results: loads submitted sheets, conflicts and votes, and hands plain numbers to judging.scoring.
 
-Only submitted sheets count; drafts are reported so the organiser can chase them before releasing.
+Only submitted sheets count; drafts are reported so the organiser can chase them before releasing. The
+audience votes are the people's-choice tally (judging.votes), one per checked-in ticket.
 Entrants in rounds (heats, a final) are ranked within their round; entrants without one are ranked together.
 """
 
@@ -16,6 +17,7 @@ from judging import scoring
 from judging.judges import panel
 from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus
 from judging.services import criteria_for, entrants_for, rounds_for
+from judging.votes import tally
 
 
 @dataclass
@@ -35,6 +37,17 @@ class ResultsView:
     chair_id: int | None
     drafts: int  # sheets saved but not submitted: not counted
     conflicts: list[Conflict]
+    votes: dict[int, int]  # the people's-choice count per entrant id (every accepted entrant, 0 included)
+
+    @property
+    def total_votes(self) -> int:
+        return sum(self.votes.values())
+
+    @property
+    def peoples_choice(self) -> list[tuple[Entrant, int]]:
+        """Entrants by votes, most first (running order between equals)."""
+        ordered = sorted(self.entrants.values(), key=lambda e: -self.votes.get(e.id, 0))
+        return [(e, self.votes.get(e.id, 0)) for e in ordered]
 
     def entrant_name(self, entrant_id: int) -> str:
         e = self.entrants.get(entrant_id)
@@ -68,6 +81,7 @@ async def load_results(*, session: AsyncSession, competition: Competition) -> Re
             values[score.sheet_id][score.criterion_id] = score.value
     conflicts = list(await session.scalars(select(Conflict).where(Conflict.competition_id == competition.id)))
     rounds = await rounds_for(session=session, competition_id=competition.id)
+    counts = await tally(session=session, competition_id=competition.id)
     by_round: dict[int | None, list[Entrant]] = {}
     for e in entrants:
         by_round.setdefault(e.round_id, []).append(e)
@@ -86,7 +100,7 @@ async def load_results(*, session: AsyncSession, competition: Competition) -> Re
             recusals=[(c.judge_id, c.entrant_id) for c in conflicts if c.entrant_id in ids],
             tie_break=list(competition.tie_break or []),
             chair_order=list(competition.chair_order or []),
-            audience_votes={e.id: e.audience_votes for e in members_of},
+            audience_votes={e.id: counts.get(e.id, 0) for e in members_of},
             audience_percent=competition.audience_weight_percent,
         )
         groups.append(Group(heat, members_of, results))
@@ -95,4 +109,5 @@ async def load_results(*, session: AsyncSession, competition: Competition) -> Re
         judges={m.user.id: m.user for m in members},
         chair_id=next((m.user.id for m in members if m.assignment.is_chair), None),
         drafts=sum(1 for s in sheets if s.status == SheetStatus.DRAFT), conflicts=conflicts,
+        votes={e.id: counts.get(e.id, 0) for e in entrants},
     )

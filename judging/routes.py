@@ -12,9 +12,10 @@ from denhub.accounts import Role
 from denhub.auth import JUDGES, PUBLIC, client_address, flash, guard
 from denhub.web import render
 from judging import forms, judges, services, sheets
-from judging.errors import JudgingError, NotFound
+from judging.errors import JudgingError
 from judging.models import CompetitionStatus, ResultsVisibility
-from judging.pages import load_competition, refuse
+from judging.pages import judge_competition_for, load_competition, refuse
+from judging.score_pages import declare_conflict, judge_state, score
 from judging.results import load_results
 
 
@@ -103,122 +104,15 @@ async def home(request: Request) -> Response:
     return render(request, "judging/judge_home.html", {"competitions": mine})
 
 
-async def _judge_competition(request: Request):
-    """The competition in the URL, if this judge is on its panel (403 otherwise)."""
-    competition, event = await load_competition(request)
-    async with request.app.state.db.read() as session:
-        try:
-            assignment = await judges.require_judge(session=session, competition_id=competition.id,
-                                                    user_id=request.state.user.id)
-        except JudgingError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
-    return competition, event, assignment
-
-
 @guard(JUDGES)
 async def judge_competition(request: Request) -> Response:
-    competition, event, assignment = await _judge_competition(request)
+    competition, event, assignment = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
         rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
     next_row = next((r for r in rows if r.status in ("to score", "draft")), None)
     return render(request, "judging/judge_competition.html",
                   {"competition": competition, "event": event, "rows": rows, "next_row": next_row,
                    "is_chair": assignment.is_chair})
-
-
-async def _score_context(request: Request, competition, event, entrant_id: int) -> dict:
-    judge_id = request.state.user.id
-    async with request.app.state.db.read() as session:
-        try:
-            entrant = await sheets.scorable_entrant(session=session, competition=competition, entrant_id=entrant_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        criteria = await services.criteria_for(session=session, competition_id=competition.id)
-        view = await sheets.load_sheet(session=session, judge_id=judge_id, entrant_id=entrant.id)
-        conflict = await sheets.conflict_of(session=session, judge_id=judge_id, entrant_id=entrant.id)
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=judge_id)
-    ids = [r.entrant.id for r in rows]
-    index = ids.index(entrant.id)
-    return {
-        "competition": competition, "event": event, "entrant": entrant, "criteria": criteria,
-        "sheet": view.sheet, "values": {c.id: view.values.get(c.id) for c in criteria},
-        "comment": view.sheet.comment if view.sheet else "", "conflict": conflict,
-        "position": index + 1, "count": len(ids),
-        "previous": rows[index - 1].entrant if index > 0 else None,
-        "next": rows[index + 1].entrant if index + 1 < len(rows) else None,
-        "locked": competition.is_closed or (view.sheet is not None and view.sheet.is_submitted)
-        or conflict is not None,
-        "error": None, "reason": "",
-    }
-
-
-def _next_to_score(rows, after_id: int):
-    ids = [r.entrant.id for r in rows]
-    start = ids.index(after_id) + 1 if after_id in ids else 0
-    for row in rows[start:] + rows[:start]:
-        if row.status in ("to score", "draft") and row.entrant.id != after_id:
-            return row.entrant
-    return None
-
-
-@guard(JUDGES)
-async def score(request: Request) -> Response:
-    """One entrant at a time: big buttons per criterion, a comment, save (draft) or submit (locks)."""
-    competition, event, _ = await _judge_competition(request)
-    entrant_id = request.path_params["entrant_id"]
-    if request.method == "GET":
-        return render(request, "judging/score.html", await _score_context(request, competition, event, entrant_id))
-    form = await request.form()
-    judge_id = request.state.user.id
-    try:
-        values, comment, action = forms.parse_scores(form)
-        if action not in ("save", "submit"):
-            raise JudgingError("Choose “Save draft” or “Submit scores”.")
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await sheets.save_sheet(session=session, competition=fresh, judge_id=judge_id, entrant_id=entrant_id,
-                                    values=values, comment=comment, submit=action == "submit")
-    except JudgingError as exc:
-        context = await _score_context(request, competition, event, entrant_id)
-        if not context["locked"]:  # keep what the judge chose, so nothing is lost on a phone
-            posted = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-            for c in context["criteria"]:
-                raw = posted.get(f"c{c.id}", "")
-                if raw.isdigit():
-                    context["values"][c.id] = int(raw)
-            context["comment"] = str(form.get("comment", ""))[:sheets.MAX_COMMENT]
-        context["error"] = str(exc)
-        return render(request, "judging/score.html", context, status_code=exc.status)
-    if action == "save":
-        flash(request, "Draft saved. You can change it until you submit.")
-        return _see_other(f"/judging/{competition.id}/entrants/{entrant_id}")
-    async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=judge_id)
-    following = _next_to_score(rows, entrant_id)
-    flash(request, "Scores submitted." + (f" Next: {following.enterprise}." if following else
-                                          " You have scored every entrant. Thank you!"))
-    if following is None:
-        return _see_other(f"/judging/{competition.id}")
-    return _see_other(f"/judging/{competition.id}/entrants/{following.id}")
-
-
-@guard(JUDGES)
-async def declare_conflict(request: Request) -> Response:
-    competition, event, _ = await _judge_competition(request)
-    entrant_id = request.path_params["entrant_id"]
-    form = await request.form()
-    reason = str(form.get("reason", ""))[:1000]
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id)
-            await judges.declare_conflict(session=session, competition=fresh, judge_id=request.state.user.id,
-                                          entrant_id=entrant_id, reason=reason)
-    except JudgingError as exc:
-        context = await _score_context(request, competition, event, entrant_id)
-        context.update(error=str(exc), reason=reason, conflict_open=True)
-        return render(request, "judging/score.html", context, status_code=exc.status)
-    flash(request, "Conflict declared: you will not score this entrant. The organiser can see it.")
-    return _see_other(f"/judging/{competition.id}")
 
 
 # --- released results ------------------------------------------------------------------------------
@@ -253,6 +147,7 @@ routes = [
     Route("/magic/{token}", magic, methods=["GET", "POST"], name="judging_magic"),
     Route("/results/{competition_id:int}", results, methods=["GET"], name="judging_results"),
     Route("/{competition_id:int}", judge_competition, methods=["GET"], name="judging_judge_competition"),
+    Route("/{competition_id:int}/state.json", judge_state, methods=["GET"], name="judging_judge_state"),
     Route("/{competition_id:int}/entrants/{entrant_id:int}", score, methods=["GET", "POST"], name="judging_score"),
     Route("/{competition_id:int}/entrants/{entrant_id:int}/conflict", declare_conflict, methods=["POST"],
           name="judging_conflict"),

@@ -115,13 +115,15 @@ class Settings:
 
 async def update_settings(*, session: AsyncSession, competition: Competition, data: Settings,
                           actor_id: int | None) -> None:
-    """Name, pitch length, applications; the tie-break chain and audience weight only until scoring starts."""
+    """Name, pitch length, applications; the tie-break chain and audience weight only until scoring starts
+    or the audience vote opens."""
     if competition.is_closed:
         raise ScoringClosed("Results have been released: this competition can no longer change.")
     fixed_changed = (list(data.tie_break) != list(competition.tie_break)
                      or data.audience_weight_percent != competition.audience_weight_percent)
-    if competition.rubric_locked and fixed_changed:
-        raise RubricLocked("The tie-break rules and the audience weight were fixed when scoring started; "
+    if competition.weights_fixed and fixed_changed:
+        when = "scoring started" if competition.rubric_locked else "the audience vote opened"
+        raise RubricLocked(f"The tie-break rules and the audience weight were fixed when {when}; "
                            "they cannot change now.")
     keys = [c.key for c in await criteria_for(session=session, competition_id=competition.id)]
     problems = scoring.validate_chain(data.tie_break, keys)
@@ -178,6 +180,10 @@ async def release_results(*, session: AsyncSession, competition: Competition, vi
         visibility = ResultsVisibility(visibility).value
     except ValueError:
         raise InvalidInput("Choose who may see the results.", field="visibility") from None
+    if competition.voting_open:  # the count is final once the results are out
+        competition.voting_closed_at = utcnow()
+        await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="voting.close",
+                    subject="closed on releasing the results")
     competition.results_released_at = utcnow()
     competition.results_visibility = visibility
     competition.status = CompetitionStatus.CLOSED.value
@@ -197,26 +203,6 @@ async def set_chair_order(*, session: AsyncSession, competition: Competition, en
     competition.chair_order = list(entrant_ids)
     await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="chair.order",
                 subject="chair’s casting decision", old=old, new=list(entrant_ids))
-
-
-async def set_audience_votes(*, session: AsyncSession, competition: Competition, votes: dict[int, int],
-                             actor_id: int | None) -> None:
-    if competition.released:
-        raise ScoringClosed("The results have been released: the audience votes cannot change.")
-    entrants = {e.id: e for e in await entrants_for(session=session, competition_id=competition.id,
-                                                     accepted_only=True)}
-    for entrant_id, count in votes.items():
-        if entrant_id not in entrants:
-            raise InvalidInput("Votes can only be given to this competition’s entrants.")
-        if not 0 <= count <= 1_000_000:
-            raise InvalidInput("Enter a number of votes from 0 upwards.")
-    for entrant_id, count in votes.items():
-        entrant = entrants[entrant_id]
-        if entrant.audience_votes != count:
-            await audit(session=session, competition_id=competition.id, actor_id=actor_id,
-                        action="audience.votes", subject=entrant.enterprise, old=entrant.audience_votes,
-                        new=count)
-            entrant.audience_votes = count
 
 
 # --- entrants --------------------------------------------------------------------------------------
@@ -267,7 +253,7 @@ async def apply(*, session: AsyncSession, competition: Competition, data: Entran
         raise ScoringClosed("Applications for this competition are closed.")
     entrant = Entrant(competition_id=competition.id, name=data.name, enterprise=data.enterprise,
                       pitch=data.pitch, social_mission=data.social_mission, contact_email=data.contact_email,
-                      status=EntrantStatus.APPLIED.value, audience_votes=0, created_at=utcnow())
+                      status=EntrantStatus.APPLIED.value, created_at=utcnow())
     session.add(entrant)
     await session.flush()
     await audit(session=session, competition_id=competition.id, actor_id=None, action="entrant.apply",
@@ -284,8 +270,7 @@ async def add_entrant(*, session: AsyncSession, competition: Competition, data: 
     entrant = Entrant(competition_id=competition.id, round_id=data.round_id, name=data.name,
                       enterprise=data.enterprise, pitch=data.pitch, social_mission=data.social_mission,
                       contact_email=data.contact_email, status=EntrantStatus.ACCEPTED.value,
-                      running_order=await _next_position(session, competition.id), audience_votes=0,
-                      created_at=utcnow())
+                      running_order=await _next_position(session, competition.id), created_at=utcnow())
     session.add(entrant)
     await session.flush()
     await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="entrant.add",

@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub.accounts import User
 from denhub.db import utcnow
-from judging.errors import Conflicted, InvalidInput, JudgingError, NotFound, ScoringClosed, SheetLocked
+from judging.errors import (
+    Conflicted,
+    InvalidInput,
+    JudgingError,
+    NotFound,
+    PitchNotStarted,
+    ScoringClosed,
+    SheetLocked,
+)
 from judging.judges import panel, require_judge
 from judging.models import (
     Competition,
@@ -87,6 +95,9 @@ async def save_sheet(*, session: AsyncSession, competition: Competition, judge_i
     entrant = await scorable_entrant(session=session, competition=competition, entrant_id=entrant_id)
     if await conflict_of(session=session, judge_id=judge_id, entrant_id=entrant_id):
         raise Conflicted("You declared a conflict of interest with this entrant, so you do not score them.")
+    if not entrant.scoring_open:
+        raise PitchNotStarted(f"Scoring for {entrant.enterprise} opens when their pitch starts. Your scores "
+                              "are not saved yet: try again once the pitch has started.")
     criteria = await criteria_for(session=session, competition_id=competition.id)
     check_values(values, criteria)
     comment = comment.strip()
@@ -94,6 +105,9 @@ async def save_sheet(*, session: AsyncSession, competition: Competition, judge_i
         raise InvalidInput(f"Keep the comment to {MAX_COMMENT} characters.", field="comment")
     current = await load_sheet(session=session, judge_id=judge_id, entrant_id=entrant_id, for_update=True)
     if current.sheet is not None and current.sheet.is_submitted:
+        if submit and values == current.values and comment == current.sheet.comment:
+            # The same submission again (a phone retrying after its first answer was lost): already done.
+            return current.sheet
         raise SheetLocked("You have submitted this sheet, so it is locked. Ask the organiser to unlock it if "
                           "you need to change a score.")
     merged = {**current.values, **values}
@@ -171,16 +185,36 @@ async def unlock_sheet(*, session: AsyncSession, sheet_id: int, reason: str, act
 class JudgeRow:
     entrant: Entrant
     status: str  # "to score", "draft", "submitted", "conflict"
+    sheet: ScoreSheet | None = None
+    values: dict[int, int] = field(default_factory=dict)  # this judge's own scores, criterion id -> value
+    conflict: Conflict | None = None
+
+    @property
+    def open(self) -> bool:
+        """Scoring for the entrant has opened (its pitch started, or the organiser opened it)."""
+        return self.entrant.scoring_open
 
 
-async def judge_overview(*, session: AsyncSession, competition: Competition, judge_id: int) -> list[JudgeRow]:
-    """This judge's own progress through the running order (never anyone else's scores)."""
+async def judge_overview(*, session: AsyncSession, competition: Competition, judge_id: int,
+                         with_values: bool = False) -> list[JudgeRow]:
+    """This judge's own progress through the running order (never anyone else's scores); with_values also
+    loads the judge's own scores, for the phone page that keeps every entrant's form."""
     entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
-    sheets = {s.entrant_id: s.status for s in await session.scalars(
+    sheets = {s.entrant_id: s for s in await session.scalars(
         select(ScoreSheet).where(ScoreSheet.judge_id == judge_id, ScoreSheet.competition_id == competition.id))}
-    conflicts = {c.entrant_id for c in await session.scalars(
+    conflicts = {c.entrant_id: c for c in await session.scalars(
         select(Conflict).where(Conflict.judge_id == judge_id, Conflict.competition_id == competition.id))}
-    return [JudgeRow(e, "conflict" if e.id in conflicts else sheets.get(e.id, "to score")) for e in entrants]
+    values: dict[int, dict[int, int]] = {}
+    if with_values and sheets:
+        by_sheet = {s.id: s.entrant_id for s in sheets.values()}
+        for score in await session.scalars(select(Score).where(Score.sheet_id.in_(list(by_sheet)))):
+            values.setdefault(by_sheet[score.sheet_id], {})[score.criterion_id] = score.value
+    rows = []
+    for e in entrants:
+        sheet = sheets.get(e.id)
+        status = "conflict" if e.id in conflicts else (sheet.status if sheet else "to score")
+        rows.append(JudgeRow(e, status, sheet, values.get(e.id, {}), conflicts.get(e.id)))
+    return rows
 
 
 @dataclass

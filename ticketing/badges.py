@@ -28,7 +28,15 @@ from starlette.routing import Route
 
 from denhub.accounts import Role, User
 from denhub.auth import ORGANISERS, guard
-from denhub.badges import LAYOUTS, ROLE_LABELS, BadgeData, NothingToPrint, filename, page_count, render_badges_async
+from denhub.badges import (
+    LAYOUTS,
+    ROLE_LABELS,
+    BadgeData,
+    NothingToPrint,
+    filename,
+    page_count,
+    render_badges_async,
+)
 from denhub.web import render
 from events.models import Event
 from ticketing.checkin import DoorAssignment
@@ -72,42 +80,44 @@ async def attendees(session: AsyncSession, event: Event) -> list[BadgeData]:
     ])
 
 
-async def _people(session: AsyncSession, event: Event, role: str, users) -> list[BadgeData]:
-    return _by_name([BadgeData(name=user.name, organisation="", role=role, event_title=event.title)
-                     for user in users])
+def _people(event: Event, role: str, names) -> list[BadgeData]:
+    return _by_name([BadgeData(name=name, organisation="", role=role, event_title=event.title)
+                     for name in names])
 
 
 async def volunteers(session: AsyncSession, event: Event) -> list[BadgeData]:
-    users = await session.scalars(
-        select(User).join(DoorAssignment, DoorAssignment.user_id == User.id)
+    names = await session.scalars(
+        select(User.name).join(DoorAssignment, DoorAssignment.user_id == User.id)
         .where(DoorAssignment.event_id == event.id, User.is_active.is_(True)))
-    return await _people(session, event, "volunteer", users)
+    return _people(event, "volunteer", names)
 
 
 async def organisers(session: AsyncSession, event: Event) -> list[BadgeData]:
-    users = await session.scalars(
-        select(User).where(User.role == Role.ORGANISER.value, User.is_active.is_(True)))
-    return await _people(session, event, "organiser", users)
+    names = await session.scalars(
+        select(User.name).where(User.role == Role.ORGANISER.value, User.is_active.is_(True)))
+    return _people(event, "organiser", names)
 
 
 async def judges(session: AsyncSession, event: Event) -> list[BadgeData]:
     from judging.models import Competition, JudgeAssignment
 
-    users = await session.scalars(
-        select(User).join(JudgeAssignment, JudgeAssignment.user_id == User.id)
+    # A judge on two panels of the event gets one badge. Only the columns a badge needs: the judging
+    # models are still growing.
+    rows = await session.execute(
+        select(User.id, User.name).join(JudgeAssignment, JudgeAssignment.user_id == User.id)
         .join(Competition, Competition.id == JudgeAssignment.competition_id)
         .where(Competition.event_id == event.id, User.is_active.is_(True)).distinct())
-    return await _people(session, event, "judge", users)
+    return _people(event, "judge", [name for _id, name in rows])
 
 
 async def entrants(session: AsyncSession, event: Event) -> list[BadgeData]:
     from judging.models import Competition, Entrant, EntrantStatus
 
-    rows = await session.scalars(
-        select(Entrant).join(Competition, Competition.id == Entrant.competition_id)
+    rows = await session.execute(
+        select(Entrant.name, Entrant.enterprise).join(Competition, Competition.id == Entrant.competition_id)
         .where(Competition.event_id == event.id, Entrant.status == EntrantStatus.ACCEPTED.value))
-    return _by_name([BadgeData(name=e.name, organisation=e.enterprise, role="entrant", event_title=event.title)
-                     for e in rows])
+    return _by_name([BadgeData(name=name, organisation=enterprise or "", role="entrant",
+                               event_title=event.title) for name, enterprise in rows])
 
 
 register_badge_provider("attendee", attendees)
@@ -164,7 +174,8 @@ async def _load(request: Request) -> tuple[Event, list[TicketType], list[BadgeDa
         if event is None:
             raise HTTPException(404, "There is no event with that number.")
         types = list(await session.scalars(
-            select(TicketType).where(TicketType.event_id == event.id).order_by(TicketType.position, TicketType.id)))
+            select(TicketType).where(TicketType.event_id == event.id)
+            .order_by(TicketType.position, TicketType.id)))
         everyone = await event_badges(session=session, event=event, roles=list(PROVIDERS))
     return event, types, everyone
 
@@ -183,7 +194,8 @@ def _choice(request: Request, types: list[TicketType]) -> dict:
 
 
 def _select(everyone: list[BadgeData], params: dict) -> list[BadgeData]:
-    chosen = [b for b in everyone if b.role == params["role"] or not params["role"] and b.role in DEFAULT_ROLES]
+    roles = {params["role"]} if params["role"] else DEFAULT_ROLES
+    chosen = [b for b in everyone if b.role in roles]
     if params["type"]:
         chosen = [b for b in chosen if b.ticket_type_id == int(params["type"])]
     return chosen
@@ -195,7 +207,8 @@ def _page(request: Request, event, types, everyone, params, *, chosen=None, stat
     query = urlencode({k: v for k, v in params.items() if v})
     layout = LAYOUTS[params["layout"]]
     return render(request, "ticketing/badges.html", {
-        "event": event, "layouts": LAYOUTS, "roles": [(r, ROLE_LABELS.get(r, r), counts[r]) for r in PROVIDERS],
+        "event": event, "layouts": LAYOUTS,
+        "roles": [(role, ROLE_LABELS.get(role, role), counts[role]) for role in PROVIDERS],
         "types": [(t, type_counts[t.id]) for t in types], "params": params,
         "total": sum(b.role in DEFAULT_ROLES for b in everyone),
         "chosen": chosen, "pages": page_count(len(chosen), layout) if chosen else 0,

@@ -11,13 +11,28 @@ import enum
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, cast, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from denhub.db import Base, UTCDateTime, utcnow
-from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType
+from events.models import Event
+from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified, verify_ticket
 
 PLAIN_CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,40}")
@@ -107,12 +122,30 @@ class CheckIn(Base):
     duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+@dataclass(frozen=True)
+class DoorTicket:
+    """What the door is told about a ticket (read with its type and order in one query)."""
+
+    id: int
+    code: str
+    attendee_name: str
+    event_id: int
+    ticket_type_id: int
+    order_id: int
+    price_pence: int
+    type_name: str
+    tier: str
+    unpaid: bool
+
+    @property
+    def tier_label(self) -> str:
+        return Tier(self.tier).label
+
+
 @dataclass
 class ScanResult:
     verdict: Verdict
-    ticket: Ticket | None = None
-    ticket_type: TicketType | None = None
-    order: Order | None = None
+    ticket: DoorTicket | None = None
     first_checked_in_at: dt.datetime | None = None
     first_device: str = ""
     first_gate: str = ""
@@ -127,19 +160,113 @@ class ScanResult:
         return {
             "verdict": self.verdict.value, "ok": self.verdict.ok, "headline": self.headline, "detail": self.detail,
             "ticket": None if t is None else {
-                "id": t.id, "code": t.code, "name": t.attendee_name,
-                "type": self.ticket_type.name if self.ticket_type else "",
-                "tier": self.ticket_type.tier_label if self.ticket_type else "",
-                "order_id": t.order_id, "unpaid": bool(self.order and self.order.status == OrderStatus.AWAITING_PAYMENT),
-                "price_pence": t.price_pence,
+                "id": t.id, "code": t.code, "name": t.attendee_name, "type": t.type_name, "tier": t.tier_label,
+                "order_id": t.order_id, "unpaid": t.unpaid, "price_pence": t.price_pence,
             },
             "first_checked_in_at": self.first_checked_in_at.isoformat() if self.first_checked_in_at else None,
             "first_device": self.first_device, "first_gate": self.first_gate,
         }
 
 
-async def _resolve(session: AsyncSession, event_id: int, text: str) -> tuple[Verdict | None, Ticket | None, str]:
-    """Find the ticket a scan names, or the verdict that says why not."""
+# --- who may scan ------------------------------------------------------------------------------------
+
+class DoorRefused(Exception):
+    """This requester may not scan for this event (routes answer 403)."""
+
+
+class NoSuchEvent(Exception):
+    """No event has that number (routes answer 404)."""
+
+
+@dataclass(frozen=True)
+class DoorAccess:
+    """Who is scanning: an organiser (every event), a door staff account, and/or a door link's event."""
+
+    everywhere: bool = False
+    user_id: int | None = None
+    link_event_id: int | None = None
+
+
+def check_access(session: Session, *, event_id: int, access: DoorAccess) -> None:
+    """Raise DoorRefused or NoSuchEvent (refusal first: it says nothing about which events exist)."""
+    row = session.connection().execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0}).first()
+    allowed = access.everywhere or access.link_event_id == event_id or (row is not None and row[1] is not None)
+    if not allowed:
+        raise DoorRefused
+    if row is None:
+        raise NoSuchEvent
+
+
+_ACCESS = (
+    select(Event.__table__.c.id, DoorAssignment.__table__.c.id)
+    .outerjoin(DoorAssignment.__table__, and_(DoorAssignment.__table__.c.event_id == Event.__table__.c.id,
+                                              DoorAssignment.__table__.c.user_id == bindparam("user_id")))
+    .where(Event.__table__.c.id == bindparam("event_id"))
+)
+
+
+# --- judging a scan ----------------------------------------------------------------------------------
+# Synchronous code on a Session's connection, with Core statements (the ORM's object loading cost more than
+# the queries): `scan` runs it in the caller's async transaction (AsyncSession.run_sync), and
+# ticketing/checkin_writer.py runs it in a transaction of its own, on SQLite in one hop to a worker thread.
+
+_tickets, _orders, _types = Ticket.__table__, Order.__table__, TicketType.__table__
+_check_ins, _keys = CheckIn.__table__, EventKey.__table__
+
+_TICKET = (
+    select(_tickets.c.id, _tickets.c.code, _tickets.c.attendee_name, _tickets.c.event_id, _tickets.c.ticket_type_id,
+           _tickets.c.order_id, _tickets.c.price_pence, _tickets.c.status, _tickets.c.checked_in_at,
+           _tickets.c.checked_in_device, _tickets.c.checked_in_gate, _tickets.c.inside,
+           _types.c.name.label("type_name"), _types.c.tier, _orders.c.status.label("order_status"))
+    .join(_orders, _orders.c.id == _tickets.c.order_id).join(_types, _types.c.id == _tickets.c.ticket_type_id)
+)
+# The ticket's row is locked until the transaction ends on PostgreSQL (SQLite's write transactions already
+# run one at a time): the state read with it is the truth for the one UPDATE that follows.
+_TICKET_BY_CODE = _TICKET.where(_tickets.c.code == bindparam("code")).with_for_update(of=_tickets)
+_TICKET_BY_ID = _TICKET.where(_tickets.c.id == bindparam("id"))
+_PUBLIC_KEY = select(_keys.c.public_key).where(_keys.c.event_id == bindparam("event_id"))
+_PREVIOUS = select(_check_ins.c.verdict, _check_ins.c.ticket_id).where(
+    _check_ins.c.client_scan_id == bindparam("client_scan_id"))
+_STATE = select(_tickets.c.checked_in_at, _tickets.c.checked_in_device, _tickets.c.checked_in_gate,
+                _tickets.c.inside).where(_tickets.c.id == bindparam("ticket_id"))
+# Built once: a statement built per scan cost more than running it.
+_AT = bindparam("at", type_=UTCDateTime())
+_FIRST_ADMISSION = (
+    update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.c.checked_in_at.is_(None))
+    .values(checked_in_at=_AT, checked_in_device=bindparam("by"), checked_in_gate=bindparam("at_gate"), inside=True))
+_BACK_IN = update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.c.inside.is_(False)).values(
+    inside=True)
+_EARLIER_ADMISSION = (
+    update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.c.checked_in_at > _AT)
+    .values(checked_in_at=_AT, checked_in_device=bindparam("by"), checked_in_gate=bindparam("at_gate")))
+_OUT = update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.c.inside.is_(True)).values(
+    inside=False)
+_RECORD = insert(_check_ins)
+
+# Event keys never change once made, so every worker may keep the public halves. A key that fails to verify
+# is read again before the scan is called forged (an event deleted and its number reused on SQLite).
+_public_keys: dict[tuple[str, int], bytes] = {}
+
+
+def _public_key(conn: Connection, event_id: int, *, fresh: bool = False) -> bytes | None:
+    cache_key = (str(conn.engine.url), event_id)
+    key = None if fresh else _public_keys.get(cache_key)
+    if key is None:
+        key = conn.execute(_PUBLIC_KEY, {"event_id": event_id}).scalar()
+        if key is None:
+            return None
+        key = _public_keys[cache_key] = bytes(key)
+    return key
+
+
+def _door_ticket(row) -> DoorTicket:
+    return DoorTicket(id=row.id, code=row.code, attendee_name=row.attendee_name, event_id=row.event_id,
+                      ticket_type_id=row.ticket_type_id, order_id=row.order_id, price_pence=row.price_pence,
+                      type_name=row.type_name, tier=row.tier, unpaid=row.order_status == OrderStatus.AWAITING_PAYMENT)
+
+
+def _resolve(conn: Connection, text: str) -> tuple[Verdict | None, object | None, str]:
+    """The ticket row a scan names, or the verdict that says why not."""
     text = (text or "").strip()
     if not text or len(text) > MAX_SCAN_CHARS:
         return Verdict.UNKNOWN, None, "Nothing readable was scanned." if not text else "The code is too long."
@@ -148,125 +275,129 @@ async def _resolve(session: AsyncSession, event_id: int, text: str) -> tuple[Ver
             claims = parse_unverified(text)
         except InvalidTicket:
             return Verdict.UNKNOWN, None, "This QR code is damaged or not one of our tickets."
-        key = await session.get(EventKey, claims.event_id)
-        if key is None:
+        public_key = _public_key(conn, claims.event_id)
+        if public_key is None:
             return Verdict.FORGED, None, "The code claims an event we never issued tickets for."
         try:
-            claims = verify_ticket(key.public_key, text)
+            try:
+                claims = verify_ticket(public_key, text)
+            except ForgedTicket:
+                fresh = _public_key(conn, claims.event_id, fresh=True)
+                if fresh is None or fresh == public_key:
+                    raise
+                claims = verify_ticket(fresh, text)
         except ForgedTicket:
             return Verdict.FORGED, None, "The signature does not match: this ticket was not issued by us."
         except InvalidTicket:
             return Verdict.UNKNOWN, None, "This QR code is damaged or not one of our tickets."
-        ticket = await session.scalar(select(Ticket).where(Ticket.code == claims.ticket_code))
-        if ticket is None or ticket.ticket_type_id != claims.ticket_type_id or ticket.event_id != claims.event_id:
+        row = conn.execute(_TICKET_BY_CODE, {"code": claims.ticket_code}).first()
+        if row is None or row.ticket_type_id != claims.ticket_type_id or row.event_id != claims.event_id:
             return Verdict.FORGED, None, "The signed details do not match any ticket."
-        return None, ticket, ""
+        return None, row, ""
     if not PLAIN_CODE_RE.fullmatch(text):
         return Verdict.UNKNOWN, None, "That is not a ticket code."
-    ticket = await session.scalar(select(Ticket).where(Ticket.code == text))
-    if ticket is None:
+    row = conn.execute(_TICKET_BY_CODE, {"code": text}).first()
+    if row is None:
         return Verdict.UNKNOWN, None, "No ticket has that code."
-    return None, ticket, ""
+    return None, row, ""
 
 
 async def scan(*, session: AsyncSession, event_id: int, text: str, direction: str = "in", device: str = "",
                gate: str = "", scanned_at: dt.datetime | None = None, client_scan_id: str | None = None,
-               offline: bool = False, now: dt.datetime | None = None) -> ScanResult:
-    """Judge one scan at the door of `event_id` and record it, in the caller's transaction."""
+               offline: bool = False, now: dt.datetime | None = None, check_replay: bool = True) -> ScanResult:
+    """Judge one scan at the door of `event_id` and record it, in the caller's transaction.
+
+    With check_replay=False a repeated client_scan_id is not looked for first: the check-in row's unique
+    constraint then raises IntegrityError, and the caller retries with the check (checkin_writer does)."""
+    return await session.run_sync(
+        judge, event_id=event_id, text=text, direction=direction, device=device, gate=gate, scanned_at=scanned_at,
+        client_scan_id=client_scan_id, offline=offline, now=now, check_replay=check_replay)
+
+
+def judge(session: Session, *, event_id: int, text: str, direction: str = "in", device: str = "", gate: str = "",
+          scanned_at: dt.datetime | None = None, client_scan_id: str | None = None, offline: bool = False,
+          now: dt.datetime | None = None, check_replay: bool = True) -> ScanResult:
+    """`scan` on a synchronous session (the rules themselves)."""
+    session.flush()  # the caller's pending changes (pay and admit: the order just marked paid) come first
+    conn = session.connection()
     now = now or utcnow()
     scanned_at = min(scanned_at or now, now)  # a device clock ahead of ours must not win "first scan"
     device, gate = device[:64], gate[:64]
-    if client_scan_id:
-        previous = await session.scalar(select(CheckIn).where(CheckIn.client_scan_id == client_scan_id))
+    if client_scan_id and check_replay:
+        previous = conn.execute(_PREVIOUS, {"client_scan_id": client_scan_id}).first()
         if previous is not None:  # a replayed offline batch: same answer, nothing counted twice
-            return await _replay(session, previous)
-    verdict, ticket, detail = await _resolve(session, event_id, text)
-    result = ScanResult(Verdict.UNKNOWN)
+            return _replay(conn, previous)
+    verdict, row, detail = _resolve(conn, text)
+    result = ScanResult(Verdict.UNKNOWN, ticket=_door_ticket(row) if row is not None else None)
     duplicate = False
-    if verdict is None and ticket.event_id != event_id:
+    if verdict is None and row.event_id != event_id:
         verdict, detail = Verdict.WRONG_EVENT, "This ticket is for a different event."
     if verdict is None:
-        order = await session.get(Order, ticket.order_id)
-        ticket_type = await session.get(TicketType, ticket.ticket_type_id)
-        result.order, result.ticket_type = order, ticket_type
-        if ticket.status == TicketStatus.CANCELLED:
+        state = {"checked_in_at": row.checked_in_at, "checked_in_device": row.checked_in_device,
+                 "checked_in_gate": row.checked_in_gate, "inside": row.inside}
+        if row.status == TicketStatus.CANCELLED:
             verdict = Verdict.CANCELLED
             detail = "This ticket was cancelled and is not valid."
         elif direction == "out":
-            verdict = await _check_out(session, ticket)
-        elif order.status == OrderStatus.AWAITING_PAYMENT:
+            verdict = _check_out(conn, row.id, state)
+        elif row.order_status == OrderStatus.AWAITING_PAYMENT:
             verdict, detail = Verdict.UNPAID, "Take payment, mark it paid, then admit."
         else:
-            verdict, duplicate = await _admit(session, ticket, scanned_at, device, gate)
-        await session.refresh(ticket)
-        result.first_checked_in_at = ticket.checked_in_at
-        result.first_device, result.first_gate = ticket.checked_in_device, ticket.checked_in_gate
-    result.verdict, result.ticket, result.detail = verdict, ticket, detail
-    session.add(CheckIn(
-        event_id=event_id, ticket_id=ticket.id if ticket else None, scanned_text=(text or "")[:80], verdict=verdict.value,
-        direction="out" if direction == "out" else "in", device=device, gate=gate, scanned_at=scanned_at,
-        recorded_at=now, client_scan_id=client_scan_id, offline=offline, duplicate=duplicate,
-    ))
-    await session.flush()
+            verdict, duplicate = _admit(conn, row.id, state, scanned_at, device, gate)
+        result.first_checked_in_at = state["checked_in_at"]
+        result.first_device, result.first_gate = state["checked_in_device"], state["checked_in_gate"]
+    result.verdict, result.detail = verdict, detail
+    conn.execute(_RECORD, {
+        "event_id": event_id, "ticket_id": row.id if row is not None else None, "scanned_text": (text or "")[:80],
+        "verdict": verdict.value, "direction": "out" if direction == "out" else "in", "device": device, "gate": gate,
+        "scanned_at": scanned_at, "recorded_at": now, "client_scan_id": client_scan_id, "offline": offline,
+        "duplicate": duplicate,
+    })
     return result
 
 
-async def _admit(session: AsyncSession, ticket: Ticket, scanned_at: dt.datetime, device: str,
-                 gate: str) -> tuple[Verdict, bool]:
-    first = await session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.checked_in_at.is_(None))
-        .values(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate, inside=True)
-        .execution_options(synchronize_session=False)
-    )
-    if first.rowcount == 1:
-        return Verdict.ADMITTED, False
-    back = await session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.inside.is_(False))
-        .values(inside=True).execution_options(synchronize_session=False)
-    )
-    if back.rowcount == 1:
-        return Verdict.READMITTED, False
+def _state_of(conn: Connection, ticket_id: int) -> dict:
+    return dict(conn.execute(_STATE, {"ticket_id": ticket_id}).one()._mapping)
+
+
+def _admit(conn: Connection, ticket_id: int, state: dict, scanned_at: dt.datetime, device: str,
+           gate: str) -> tuple[Verdict, bool]:
+    # The state was read under the write lock (SQLite) or the row lock (PostgreSQL), so it picks the one
+    # UPDATE to make. The UPDATEs stay conditional all the same, and a miss reads the row again.
+    params = {"ticket_id": ticket_id, "at": scanned_at, "by": device, "at_gate": gate}
+    if state["checked_in_at"] is None:
+        if conn.execute(_FIRST_ADMISSION, params).rowcount == 1:
+            state.update(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate, inside=True)
+            return Verdict.ADMITTED, False
+        state.update(_state_of(conn, ticket_id))
+    if not state["inside"]:
+        if conn.execute(_BACK_IN, {"ticket_id": ticket_id}).rowcount == 1:
+            state["inside"] = True
+            return Verdict.READMITTED, False
+        state.update(_state_of(conn, ticket_id))
     # Already inside. An offline scan that happened earlier than the recorded first admission becomes the
     # first (first scan wins); the later one is the duplicate either way.
-    await session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.checked_in_at > scanned_at)
-        .values(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate)
-        .execution_options(synchronize_session=False)
-    )
+    if state["checked_in_at"] is not None and state["checked_in_at"] > scanned_at \
+            and conn.execute(_EARLIER_ADMISSION, params).rowcount == 1:
+        state.update(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate)
     return Verdict.ALREADY_CHECKED_IN, True
 
 
-async def _check_out(session: AsyncSession, ticket: Ticket) -> Verdict:
-    out = await session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.inside.is_(True))
-        .values(inside=False).execution_options(synchronize_session=False)
-    )
-    return Verdict.CHECKED_OUT if out.rowcount == 1 else Verdict.NOT_INSIDE
+def _check_out(conn: Connection, ticket_id: int, state: dict) -> Verdict:
+    if conn.execute(_OUT, {"ticket_id": ticket_id}).rowcount == 1:
+        state["inside"] = False
+        return Verdict.CHECKED_OUT
+    return Verdict.NOT_INSIDE
 
 
-async def _replay(session: AsyncSession, previous: CheckIn) -> ScanResult:
+def _replay(conn: Connection, previous) -> ScanResult:
     result = ScanResult(Verdict(previous.verdict), detail="Already synced.")
     if previous.ticket_id:
-        ticket = await session.get(Ticket, previous.ticket_id)
-        result.ticket = ticket
-        result.ticket_type = await session.get(TicketType, ticket.ticket_type_id)
-        result.order = await session.get(Order, ticket.order_id)
-        result.first_checked_in_at = ticket.checked_in_at
-        result.first_device, result.first_gate = ticket.checked_in_device, ticket.checked_in_gate
+        row = conn.execute(_TICKET_BY_ID, {"id": previous.ticket_id}).one()
+        result.ticket = _door_ticket(row)
+        result.first_checked_in_at = row.checked_in_at
+        result.first_device, result.first_gate = row.checked_in_device, row.checked_in_gate
     return result
-
-
-async def scan_idempotent(db, **kwargs) -> ScanResult:
-    """`scan` in its own write transaction; a concurrent replay of the same client_scan_id is answered
-    from the row the other request wrote."""
-    try:
-        async with db.write() as session:
-            return await scan(session=session, **kwargs)
-    except IntegrityError:
-        if not kwargs.get("client_scan_id"):
-            raise
-        async with db.write() as session:
-            return await scan(session=session, **kwargs)
 
 
 @dataclass

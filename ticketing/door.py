@@ -8,17 +8,17 @@ import json
 
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from denhub import ratelimit
 from denhub.accounts import Role, _verify
-from denhub.auth import DOOR, DOOR_OR_LINK, PUBLIC, client_address, csrf_token, current_user, flash, guard
+from denhub.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard
 from denhub.db import utcnow
 from denhub.web import render
 from events.models import Event
-from ticketing import checkin, services
+from ticketing import checkin, checkin_writer, services
 from ticketing.models import EventKey, Order, Ticket
 from ticketing.signing import public_key_b64
 
@@ -59,16 +59,37 @@ async def allowed_event_ids(request: Request) -> set[int] | None:
     return ids
 
 
+async def door_access(request: Request) -> checkin.DoorAccess:
+    """Who is asking, as the door's permission rule (checkin.check_access) needs it."""
+    user = getattr(request.state, "user", None)
+    link = getattr(request.state, "door_link", None)
+    if link is None and "session" in request.scope and request.session.get("door_link"):
+        from denhub.auth import current_door_link
+
+        link = await current_door_link(request)
+    return checkin.DoorAccess(
+        everywhere=user is not None and user.role == Role.ORGANISER,
+        user_id=user.id if user is not None and user.role == Role.DOOR_STAFF else None,
+        link_event_id=link.event_id if link is not None else None,
+    )
+
+
+def _refused(exc: Exception) -> HTTPException:
+    if isinstance(exc, checkin.NoSuchEvent):
+        return HTTPException(404, "There is no event with that number.")
+    return HTTPException(403, "You are not on the door team for this event.")
+
+
 async def door_event(request: Request) -> Event:
+    """The event in the path, if this requester may scan for it (403 otherwise, 404 if there is none)."""
     event_id = request.path_params["event_id"]
-    allowed = await allowed_event_ids(request)
-    if allowed is not None and event_id not in allowed:
-        raise HTTPException(403, "You are not on the door team for this event.")
+    access = await door_access(request)
     async with request.app.state.db.read() as session:
-        event = await session.get(Event, event_id)
-    if event is None:
-        raise HTTPException(404, "There is no event with that number.")
-    return event
+        try:
+            await session.run_sync(checkin.check_access, event_id=event_id, access=access)
+        except (checkin.DoorRefused, checkin.NoSuchEvent) as exc:
+            raise _refused(exc) from None
+        return await session.get(Event, event_id)
 
 
 def device_label(request: Request) -> str:
@@ -123,7 +144,10 @@ def _is_json(request: Request) -> bool:
 async def _json_body(request: Request, limit: int = 256 * 1024) -> dict:
     if not _is_json(request):
         raise HTTPException(415, "Send this as JSON (Content-Type: application/json).")
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # a phone that lost its signal mid-upload: nothing to answer, nothing to log
+        raise HTTPException(400, "The upload was cut off.") from None
     if len(body) > limit:
         raise HTTPException(413, "That request is too large.")
     try:
@@ -152,18 +176,28 @@ def _str(data: dict, key: str, limit: int) -> str:
 
 @guard(DOOR_OR_LINK)
 async def scan(request: Request) -> Response:
-    event = await door_event(request)
     if _is_json(request):
+        # The scanner's own requests: the permission check runs in the scan's transaction (one trip to the
+        # database for everything, see ticketing/checkin_writer.py); the page is not rendered.
+        event_id = request.path_params["event_id"]
+        access = await door_access(request)
         data = await _json_body(request, limit=8 * 1024)
+        event = None
     else:
+        event = await door_event(request)
+        event_id, access = event.id, None
         data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    direction = "out" if data.get("direction") == "out" else "in"
-    result = await checkin.scan_idempotent(
-        request.app.state.db, event_id=event.id, text=_str(data, "text", checkin.MAX_SCAN_CHARS + 1),
-        direction=direction, device=_str(data, "device", 64) or device_label(request),
-        gate=_str(data, "gate", 64), client_scan_id=_str(data, "client_scan_id", 64) or None,
-    )
-    if _wants_json(request):
+    try:
+        result = await checkin_writer.scan_idempotent(
+            request.app.state.db, access=access, event_id=event_id,
+            text=_str(data, "text", checkin.MAX_SCAN_CHARS + 1),
+            direction="out" if data.get("direction") == "out" else "in",
+            device=_str(data, "device", 64) or device_label(request), gate=_str(data, "gate", 64),
+            client_scan_id=_str(data, "client_scan_id", 64) or None,
+        )
+    except (checkin.DoorRefused, checkin.NoSuchEvent) as exc:
+        raise _refused(exc) from None
+    if event is None or _wants_json(request):
         return JSONResponse(result.as_json())
     return await _scanner_page(request, event, result)
 
@@ -178,22 +212,28 @@ async def sync(request: Request) -> Response:
         raise HTTPException(400, "Send {\"scans\": [...]}.")
     if len(scans) > MAX_SYNC_BATCH:
         raise HTTPException(413, f"Send at most {MAX_SYNC_BATCH} scans at a time.")
-    results = []
     items = [s for s in scans if isinstance(s, dict)]
     items.sort(key=lambda s: _parse_time(s.get("scanned_at")) or utcnow())
+    # Judged in one batch (one trip to the worker thread on SQLite); answered in the order judged.
+    results: list[dict | None] = []
+    batch, positions = [], []
     for item in items:
         client_scan_id = _str(item, "client_scan_id", 64)
         if not client_scan_id:
             results.append({"client_scan_id": None, "verdict": "rejected", "ok": False,
                             "headline": "Missing scan id", "detail": "Each scan needs a client_scan_id."})
             continue
-        result = await checkin.scan_idempotent(
-            request.app.state.db, event_id=event.id, text=_str(item, "text", checkin.MAX_SCAN_CHARS + 1),
-            direction="out" if item.get("direction") == "out" else "in",
-            device=_str(item, "device", 64) or device_label(request), gate=_str(item, "gate", 64),
-            scanned_at=_parse_time(item.get("scanned_at")), client_scan_id=client_scan_id, offline=True,
-        )
-        results.append({"client_scan_id": client_scan_id, **result.as_json()})
+        positions.append(len(results))
+        results.append(None)
+        batch.append({
+            "event_id": event.id, "text": _str(item, "text", checkin.MAX_SCAN_CHARS + 1),
+            "direction": "out" if item.get("direction") == "out" else "in",
+            "device": _str(item, "device", 64) or device_label(request), "gate": _str(item, "gate", 64),
+            "scanned_at": _parse_time(item.get("scanned_at")), "client_scan_id": client_scan_id, "offline": True,
+        })
+    judged = await checkin_writer.scan_many(request.app.state.db, batch)
+    for position, scan_, result in zip(positions, batch, judged, strict=True):
+        results[position] = {"client_scan_id": scan_["client_scan_id"], **result.as_json()}
     return JSONResponse({"results": results, "counts": _counts_json(await _counts(request, event.id))})
 
 

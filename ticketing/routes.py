@@ -111,8 +111,24 @@ def _too_many() -> HTTPException:
 @guard(PUBLIC)
 async def register(request: Request) -> Response:
     event = await public_event(request)
-    types = await _types(request, event)
     form = await request.form()
+    db = request.app.state.db
+    settings = request.app.state.settings
+    sent_token = form.get("form_token")
+    sent_token = sent_token if isinstance(sent_token, str) and valid_form_token(sent_token) else None
+    # One read for everything decided before booking: the types, the order this form may already have
+    # made, and the per-address count. In a rush most attempts end here (sent again, over the limit, or
+    # sold out) without queueing for the write lock.
+    async with db.read() as session:
+        types = await services.list_ticket_types(session=session, event_id=event.id)
+        existing = None
+        if sent_token:
+            existing = await session.scalar(select(Order).where(Order.form_token == sent_token))
+        used = None
+        if existing is None:
+            used = await ratelimit.count_recent(session=session, bucket="register-address",
+                                                key=client_address(request),
+                                                window_seconds=settings.registration_window_seconds)
     step = parse_registration(form, types)
     type_ids = {str(t.id): t.id for t in types}
     # By line number (type_0, type_1 ... type_10), not by key: "type_10" sorts before "type_2" as text,
@@ -132,11 +148,18 @@ async def register(request: Request) -> Response:
         errors = {**services.check_request(event, types, step.request), **step.errors}
         return render(request, "ticketing/details.html",
                       _details_context(event, types, lines, step.values, errors, token), status_code=422)
-    db = request.app.state.db
-    settings = request.app.state.settings
     # Sending the same form again is not a new booking: it shows the booking made, even at the limit.
-    if await _rate_limited(request) and await _order_for_token(db, step.request.form_token) is None:
+    if existing is not None:
+        return RedirectResponse(f"/orders/{existing.code}", status_code=303)
+    if used >= settings.registration_limit:
         raise _too_many()
+    now = utcnow()
+    if services.closed_reason(event, now) is None and not services.check_request(event, types, step.request, now):
+        # Seats already gone in what was just read: answer now. Seats that look free are only ever
+        # taken by the atomic claim below, which checks again.
+        gone = services.sold_out(event, types, step.request)
+        if gone is not None:
+            return _sold_out_page(request, event, types, lines, step.values, token, gone)
     try:
         async with db.write() as session:
             order, created = await services.register(session=session, event_id=event.id, req=step.request)
@@ -153,10 +176,7 @@ async def register(request: Request) -> Response:
         # Two sends of one form racing for the last seats: the first took them, so this one finds its order.
         order = await _order_for_token(db, step.request.form_token)
         if order is None:
-            return render(request, "ticketing/details.html",
-                          _details_context(event, types, lines, step.values, {}, token, message=str(exc),
-                                           sold_out=True),
-                          status_code=409)
+            return _sold_out_page(request, event, types, lines, step.values, token, exc)
         created = False
     except IntegrityError:
         # The same form was submitted twice at the same moment: the other submission created the order.
@@ -168,6 +188,12 @@ async def register(request: Request) -> Response:
         request.app.state.wake_mail()
         flash(request, "You are booked. We have emailed your tickets to you.")
     return RedirectResponse(f"/orders/{order.code}", status_code=303)
+
+
+def _sold_out_page(request: Request, event, types, lines, values, token, exc: SoldOut) -> Response:
+    return render(request, "ticketing/details.html",
+                  _details_context(event, types, lines, values, {}, token, message=str(exc), sold_out=True),
+                  status_code=409)
 
 
 @guard(PUBLIC)

@@ -173,6 +173,28 @@ def check_request(event: Event, types: list[TicketType], req: RegistrationReques
     return errors
 
 
+def sold_out(event: Event, types: list[TicketType], req: RegistrationRequest) -> SoldOut | None:
+    """The SoldOut that claiming `req` would raise, judged from `event` and `types` as already read.
+
+    For answering "sold out" without waiting for the write lock: seats gone in a committed view were gone
+    at that moment. None promises nothing; only inventory.claim takes seats. Checked in claim's order
+    (types by id, then the event) so the message is the one claim would give.
+    """
+    by_id = {t.id: t for t in types}
+    quantities = Counter(line.ticket_type_id for line in req.lines)
+    for type_id in sorted(quantities):
+        ticket_type = by_id.get(type_id)
+        if ticket_type is None:
+            return None  # not ours to judge: register() refuses it with the right message
+        if inventory.seats_left(ticket_type.capacity, ticket_type.sold) is not None and \
+                ticket_type.sold + quantities[type_id] > ticket_type.capacity:
+            return SoldOut(type_id, ticket_type.name)
+    total = sum(quantities.values())
+    if total and event.capacity is not None and event.tickets_sold + total > event.capacity:
+        return SoldOut(None)
+    return None
+
+
 async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
                    now: dt.datetime | None = None) -> tuple[Order, bool]:
     """Claim seats and create the order and its tickets in the caller's transaction.

@@ -29,7 +29,14 @@ from denhub.qr import qr_png
 from events.models import Event
 from tests.conftest import csrf_from
 from tests.e2e.conftest import (
-    CHROMIUM, CHROMIUM_ARGS, DEVICES, PageProblems, Server, _denhub_command, assert_fits_width, screenshot,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEVICES,
+    PageProblems,
+    Server,
+    _denhub_command,
+    assert_fits_width,
+    screenshot,
 )
 from tests.e2e.test_organiser import sign_in as organiser_sign_in
 from tests.ticketing.factories import booking_form, form_token_from
@@ -102,7 +109,7 @@ def _add_door_staff(server: Server) -> Staff:
     done = subprocess.run(
         [*_denhub_command(), "user", "add", staff.email, "--role", "door_staff", "--name", staff.name,
          "--password", STAFF_PASSWORD],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return staff

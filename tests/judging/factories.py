@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub.accounts import Role, User
+from denhub.db import utcnow
 from judging import services, sheets
 from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
 from tests.factories import make_event, make_user
@@ -26,7 +27,10 @@ async def make_competition(session: AsyncSession, *, event=None, **overrides) ->
     return competition
 
 
-async def make_entrant(session: AsyncSession, competition: Competition, **overrides) -> Entrant:
+async def make_entrant(session: AsyncSession, competition: Competition, *, open_scoring: bool = True,
+                       **overrides) -> Entrant:
+    """An accepted entrant at the end of the running order. Scoring for it is open, as if its pitch had started
+    (the organiser's override), unless open_scoring=False: then judges must wait for its pitch."""
     n = next(_seq)
     data = services.EntrantInput(
         name=overrides.pop("name", f"Founder {n}"), enterprise=overrides.pop("enterprise", f"Enterprise {n}"),
@@ -34,6 +38,8 @@ async def make_entrant(session: AsyncSession, competition: Competition, **overri
         social_mission=overrides.pop("social_mission", "Less waste, more skills."),
         contact_email=overrides.pop("contact_email", f"founder{n}@example.org"))
     entrant = await services.add_entrant(session=session, competition=competition, data=data, actor_id=None)
+    if open_scoring:
+        entrant.scoring_opened_at = utcnow()
     for key, value in overrides.items():
         setattr(entrant, key, value)
     await session.flush()
@@ -69,3 +75,21 @@ async def audit_count(session: AsyncSession, competition_id: int | None = None) 
     if competition_id is not None:
         stmt = stmt.where(AuditEntry.competition_id == competition_id)
     return await session.scalar(stmt) or 0
+
+
+async def make_tickets(session: AsyncSession, event_id: int, count: int, *, checked_in: bool = True) -> list:
+    """`count` booked tickets for the event (one order), checked in at the door unless checked_in=False."""
+    from events.models import Event
+    from tests.ticketing.factories import make_order, make_ticket_type
+
+    event = await session.get(Event, event_id)
+    ticket_type = await make_ticket_type(session, event, capacity=max(count, 10), max_per_order=max(count, 10))
+    order = await make_order(session, event, [(ticket_type.id, f"Guest {next(_seq)}") for _ in range(count)],
+                             email=f"guest{next(_seq)}@example.org")
+    tickets = list(order.tickets)
+    if checked_in:
+        for ticket in tickets:
+            ticket.checked_in_at = utcnow()
+            ticket.inside = True
+    await session.flush()
+    return tickets

@@ -16,7 +16,8 @@ from tests.core.helpers import new_client, sign_in
 from tests.core.routes import walk
 from tests.judging.factories import criteria, make_competition, make_entrant, make_judge, score
 
-PUBLIC_PATHS = {"/judging/apply/{competition_id:int}", "/judging/magic/{token}", "/judging/results/{competition_id:int}"}
+PUBLIC_PATHS = {"/judging/apply/{competition_id:int}", "/judging/magic/{token}", "/judging/results/{competition_id:int}",
+                "/judging/vote/{competition_id:int}", "/judging/vote/{competition_id:int}/thanks"}
 
 
 def _judging_endpoints(app):

@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from denhub.accounts import Role
 from denhub.mail import OutboxMessage
+from judging import votes
 from judging.models import AuditEntry, Competition, Criterion, Entrant, MagicLink, ScoreSheet
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, assert_in_layout, page_text, sign_in
 from tests.factories import make_event
-from tests.judging.factories import criteria, make_competition, make_entrant, make_judge, score
+from tests.judging.factories import criteria, make_competition, make_entrant, make_judge, make_tickets, score
 
 
 async def _setup(db, **overrides):
@@ -238,15 +239,19 @@ async def test_judges_only_results_and_combined_result_with_audience_votes(app, 
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
         fresh.audience_weight_percent = 20  # fixed before scoring in real use; set here directly
+        tickets = await make_tickets(session, fresh.event_id, 5)
+        await votes.open_voting(session=session, competition=fresh, actor_id=None)
+    for ticket, entrant in zip(tickets, (entrants[0], *[entrants[1]] * 4), strict=True):
+        async with db.write() as session:
+            await votes.cast_vote(session=session, competition_id=competition.id, ticket_code=ticket.code,
+                                  entrant_id=entrant.id, via=votes.VIA_CODE)
     organiser = await sign_in(client, db)
     base = f"/organiser/competitions/{competition.id}"
     token = await csrf_for(client, f"{base}/results")
-    votes = {f"votes_{e.id}": str(v) for e, v in zip(entrants, (10, 40, 0), strict=True)}
-    assert (await client.post(f"{base}/audience", data={"csrf_token": token, **votes})).status_code == 303
     page = page_text(await client.get(f"{base}/results"))
     assert "Audience votes" in page and "80 % judges, 20 % audience" in page
     # Default rubric, 1..10 on every criterion: a mark m gives a total of 100 x (m - 1) / 9.
-    # Alpha: (88.89 + 44.44) / 2 = 66.67; Beta: (77.78 + 22.22) / 2 = 50. Audience: 10/40 -> 25, 40/40 -> 100.
+    # Alpha: (88.89 + 44.44) / 2 = 66.67; Beta: (77.78 + 22.22) / 2 = 50. Audience: 1/4 -> 25, 4/4 -> 100.
     # Alpha: 0.8 x 66.67 + 0.2 x 25 = 58.33; Beta: 0.8 x 50 + 0.2 x 100 = 60 -> Beta first on the combined result.
     assert "58.3" in page and "60.0" in page
     await client.post(f"{base}/release", data={"csrf_token": token, "visibility": "judges", "confirm": "on"})

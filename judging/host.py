@@ -1,0 +1,140 @@
+"""The host screen (organisers only, shown on the big screen): the entrant up now with a countdown for the
+pitch, the controls that run the night, and the audience-vote QR code while the vote is open.
+
+Routes (under /organiser): the page, a small JSON state for its script, and the POSTs behind its buttons
+(next entrant, start pitch, open / close the vote, open scoring for an entrant without a pitch).
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from denhub.auth import ORGANISERS, flash, guard
+from denhub.db import utcnow
+from denhub.qr import qr_svg
+from denhub.web import render
+from judging import night, services, votes
+from judging.errors import JudgingError
+from judging.pages import actor_id, load_competition, manage_url, refuse
+
+
+def vote_url(request: Request, competition_id: int) -> str:
+    return f"{request.app.state.settings.base_url.rstrip('/')}/judging/vote/{competition_id}"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+@guard(ORGANISERS)
+async def host(request: Request) -> Response:
+    """Context: competition, event, stage (judging.night.Stage), ends_at (UTC or none), now (UTC),
+    vote_url, vote_qr (SVG markup or none: only while the vote is open), tally (judging.votes.Tally)."""
+    competition, event = await load_competition(request)
+    async with request.app.state.db.read() as session:
+        stage = await night.stage(session=session, competition=competition)
+        tally = await votes.tally_rows(session=session, competition_id=competition.id)
+    url = vote_url(request, competition.id)
+    current = stage.current
+    return render(request, "judging/host.html", {
+        "competition": competition, "event": event, "stage": stage, "tally": tally, "now": utcnow(),
+        "ends_at": current.pitch_ends_at(competition.pitch_seconds) if current else None,
+        "vote_url": url, "vote_qr": Markup(qr_svg(url)) if competition.voting_open else None,  # noqa: S704
+    }, headers={"cache-control": "no-store"})
+
+
+@guard(ORGANISERS)
+async def host_state(request: Request) -> Response:
+    """What the host screen's script polls: who is up, when their pitch ends, the vote and its count."""
+    competition, _ = await load_competition(request)
+    async with request.app.state.db.read() as session:
+        stage = await night.stage(session=session, competition=competition)
+        tally = await votes.tally_rows(session=session, competition_id=competition.id)
+    current = stage.current
+    return JSONResponse({
+        "now": _iso(utcnow()),
+        "current": current.id if current else None,
+        "pitch_started_at": _iso(current.pitch_started_at) if current else None,
+        "ends_at": _iso(current.pitch_ends_at(competition.pitch_seconds)) if current else None,
+        "voting_open": competition.voting_open,
+        "votes": {str(e.id): n for e, n in tally.rows},
+        "total_votes": tally.total,
+    }, headers={"cache-control": "no-store"})
+
+
+async def _act(request: Request, action, done: str, *, back: str | None = None) -> Response:
+    competition, _ = await load_competition(request)
+    back = back or manage_url(competition, "host")
+    try:
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+            result = await action(session, fresh)
+    except JudgingError as exc:
+        return refuse(request, exc, back=back, back_label="Back")
+    flash(request, done.format(result=result))
+    return RedirectResponse(back, status_code=303)
+
+
+@guard(ORGANISERS)
+async def next_entrant(request: Request) -> Response:
+    return await _act(request, lambda session, c: night.next_entrant(session=session, competition=c,
+                                                                     actor_id=actor_id(request)),
+                      "{result.enterprise} is up.")
+
+
+@guard(ORGANISERS)
+async def start_pitch(request: Request) -> Response:
+    async def action(session, competition):
+        entrant = await night.start_pitch(session=session, competition=competition, actor_id=actor_id(request))
+        return entrant.enterprise
+
+    return await _act(request, action, "{result}’s pitch has started: the judges can score them now.")
+
+
+@guard(ORGANISERS)
+async def voting(request: Request) -> Response:
+    form = await request.form()
+    choice = str(form.get("voting", ""))
+
+    async def action(session, competition):
+        if choice == "open":
+            await votes.open_voting(session=session, competition=competition, actor_id=actor_id(request))
+            return "The audience vote is open."
+        if choice == "close":
+            await votes.close_voting(session=session, competition=competition, actor_id=actor_id(request))
+            return "The audience vote is closed."
+        raise JudgingError("Choose whether to open or close the vote.")
+
+    back = str(form.get("back", ""))
+    competition_id = request.path_params["competition_id"]
+    allowed = {manage_url(competition_id, "host"), manage_url(competition_id, "results")}
+    return await _act(request, action, "{result}", back=back if back in allowed else None)
+
+
+@guard(ORGANISERS)
+async def open_scoring(request: Request) -> Response:
+    entrant_id = request.path_params["entrant_id"]
+
+    async def action(session, competition):
+        entrant = await night.open_scoring(session=session, competition=competition, entrant_id=entrant_id,
+                                           actor_id=actor_id(request))
+        return entrant.enterprise
+
+    competition_id = request.path_params["competition_id"]
+    return await _act(request, action, "Scoring for {result} is open (without a pitch on the host screen).",
+                      back=manage_url(competition_id, "entrants"))
+
+
+routes = [
+    Route("/competitions/{competition_id:int}/host", host, methods=["GET"], name="judging_host"),
+    Route("/competitions/{competition_id:int}/host.json", host_state, methods=["GET"], name="judging_host_state"),
+    Route("/competitions/{competition_id:int}/host/next", next_entrant, methods=["POST"], name="judging_host_next"),
+    Route("/competitions/{competition_id:int}/host/start", start_pitch, methods=["POST"],
+          name="judging_host_start"),
+    Route("/competitions/{competition_id:int}/voting", voting, methods=["POST"], name="judging_voting"),
+    Route("/competitions/{competition_id:int}/entrants/{entrant_id:int}/open-scoring", open_scoring,
+          methods=["POST"], name="judging_open_scoring"),
+]

@@ -1,0 +1,197 @@
+"""The judge's scoring page, phone first, and what its script talks to.
+
+Without JavaScript each entrant is a page of its own (/judging/{c}/entrants/{e}) with a plain form: save a
+draft, or submit (which locks the sheet); the server answers with the next page.
+
+With static/js/judge.js the same page carries the judge's own running order, their own scores and the
+rubric as JSON (#judge-data), and the script turns it into the whole night on one page: it shows one
+entrant at a time and moves between them without the network; every change is kept on the phone first
+(localStorage, keyed by judge, competition and entrant) and then sent as JSON with the X-CSRF-Token header;
+when the phone is offline or a request fails the entrant shows "saved on this phone — not synced" until a
+retry (on the browser's online event, and on a timer) gets it through. The script builds each entrant's
+form from the one list of criteria instead of the page carrying every entrant's form in HTML: fifty radio
+buttons per entrant would make the page grow with the running order, and the judges are on venue Wi-Fi.
+
+A judge only ever receives their own scores: nothing here reads another judge's sheet.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from denhub.auth import JUDGES, csrf_token, flash, guard
+from denhub.web import render
+from judging import forms, judges, services, sheets
+from judging.errors import (
+    Conflicted,
+    InvalidInput,
+    JudgingError,
+    NotAJudge,
+    NotFound,
+    PitchNotStarted,
+    ScoringClosed,
+    SheetLocked,
+)
+from judging.pages import judge_competition_for
+
+# What the script is told about a refusal; it retries only "not_started" (and network failures).
+ERROR_CODES = {PitchNotStarted: "not_started", SheetLocked: "locked", Conflicted: "conflict",
+               ScoringClosed: "closed", InvalidInput: "invalid", NotFound: "not_found", NotAJudge: "not_a_judge"}
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def judge_data(request: Request, competition, criteria, rows, current_id: int) -> dict:
+    """The page's JSON for judge.js: the rubric, and this judge's own running order and scores."""
+    return {
+        "judge": request.state.user.id, "competition": competition.id, "current": current_id,
+        "closed": competition.is_closed, "csrf": csrf_token(request),
+        "criteria": [{"id": c.id, "name": c.name, "hint": c.description, "min": c.scale_min, "max": c.scale_max}
+                     for c in criteria],
+        "entrants": [{
+            "id": r.entrant.id, "enterprise": r.entrant.enterprise, "name": r.entrant.name,
+            "pitch": r.entrant.pitch, "mission": r.entrant.social_mission, "status": r.status, "open": r.open,
+            "values": {str(k): v for k, v in r.values.items()},
+            "comment": r.sheet.comment if r.sheet else "",
+            "conflict": r.conflict.reason if r.conflict else None,
+        } for r in rows],
+    }
+
+
+async def _score_context(request: Request, competition, event, entrant_id: int) -> dict:
+    """Context for judging/score.html: competition, event, entrant, criteria, sheet (or none), values
+    (criterion id -> value or none), comment, conflict (or none), position, count, previous, next,
+    not_open (its pitch has not started), locked, error, reason, judge_data (for the script)."""
+    judge_id = request.state.user.id
+    async with request.app.state.db.read() as session:
+        try:
+            entrant = await sheets.scorable_entrant(session=session, competition=competition, entrant_id=entrant_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        criteria = await services.criteria_for(session=session, competition_id=competition.id)
+        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=judge_id,
+                                           with_values=True)
+    index = next(i for i, r in enumerate(rows) if r.entrant.id == entrant.id)
+    row = rows[index]
+    not_open = not entrant.scoring_open
+    return {
+        "competition": competition, "event": event, "entrant": entrant, "criteria": criteria,
+        "sheet": row.sheet, "values": {c.id: row.values.get(c.id) for c in criteria},
+        "comment": row.sheet.comment if row.sheet else "", "conflict": row.conflict,
+        "position": index + 1, "count": len(rows),
+        "previous": rows[index - 1].entrant if index > 0 else None,
+        "next": rows[index + 1].entrant if index + 1 < len(rows) else None,
+        "not_open": not_open,
+        "locked": competition.is_closed or (row.sheet is not None and row.sheet.is_submitted)
+        or row.conflict is not None or not_open,
+        "error": None, "reason": "",
+        "judge_data": judge_data(request, competition, criteria, rows, entrant.id),
+    }
+
+
+def _next_to_score(rows, after_id: int):
+    ids = [r.entrant.id for r in rows]
+    start = ids.index(after_id) + 1 if after_id in ids else 0
+    for row in rows[start:] + rows[:start]:
+        if row.status in ("to score", "draft") and row.entrant.id != after_id:
+            return row.entrant
+    return None
+
+
+async def _save(request: Request, competition, entrant_id: int, values, comment: str, submit: bool):
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        sheet = await sheets.save_sheet(session=session, competition=fresh, judge_id=request.state.user.id,
+                                        entrant_id=entrant_id, values=values, comment=comment, submit=submit)
+        saved = await sheets.load_sheet(session=session, judge_id=request.state.user.id, entrant_id=entrant_id)
+    return sheet, saved.values
+
+
+async def _score_json(request: Request, competition, entrant_id: int) -> Response:
+    """The script's save: JSON in ({values: {criterion id: value}, comment, action}), JSON out."""
+    try:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InvalidInput("That was not valid JSON.") from None
+        values, comment, action = forms.parse_json_scores(body)
+        sheet, saved = await _save(request, competition, entrant_id, values, comment, action == "submit")
+    except JudgingError as exc:
+        return JSONResponse({"ok": False, "error": str(exc), "code": ERROR_CODES.get(type(exc), "refused")},
+                            status_code=exc.status)
+    return JSONResponse({"ok": True, "status": sheet.status, "values": {str(k): v for k, v in saved.items()},
+                         "comment": sheet.comment, "saved_at": sheet.updated_at.isoformat()})
+
+
+@guard(JUDGES)
+async def score(request: Request) -> Response:
+    """One entrant: big buttons per criterion, a comment, save (draft) or submit (locks). JSON for the script."""
+    competition, event, _ = await judge_competition_for(request)
+    entrant_id = request.path_params["entrant_id"]
+    if request.method == "GET":
+        return render(request, "judging/score.html", await _score_context(request, competition, event, entrant_id),
+                      headers={"cache-control": "no-store"})
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return await _score_json(request, competition, entrant_id)
+    form = await request.form()
+    try:
+        values, comment, action = forms.parse_scores(form)
+        if action not in ("save", "submit"):
+            raise JudgingError("Choose “Save draft” or “Submit scores”.")
+        await _save(request, competition, entrant_id, values, comment, action == "submit")
+    except JudgingError as exc:
+        context = await _score_context(request, competition, event, entrant_id)
+        if not context["locked"]:  # keep what the judge chose, so nothing is lost on a phone
+            posted = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            for c in context["criteria"]:
+                raw = posted.get(f"c{c.id}", "")
+                if raw.isdigit():
+                    context["values"][c.id] = int(raw)
+            context["comment"] = str(form.get("comment", ""))[:sheets.MAX_COMMENT]
+        context["error"] = str(exc)
+        return render(request, "judging/score.html", context, status_code=exc.status)
+    if action == "save":
+        flash(request, "Draft saved. You can change it until you submit.")
+        return _see_other(f"/judging/{competition.id}/entrants/{entrant_id}")
+    async with request.app.state.db.read() as session:
+        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+    following = _next_to_score(rows, entrant_id)
+    flash(request, "Scores submitted." + (f" Next: {following.enterprise}." if following else
+                                          " You have scored every entrant. Thank you!"))
+    if following is None:
+        return _see_other(f"/judging/{competition.id}")
+    return _see_other(f"/judging/{competition.id}/entrants/{following.id}")
+
+
+@guard(JUDGES)
+async def judge_state(request: Request) -> Response:
+    """What the script polls: which entrants are open for scoring, and this judge's own sheet statuses."""
+    competition, _, _ = await judge_competition_for(request)
+    async with request.app.state.db.read() as session:
+        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+    return JSONResponse({"closed": competition.is_closed,
+                         "entrants": [{"id": r.entrant.id, "open": r.open, "status": r.status} for r in rows]},
+                        headers={"cache-control": "no-store"})
+
+
+@guard(JUDGES)
+async def declare_conflict(request: Request) -> Response:
+    competition, event, _ = await judge_competition_for(request)
+    entrant_id = request.path_params["entrant_id"]
+    form = await request.form()
+    reason = str(form.get("reason", ""))[:1000]
+    try:
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id)
+            await judges.declare_conflict(session=session, competition=fresh, judge_id=request.state.user.id,
+                                          entrant_id=entrant_id, reason=reason)
+    except JudgingError as exc:
+        context = await _score_context(request, competition, event, entrant_id)
+        context.update(error=str(exc), reason=reason, conflict_open=True)
+        return render(request, "judging/score.html", context, status_code=exc.status)
+    flash(request, "Conflict declared: you will not score this entrant. The organiser can see it.")
+    return _see_other(f"/judging/{competition.id}")
