@@ -15,7 +15,7 @@ import datetime as dt
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiosqlite
@@ -106,12 +106,13 @@ class _InlineSQLite(aiosqlite.Connection):
             pause = min(pause * 2, 0.05)
 
 
-def _inline_sqlite_creator(url: str):
-    database = make_url(url).database
-
+def _inline_sqlite_creator(engine: Callable[[], AsyncEngine]):
     async def connect() -> _InlineSQLite:
-        # The sqlite3 connection is opened on aiosqlite's thread and used from the loop's thread.
-        return await _InlineSQLite(lambda: sqlite3.connect(database, check_same_thread=False), 64)
+        # The URL's arguments, as the aiosqlite dialect would pass them. The sqlite3 connection is opened
+        # on aiosqlite's thread and used from the loop's thread, hence check_same_thread=False.
+        args, kwargs = engine().dialect.create_connect_args(engine().url)
+        kwargs["check_same_thread"] = False
+        return await _InlineSQLite(lambda: sqlite3.connect(*args, **kwargs), 64)
 
     return connect
 
@@ -150,7 +151,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_directory(url)
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_timeout=30,
-                                     async_creator=_inline_sqlite_creator(url))
+                                     async_creator=_inline_sqlite_creator(lambda: engine))
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_timeout=30)

@@ -20,6 +20,7 @@ import email.policy
 import json
 import logging
 import os
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -317,12 +318,29 @@ def _is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
 
 
+# --- holding off during a rush ----------------------------------------------------------------------
+
+_busy_until = 0.0  # time.monotonic() until which this process is answering something more urgent
+
+
+def hold_off(seconds: float = 0.5) -> None:
+    """Ask this process's senders to make no attachments for the next `seconds` (each call renews it).
+
+    A PDF ticket takes a good fraction of a CPU second to render, in this process and on the same cores
+    as the requests. Each booking attempt calls this, so during a rush the cores answer the people
+    booking, and their confirmation emails follow when it pauses (or after MailSender.max_hold at most).
+    """
+    global _busy_until
+    _busy_until = max(_busy_until, time.monotonic() + seconds)
+
+
 # --- the sender ------------------------------------------------------------------------------------
 
 class MailSender:
     """Sends due outbox email. Several may run (one per worker process); each email goes once."""
 
     max_attempts = 12
+    max_hold = 15.0  # seconds a batch may wait for a rush to pause (hold_off) before it is sent anyway
     backoff_base = dt.timedelta(seconds=30)
     backoff_cap = dt.timedelta(hours=1)
 
@@ -409,9 +427,11 @@ class MailSender:
         self._last_claimed = len(rows)
         sent = 0
         remaining = list(rows)
+        hold_until = time.monotonic() + self.max_hold
         try:
             async with self.transport.connection() as conn:
                 while remaining:
+                    await self._wait_for_quiet(hold_until)
                     if self._stopping or self.clock() + self.per_email > lease_until:
                         break
                     row = remaining.pop(0)
@@ -430,6 +450,14 @@ class MailSender:
             if remaining:
                 await self._release(remaining, lease_until)
         return sent
+
+    async def _wait_for_quiet(self, hold_until: float) -> None:
+        """Wait while hold_off() is in force, but not past `hold_until` (time.monotonic())."""
+        while not self._stopping:
+            now = time.monotonic()
+            if now >= _busy_until or now >= hold_until:
+                return
+            await asyncio.sleep(min(_busy_until, hold_until) - now)
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
         async with self.db.write() as session:

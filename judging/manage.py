@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from denhub.auth import ORGANISERS, flash, guard
 from denhub.web import render
-from judging import emails, forms, services
+from judging import documents, emails, forms, services
 from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
@@ -316,4 +316,5 @@ routes = [
           name="judging_running_order"),
     Route("/competitions/{competition_id:int}/rounds", add_round, methods=["POST"], name="judging_add_round"),
     Route("/competitions/{competition_id:int}/rubric", rubric, methods=["GET", "POST"], name="judging_rubric"),
+    *documents.routes,  # score-sheets.pdf, feedback.pdf, results.pdf (judging/documents.py)
 ]

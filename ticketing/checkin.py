@@ -343,7 +343,7 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
         elif row.order_status == OrderStatus.AWAITING_PAYMENT:
             verdict, detail = Verdict.UNPAID, "Take payment, mark it paid, then admit."
         else:
-            verdict, duplicate = _admit(conn, row.id, state, scanned_at, device, gate)
+            verdict, duplicate = _admit(conn, row.id, state, scanned_at, device, gate, offline=offline)
         result.first_checked_in_at = state["checked_in_at"]
         result.first_device, result.first_gate = state["checked_in_device"], state["checked_in_gate"]
     result.verdict, result.detail = verdict, detail
@@ -361,7 +361,7 @@ def _state_of(conn: Connection, ticket_id: int) -> dict:
 
 
 def _admit(conn: Connection, ticket_id: int, state: dict, scanned_at: dt.datetime, device: str,
-           gate: str) -> tuple[Verdict, bool]:
+           gate: str, *, offline: bool) -> tuple[Verdict, bool]:
     # The state was read under the write lock (SQLite) or the row lock (PostgreSQL), so it picks the one
     # UPDATE to make. The UPDATEs stay conditional all the same, and a miss reads the row again.
     params = {"ticket_id": ticket_id, "at": scanned_at, "by": device, "at_gate": gate}
@@ -376,8 +376,10 @@ def _admit(conn: Connection, ticket_id: int, state: dict, scanned_at: dt.datetim
             return Verdict.READMITTED, False
         state.update(_state_of(conn, ticket_id))
     # Already inside. An offline scan that happened earlier than the recorded first admission becomes the
-    # first (first scan wins); the later one is the duplicate either way.
-    if state["checked_in_at"] is not None and state["checked_in_at"] > scanned_at \
+    # first (first scan wins); the later one is the duplicate either way. Only offline: an online scan's
+    # time is when it reached us, and two phones racing for the row lock would otherwise swap firsts (the
+    # loser told "already checked in ... by" itself).
+    if offline and state["checked_in_at"] is not None and state["checked_in_at"] > scanned_at \
             and conn.execute(_EARLIER_ADMISSION, params).rowcount == 1:
         state.update(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate)
     return Verdict.ALREADY_CHECKED_IN, True

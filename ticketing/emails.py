@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub import mail
@@ -24,7 +25,8 @@ def _render(name: str, **context) -> tuple[str, str]:
 async def enqueue_confirmation(*, session: AsyncSession, order: Order, event: Event, base_url: str,
                                resend: bool = False) -> None:
     """The ticket email: PDF tickets and an .ics file attached when it is sent."""
-    order = await services.get_order_by_id(session=session, order_id=order.id)
+    if "tickets" not in inspect(order).dict:  # services.register leaves a new order's tickets loaded
+        order = await services.get_order_by_id(session=session, order_id=order.id)
     tickets = [t for t in order.tickets if not t.is_cancelled]
     base = base_url.rstrip("/")
     text, html = _render("order_confirmation", order=order, event=event, tickets=tickets, base_url=base,

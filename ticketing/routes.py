@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub import ratelimit
+from denhub import mail, ratelimit
 from denhub.auth import PUBLIC, client_address, flash, guard
 from denhub.db import utcnow
 from denhub.web import render
+from events import services as event_services
 from events.routes import event_page_context, public_event
 from ticketing import emails, services, waitlist
 from ticketing.forms import (
@@ -110,16 +111,23 @@ def _too_many() -> HTTPException:
 
 @guard(PUBLIC)
 async def register(request: Request) -> Response:
-    event = await public_event(request)
+    mail.hold_off()  # a rush of bookings comes before rendering the PDFs of the emails already queued
     form = await request.form()
     db = request.app.state.db
     settings = request.app.state.settings
     sent_token = form.get("form_token")
     sent_token = sent_token if isinstance(sent_token, str) and valid_form_token(sent_token) else None
-    # One read for everything decided before booking: the types, the order this form may already have
-    # made, and the per-address count. In a rush most attempts end here (sent again, over the limit, or
-    # sold out) without queueing for the write lock.
+    user = getattr(request.state, "user", None)
+    # One read for everything decided before booking: the event, its types, the order this form may
+    # already have made, and the per-address count. In a rush most attempts end here (sent again, over
+    # the limit, or sold out) without queueing for the write lock.
     async with db.read() as session:
+        # As events.routes.public_event finds it (drafts only for organisers), in this same read.
+        event = await event_services.get_by_slug(session=session, slug=request.path_params["slug"],
+                                                 include_drafts=user is not None and user.role == "organiser")
+        if event is None:
+            raise HTTPException(404, "We could not find that event. It may have been removed or the link "
+                                     "mistyped.")
         types = await services.list_ticket_types(session=session, event_id=event.id)
         existing = None
         if sent_token:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from denhub.db import utcnow
 from events.models import Event, EventStatus
@@ -186,8 +187,7 @@ def sold_out(event: Event, types: list[TicketType], req: RegistrationRequest) ->
         ticket_type = by_id.get(type_id)
         if ticket_type is None:
             return None  # not ours to judge: register() refuses it with the right message
-        if inventory.seats_left(ticket_type.capacity, ticket_type.sold) is not None and \
-                ticket_type.sold + quantities[type_id] > ticket_type.capacity:
+        if ticket_type.capacity is not None and ticket_type.sold + quantities[type_id] > ticket_type.capacity:
             return SoldOut(type_id, ticket_type.name)
     total = sum(quantities.values())
     if total and event.capacity is not None and event.tickets_sold + total > event.capacity:
@@ -235,13 +235,21 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
     )
     session.add(order)
     await session.flush()
-    for line, price in zip(req.lines, prices, strict=True):
-        session.add(Ticket(
-            code=new_code(12), order_id=order.id, event_id=event.id, ticket_type_id=line.ticket_type_id,
-            attendee_name=line.attendee_name.strip(), price_pence=price, created_at=now,
-        ))
+    tickets = [
+        Ticket(code=new_code(12), order_id=order.id, event_id=event.id, ticket_type_id=line.ticket_type_id,
+               attendee_name=line.attendee_name.strip(), price_pence=price, status=TicketStatus.VALID.value,
+               created_at=now)
+        for line, price in zip(req.lines, prices, strict=True)
+    ]
+    session.add_all(tickets)
     await ensure_event_key(session=session, event_id=event.id)
     await session.flush()
+    # What was just written is known: the order's tickets and their types count as loaded, so the
+    # confirmation email in this transaction need not read them back.
+    set_committed_value(order, "tickets", tickets)
+    for ticket in tickets:
+        set_committed_value(ticket, "order", order)
+        set_committed_value(ticket, "ticket_type", types[ticket.ticket_type_id])
     return order, True
 
 

@@ -25,6 +25,7 @@
   var SCAN_TIMEOUT_MS = 3500;  // a dropping signal must not keep a queue waiting at the gate
   var POLL_MS = 5000;
   var MANIFEST_REFRESH_MS = 60000;
+  var MANIFEST_KEEP_MS = 2 * 24 * 3600 * 1000;  // attendees' names stay on a phone no longer than this
   var SYNC_BATCH = 200;  // the server takes up to 500
   var MAX_SCAN_CHARS = 512;
   var PLAIN_CODE_RE = /^[A-Za-z0-9_-]{6,40}$/;
@@ -180,6 +181,10 @@
 
   function handleLostAccess() {
     authLost = true;
+    // The ticket list names every attendee: a phone that may no longer scan here does not keep it.
+    try { window.localStorage.removeItem(KEYS.manifest); } catch (e) { /* storage unavailable */ }
+    manifest = null;
+    tickets = new Map();
     stopCamera();
     show({ verdict: "error", ok: false, headline: HEADLINES.error,
            detail: "This phone is no longer signed in for this door (signed out, or the door link was revoked). " +
@@ -845,7 +850,11 @@
       headers: { "Accept": "application/json", "X-CSRF-Token": CSRF }
     }, 10000).then(function (response) {
       if (lostAccess(response)) { handleLostAccess(); return; }
-      if (!response.ok || !isJSON(response)) throw new Error("The payment was not recorded (" + response.status + ").");
+      if (!response.ok || !isJSON(response)) {
+        var refused = new Error("The payment was not recorded (error " + response.status + ").");
+        refused.answered = true;
+        throw refused;
+      }
       return response.json().then(function (result) {
         applyServer(result);
         show(result);
@@ -854,9 +863,9 @@
       });
     }).catch(function (error) {
       button.disabled = false;
-      markDown();
+      if (!error.answered) markDown();
       show({ verdict: "error", ok: false, headline: "Payment not recorded",
-             detail: (error && error.message) || "No network: try again when it is back." });
+             detail: error.answered ? error.message : "No network: try again when it is back." });
     }).then(function () { els.text.focus(); });
   }
 
@@ -877,7 +886,12 @@
   document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
 
   var kept = store.get(KEYS.manifest, null);
-  if (kept && kept.event_id === EVENT_ID && Array.isArray(kept.tickets)) indexManifest(kept);
+  var keptFor = kept && Date.now() - Date.parse(kept.loaded_at || 0);
+  if (kept && kept.event_id === EVENT_ID && Array.isArray(kept.tickets) && keptFor < MANIFEST_KEEP_MS) {
+    indexManifest(kept);
+  } else if (kept) {
+    try { window.localStorage.removeItem(KEYS.manifest); } catch (e) { /* storage unavailable */ }
+  }
   renderStatus();
   loadManifest().then(function () { if (queue.length) sync(); });
   pollCounts();

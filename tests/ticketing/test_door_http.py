@@ -4,6 +4,7 @@ admit, counts and the manifest; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
@@ -162,6 +163,9 @@ async def test_organisers_may_scan_any_event(client, db):
     csrf = await _scanner_csrf(client, event)
     result = (await _scan_json(client, event, csrf, payload)).json()
     assert result["verdict"] == "admitted"
+    missing = await client.post("/door/events/999999/scan", json={"text": payload},
+                                headers={"X-CSRF-Token": csrf})
+    assert missing.status_code == 404
 
 
 # --- door links with a PIN -----------------------------------------------------------------------------
@@ -276,6 +280,21 @@ async def test_json_scan_needs_the_csrf_header(client, db):
         last = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
                                     .order_by(checkin.CheckIn.id.desc()))
     assert last.device == "Bilal at the gate"
+
+
+async def test_phones_scanning_one_ticket_at_once_admit_it_once(app, client, db):
+    """Eight phones send the same ticket at the same moment: one admission, seven "already checked in"."""
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    responses = await asyncio.gather(*(
+        _scan_json(client, event, csrf, payload, device=f"Phone {i}", client_scan_id=f"race-{i}") for i in range(8)))
+    verdicts = sorted(r.json()["verdict"] for r in responses)
+    assert verdicts == ["admitted"] + ["already_checked_in"] * 7
+    firsts = {r.json()["first_checked_in_at"] for r in responses}
+    assert len(firsts) == 1  # every answer names the same first admission
+    assert await _check_in_rows(db, event) == 8
 
 
 async def test_json_scan_refuses_what_is_not_json(client, db):
