@@ -18,6 +18,7 @@ BENCHMARKS = [
     "flash_sale",
     "badges",
     "checkin",
+    "judging",
 ]
 
 

@@ -13,9 +13,11 @@ denhub_bench_<random>, dropped afterwards), migrated with `denhub db upgrade`, g
 each with one free ticket type and no event-wide cap: "flash-sale" with 200 seats and "flash-warm-up" with
 20. denhub runs in production mode (random secret key) with DENHUB_REGISTRATION_LIMIT raised (all the load
 comes from one address) and DENHUB_SMTP_URL empty, so the outbox sender writes each confirmation email,
-PDF tickets attached, as an .eml file. The sender runs in the server as it does in production: its PDF
-rendering after each commit competes for the same CPU as the requests being measured, and that cost is
-part of the figure. A GET of each event's details page (urllib) gives the session cookie and the CSRF token.
+PDF tickets attached, as an .eml file. The sender runs in the server as it does in production, on the same
+cores as the requests: whatever it does during the sale is part of the figure. (Booking attempts ask it to
+hold off, denhub.mail.hold_off, so its PDFs wait for the rush to pause; the notes give how long after the
+sale the last of its 200 emails went.) A GET of each event's details page (urllib) gives the session cookie
+and the CSRF token.
 
 wrk (-t2 -c64) then sends exactly the attempts asked for: a Lua script builds every POST with a unique
 form_token, and each wrk thread hands out its share of the attempts from its `delay()` hook (one call
@@ -126,10 +128,10 @@ async def _seed(url: str, capacity: int) -> dict[str, Sale]:
                 )
                 session.add(event)
                 await session.flush()
-                ticket_type = await services.save_ticket_type(session=session, event_id=event.id, data=TicketTypeInput(
-                    name="Free entry", description="", tier="free", price_pence=0, capacity=seats, sales_start=None,
-                    sales_end=None, max_per_order=10, position=0, is_active=True,
-                ))
+                data = TicketTypeInput(name="Free entry", description="", tier="free", price_pence=0,
+                                       capacity=seats, sales_start=None, sales_end=None, max_per_order=10,
+                                       position=0, is_active=True)
+                ticket_type = await services.save_ticket_type(session=session, event_id=event.id, data=data)
                 sales[slug] = Sale(event.id, ticket_type.id, slug, title, seats)
     finally:
         await db.dispose()
@@ -174,7 +176,7 @@ def counts(url: str, sale: Sale) -> Counts:
 
 
 def wait_for_outbox(url: str, sale: Sale, deadline_s: float = OUTBOX_DEADLINE_SECONDS) -> float:
-    """Seconds until every queued email was sent (the sender renders a PDF for each); fails after the deadline."""
+    """Seconds until every queued email was sent (the sender renders a PDF for each), or a BenchError."""
     started = time.monotonic()
     while True:
         pending = counts(url, sale).emails_pending
@@ -223,8 +225,15 @@ def postgres_reachable(server_url: str) -> str | None:
     return None
 
 
+def _database_url(server_url: str, database: str) -> str:
+    """`server_url` (with or without a database in it) pointing at `database`."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=database).render_as_string(hide_password=False)
+
+
 def _admin_url(server_url: str) -> str:
-    return server_url.rstrip("/") + "/postgres"
+    return _database_url(server_url, "postgres")
 
 
 @contextlib.contextmanager
@@ -236,7 +245,7 @@ def postgres_database(server_url: str, port: int) -> Iterator[BenchDatabase]:
     log(f"created PostgreSQL database {name}")
     try:
         with tempfile.TemporaryDirectory(prefix="denhub-bench-pg-") as tmp:
-            url = f"{server_url.rstrip('/')}/{name}"
+            url = _database_url(server_url, name)
             env = clean_env(
                 DENHUB_DATABASE_URL=url, DENHUB_VAR_DIR=str(Path(tmp) / "var"), DENHUB_ENV="production",
                 DENHUB_SECRET_KEY=secrets.token_urlsafe(36), DENHUB_BASE_URL=f"http://127.0.0.1:{port}",

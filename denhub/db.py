@@ -210,7 +210,8 @@ class Database:
             async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
                 await lock.acquire()
         except TimeoutError:
-            raise OperationalError("BEGIN IMMEDIATE", (), sqlite3.OperationalError("database is locked")) from None
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", (), locked) from None
         try:
             yield
         finally:

@@ -162,9 +162,11 @@ async def register(request: Request) -> Response:
     if used >= settings.registration_limit:
         raise _too_many()
     now = utcnow()
-    if services.closed_reason(event, now) is None and not services.check_request(event, types, step.request, now):
-        # Seats already gone in what was just read: answer now. Seats that look free are only ever
-        # taken by the atomic claim below, which checks again.
+    refused = services.closed_reason(event, now) or services.check_request(event, types, step.request, now)
+    if not refused:
+        # Seats already gone in what was just read: answer now, without the write lock. Seats that look
+        # free are only ever taken by the atomic claim below, which checks again. (A closed event or a
+        # refused line goes on to register(), which answers those as it always has.)
         gone = services.sold_out(event, types, step.request)
         if gone is not None:
             return _sold_out_page(request, event, types, lines, step.values, token, gone)
