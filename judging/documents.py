@@ -46,7 +46,7 @@ from judging.errors import JudgingError, NotFound
 from judging.judges import conflicts_for, panel
 from judging.models import Competition, Criterion, Entrant, Score, ScoreSheet, SheetStatus
 from judging.pages import load_competition, manage_url, refuse
-from judging.results import ResultsView, load_results
+from judging.results import Group, ResultsView, load_results
 from judging.services import criteria_for, entrants_for, rounds_for
 
 PDF_MIMETYPE = "application/pdf"
@@ -97,11 +97,12 @@ async def _panel_or_nothing(*, session: AsyncSession, competition: Competition, 
     criteria = await criteria_for(session=session, competition_id=competition.id)
     entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
     members = await panel(session=session, competition_id=competition.id)
-    missing = [part for part, have in (("no accepted entrants", entrants), ("no judges on the panel", members),
-                                       ("no criteria in the rubric", criteria)) if not have]
+    needed = (("no accepted entrants", entrants), ("no judges on the panel", members),
+              ("no criteria in the rubric", criteria))
+    missing = [part for part, have in needed if not have]
     if missing:
-        raise NothingToPrint(f"“{competition.name}” has {' and '.join(missing)} yet, so there are no {what} to "
-                             "print. Add them on the competition’s pages, then print again.")
+        raise NothingToPrint(f"“{competition.name}” has {' and '.join(missing)} yet, so there are no {what} "
+                             "to print. Add them on the competition’s pages, then print again.")
     return criteria, entrants, members
 
 
@@ -147,8 +148,8 @@ async def load_score_sheets(*, session: AsyncSession, competition: Competition, 
     return ScoreSheetsDoc(
         competition=competition, event=await session.get(Event, competition.event_id), criteria=criteria,
         entrants=entrants, rounds=rounds,
-        judges=[SheetJudge(m.user.id, m.user.name, m.assignment.is_chair, frozenset(conflicts.get(m.user.id, ())))
-                for m in members],
+        judges=[SheetJudge(m.user.id, m.user.name, m.assignment.is_chair,
+                           frozenset(conflicts.get(m.user.id, ()))) for m in members],
         scoring_url=scoring_url(base_url, competition.id),
     )
 
@@ -170,7 +171,10 @@ async def score_sheets_pdf(doc: ScoreSheetsDoc) -> tuple[str, str, bytes]:
 
 @dataclass
 class JudgeMarks:
-    label: str  # "Judge A": letters in a fixed order (the order judges joined the panel), never a name
+    # "Judge A", "Judge B"...: given per entrant to the judges who scored them, in the order the judges
+    # joined the panel; never a name. Per entrant, so packs compared side by side do not tie one judge's
+    # comments together across entrants.
+    label: str
     values: dict[int, int]  # criterion id -> score
     total: float  # weighted total, 0..100
     comment: str
@@ -283,12 +287,12 @@ async def feedback_pdf(doc: FeedbackDoc) -> tuple[str, str, bytes]:
 
 SVG_FONT = "Denhub Sans, Denhub Sans Ext, Denhub Bengali, sans-serif"
 BARS_W, SPREAD_W = 340.0, 300.0  # pt: the plot column of each chart
-PLOT_X0, BARS_X1, SPREAD_X1 = 6.0, 314.0, 292.0  # the value axis runs from x0 to x1 (labels beyond x1)
+PLOT_X0, BARS_X1, SPREAD_X1 = 6.0, 310.0, 292.0  # the value axis runs from x0 to x1 (labels beyond x1)
 BAR_H, BAR_GAP, ROW_PAD = 6.5, 1.5, 3.5
 SPREAD_ROW_H = 20.0
 
-# Fills that stay distinct in black-and-white print: (what it looks like, a plain fill colour, or the body of a
-# 4 x 4 pattern tile). Plain fills are not patterns: viewers draw hairline seams between pattern tiles.
+# Fills that stay distinct in black-and-white print: (what it looks like, a plain fill colour, or the body
+# of a 4 x 4 pattern tile). Plain fills are not patterns: viewers draw hairline seams between pattern tiles.
 PATTERNS: tuple[tuple[str, str], ...] = (
     ("solid black", "#000"),
     ("white", "#fff"),
@@ -309,9 +313,9 @@ def _n(x: float) -> str:
 
 def _svg(width: float, height: float, body: str, label: str) -> Markup:
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" role="img" aria-label="{Markup.escape(label)}" '
-        f'width="{_n(width)}pt" height="{_n(height)}pt" viewBox="0 0 {_n(width)} {_n(height)}" '
-        f'font-family="{SVG_FONT}">{body}</svg>')
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" role="img" '
+        f'aria-label="{Markup.escape(label)}" width="{_n(width)}pt" height="{_n(height)}pt" '
+        f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="{SVG_FONT}">{body}</svg>')
 
 
 def _fill(prefix: str, i: int) -> str:
@@ -381,8 +385,8 @@ class Chart:
     axis_label: str
 
 
-def criterion_chart(*, entrants: Sequence[tuple[str, dict[str, float]]], criteria: Sequence[scoring.CriterionSpec],
-                    prefix: str) -> Chart:
+def criterion_chart(*, entrants: Sequence[tuple[str, dict[str, float]]],
+                    criteria: Sequence[scoring.CriterionSpec], prefix: str) -> Chart:
     """Grouped horizontal bars: for each entrant, one bar per criterion (the mean score of the judges who
     scored it), in rubric order with the legend's patterns. `entrants`: (name, criterion key -> mean)."""
     scales = {(c.scale_min, c.scale_max) for c in criteria}
@@ -403,12 +407,14 @@ def criterion_chart(*, entrants: Sequence[tuple[str, dict[str, float]]], criteri
             y = ROW_PAD + i * (BAR_H + BAR_GAP)
             mean_value = means.get(c.key)
             if mean_value is None:
-                parts.append(f'<text x="{_n(PLOT_X0 + 3)}" y="{_n(y + BAR_H - 1)}" font-size="6">not scored</text>')
+                parts.append(f'<text x="{_n(PLOT_X0 + 3)}" y="{_n(y + BAR_H - 1)}" font-size="6">'
+                             'not scored</text>')
                 continue
             shown = mean_value if shared else 100 * (mean_value - c.scale_min) / (c.scale_max - c.scale_min)
             x = axis.x(shown)
-            parts.append(f'<rect class="bar" x="{_n(PLOT_X0)}" y="{_n(y)}" width="{_n(max(x - PLOT_X0, 0.6))}" '
-                         f'height="{_n(BAR_H)}" fill="{_fill(row_prefix, i)}" stroke="#000" stroke-width="0.5"/>')
+            parts.append(f'<rect class="bar" x="{_n(PLOT_X0)}" y="{_n(y)}" '
+                         f'width="{_n(max(x - PLOT_X0, 0.6))}" height="{_n(BAR_H)}" '
+                         f'fill="{_fill(row_prefix, i)}" stroke="#000" stroke-width="0.5"/>')
             text = f"{mean_value:.1f}" + (f" ({i + 1})" if numbered else "")
             parts.append(f'<text x="{_n(x + 2.5)}" y="{_n(y + BAR_H - 0.9)}" font-size="6.5">{text}</text>')
             described.append(f"{c.name} {mean_value:.1f}")
@@ -423,12 +429,13 @@ def criterion_chart(*, entrants: Sequence[tuple[str, dict[str, float]]], criteri
         axis_label = f"Mean score of the judges who scored the entrant (scale {criteria[0].scale_min}–{hi:g})"
     else:
         axis_label = "Mean score, as a percentage of each criterion’s scale (0 = bottom, 100 = top)"
-    return Chart("bars", "Scores per criterion", "Bars in each group follow the legend’s order, top to bottom; the "
-                 "number at the end of a bar is the mean score.", legend, rows, axis.svg(BARS_W, axis_label),
+    caption = ("Bars in each group follow the legend’s order, top to bottom; the number at the end of a bar "
+               "is the mean score.")
+    return Chart("bars", "Scores per criterion", caption, legend, rows, axis.svg(BARS_W, axis_label),
                  axis_label)
 
 
-def spread_chart(*, judges: Sequence[tuple[str, list[float]]], prefix: str) -> Chart:
+def spread_chart(*, judges: Sequence[tuple[str, list[float]]]) -> Chart:
     """Each judge's weighted totals (0..100) as dots on a line from their lowest to highest, with a bar at
     their mean: how generous and how spread out each judge marked. `judges`: (name, totals)."""
     axis = _Axis(100.0, SPREAD_X1)
@@ -449,12 +456,13 @@ def spread_chart(*, judges: Sequence[tuple[str, list[float]]], prefix: str) -> C
                 dy = (0, -3.6, 3.6, -7.2, 7.2)[k % 5]
                 parts.append(f'<circle class="dot" cx="{_n(axis.x(total))}" cy="{_n(mid + dy)}" r="2.3" '
                              f'fill="#fff" stroke="#000" stroke-width="0.8"/>')
-            parts.append(f'<rect class="mean" x="{_n(axis.x(mu) - 0.9)}" y="{_n(mid - 7)}" width="1.8" height="14" '
-                         f'fill="#000"/>')
+            parts.append(f'<rect class="mean" x="{_n(axis.x(mu) - 0.9)}" y="{_n(mid - 7)}" width="1.8" '
+                         'height="14" fill="#000"/>')
             sd = scoring.pstdev(totals)
             note = f"mean {mu:.1f} · sd {sd:.1f}"
             sub = f"{len(totals)} scored" + (", all alike (z = 0)" if sd < 1e-9 else "")
-        rows.append(ChartRow(name, _svg(SPREAD_W, SPREAD_ROW_H, "".join(parts), f"{name}: {note}"), note, sub))
+        svg = _svg(SPREAD_W, SPREAD_ROW_H, "".join(parts), f"{name}: {note}")
+        rows.append(ChartRow(name, svg, note, sub))
     legend = [
         (_svg(16, 9, '<circle cx="8" cy="4.5" r="2.3" fill="#fff" stroke="#000" stroke-width="0.8"/>', "dot"),
          "one entrant’s weighted total"),
@@ -463,16 +471,17 @@ def spread_chart(*, judges: Sequence[tuple[str, list[float]]], prefix: str) -> C
          "lowest to highest total"),
     ]
     axis_label = "Weighted total given by the judge (0–100)"
-    return Chart("spread", "Each judge’s spread", "A judge whose dots sit to the right marked generously; a short "
-                 "line means they rated the entrants alike. The normalised ranking evens these out.", legend, rows,
-                 axis.svg(SPREAD_W, axis_label), axis_label)
+    caption = ("A judge whose dots sit to the right marked generously; a short line means they rated the "
+               "entrants alike. The normalised ranking evens these out.")
+    return Chart("spread", "Each judge’s spread", caption, legend, rows, axis.svg(SPREAD_W, axis_label),
+                 axis_label)
 
 
 # --- 4. the results report -------------------------------------------------------------------------
 
 @dataclass
 class ReportGroup:
-    group: object  # judging.results.Group
+    group: Group
     headline: scoring.Ranking
     charts: list[Chart] = field(default_factory=list)
 
@@ -491,6 +500,7 @@ class ResultsDoc:
 
 
 def report_groups(view: ResultsView) -> list[ReportGroup]:
+    """Each ranked group (a round, or the whole competition) with its deciding ranking and its two charts."""
     groups = []
     for g, group in enumerate(view.groups):
         r = group.results
@@ -502,8 +512,7 @@ def report_groups(view: ResultsView) -> list[ReportGroup]:
                 entrants=[(view.entrant_name(e), r.entrants[e].criterion_means) for e in order],
                 criteria=view.criteria, prefix=f"g{g}c"))
             by_judge = {j: [t for (jj, _), t in r.totals.items() if jj == j] for j in view.judges}
-            charts.append(spread_chart(judges=[(view.judge_name(j), by_judge[j]) for j in view.judges],
-                                       prefix=f"g{g}s"))
+            charts.append(spread_chart(judges=[(view.judge_name(j), by_judge[j]) for j in view.judges]))
         groups.append(ReportGroup(group, ranking, charts))
     return groups
 
@@ -512,8 +521,9 @@ async def load_report(*, session: AsyncSession, competition: Competition) -> Res
     """The results as the organiser's results page computes them, with the charts' data."""
     await _panel_or_nothing(session=session, competition=competition, what="results")
     view = await load_results(session=session, competition=competition)
-    return ResultsDoc(view=view, event=await session.get(Event, competition.event_id), groups=report_groups(view),
-                      decided_by=decided_by(competition), generated_at=utcnow())
+    event = await session.get(Event, competition.event_id)
+    return ResultsDoc(view=view, event=event, groups=report_groups(view), decided_by=decided_by(competition),
+                      generated_at=utcnow())
 
 
 def results_html(doc: ResultsDoc) -> str:
@@ -542,7 +552,8 @@ def _judge_param(request: Request) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 12:
-        raise HTTPException(400, "Choose a judge by their number, e.g. ?judge=12, or leave it out for everyone.")
+        raise HTTPException(400, "Choose a judge by their number, e.g. ?judge=12, or leave it out for "
+                                 "everyone.")
     return int(raw)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
 
 from denhub.accounts import Role, User
 from denhub.db import utcnow
@@ -42,7 +41,7 @@ from judging.documents import (
     spread_chart,
 )
 from judging.judges import declare_conflict
-from judging.models import Competition, Criterion, Entrant
+from judging.models import DEFAULT_RUBRIC, Competition, Criterion, Entrant
 from judging.results import Group, ResultsView
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event
@@ -139,6 +138,11 @@ def flat(text: str) -> str:
     return "".join(text.split())
 
 
+def shows(name: str, text: str) -> bool:
+    """`name` is on the page: Bengali compared by its base letters (extraction reorders vowel signs)."""
+    return letters(name) in letters(text) if letters(name) else flat(name) in flat(text)
+
+
 def assert_fonts_embedded_and_complete(pdf: bytes, stem: str, *, bengali: bool = True) -> None:
     """pdffonts: every font embedded, ours only (Bengali among them when asked); no .notdef glyph drawn."""
     save(pdf, stem)
@@ -182,10 +186,10 @@ def qr_codes(png: Path) -> list:
     return [r for r in zxingcpp.read_barcodes(Image.open(png)) if r.format == zxingcpp.BarcodeFormat.QRCode]
 
 
-def ink_outside(png: Path, dpi: int, *, left: float = 10, right: float = 10, top: float = 6,
-                bottom: float = 6) -> int:
-    """Dark pixels within `left`/`right`... mm of the paper's edges (the page margins are 14 mm or more):
-    anything there has overflowed its box."""
+def ink_outside(png: Path, dpi: int, *, left: float = 10, right: float = 10, top: float = 5,
+                bottom: float = 5) -> int:
+    """Dark pixels within `left`/`right`... mm of the paper's edges (the page margins are 14 mm or more, the
+    header and footer lines sit 6 mm or more from the edge): anything there has overflowed its box."""
     from PIL import Image
 
     image = Image.open(png).convert("L")
@@ -219,14 +223,17 @@ def test_charts_are_svg_shapes_with_patterns_not_colour_alone():
     assert "not scored" in str(chart.rows[1].svg) and 'class="bar"' not in str(chart.rows[1].svg)
     # every criterion has its own fill in the legend, and no two look the same
     assert len(chart.legend) == 4 and len({label for _, label in chart.legend}) == 4
-    assert len({str(swatch).split("<rect x=", 1)[0].split("<pattern", 1)[1].split(">", 1)[1]
-                for swatch, _ in chart.legend}) == 4
+    looks = set()
+    for swatch, _ in chart.legend:
+        fill = re.search(r'<rect x="0.5"[^>]* fill="([^"]+)"', str(swatch)).group(1)
+        looks.add(fill if fill.startswith("#") else re.search(r"<pattern[^>]*>(.*)</pattern>", str(swatch)).group(1))
+    assert len(looks) == 4
     assert "scale 1–10" in chart.axis_label and ">10</text>" in str(chart.axis)
 
-    spread = spread_chart(judges=[("Amira", [40.0, 60.0, 60.0, 80.0]), ("Bob", [])], prefix="s")
+    spread = spread_chart(judges=[("Amira", [40.0, 60.0, 60.0, 80.0]), ("Bob", [])])
     amira = str(spread.rows[0].svg)
     assert amira.count('class="dot"') == 4 and amira.count('class="mean"') == 1
-    assert spread.rows[0].note == "4 scored · mean 60.0 · sd 14.1"
+    assert (spread.rows[0].note, spread.rows[0].sub) == ("mean 60.0 · sd 14.1", "4 scored")
     assert spread.rows[1].note == "no submitted sheets" and 'class="dot"' not in str(spread.rows[1].svg)
     # the two equal totals are stacked one above the other, not drawn on top of each other
     cys = re.findall(r'class="dot" cx="([\d.]+)" cy="([\d.]+)"', amira)
@@ -244,7 +251,7 @@ async def test_score_sheets_one_section_per_judge_with_rubric_and_running_order(
     competition = await _competition(db, night["competition_id"])
     async with db.read() as session:
         doc = await load_score_sheets(session=session, competition=competition, base_url=BASE_URL)
-    assert [j.name for j in doc.judges] == sorted(JUDGES, key=lambda n: n)  # the panel's order, by name
+    assert sorted(j.name for j in doc.judges) == sorted(JUDGES)
     filename, mimetype, pdf = await score_sheets_pdf(doc)
     assert mimetype == "application/pdf" and filename == f"score-sheets-{competition.id}-handsworth-pitch-night-2025.pdf"
     pages = texts(pdf)
@@ -253,29 +260,27 @@ async def test_score_sheets_one_section_per_judge_with_rubric_and_running_order(
     # are consecutive: page breaks between judges.
     owners = []
     for text in pages:
-        mine = [name for name in JUDGES if letters(name) and letters(name) in letters(text) or name in text]
+        mine = [name for name in JUDGES if shows(name, text)]
         assert len(mine) == 1, text[:300]
         owners.append(mine[0])
     assert [owners[0]] + [b for a, b in zip(owners, owners[1:]) if a != b] == [j.name for j in doc.judges]
     for judge in doc.judges:
         text = "\n".join(t for t, o in zip(pages, owners) if o == judge.name)
-        assert text.count("Social impact") >= 2  # the rubric and the column headings
+        assert flat(text).count("Socialimpact") >= 2  # the rubric and the column headings
         for criterion in CRITERIA:
-            assert criterion in text
+            assert flat(criterion) in flat(text)
         assert "How much good it does" in text  # the criterion's description
         assert "1–10" in text
         # running order: each entrant once, in order
-        positions = [flat(text).find(flat(e)) if not letters(e) else letters(text).find(letters(e))
-                     for e, _ in ENTRANTS]
-        assert -1 not in positions
-        latin = [p for (e, _), p in zip(ENTRANTS, positions) if not letters(e)]
-        assert latin == sorted(latin)
+        assert all(shows(e, text) for e, _ in ENTRANTS)
+        latin = [flat(text).find(flat(e)) for e, _ in ENTRANTS if not letters(e)]
+        assert latin == sorted(latin) and flat(text).count(flat(ENTRANTS[0][0])) == 1
         assert f"{BASE_URL}/judging/{competition.id}" in flat(text)
     bob = "\n".join(t for t, o in zip(pages, owners) if o == "Bob Markwell")
     assert "Conflict of interest declared" in bob
     assert "Conflict of interest declared" not in "\n".join(t for t, o in zip(pages, owners) if o != "Bob Markwell")
     assert "Chair of the panel" in "\n".join(t for t, o in zip(pages, owners) if o == "Amira Okafor")
-    assert_fonts_embedded_and_complete(pdf, "judging-score-sheets")
+    assert_fonts_embedded_and_complete(pdf, "judging-doc-sheets")
 
 
 async def test_every_score_sheet_qr_code_scans_to_the_scoring_page(db, night):
@@ -283,7 +288,7 @@ async def test_every_score_sheet_qr_code_scans_to_the_scoring_page(db, night):
     async with db.read() as session:
         doc = await load_score_sheets(session=session, competition=competition, base_url=BASE_URL)
     _, _, pdf = await score_sheets_pdf(doc)
-    pngs = save(pdf, "judging-score-sheets", dpi=150)
+    pngs = save(pdf, "judging-doc-sheets", dpi=150)
     found = []
     for png in pngs:
         for result in qr_codes(png):
@@ -309,10 +314,10 @@ async def test_a_long_running_order_flows_onto_more_pages_with_the_headings_repe
     seen = []
     for text in pages:
         assert "Only Judge" in text  # the page header
-        assert "Social impact" in text and "Viability" in text  # the table's headings again
+        assert "Socialimpact" in flat(text) and "Viability" in text  # the table's headings again
         seen += re.findall(r"Enterprise number (\d\d)", text)
     assert seen == [f"{i:02d}" for i in range(1, 15)]  # every entrant once, in running order
-    for png in save(pdf, "judging-score-sheets-long", dpi=80):
+    for png in save(pdf, "judging-doc-sheets-long", dpi=80):
         assert ink_outside(png, 80) == 0
 
 
@@ -330,11 +335,10 @@ async def test_feedback_pack_one_section_per_entrant_with_judges_anonymised(db, 
     assert len(pages) == len(ENTRANTS)  # one section (here one page) per entrant, in running order
     whole = "\n".join(pages)
     for judge in JUDGES:  # no judge is ever named
-        assert judge not in whole and letters(judge) not in letters(whole)
-    assert "Amira" not in whole and "Markwell" not in whole
-    for i, ((enterprise, person), text) in enumerate(zip(ENTRANTS, pages, strict=True)):
-        assert (enterprise in text) or letters(enterprise) in letters(text)
-        assert (person in text) or letters(person) in letters(text)
+        assert not shows(judge, whole)
+    assert "Amira" not in whole and "Markwell" not in whole and letters("সুমাইয়া") not in letters(whole)
+    for (enterprise, person), text in zip(ENTRANTS, pages, strict=True):
+        assert shows(enterprise, text) and shows(person, text)
         assert "PREVIEW — not released" in text
         for criterion in CRITERIA:
             assert criterion in text
@@ -357,8 +361,8 @@ async def test_feedback_pack_one_section_per_entrant_with_judges_anonymised(db, 
     repair, solar = night["entrants"][2], night["entrants"][3]
     assert ranking.rank_of(repair.id) < ranking.rank_of(solar.id)
     assert "settled by higher mean “Social impact” score" in pages[2]
-    assert "Audience votes" in pages[1] and "5" in pages[1]
-    assert_fonts_embedded_and_complete(pdf, "judging-feedback")
+    assert "AUDIENCE VOTES\n5" in pages[1].upper()
+    assert_fonts_embedded_and_complete(pdf, "judging-doc-feedback")
 
 
 async def test_feedback_pack_after_release_is_not_marked_as_a_preview(db):
@@ -397,14 +401,14 @@ async def test_results_report_ranking_ties_vote_agreement_recusals_and_vector_ch
     latin = [n for n in names if not letters(n)]
     table = pages[0][pages[0].find("Place"):]
     assert [table.find(n) for n in latin] == sorted(table.find(n) for n in latin)
-    assert "Raw mean" in whole and "Normalised" in whole and "Combined" in whole
-    assert "Separated by higher mean “Social impact” score" in flat(whole).replace("", "") or \
-        "Separatedbyhighermean“Socialimpact”score" in flat(whole)
+    assert "Rawmean" in flat(whole) and "Norm-alised" in flat(whole) and "Com-bined" in flat(whole)
+    assert flat("Separated by higher mean “Social impact” score: Repair Café Handsworth, then Solar for "
+                "Mosques") in flat(whole)
     assert "Kendall’s W" in whole and "W = " in whole
     assert "Bob Markwell declared a conflict of interest with Bike Kitchen CIC" in " ".join(whole.split())
     assert "The audience vote" in whole and "7 votes cast" in whole and "20 %" in whole
     assert "Scores per criterion" in whole and "Each judge’s spread" in whole
-    assert_fonts_embedded_and_complete(pdf, "judging-results")
+    assert_fonts_embedded_and_complete(pdf, "judging-doc-results")
 
 
 async def test_results_report_with_no_scores_yet_says_so(db):
@@ -418,7 +422,7 @@ async def test_results_report_with_no_scores_yet_says_so(db):
     whole = "\n".join(texts((await results_pdf(doc))[2]))
     assert "No submitted scores yet" in whole and "Lonely Co" in whole
     text = "\n".join(texts((await feedback_pdf(feedback))[2]))
-    assert "No judge has submitted scores for you yet" in text and "Not ranked" in text
+    assert "No judge has submitted scores for you yet" in text and "Not ranked" in " ".join(text.split())
 
 
 # --- the organiser routes ---------------------------------------------------------------------------
@@ -436,8 +440,6 @@ async def test_documents_are_for_organisers_only(app, db, night):
             async with new_client(app) as client:
                 await sign_in(client, db, role)
                 assert (await client.get(f"{base}/{name}")).status_code == 403
-    async with new_client(app) as client:  # a judge of this very competition cannot either
-        await client.post("/login")  # no session yet: nothing to do
     async with new_client(app) as client:
         await sign_in(client, db, Role.ORGANISER)
         for name in PDFS:
@@ -494,7 +496,7 @@ LONG = ("Anneliese Bartholomew-Fitzwilliam de la Cruz " * 5)[:200]
 EMOJI = "Zoë’s 😀 Solar ✨ Co-op Łódź"
 BENGALI_LONG = "মোহাম্মদ আব্দুল করিম উদ্দিন চৌধুরী সামাজিক উদ্যোগ " * 4
 SPECS = [scoring.CriterionSpec(i + 1, key, name, 1, 10, weight) for i, (key, name, _, weight)
-         in enumerate(services.DEFAULT_RUBRIC)]
+         in enumerate(DEFAULT_RUBRIC)]
 
 
 def _awkward():
@@ -503,7 +505,7 @@ def _awkward():
     event = Event(id=1, title=BENGALI_LONG[:160], starts_at=utcnow())
     criteria = [Criterion(id=s.id, key=s.key, name=s.name, description=d, scale_min=1, scale_max=10,
                           weight=s.weight, position=i)
-                for i, (s, (_, _, d, _)) in enumerate(zip(SPECS, services.DEFAULT_RUBRIC, strict=True))]
+                for i, (s, (_, _, d, _)) in enumerate(zip(SPECS, DEFAULT_RUBRIC, strict=True))]
     entrants = [Entrant(id=1, enterprise=LONG, name=LONG, pitch=LONG, round_id=None),
                 Entrant(id=2, enterprise=EMOJI, name="Ann 😀 Lee", pitch="", round_id=None),
                 Entrant(id=3, enterprise=BENGALI_LONG, name="সুমাইয়া বেগম", pitch="", round_id=None)]
@@ -541,8 +543,8 @@ async def test_long_emoji_and_bengali_names_wrap_inside_the_page():
                                        for i, j in enumerate(judges)]) for e in entrants])
     feedback_pdf_bytes = (await feedback_pdf(feedback))[2]
 
-    for stem, pdf, most_pages in (("judging-awkward-sheets", sheets_pdf, 6), ("judging-awkward-results", report_pdf, 6),
-                                  ("judging-awkward-feedback", feedback_pdf_bytes, 6)):
+    for stem, pdf, most_pages in (("judging-doc-awkward-sheets", sheets_pdf, 6), ("judging-doc-awkward-results", report_pdf, 6),
+                                  ("judging-doc-awkward-feedback", feedback_pdf_bytes, 6)):
         pages = pdftotext(pdf, stem)
         assert 1 <= len(pages) <= most_pages, (stem, len(pages))
         whole = flat("\n".join(pages))
@@ -551,10 +553,10 @@ async def test_long_emoji_and_bengali_names_wrap_inside_the_page():
             "".join(pages)), stem
         for png in save(pdf, stem, dpi=80):
             assert ink_outside(png, 80) == 0, png  # nothing runs off the page
-    assert len(pdftotext(sheets_pdf, "judging-awkward-sheets")) >= 3  # one judge a page at least
+    assert len(pdftotext(sheets_pdf, "judging-doc-awkward-sheets")) >= 3  # one judge a page at least
     # the feedback pack never names a judge, even a 200-character one
-    assert flat(LONG)[:40] in flat("\n".join(pdftotext(feedback_pdf_bytes, "judging-awkward-feedback")))  # comments
-    assert "Judge A" in "\n".join(pdftotext(feedback_pdf_bytes, "judging-awkward-feedback"))
+    assert flat(LONG)[:40] in flat("\n".join(pdftotext(feedback_pdf_bytes, "judging-doc-awkward-feedback")))  # comments
+    assert "Judge A" in "\n".join(pdftotext(feedback_pdf_bytes, "judging-doc-awkward-feedback"))
 
 
 def test_templates_escape_what_people_type():
