@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from denhub.accounts import Role, User, create_user
 from denhub.web import LONDON
 from events.models import Category, Event, EventStatus
+from judging import demo as judging_demo
 from ticketing.models import TicketType
 
 DEMO_ORGANISER_EMAIL = "organiser@denhub.example"
@@ -155,6 +156,7 @@ async def load(*, session: AsyncSession, now: dt.datetime, organiser_password: s
                                    description=description, position=position, max_per_order=6))
         created.append(event)
     await session.flush()
+    await judging_demo.load(session=session)  # the pitch night's competition, entrants and judges
     return created
 
 

@@ -15,8 +15,8 @@ from judging import forms, judges, services, sheets
 from judging.errors import JudgingError
 from judging.models import CompetitionStatus, ResultsVisibility
 from judging.pages import judge_competition_for, load_competition, refuse
-from judging.score_pages import declare_conflict, judge_state, score
 from judging.results import load_results
+from judging.score_pages import declare_conflict, judge_state, score
 
 
 def _see_other(url: str) -> RedirectResponse:

@@ -65,7 +65,8 @@ def judge_data(request: Request, competition, criteria, rows, current_id: int) -
 async def _score_context(request: Request, competition, event, entrant_id: int) -> dict:
     """Context for judging/score.html: competition, event, entrant, criteria, sheet (or none), values
     (criterion id -> value or none), comment, conflict (or none), position, count, previous, next,
-    not_open (its pitch has not started), locked, error, reason, judge_data (for the script)."""
+    not_open (its pitch has not started), locked, error, reason, judge_data (for the script), plain (the
+    page without the script: ?plain=1, where the script sends a judge to declare a conflict)."""
     judge_id = request.state.user.id
     async with request.app.state.db.read() as session:
         try:
@@ -90,6 +91,7 @@ async def _score_context(request: Request, competition, event, entrant_id: int) 
         or row.conflict is not None or not_open,
         "error": None, "reason": "",
         "judge_data": judge_data(request, competition, criteria, rows, entrant.id),
+        "plain": request.query_params.get("plain") == "1",
     }
 
 
@@ -102,24 +104,28 @@ def _next_to_score(rows, after_id: int):
     return None
 
 
-async def _save(request: Request, competition, entrant_id: int, values, comment: str, submit: bool):
+async def _save(request: Request, competition_id: int, entrant_id: int, values, comment: str, submit: bool):
+    """Save in one transaction: (the sheet, its scores). The competition row is locked first, so a save and
+    the release of the results (or the rubric's locking by the first save) never cross."""
     async with request.app.state.db.write() as session:
-        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-        sheet = await sheets.save_sheet(session=session, competition=fresh, judge_id=request.state.user.id,
-                                        entrant_id=entrant_id, values=values, comment=comment, submit=submit)
-        saved = await sheets.load_sheet(session=session, judge_id=request.state.user.id, entrant_id=entrant_id)
-    return sheet, saved.values
+        competition = await services.get_competition(session=session, competition_id=competition_id,
+                                                     for_update=True)
+        saved = await sheets.save_scores(session=session, competition=competition, judge_id=request.state.user.id,
+                                         entrant_id=entrant_id, values=values, comment=comment, submit=submit)
+        return saved.sheet, saved.values
 
 
-async def _score_json(request: Request, competition, entrant_id: int) -> Response:
-    """The script's save: JSON in ({values: {criterion id: value}, comment, action}), JSON out."""
+async def _score_json(request: Request, competition_id: int, entrant_id: int) -> Response:
+    """The script's save: JSON in ({values: {criterion id: value}, comment, action}), JSON out. The hot path
+    of the night (every change on every judge's phone), so everything is checked inside the one write
+    transaction, with no page context loaded."""
     try:
         try:
             body = await request.json()
         except ValueError:
             raise InvalidInput("That was not valid JSON.") from None
         values, comment, action = forms.parse_json_scores(body)
-        sheet, saved = await _save(request, competition, entrant_id, values, comment, action == "submit")
+        sheet, saved = await _save(request, competition_id, entrant_id, values, comment, action == "submit")
     except JudgingError as exc:
         return JSONResponse({"ok": False, "error": str(exc), "code": ERROR_CODES.get(type(exc), "refused")},
                             status_code=exc.status)
@@ -130,19 +136,19 @@ async def _score_json(request: Request, competition, entrant_id: int) -> Respons
 @guard(JUDGES)
 async def score(request: Request) -> Response:
     """One entrant: big buttons per criterion, a comment, save (draft) or submit (locks). JSON for the script."""
-    competition, event, _ = await judge_competition_for(request)
     entrant_id = request.path_params["entrant_id"]
+    if request.method == "POST" and request.headers.get("content-type", "").startswith("application/json"):
+        return await _score_json(request, request.path_params["competition_id"], entrant_id)
+    competition, event, _ = await judge_competition_for(request)
     if request.method == "GET":
         return render(request, "judging/score.html", await _score_context(request, competition, event, entrant_id),
                       headers={"cache-control": "no-store"})
-    if request.headers.get("content-type", "").startswith("application/json"):
-        return await _score_json(request, competition, entrant_id)
     form = await request.form()
     try:
         values, comment, action = forms.parse_scores(form)
         if action not in ("save", "submit"):
             raise JudgingError("Choose “Save draft” or “Submit scores”.")
-        await _save(request, competition, entrant_id, values, comment, action == "submit")
+        await _save(request, competition.id, entrant_id, values, comment, action == "submit")
     except JudgingError as exc:
         context = await _score_context(request, competition, event, entrant_id)
         if not context["locked"]:  # keep what the judge chose, so nothing is lost on a phone

@@ -6,11 +6,12 @@ trail (who, when, old, new) in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from denhub.accounts import User
 from denhub.db import utcnow
@@ -25,11 +26,13 @@ from judging.errors import (
 )
 from judging.judges import panel, require_judge
 from judging.models import (
+    AuditEntry,
     Competition,
     Conflict,
     Criterion,
     Entrant,
     EntrantStatus,
+    JudgeAssignment,
     Score,
     ScoreSheet,
     SheetStatus,
@@ -73,7 +76,33 @@ async def conflict_of(*, session: AsyncSession, judge_id: int, entrant_id: int) 
                                                        Conflict.entrant_id == entrant_id))
 
 
-def check_values(values: Mapping[int, int], criteria: list[Criterion]) -> None:
+@dataclass(frozen=True)
+class RubricRow:
+    """What scores are checked against: plain values, so a locked rubric can be kept between requests."""
+
+    id: int
+    name: str
+    scale_min: int
+    scale_max: int
+
+
+# A locked rubric never changes again (judging.services.save_rubric refuses once it is locked), so each
+# worker keeps it, keyed by the moment it was locked: the truth, not a hint that could go stale.
+_locked_rubrics: dict[tuple[int, object], tuple[RubricRow, ...]] = {}
+
+
+async def rubric_for_scoring(*, session: AsyncSession, competition: Competition) -> tuple[RubricRow, ...]:
+    key = (competition.id, competition.rubric_locked_at)
+    rows = _locked_rubrics.get(key) if competition.rubric_locked else None
+    if rows is None:
+        rows = tuple(RubricRow(c.id, c.name, c.scale_min, c.scale_max)
+                     for c in await criteria_for(session=session, competition_id=competition.id))
+        if competition.rubric_locked:
+            _locked_rubrics[key] = rows
+    return rows
+
+
+def check_values(values: Mapping[int, int], criteria: Sequence[Criterion | RubricRow]) -> None:
     """InvalidInput for a criterion of another competition or a value off its scale."""
     by_id = {c.id: c for c in criteria}
     for criterion_id, value in values.items():
@@ -86,71 +115,132 @@ def check_values(values: Mapping[int, int], criteria: list[Criterion]) -> None:
                                field=f"c{criterion.id}")
 
 
+# The statements of a save, built once: judges' phones save on every change, all evening.
+_TARGET = (
+    select(Entrant.competition_id, Entrant.status, Entrant.enterprise, Entrant.scoring_opened_at,
+           JudgeAssignment.id, Conflict.id).select_from(Entrant)
+    .outerjoin(JudgeAssignment, and_(JudgeAssignment.competition_id == bindparam("competition_id"),
+                                     JudgeAssignment.user_id == bindparam("judge_id")))
+    .outerjoin(Conflict, and_(Conflict.judge_id == bindparam("judge_id"), Conflict.entrant_id == Entrant.id))
+    .where(Entrant.id == bindparam("entrant_id")))
+_SHEET = (
+    select(ScoreSheet, Score.id, Score.criterion_id, Score.value)
+    .outerjoin(Score, Score.sheet_id == ScoreSheet.id)
+    .where(ScoreSheet.judge_id == bindparam("judge_id"), ScoreSheet.entrant_id == bindparam("entrant_id"))
+    .with_for_update(of=ScoreSheet))
+_scores, _sheets = Score.__table__, ScoreSheet.__table__
+_SET_SCORE = _scores.update().where(_scores.c.id == bindparam("score_id")).values(value=bindparam("new_value"))
+_ADD_SCORE = _scores.insert()
+_SET_SHEET = (_sheets.update().where(_sheets.c.id == bindparam("sheet_id"))
+              .values(comment=bindparam("new_comment"), updated_at=bindparam("new_updated_at"),
+                      status=bindparam("new_status"), submitted_at=bindparam("new_submitted_at")))
+_ADD_AUDIT = AuditEntry.__table__.insert()
+
+
+async def _scoring_target(session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int) -> str:
+    """The entrant's enterprise, once the judge may score them: on the panel, no conflict, scoring open.
+    One query, plain columns (no objects to build)."""
+    row = (await session.execute(_TARGET, {"competition_id": competition.id, "judge_id": judge_id,
+                                           "entrant_id": entrant_id})).first()
+    if row is None or row[4] is None:
+        await require_judge(session=session, competition_id=competition.id, user_id=judge_id)
+    if row is None or row[0] != competition.id or row[1] != EntrantStatus.ACCEPTED:
+        raise NotFound("There is no entrant with that number in this competition.")
+    _, _, enterprise, scoring_opened_at, _, conflict_id = row
+    if conflict_id is not None:
+        raise Conflicted("You declared a conflict of interest with this entrant, so you do not score them.")
+    if scoring_opened_at is None:
+        raise PitchNotStarted(f"Scoring for {enterprise} opens when their pitch starts. Your scores "
+                              "are not saved yet: try again once the pitch has started.")
+    return enterprise
+
+
 async def save_sheet(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
                      values: Mapping[int, int], comment: str, submit: bool) -> ScoreSheet:
     """Save a judge's scores for an entrant as a draft, or submit them (which locks the sheet)."""
+    return (await save_scores(session=session, competition=competition, judge_id=judge_id, entrant_id=entrant_id,
+                              values=values, comment=comment, submit=submit)).sheet
+
+
+async def save_scores(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
+                      values: Mapping[int, int], comment: str, submit: bool) -> SheetView:
+    """As save_sheet, returning the sheet with every score it now holds.
+
+    Judges save often (the phone script sends every change), so this stays at a handful of statements:
+    one query for the checks, the locked rubric from memory, one for the sheet and its scores, and the
+    writes batched (the scores in one UPDATE, the audit entries in one INSERT)."""
     if competition.is_closed:
         raise ScoringClosed("Scoring has closed and the results are out: scores can no longer change.")
-    await require_judge(session=session, competition_id=competition.id, user_id=judge_id)
-    entrant = await scorable_entrant(session=session, competition=competition, entrant_id=entrant_id)
-    if await conflict_of(session=session, judge_id=judge_id, entrant_id=entrant_id):
-        raise Conflicted("You declared a conflict of interest with this entrant, so you do not score them.")
-    if not entrant.scoring_open:
-        raise PitchNotStarted(f"Scoring for {entrant.enterprise} opens when their pitch starts. Your scores "
-                              "are not saved yet: try again once the pitch has started.")
-    criteria = await criteria_for(session=session, competition_id=competition.id)
+    enterprise = await _scoring_target(session, competition, judge_id, entrant_id)
+    criteria = await rubric_for_scoring(session=session, competition=competition)
     check_values(values, criteria)
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"Keep the comment to {MAX_COMMENT} characters.", field="comment")
-    current = await load_sheet(session=session, judge_id=judge_id, entrant_id=entrant_id, for_update=True)
-    if current.sheet is not None and current.sheet.is_submitted:
-        if submit and values == current.values and comment == current.sheet.comment:
+    rows = (await session.execute(_SHEET, {"judge_id": judge_id, "entrant_id": entrant_id})).all()
+    sheet = rows[0][0] if rows else None
+    score_ids = {criterion_id: score_id for _, score_id, criterion_id, _ in rows if score_id is not None}
+    current = {criterion_id: value for _, score_id, criterion_id, value in rows if score_id is not None}
+    if sheet is not None and sheet.is_submitted:
+        if submit and values == current and comment == sheet.comment:
             # The same submission again (a phone retrying after its first answer was lost): already done.
-            return current.sheet
+            return SheetView(sheet, current)
         raise SheetLocked("You have submitted this sheet, so it is locked. Ask the organiser to unlock it if "
                           "you need to change a score.")
-    merged = {**current.values, **values}
+    merged = {**current, **values}
     if submit:
         missing = [c.name for c in criteria if c.id not in merged]
         if missing:
             raise InvalidInput("Score every criterion before submitting. Still to score: " + ", ".join(missing) + ".")
-    if not values and current.sheet is None and not comment and not submit:
+    if not values and sheet is None and not comment and not submit:
         raise InvalidInput("Choose at least one score before saving.")
 
     now = utcnow()
-    sheet = current.sheet
     if sheet is None:
         sheet = ScoreSheet(competition_id=competition.id, judge_id=judge_id, entrant_id=entrant_id,
                            status=SheetStatus.DRAFT.value, comment="", unlock_reason="", updated_at=now)
         session.add(sheet)
         await session.flush()
     names = {c.id: c.name for c in criteria}
-    existing = {s.criterion_id: s for s in await session.scalars(select(Score).where(Score.sheet_id == sheet.id))}
+    trail: list[dict] = []
+
+    def note(action: str, subject: str, old, new) -> None:
+        trail.append({"competition_id": competition.id, "actor_id": judge_id, "at": now, "action": action,
+                      "subject": subject[:200], "old": old, "new": new})
+
+    changed: list[dict] = []
+    added: list[dict] = []
     for criterion_id, value in values.items():
-        old = current.values.get(criterion_id)
+        old = current.get(criterion_id)
         if old == value:
             continue
-        if criterion_id in existing:
-            existing[criterion_id].value = value
+        if criterion_id in score_ids:
+            changed.append({"score_id": score_ids[criterion_id], "new_value": value})
         else:
-            session.add(Score(sheet_id=sheet.id, criterion_id=criterion_id, value=value))
-        await audit(session=session, competition_id=competition.id, actor_id=judge_id, action="score.set",
-                    subject=f"{entrant.enterprise}: {names[criterion_id]}", old=old, new=value)
+            added.append({"sheet_id": sheet.id, "criterion_id": criterion_id, "value": value})
+        note("score.set", f"{enterprise}: {names[criterion_id]}", old, value)
     if comment != sheet.comment:
-        await audit(session=session, competition_id=competition.id, actor_id=judge_id, action="comment.set",
-                    subject=entrant.enterprise, old=sheet.comment or None, new=comment or None)
-        sheet.comment = comment
-    sheet.updated_at = now
+        note("comment.set", enterprise, sheet.comment or None, comment or None)
+    row = {"comment": comment, "updated_at": now, "status": sheet.status, "submitted_at": sheet.submitted_at}
     if submit:
-        sheet.status = SheetStatus.SUBMITTED.value
-        sheet.submitted_at = now
-        await audit(session=session, competition_id=competition.id, actor_id=judge_id, action="sheet.submit",
-                    subject=entrant.enterprise, old=SheetStatus.DRAFT.value, new=SheetStatus.SUBMITTED.value)
-    await lock_rubric(session=session, competition=competition, actor_id=judge_id,
-                      why="the first score was saved")
-    await session.flush()
-    return sheet
+        row.update(status=SheetStatus.SUBMITTED.value, submitted_at=now)
+        note("sheet.submit", enterprise, SheetStatus.DRAFT.value, SheetStatus.SUBMITTED.value)
+    # Plain statements on the transaction's connection, each batch in one executemany.
+    connection = await session.connection()
+    if changed:
+        await connection.execute(_SET_SCORE, changed)
+    if added:
+        await connection.execute(_ADD_SCORE, added)
+    await connection.execute(_SET_SHEET, {"sheet_id": sheet.id, **{f"new_{k}": v for k, v in row.items()}})
+    for key, value in row.items():  # the object says what the row now says
+        set_committed_value(sheet, key, value)
+    if trail:  # the rows judging.services.audit would add
+        await connection.execute(_ADD_AUDIT, trail)
+    if not competition.rubric_locked:
+        await lock_rubric(session=session, competition=competition, actor_id=judge_id,
+                          why="the first score was saved")
+        await session.flush()
+    return SheetView(sheet, merged)
 
 
 async def unlock_sheet(*, session: AsyncSession, sheet_id: int, reason: str, actor_id: int | None) -> ScoreSheet:

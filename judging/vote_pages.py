@@ -19,8 +19,8 @@ from denhub.web import render
 from judging import votes
 from judging.errors import JudgingError
 from judging.forms import _int
-from judging.pages import load_competition
 from judging.models import Entrant
+from judging.pages import load_competition
 from judging.services import entrants_for
 
 CODE_MAX = 64  # as ticketing.tickets: no ticket code is longer

@@ -145,7 +145,9 @@ def test_demo_if_empty_loads_once(cli_env, db_url, capsys):
     assert "nothing added" in second
     assert "demo organiser login" not in second  # not in development: the password is not shown again
     assert query(url, counts) == (4, 1, 5, {"published"})
-    assert len(query(url, _users)) == 1
+    roles = [role for _email, role, _name in query(url, _users)]
+    assert roles.count("organiser") == 1  # loading twice made no second demo organiser
+    assert roles.count("judge") == 3  # the demo pitch night's panel, also made once
 
 
 def test_bad_settings_stop_the_command_with_the_variable_named(cli_env, tmp_path, monkeypatch):

@@ -142,7 +142,7 @@ async def test_host_screen_start_pitch_and_countdown(app, client, db):
 
 
 async def test_the_vote_qr_shows_on_the_host_screen_only_while_the_vote_is_open(client, db):
-    competition, people, _ = await _night(db)
+    competition, _, _ = await _night(db)
     await sign_in(client, db)
     url = f"/organiser/competitions/{competition.id}/host"
     page = await client.get(url)
@@ -177,7 +177,7 @@ async def test_host_refusals_are_clear_pages(client, db):
 
 
 async def test_only_organisers_reach_the_host_screen(app, db):
-    competition, people, judge = await _night(db)
+    competition, _, _ = await _night(db)
     url = f"/organiser/competitions/{competition.id}/host"
     for role in (Role.JUDGE, Role.DOOR_STAFF):
         async with new_client(app) as other:

@@ -118,15 +118,24 @@ async def test_scoring_page_lists_big_buttons_for_every_value_and_works_without_
     assert page.status_code == 200
     # A plain form that posts without JavaScript; the one script is judge.js, which only enhances it.
     assert f'<form method="post" action="/judging/{competition.id}/entrants/{people[0].id}" class="score-form">' in page.text
-    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/static/js/judge.js" defer>',
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script type="module" src="/static/js/judge.js">',
                                                        '<script type="application/json" id="judge-data">']
     assert page.headers["cache-control"] == "no-store"
     for c in rubric:
         for v in range(1, 11):
-            assert f'<input type="radio" id="c{c.id}-{v}" name="c{c.id}" value="{v}">' in page.text
-            assert f'<label for="c{c.id}-{v}">{v}</label>' in page.text
+            assert f"<input type=radio id=c{c.id}-{v} name=c{c.id} value={v}>" in page.text
+            assert f"<label for=c{c.id}-{v}>{v}</label>" in page.text
     assert 'name="action" value="save"' in page.text and 'name="action" value="submit"' in page.text
     assert "1 of 3" in page.text and f"/judging/{competition.id}/entrants/{people[1].id}" in page.text
+
+
+async def test_the_plain_page_has_no_script_and_opens_the_conflict_box(client, db):
+    """Where judge.js sends a judge to declare a conflict: the same page, plain."""
+    competition, people, judge, _ = await _night(db)
+    await _signed_in(client, judge)
+    page = await client.get(f"/judging/{competition.id}/entrants/{people[0].id}?plain=1")
+    assert page.status_code == 200 and "<script" not in page.text
+    assert '<details class="conflict-box" id="conflict" open>' in page.text
 
 
 async def test_save_a_draft_then_submit_then_the_sheet_is_locked(client, db):
@@ -138,7 +147,7 @@ async def test_save_a_draft_then_submit_then_the_sheet_is_locked(client, db):
     assert saved.status_code == 303 and saved.headers["location"] == url
     page = await client.get(url)
     assert "Draft saved" in page_text(page)
-    assert f'id="c{rubric[0].id}-7" name="c{rubric[0].id}" value="7" checked' in page.text
+    assert f"id=c{rubric[0].id}-7 name=c{rubric[0].id} value=7 checked" in page.text
     assert "Great energy" in page.text
     incomplete = await client.post(url, data=_form(token, rubric, [7, 6], action="submit"))
     assert incomplete.status_code == 422 and "Still to score: Innovation, Team, Pitch" in page_text(incomplete)

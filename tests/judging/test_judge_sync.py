@@ -35,7 +35,7 @@ async def _signed_in(client, judge) -> str:
 
 
 def _page_data(page) -> dict:
-    match = re.search(r'<script type="application/json" id="judge-data">(.*?)</script>', page.text, re.S)
+    match = re.search(r'<script type="application/json" id="judge-data">(.*?)</script>', page.text, re.DOTALL)
     assert match, "no judge-data on the page"
     return json.loads(html.unescape(match.group(1)))
 

@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from judging import services, votes
-from judging.errors import AlreadyVoted, InvalidInput, JudgingError, NotEligible, NotFound, RubricLocked, VotingClosed
+from judging.errors import (
+    AlreadyVoted,
+    InvalidInput,
+    JudgingError,
+    NotEligible,
+    NotFound,
+    RubricLocked,
+    VotingClosed,
+)
 from judging.models import AudienceVote, Competition
 from judging.results import load_results
 from tests.conftest import csrf_for
