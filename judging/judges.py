@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from denhub.tokens import hash_token
 from denhub import mail
 from denhub.accounts import AccountError, Role, User, create_user, normalise_email
 from denhub.db import utcnow
@@ -35,10 +35,6 @@ from judging.models import (
 from judging.services import audit
 
 MAGIC_LINK_TTL = dt.timedelta(days=14)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- the panel -------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from denhub.tokens import hash_token
 from denhub import ratelimit
 from denhub.accounts import Role, _verify
 from denhub.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard
@@ -24,10 +24,6 @@ from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
 PIN_MAX_FAILURES = 5
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def load_door_link(request: Request, link_id) -> checkin.DoorLink | None:
@@ -289,7 +285,7 @@ async def door_link(request: Request) -> Response:
     token = request.path_params["token"]
     db = request.app.state.db
     async with db.read() as session:
-        link = await session.scalar(select(checkin.DoorLink).where(checkin.DoorLink.token_hash == token_hash(token)))
+        link = await session.scalar(select(checkin.DoorLink).where(checkin.DoorLink.token_hash == hash_token(token)))
         event = await session.get(Event, link.event_id) if link else None
     if link is None or not link.is_active:
         raise HTTPException(404, "This door link is not valid. Ask the organiser for a new one.")

@@ -19,7 +19,7 @@ from denhub.qr import qr_svg
 from denhub.web import render
 from events.models import Event
 from ticketing import checkin
-from ticketing.door import token_hash
+from denhub.tokens import hash_token
 
 PIN_RE = re.compile(r"\d{4,8}")
 
@@ -102,7 +102,7 @@ async def create_link(request: Request) -> Response:
         return await _page(request, event, errors=errors, values={"label": label}, status_code=422)
     token = secrets.token_urlsafe(24)
     async with request.app.state.db.write() as session:
-        session.add(checkin.DoorLink(event_id=event.id, label=label, token_hash=token_hash(token),
+        session.add(checkin.DoorLink(event_id=event.id, label=label, token_hash=hash_token(token),
                                      pin_hash=await hash_password(pin)))
     url = f"{request.app.state.settings.base_url.rstrip('/')}/door/link/{token}"
     new_link = {"label": label, "url": url, "qr": Markup(qr_svg(url))}  # noqa: S704 - our own SVG

@@ -7,13 +7,13 @@ If the offer expires the seat passes to the next person, and is released only wh
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from denhub.tokens import hash_token
 from denhub.db import utcnow
 from events.models import Event
 from ticketing import inventory
@@ -22,10 +22,6 @@ from ticketing.services import TicketingError, ensure_event_key, new_code, new_r
 
 # notify(session, entry, token) enqueues the offer email; injected so this module knows nothing of mail.
 Notify = Callable[[AsyncSession, WaitlistEntry, str], Awaitable[None]]
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class OfferInvalid(TicketingError):
