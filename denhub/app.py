@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.waitlist_expirer = expirer
     app.state.event_page_extras = [ticketing.routes.registration_panel]
     app.state.door_link_loader = ticketing.door.load_door_link
+    app.state.user_cache = auth.UserCache(settings.user_cache_seconds)
     app.state.listing_cache = events.routes.ListingCache(settings.listing_cache_seconds)
     return app
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -83,6 +86,66 @@ async def check_csrf(request: Request) -> None:
         raise CSRFError()
 
 
+class UserCache:
+    """Signed-in accounts a worker loaded in the last `seconds`, so a busy page (a door scan, a judge's save)
+    does not read the account on every request.
+
+    The entries are detached User objects that nothing modifies. Any change to an account flushed through
+    the ORM in this process (password, session version, deactivation, role) drops its entry at once, in
+    every cache of the process; another process's change (another worker, the CLI) is seen within
+    `seconds`. Zero turns the cache off.
+    """
+
+    _all: "weakref.WeakSet[UserCache]" = weakref.WeakSet()
+
+    def __init__(self, seconds: float, max_entries: int = 4096) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[float, User | None]] = {}
+        UserCache._all.add(self)
+
+    def get(self, uid: int) -> tuple[bool, User | None]:
+        entry = self._entries.get(uid)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, uid: int, user: User | None) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # simplest bound; a full cache refills from the database
+        self._entries[uid] = (time.monotonic() + self.seconds, user)
+
+    def forget(self, uid: int) -> None:
+        self._entries.pop(uid, None)
+
+    @classmethod
+    def forget_everywhere(cls, uid: int) -> None:
+        for cache in list(cls._all):
+            cache.forget(uid)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_users(session: Session, _context) -> None:
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, User) and instance.id is not None:
+            UserCache.forget_everywhere(instance.id)
+
+
+async def _load_user(request: Request, uid: int) -> User | None:
+    cache: UserCache | None = getattr(request.app.state, "user_cache", None)
+    if cache is not None:
+        hit, user = cache.get(uid)
+        if hit:
+            return user
+    async with request.app.state.db.read() as session:
+        user = await session.scalar(select(User).where(User.id == uid))
+    if cache is not None:
+        cache.put(uid, user)
+    return user
+
+
 async def current_user(request: Request) -> User | None:
     """The signed-in user, loaded once per request; None when signed out or the session is stale."""
     if "user" in request.state._state:  # noqa: SLF001 - Starlette keeps state in a dict
@@ -90,8 +153,7 @@ async def current_user(request: Request) -> User | None:
     user = None
     uid = request.session.get("uid") if "session" in request.scope else None
     if uid is not None:
-        async with request.app.state.db.read() as session:
-            user = await session.scalar(select(User).where(User.id == uid))
+        user = await _load_user(request, uid) if isinstance(uid, int) else None
         if user is None or not user.is_active or request.session.get("sv") != user.session_version:
             request.session.pop("uid", None)
             user = None

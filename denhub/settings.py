@@ -66,6 +66,10 @@ class Settings:
     listing_cache_seconds: float = field(
         default=2.0, metadata={"help": "how long a worker may reuse a rendered public listing"}
     )
+    user_cache_seconds: float = field(
+        default=5.0, metadata={"help": "how long a worker may reuse a signed-in account it loaded; changes made "
+                                       "in the same worker apply at once, in other workers within this time"}
+    )
     login_max_failures: int = field(
         default=5, metadata={"help": "failed logins per account and address within the window before 429"}
     )

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from denhub.db import Base, UTCDateTime, utcnow
 from events.models import Event
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
-from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified, verify_ticket
+from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
+from ticketing.signing import verify_ticket_remembered as verify_ticket
 
 PLAIN_CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,40}")
 MAX_SCAN_CHARS = 512
@@ -208,7 +209,7 @@ _ACCESS = (
 # --- judging a scan ----------------------------------------------------------------------------------
 # Synchronous code on a Session's connection, with Core statements (the ORM's object loading cost more than
 # the queries): `scan` runs it in the caller's async transaction (AsyncSession.run_sync), and
-# ticketing/checkin_writer.py runs it in a transaction of its own, on SQLite in one hop to a worker thread.
+# ticketing/checkin_writer.py runs it in a transaction of its own.
 
 _tickets, _orders, _types = Ticket.__table__, Order.__table__, TicketType.__table__
 _check_ins, _keys = CheckIn.__table__, EventKey.__table__

@@ -230,3 +230,44 @@ async def test_signed_in_user_sees_their_name_and_sign_out(db, client):
     assert "Amina Begum" in page.text and "Judge" in page.text
     assert 'action="/logout"' in page.text
     assert_error_page(await client.get("/organiser/events"), 403)
+
+
+# --- the per-worker account cache (DENHUB_USER_CACHE_SECONDS) ----------------------------------------
+
+async def test_deactivating_or_demoting_an_account_applies_at_once_in_this_process(settings, db):
+    async with running_app(settings, user_cache_seconds=60) as app, new_client(app) as client:
+        organiser = await sign_in(client, app.state.db)
+        assert (await client.get("/organiser/events")).status_code == 200  # the account is now cached
+        async with app.state.db.write() as session:
+            (await session.get(User, organiser.id)).role = Role.JUDGE.value
+        assert (await client.get("/organiser/events")).status_code == 403
+        async with app.state.db.write() as session:
+            (await session.get(User, organiser.id)).is_active = False
+        assert not await _signed_in(client)
+
+
+async def test_a_change_from_another_process_is_seen_once_the_cache_time_has_passed(settings, db):
+    import asyncio
+
+    from sqlalchemy import update
+
+    async with running_app(settings, user_cache_seconds=0.5) as app, new_client(app) as client:
+        user = await sign_in(client, app.state.db)
+        assert await _signed_in(client)
+        # Core UPDATE, as another worker or the CLI would change it: no ORM flush in this process.
+        async with app.state.db.write() as session:
+            await session.execute(update(User).where(User.id == user.id).values(is_active=False))
+        assert await _signed_in(client)  # this worker still has the account it loaded
+        await asyncio.sleep(0.6)
+        assert not await _signed_in(client)
+
+
+async def test_with_the_cache_off_every_request_reads_the_account(settings, db):
+    from sqlalchemy import update
+
+    async with running_app(settings, user_cache_seconds=0) as app, new_client(app) as client:
+        user = await sign_in(client, app.state.db)
+        assert await _signed_in(client)
+        async with app.state.db.write() as session:
+            await session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+        assert not await _signed_in(client)

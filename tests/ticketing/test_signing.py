@@ -286,3 +286,21 @@ def test_initials_are_nfc_and_fit_the_payload():
     stacked = "A" + "\u0301" * 40
     assert 1 <= len(initials(stacked)) <= 16
     assert initials(None) == "?"  # type: ignore[arg-type]
+
+
+def test_remembered_verification_gives_the_same_answers_as_verify_ticket():
+    from ticketing.signing import ForgedTicket, MalformedTicket, verify_ticket_remembered
+
+    private, public = generate_keypair()
+    other_private, _ = generate_keypair()
+    good = sign_ticket(private, ticket_code="REMEMBER1", event_id=4, ticket_type_id=2, initials="AB")
+    forged = sign_ticket(other_private, ticket_code="REMEMBER1", event_id=4, ticket_type_id=2, initials="AB")
+    for _ in range(2):  # the second time from memory
+        assert verify_ticket_remembered(public, good) == verify_ticket(public, good)
+        with pytest.raises(ForgedTicket):
+            verify_ticket_remembered(public, forged)
+        with pytest.raises(MalformedTicket):
+            verify_ticket_remembered(public, "DH1.not-a-ticket")
+    _, another_public = generate_keypair()
+    with pytest.raises(ForgedTicket):  # remembered per key: the good payload is forged for another event's key
+        verify_ticket_remembered(another_public, good)
