@@ -180,15 +180,35 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reading; rolled back at the end."""
-        async with self._reads() as session:
+        async with self._session(self._reads) as session:
             yield session
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed if the block ends normally, rolled back on any exception."""
-        async with self._write_turn(), self._writes() as session:
+        async with self._write_turn(), self._session(self._writes) as session:
             async with session.begin():
                 yield session
+
+    @contextlib.asynccontextmanager
+    async def _session(self, factory: async_sessionmaker) -> AsyncIterator[AsyncSession]:
+        """A session closed at the end of the block.
+
+        AsyncSession's own `async with` closes the session in a new task behind asyncio.shield, so that a
+        cancelled request cannot interrupt a close that is waiting on the network (PostgreSQL keeps it).
+        On SQLite a close never waits (statements run in place, see _InlineSQLite), and that extra task
+        held every connection for one more turn of the loop: under load the pool ran out and opened and
+        closed a fresh connection (and aiosqlite thread) for most requests. So SQLite closes in place.
+        """
+        if not self.is_sqlite:
+            async with factory() as session:
+                yield session
+            return
+        session = factory()
+        try:
+            yield session
+        finally:
+            await session.close()
 
     @contextlib.asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:

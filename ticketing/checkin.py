@@ -317,8 +317,11 @@ async def scan(*, session: AsyncSession, event_id: int, text: str, direction: st
 
 def judge(session: Session, *, event_id: int, text: str, direction: str = "in", device: str = "", gate: str = "",
           scanned_at: dt.datetime | None = None, client_scan_id: str | None = None, offline: bool = False,
-          now: dt.datetime | None = None, check_replay: bool = True) -> ScanResult:
-    """`scan` on a synchronous session (the rules themselves)."""
+          now: dt.datetime | None = None, check_replay: bool = True, records: list[dict] | None = None) -> ScanResult:
+    """`scan` on a synchronous session (the rules themselves).
+
+    With `records`, the scan's check-in row is appended there for the caller to insert (with the rest of a
+    group, in one statement) instead of being inserted now; the ticket's own state is written at once."""
     session.flush()  # the caller's pending changes (pay and admit: the order just marked paid) come first
     conn = session.connection()
     now = now or utcnow()
@@ -348,13 +351,20 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
         result.first_checked_in_at = state["checked_in_at"]
         result.first_device, result.first_gate = state["checked_in_device"], state["checked_in_gate"]
     result.verdict, result.detail = verdict, detail
-    conn.execute(_RECORD, {
+    (records.append if records is not None else lambda row: conn.execute(_RECORD, row))({
         "event_id": event_id, "ticket_id": row.id if row is not None else None, "scanned_text": (text or "")[:80],
         "verdict": verdict.value, "direction": "out" if direction == "out" else "in", "device": device, "gate": gate,
         "scanned_at": scanned_at, "recorded_at": now, "client_scan_id": client_scan_id, "offline": offline,
         "duplicate": duplicate,
     })
     return result
+
+
+def insert_records(session: Session, records: list[dict]) -> None:
+    """Insert check-in rows that judge() collected (one executemany) and empty the list."""
+    if records:
+        session.connection().execute(_RECORD, records)
+        records.clear()
 
 
 def _state_of(conn: Connection, ticket_id: int) -> dict:

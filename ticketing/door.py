@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from denhub.tokens import hash_token
-from denhub import ratelimit
+from denhub import mail, ratelimit
 from denhub.accounts import Role, _verify
-from denhub.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard
+from denhub.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
 from denhub.db import utcnow
 from denhub.web import render
 from events.models import Event
@@ -37,7 +37,7 @@ async def load_door_link(request: Request, link_id) -> checkin.DoorLink | None:
 
 async def allowed_event_ids(request: Request) -> set[int] | None:
     """Events this requester may scan for; None means all (organisers)."""
-    user = getattr(request.state, "user", None)
+    user = state_of(request, "user")
     if user is not None and user.role == Role.ORGANISER:
         return None
     ids: set[int] = set()
@@ -45,7 +45,7 @@ async def allowed_event_ids(request: Request) -> set[int] | None:
         async with request.app.state.db.read() as session:
             ids |= set(await session.scalars(
                 select(checkin.DoorAssignment.event_id).where(checkin.DoorAssignment.user_id == user.id)))
-    link = getattr(request.state, "door_link", None)
+    link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
         from denhub.auth import current_door_link
 
@@ -57,8 +57,8 @@ async def allowed_event_ids(request: Request) -> set[int] | None:
 
 async def door_access(request: Request) -> checkin.DoorAccess:
     """Who is asking, as the door's permission rule (checkin.check_access) needs it."""
-    user = getattr(request.state, "user", None)
-    link = getattr(request.state, "door_link", None)
+    user = state_of(request, "user")
+    link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
         from denhub.auth import current_door_link
 
@@ -89,8 +89,8 @@ async def door_event(request: Request) -> Event:
 
 
 def device_label(request: Request) -> str:
-    user = getattr(request.state, "user", None)
-    link = getattr(request.state, "door_link", None)
+    user = state_of(request, "user")
+    link = state_of(request, "door_link")
     if user is not None:
         return user.name[:64]
     return (link.label if link else "door")[:64]
@@ -106,7 +106,7 @@ async def door_home(request: Request) -> Response:
         if allowed is not None:
             stmt = stmt.where(Event.id.in_(allowed or {-1}))
         events = list(await session.scalars(stmt.limit(50)))
-    if allowed is not None and len(events) == 1 and getattr(request.state, "user", None) is None:
+    if allowed is not None and len(events) == 1 and state_of(request, "user") is None:
         return RedirectResponse(f"/door/events/{events[0].id}", status_code=303)
     return render(request, "door/home.html", {"events": events})
 
@@ -172,6 +172,7 @@ def _str(data: dict, key: str, limit: int) -> str:
 
 @guard(DOOR_OR_LINK)
 async def scan(request: Request) -> Response:
+    mail.hold_off()  # a queue at the door comes before rendering the PDFs of queued confirmation emails
     if _is_json(request):
         # The scanner's own requests: the permission check runs in the scan's transaction (one trip to the
         # database for everything, see ticketing/checkin_writer.py); the page is not rendered.
