@@ -31,9 +31,9 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import JSON, Index, Integer, String, Text, event, or_, select, update
+from sqlalchemy import JSON, Index, Integer, String, Text, event, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
 from denhub.db import Base, Database, UTCDateTime, utcnow
 from denhub.settings import Settings
@@ -144,7 +144,7 @@ async def enqueue(
     if "@" not in parseaddr(to)[1]:
         raise ValueError(f"not an email address: {to!r}")
     now = utcnow()
-    message = OutboxMessage(
+    values = dict(
         message_id=uuid.uuid4().hex,
         to_addr=to,
         subject=_one_line("subject", subject, 300),
@@ -154,13 +154,22 @@ async def enqueue(
         status=PENDING,
         attempts=0,
         next_attempt_at=now,
+        last_error=None,
+        claimed_until=None,
+        sent_at=None,
         created_at=now,
     )
+    # A Core INSERT and an object standing for the row (every column set), not the ORM's unit of work:
+    # a booking rush queues one email per booking.
+    row_id = await session.scalar(_INSERT_OUTBOX, values)
+    message = OutboxMessage(id=row_id, **values)
+    make_transient_to_detached(message)
     session.add(message)
     _wake_senders_after_commit(session)
     return message
 
 
+_INSERT_OUTBOX = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 _WAKE_FLAG = "denhub_mail_queued"
 _running_senders: weakref.WeakSet[MailSender] = weakref.WeakSet()
 

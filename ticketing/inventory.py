@@ -7,7 +7,7 @@ PostgreSQL re-checks the WHERE clause on the updated row after waiting for a con
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
@@ -36,6 +36,27 @@ def combined_left(type_capacity: int | None, type_sold: int, event_capacity: int
     return min(limits) if limits else None
 
 
+# The claims, built once (a booking rush runs them for every booking). `sold + n <= capacity` is checked by
+# the database in the statement that adds n.
+_CLAIM_TYPE = (
+    update(TicketType)
+    .where(
+        TicketType.id == bindparam("claim_type"),
+        TicketType.event_id == bindparam("claim_event"),
+        (TicketType.capacity.is_(None)) | (TicketType.sold + bindparam("claim_n") <= TicketType.capacity),
+    )
+    .values(sold=TicketType.sold + bindparam("claim_n"))
+    .execution_options(synchronize_session=False)
+)
+_CLAIM_EVENT = (
+    update(Event)
+    .where(Event.id == bindparam("claim_event"),
+           (Event.capacity.is_(None)) | (Event.tickets_sold + bindparam("claim_total") <= Event.capacity))
+    .values(tickets_sold=Event.tickets_sold + bindparam("claim_total"))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def claim(*, session: AsyncSession, event_id: int, quantities: dict[int, int],
                 names: dict[int, str] | None = None) -> None:
     """Claim seats for every ticket type and the event in the caller's transaction, or raise SoldOut.
@@ -48,26 +69,12 @@ async def claim(*, session: AsyncSession, event_id: int, quantities: dict[int, i
         n = quantities[type_id]
         if n <= 0:
             continue
-        result = await session.execute(
-            update(TicketType)
-            .where(
-                TicketType.id == type_id,
-                TicketType.event_id == event_id,
-                (TicketType.capacity.is_(None)) | (TicketType.sold + n <= TicketType.capacity),
-            )
-            .values(sold=TicketType.sold + n)
-            .execution_options(synchronize_session=False)
-        )
+        result = await session.execute(_CLAIM_TYPE, {"claim_type": type_id, "claim_event": event_id, "claim_n": n})
         if result.rowcount != 1:
             raise SoldOut(type_id, names.get(type_id, ""))
         total += n
     if total:
-        result = await session.execute(
-            update(Event)
-            .where(Event.id == event_id, (Event.capacity.is_(None)) | (Event.tickets_sold + total <= Event.capacity))
-            .values(tickets_sold=Event.tickets_sold + total)
-            .execution_options(synchronize_session=False)
-        )
+        result = await session.execute(_CLAIM_EVENT, {"claim_event": event_id, "claim_total": total})
         if result.rowcount != 1:
             raise SoldOut(None)
 

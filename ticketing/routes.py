@@ -15,9 +15,9 @@ from denhub import mail, ratelimit
 from denhub.auth import PUBLIC, client_address, flash, guard
 from denhub.db import utcnow
 from denhub.web import render
-from events import services as event_services
 from events.routes import event_page_context, public_event
-from ticketing import emails, services, waitlist
+from events.models import EventStatus
+from ticketing import booking_state, emails, services, waitlist
 from ticketing.forms import (
     HONEYPOT_FIELD, MAX_TICKETS_PER_ORDER, parse_quantities, parse_registration, valid_email, valid_form_token,
 )
@@ -118,25 +118,18 @@ async def register(request: Request) -> Response:
     sent_token = form.get("form_token")
     sent_token = sent_token if isinstance(sent_token, str) and valid_form_token(sent_token) else None
     user = getattr(request.state, "user", None)
-    # One read for everything decided before booking: the event, its types, the order this form may
-    # already have made, and the per-address count. In a rush most attempts end here (sent again, over
-    # the limit, or sold out) without queueing for the write lock.
-    async with db.read() as session:
-        # As events.routes.public_event finds it (drafts only for organisers), in this same read.
-        event = await event_services.get_by_slug(session=session, slug=request.path_params["slug"],
-                                                 include_drafts=user is not None and user.role == "organiser")
-        if event is None:
-            raise HTTPException(404, "We could not find that event. It may have been removed or the link "
-                                     "mistyped.")
-        types = await services.list_ticket_types(session=session, event_id=event.id)
-        existing = None
-        if sent_token:
-            existing = await session.scalar(select(Order).where(Order.form_token == sent_token))
-        used = None
-        if existing is None:
-            used = await ratelimit.count_recent(session=session, bucket="register-address",
-                                                key=client_address(request),
-                                                window_seconds=settings.registration_window_seconds)
+    # One statement for everything decided before booking: the event's and its types' seats, the order this
+    # form may already have made, and the per-address count (booking_state). In a rush most attempts end
+    # here (sent again, over the limit, or sold out) without queueing for the write lock.
+    state = await booking_state.load(db, slug=request.path_params["slug"], form_token=sent_token,
+                                     address=client_address(request),
+                                     window_seconds=settings.registration_window_seconds)
+    # As events.routes.public_event finds it: drafts only for organisers.
+    if state is None or (state.event.status == EventStatus.DRAFT
+                         and not (user is not None and user.role == "organiser")):
+        raise HTTPException(404, "We could not find that event. It may have been removed or the link "
+                                 "mistyped.")
+    event, types = state.event, state.types
     step = parse_registration(form, types)
     type_ids = {str(t.id): t.id for t in types}
     # By line number (type_0, type_1 ... type_10), not by key: "type_10" sorts before "type_2" as text,
@@ -157,9 +150,9 @@ async def register(request: Request) -> Response:
         return render(request, "ticketing/details.html",
                       _details_context(event, types, lines, step.values, errors, token), status_code=422)
     # Sending the same form again is not a new booking: it shows the booking made, even at the limit.
-    if existing is not None:
-        return RedirectResponse(f"/orders/{existing.code}", status_code=303)
-    if used >= settings.registration_limit:
+    if state.existing_code is not None:
+        return RedirectResponse(f"/orders/{state.existing_code}", status_code=303)
+    if state.used >= settings.registration_limit:
         raise _too_many()
     now = utcnow()
     refused = services.closed_reason(event, now) or services.check_request(event, types, step.request, now)
@@ -177,6 +170,10 @@ async def register(request: Request) -> Response:
                 await ratelimit.record(session=session, bucket="register-address", key=client_address(request))
                 await emails.enqueue_confirmation(session=session, order=order, event=event,
                                                   base_url=settings.base_url)
+            # Commit and give the connection back now: leaving it to `async with` would hold both (and the
+            # SQLite write lock) across a turn of the event loop, while the close runs in its own task.
+            await session.commit()
+            await session.close()
     except services.TicketingError as exc:
         # A closed event is a state of the world (409), not a problem with what was typed (422).
         status = 409 if isinstance(exc, services.RegistrationClosed) else 422

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import bindparam, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from denhub.db import utcnow
@@ -195,6 +196,15 @@ def sold_out(event: Event, types: list[TicketType], req: RegistrationRequest) ->
     return None
 
 
+# Built once: a booking rush runs these for every booking, and building a statement costs more than running it.
+_ORDER_FOR_TOKEN = select(Order.id).where(Order.form_token == bindparam("form_token"))
+_EVENT_STATE = select(Event.id, Event.status, Event.ends_at, Event.created_at).where(Event.id == bindparam("event_id"))
+_TYPES = select(TicketType).where(TicketType.event_id == bindparam("event_id"),
+                                  TicketType.id.in_(bindparam("type_ids", expanding=True)))
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_TICKETS = insert(Ticket.__table__).returning(Ticket.__table__.c.id, sort_by_parameter_order=True)
+
+
 async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
                    now: dt.datetime | None = None) -> tuple[Order, bool]:
     """Claim seats and create the order and its tickets in the caller's transaction.
@@ -204,19 +214,16 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
     """
     now = now or utcnow()
     if req.form_token:
-        existing = await session.scalar(select(Order).where(Order.form_token == req.form_token))
-        if existing is not None:
-            return existing, False
-    event = await session.get(Event, event_id)
+        existing_id = await session.scalar(_ORDER_FOR_TOKEN, {"form_token": req.form_token})
+        if existing_id is not None:
+            return await session.get(Order, existing_id), False
+    # Only what closed_reason looks at: a booking rush should not build an Event object per attempt.
+    event = (await session.execute(_EVENT_STATE, {"event_id": event_id})).first()
     reason = closed_reason(event, now)
     if reason:
         raise RegistrationClosed(reason)
     type_ids = {line.ticket_type_id for line in req.lines}
-    types = {
-        t.id: t for t in await session.scalars(
-            select(TicketType).where(TicketType.event_id == event.id, TicketType.id.in_(type_ids))
-        )
-    }
+    types = {t.id: t for t in await session.scalars(_TYPES, {"event_id": event.id, "type_ids": list(type_ids)})}
     errors, quantities, prices = _validate(event, types, req, now)
     if errors:
         raise TicketingError("Please correct the highlighted fields.", errors)
@@ -224,26 +231,29 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
     await inventory.claim(session=session, event_id=event.id, quantities=quantities,
                           names={t: types[t].name for t in quantities})
     total = sum(prices)
-    order = Order(
+    # Core INSERTs, then objects that stand for the rows just written (no unit-of-work flush, no reads back).
+    order_values = dict(
         event_id=event.id, code=new_code(16), reference=new_reference(), form_token=req.form_token,
         email=req.email, buyer_name=req.lines[0].attendee_name.strip(), access_needs=req.access_needs.strip(),
         organisation=req.organisation.strip()[:120],
         community_declaration=req.community_declaration if any(
             types[t].tier == Tier.COMMUNITY for t in quantities) else "",
         status=OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
-        total_pence=total, consent_at=now, created_at=now,
+        total_pence=total, consent_at=now, paid_at=None, paid_note="", created_at=now, cancelled_at=None,
     )
-    session.add(order)
-    await session.flush()
-    tickets = [
-        Ticket(code=new_code(12), order_id=order.id, event_id=event.id, ticket_type_id=line.ticket_type_id,
-               attendee_name=line.attendee_name.strip(), price_pence=price, status=TicketStatus.VALID.value,
-               created_at=now)
+    order_id = await session.scalar(_INSERT_ORDER, order_values)
+    order = _persistent(session, Order(id=order_id, **order_values))
+    ticket_values = [
+        dict(code=new_code(12), order_id=order_id, event_id=event.id, ticket_type_id=line.ticket_type_id,
+             attendee_name=line.attendee_name.strip(), price_pence=price, status=TicketStatus.VALID.value,
+             created_at=now, cancelled_at=None, checked_in_at=None, checked_in_device="", checked_in_gate="",
+             inside=False)
         for line, price in zip(req.lines, prices, strict=True)
     ]
-    session.add_all(tickets)
-    await ensure_event_key(session=session, event_id=event.id)
-    await session.flush()
+    ids = (await session.execute(_INSERT_TICKETS, ticket_values)).scalars().all()
+    tickets = [_persistent(session, Ticket(id=ticket_id, **values))
+               for ticket_id, values in zip(ids, ticket_values, strict=True)]
+    await _ensure_event_key_once(session=session, event_id=event.id, created_at=event.created_at)
     # What was just written is known: the order's tickets and their types count as loaded, so the
     # confirmation email in this transaction need not read them back.
     set_committed_value(order, "tickets", tickets)
@@ -251,6 +261,29 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
         set_committed_value(ticket, "order", order)
         set_committed_value(ticket, "ticket_type", types[ticket.ticket_type_id])
     return order, True
+
+
+def _persistent(session: AsyncSession, obj):
+    """`obj` (every column set) as the session's copy of a row already inserted, without reading it back."""
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+# Events whose signing key this process has seen, per connection pool (tests run many databases). A key is
+# never removed while its event exists, so the lookup is needed once per event and process. (id, created_at):
+# SQLite can give a deleted event's id to the next one.
+_events_with_keys: weakref.WeakKeyDictionary[object, set[tuple]] = weakref.WeakKeyDictionary()
+
+
+async def _ensure_event_key_once(*, session: AsyncSession, event_id: int, created_at: dt.datetime) -> None:
+    pool = session.sync_session.get_bind().pool
+    seen = _events_with_keys.setdefault(pool, set())
+    if (event_id, created_at) not in seen:
+        await ensure_event_key(session=session, event_id=event_id)
+        if len(seen) > 10_000:
+            seen.clear()
+        seen.add((event_id, created_at))
 
 
 # --- orders and tickets ----------------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""What the booking form's POST needs to know before it books: one query, plus a short-lived per-worker copy
+of the event and its ticket types.
+
+In a flash sale most attempts end before the write lock (sold out, sent twice, over the limit), so that
+decision must be cheap. Each attempt runs one Core statement that returns the event's state (status, end,
+capacity, seats taken), each active type's capacity and seats taken, the order this form already made and
+the per-address count. The event and type objects (names, tiers, prices, for the rules and the page) are
+kept per worker for at most CACHE_SECONDS and re-read at once whenever the statement shows a change in
+anything that decides what may be booked. So a sold-out answer is always judged from seat counts read by
+this request; other details (names, prices, sales windows, limits per order) can lag by under a second
+in this early answer, and services.register checks all of them again from the database inside the write
+transaction. Seats are only ever taken by inventory.claim, in that transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import weakref
+
+from sqlalchemy import bindparam, func, select, true
+from sqlalchemy.orm.attributes import set_committed_value
+
+from denhub.db import Database, utcnow
+from denhub.ratelimit import RateEvent
+from events.models import Event
+from ticketing.models import Order, TicketType
+
+CACHE_SECONDS = 0.5
+REGISTER_BUCKET = "register-address"
+
+_existing = select(Order.code).where(Order.form_token == bindparam("form_token")).scalar_subquery()
+_used = (
+    select(func.count(RateEvent.id))
+    .where(RateEvent.bucket == REGISTER_BUCKET, RateEvent.key == bindparam("address"),
+           RateEvent.at > bindparam("since"))
+    .scalar_subquery()
+)
+_STATE = (
+    select(
+        Event.id, Event.status, Event.ends_at, Event.capacity, Event.tickets_sold,
+        TicketType.id.label("type_id"), TicketType.capacity.label("type_capacity"),
+        TicketType.sold.label("type_sold"),
+        _existing.label("existing_code"), _used.label("used"),
+    )
+    .select_from(Event)
+    .outerjoin(TicketType, (TicketType.event_id == Event.id) & TicketType.is_active.is_(true()))
+    .where(Event.slug == bindparam("slug"))
+    .order_by(TicketType.position, TicketType.id)
+)
+
+
+@dataclasses.dataclass
+class BookingState:
+    event: Event
+    types: list[TicketType]
+    existing_code: str | None  # the order this form token already made
+    used: int  # bookings from this address in the rate-limit window
+
+
+@dataclasses.dataclass
+class _Entry:
+    expires: float
+    shape: tuple  # what decides what may be booked, apart from seat counts
+    event: Event
+    types: list[TicketType]
+
+
+# Per Database (tests run many in one process), then per slug.
+_entries: weakref.WeakKeyDictionary[Database, dict[str, _Entry]] = weakref.WeakKeyDictionary()
+
+
+async def load(db: Database, *, slug: str, form_token: str | None, address: str,
+               window_seconds: int) -> BookingState | None:
+    """The event (drafts included: the caller decides) with its active types, or None when no such slug."""
+    since = utcnow() - dt.timedelta(seconds=window_seconds)
+    # Not `async with`: its exit closes the connection in a separate task, so under load every request
+    # would hold a connection across a turn of the event loop, and the pool would keep opening and closing
+    # extra ones (an aiosqlite thread each).
+    conn = await db.engine.connect()
+    try:
+        rows = (await conn.execute(_STATE, {"slug": slug, "form_token": form_token, "address": address,
+                                            "since": since})).all()
+    finally:
+        await conn.close()
+    if not rows:
+        return None
+    first = rows[0]
+    type_rows = [r for r in rows if r.type_id is not None]
+    shape = (first.id, first.status, first.ends_at, first.capacity,
+             tuple((r.type_id, r.type_capacity) for r in type_rows))
+    cache = _entries.setdefault(db, {})
+    entry = cache.get(slug)
+    now = time.monotonic()
+    if entry is None or entry.expires <= now or entry.shape != shape:
+        async with db.read() as session:
+            event = await session.get(Event, first.id)
+            types = list(await session.scalars(
+                select(TicketType).where(TicketType.event_id == first.id, TicketType.is_active.is_(True))
+                .order_by(TicketType.position, TicketType.id)
+            ))
+            await session.close()  # now, not in the task `async with` would start (see above)
+        if event is None:
+            return None
+        # The shape of what was read (if the event changed between the two reads, the next request sees
+        # a difference and reads again).
+        loaded = (event.id, event.status, event.ends_at, event.capacity, tuple((t.id, t.capacity) for t in types))
+        entry = _Entry(now + CACHE_SECONDS, loaded, event, types)
+        if len(cache) > 256:
+            cache.clear()
+        cache[slug] = entry
+    # The seat counts are this request's, whatever the age of the objects (set_committed_value: the shared
+    # objects never look modified).
+    set_committed_value(entry.event, "tickets_sold", first.tickets_sold)
+    sold = {r.type_id: r.type_sold for r in type_rows}
+    for t in entry.types:
+        if t.id in sold:
+            set_committed_value(t, "sold", sold[t.id])
+    return BookingState(entry.event, entry.types, first.existing_code, first.used or 0)
+
