@@ -20,7 +20,7 @@ from judging import forms, judges, services, sheets
 from judging.errors import InvalidInput, JudgingError, NotFound
 from judging.models import JudgeAssignment, ResultsVisibility
 from judging.pages import actor_id, load_competition, manage_url, refuse
-from judging.results import load_results
+from judging.results import load_live, load_results
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -119,11 +119,12 @@ async def make_chair(request: Request) -> Response:
 
 @guard(ORGANISERS)
 async def live(request: Request) -> Response:
-    """Who has scored whom. ?fragment=1 returns only the table, for the page's few-second refresh."""
+    """Who has scored whom, and the provisional ranking (organisers only: judges never see scores before the
+    release). ?fragment=1 returns only the grid and ranking, for the page's few-second refresh."""
     competition, event = await load_competition(request)
     async with request.app.state.db.read() as session:
-        grid = await sheets.live_grid(session=session, competition=competition)
-    context = {"competition": competition, "event": event, "grid": grid, "updated": utcnow()}
+        grid, view = await load_live(session=session, competition=competition)
+    context = {"competition": competition, "event": event, "grid": grid, "view": view, "updated": utcnow()}
     if request.query_params.get("fragment") == "1":
         return render(request, "judging/_live_table.html", context, headers={"cache-control": "no-store"})
     return render(request, "judging/live.html", context)

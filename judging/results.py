@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub.accounts import User
 from judging import scoring
-from judging.judges import panel
+from judging.judges import PanelMember, panel
 from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus
 from judging.services import criteria_for, entrants_for, rounds_for
+from judging.sheets import LiveGrid, build_live_grid
 from judging.votes import tally
 
 
@@ -67,21 +68,44 @@ class ResultsView:
                    for t in ranking.ties)
 
 
-async def load_results(*, session: AsyncSession, competition: Competition) -> ResultsView:
-    criteria = await criteria_for(session=session, competition_id=competition.id)
-    specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
+async def _rows(session: AsyncSession, competition: Competition):
+    """Accepted entrants (running order), the panel, every sheet and every conflict of the competition."""
     entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
     members = await panel(session=session, competition_id=competition.id)
-    judge_ids = [m.user.id for m in members]
     sheets = list(await session.scalars(select(ScoreSheet).where(ScoreSheet.competition_id == competition.id)))
+    conflicts = list(await session.scalars(select(Conflict).where(Conflict.competition_id == competition.id)))
+    return entrants, members, sheets, conflicts
+
+
+async def load_results(*, session: AsyncSession, competition: Competition) -> ResultsView:
+    rows = await _rows(session, competition)
+    counts = await tally(session=session, competition_id=competition.id)
+    return await _results(session, competition, *rows, counts)
+
+
+async def load_live(*, session: AsyncSession, competition: Competition) -> tuple[LiveGrid, ResultsView]:
+    """The organiser's live view: who has scored whom, and the provisional ranking from the sheets submitted
+    so far. Each open page polls it every few seconds, so the rows are read once for both."""
+    entrants, members, sheets, conflicts = rows = await _rows(session, competition)
+    # Votes change a ranking only through a combined result; without one, skip counting them (the view's
+    # votes are then all 0, and the live view does not show them).
+    counts = await tally(session=session, competition_id=competition.id) if competition.audience_weight_percent else {}
+    grid = build_live_grid(entrants=entrants, members=members, sheets=sheets, conflicts=conflicts)
+    return grid, await _results(session, competition, *rows, counts)
+
+
+async def _results(session: AsyncSession, competition: Competition, entrants: list[Entrant],
+                   members: list[PanelMember], sheets: list[ScoreSheet], conflicts: list[Conflict],
+                   counts: dict[int, int]) -> ResultsView:
+    criteria = await criteria_for(session=session, competition_id=competition.id)
+    specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
+    judge_ids = [m.user.id for m in members]
     submitted = {s.id: s for s in sheets if s.status == SheetStatus.SUBMITTED}
     values: dict[int, dict[int, float]] = {sid: {} for sid in submitted}
     if submitted:
         for score in await session.scalars(select(Score).where(Score.sheet_id.in_(list(submitted)))):
             values[score.sheet_id][score.criterion_id] = score.value
-    conflicts = list(await session.scalars(select(Conflict).where(Conflict.competition_id == competition.id)))
     rounds = await rounds_for(session=session, competition_id=competition.id)
-    counts = await tally(session=session, competition_id=competition.id)
     by_round: dict[int | None, list[Entrant]] = {}
     for e in entrants:
         by_round.setdefault(e.round_id, []).append(e)

@@ -24,7 +24,7 @@ from judging.errors import (
     ScoringClosed,
     SheetLocked,
 )
-from judging.judges import panel, require_judge
+from judging.judges import PanelMember, panel, require_judge
 from judging.models import (
     AuditEntry,
     Competition,
@@ -324,16 +324,17 @@ class LiveGrid:
         return len(self.entrants) * len(self.judges) - self.count("conflict")
 
 
-async def live_grid(*, session: AsyncSession, competition: Competition) -> LiveGrid:
-    """Who has scored whom (status only, no values): the organiser's live view."""
-    entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
-    members = await panel(session=session, competition_id=competition.id)
-    grid = LiveGrid(entrants, [m.user for m in members],
+def build_live_grid(*, entrants: Sequence[Entrant], members: Sequence[PanelMember], sheets: Sequence[ScoreSheet],
+                    conflicts: Sequence[Conflict]) -> LiveGrid:
+    """Who has scored whom (status only, no values), from rows judging.results.load_live reads once for the
+    grid and the provisional ranking."""
+    grid = LiveGrid(list(entrants), [m.user for m in members],
                     next((m.user.id for m in members if m.assignment.is_chair), None))
-    for sheet in await session.scalars(select(ScoreSheet).where(ScoreSheet.competition_id == competition.id)):
+    for sheet in sheets:
         grid.cells[(sheet.judge_id, sheet.entrant_id)] = sheet.status
         grid.sheet_ids[(sheet.judge_id, sheet.entrant_id)] = sheet.id
-    for conflict in await session.scalars(select(Conflict).where(Conflict.competition_id == competition.id)):
+    for conflict in conflicts:
         grid.cells[(conflict.judge_id, conflict.entrant_id)] = "conflict"
         grid.conflicts[(conflict.judge_id, conflict.entrant_id)] = conflict
     return grid
+

@@ -150,11 +150,85 @@ async def test_live_view_works_without_javascript_and_serves_a_fragment(client, 
     assert f'data-refresh-url="/organiser/competitions/{competition.id}/live?fragment=1"' in page.text
     text = page_text(page)
     assert "Canal Bikes" in text and "Judge Dee" in text and "Submitted" in text and "Draft" in text
-    assert ">9<" not in page.text  # statuses only, never the scores
+    assert ">9<" not in page.text  # statuses and aggregates only, never a judge's marks
     fragment = await client.get(f"/organiser/competitions/{competition.id}/live?fragment=1")
     assert fragment.status_code == 200 and "<html" not in fragment.text and "live-grid" in fragment.text
     assert fragment.headers["cache-control"] == "no-store"
     assert (await client.get("/static/js/judging-live.js")).status_code == 200
+
+
+PLACES = re.compile(r'<td class="place">(\d+)</td>\s*<th scope="row"><strong>([^<]+)</strong>')
+
+
+async def test_live_view_ranks_the_submitted_scores_and_the_fragment_follows_each_save(app, client, db):
+    # Default rubric, 1..10 everywhere: a mark m gives a total of 100 x (m - 1) / 9.
+    async with db.write() as session:
+        competition = await make_competition(session)
+        a, b, c = [await make_entrant(session, competition, enterprise=name)
+                   for name in ("Aardvark Ltd", "Bramble Co", "Cedar CIC")]
+        first = await make_judge(session, competition, name="Judge First")
+        second = await make_judge(session, competition, name="Judge Second")
+        late = await make_judge(session, competition, name="Judge Late")
+        for entrant, mark in ((a, 5), (b, 8), (c, 2)):
+            await score(session, competition, first, entrant, mark)
+        await score(session, competition, second, b, 4)
+        await score(session, competition, second, c, 3)
+        await score(session, competition, late, c, 10, submit=False)  # a draft: not counted
+    await sign_in(client, db)
+    url = f"/organiser/competitions/{competition.id}/live"
+    # Raw means A 44.4, B (77.8 + 33.3) / 2 = 55.6, C 16.7; mean z A 0, B +1.11, C -1.11: B beats A on both,
+    # though A comes first in the running order.
+    page = await client.get(url)
+    assert page.status_code == 200
+    assert PLACES.findall(page.text) == [("1", "Bramble Co"), ("2", "Aardvark Ltd"), ("3", "Cedar CIC")]
+    text = page_text(page)
+    assert "Provisional ranking" in text and "Provisional." in text and "1 draft not counted" in text
+    assert "55.6" in text and "44.4" in text and "+1.11" in text
+    fragment = await client.get(f"{url}?fragment=1")
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert PLACES.findall(fragment.text) == PLACES.findall(page.text)
+
+    # One more save: the second judge gives A full marks. Raw A (44.4 + 100) / 2 = 72.2, B 55.6, C 16.7;
+    # the second judge's z: A +1.40, B -0.54, C -0.86, so mean z A +0.70, B +0.34: A now leads both.
+    async with db.write() as session:
+        await score(session, await session.get(Competition, competition.id), second, a, 10)
+    fragment = await client.get(f"{url}?fragment=1")
+    assert PLACES.findall(fragment.text) == [("1", "Aardvark Ltd"), ("2", "Bramble Co"), ("3", "Cedar CIC")]
+    text = page_text(fragment)
+    assert "72.2" in text and "+0.70" in text and "Provisional." in text
+
+    # Judges never see it, on the panel or not, page or fragment.
+    from tests.conftest import login
+    from tests.core.helpers import new_client
+    from tests.factories import PASSWORD
+
+    async with new_client(app) as judge_client:
+        assert (await login(judge_client, second.email, PASSWORD)).status_code == 303
+        for path in (url, f"{url}?fragment=1"):
+            refused = await judge_client.get(path)
+            assert refused.status_code in (403, 404) and "Bramble Co" not in refused.text
+
+
+async def test_live_ranking_without_scores_and_after_release(client, db):
+    async with db.write() as session:
+        competition = await make_competition(session)
+        entrant = await make_entrant(session, competition, enterprise="Solo Soap")
+        judge = await make_judge(session, competition)
+    await sign_in(client, db)
+    url = f"/organiser/competitions/{competition.id}/live"
+    text = page_text(await client.get(f"{url}?fragment=1"))
+    assert "No submitted scores yet." in text and "Provisional." in text
+    async with db.write() as session:
+        await score(session, await session.get(Competition, competition.id), judge, entrant, 7)
+    token = await csrf_for(client, f"/organiser/competitions/{competition.id}/results")
+    await client.post(f"/organiser/competitions/{competition.id}/start", data={"csrf_token": token})
+    released = await client.post(f"/organiser/competitions/{competition.id}/release",
+                                 data={"csrf_token": token, "visibility": "public", "confirm": "on"})
+    assert released.status_code == 303
+    page = await client.get(url)
+    assert PLACES.findall(page.text) == [("1", "Solo Soap")]
+    text = page_text(page)
+    assert "Ranking (released)" in text and "Provisional" not in text
 
 
 async def test_unlock_needs_a_reason_and_is_audited(client, db):
