@@ -44,6 +44,13 @@ class Conflicted(JudgingError):
     status = 409
 
 
+class RoundRule(JudgingError):
+    """A change heats and the final do not allow: moving a scored entrant to another round, advancing an
+    entrant twice, a second final."""
+
+    status = 409
+
+
 class LinkGone(JudgingError):
     """A magic link that has expired or has already been used."""
 

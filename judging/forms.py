@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
@@ -64,6 +65,49 @@ def parse_entrant(form: FormData, rounds: list[Round] = ()) -> tuple[EntrantInpu
     return EntrantInput(name=clean["name"], enterprise=clean["enterprise"], pitch=clean["pitch"],
                         social_mission=clean["social_mission"], contact_email=clean["contact_email"].lower(),
                         round_id=round_id), {}, values
+
+
+MAX_DB_ID = 2_147_483_647  # PostgreSQL's Integer: a bigger id would make the query fail, not find nothing
+
+
+def _row_id(value: object) -> int | None:
+    number = _int(value) if isinstance(value, str) else None
+    return number if number is not None and 0 < number <= MAX_DB_ID else None
+
+
+@dataclass
+class AdvanceInput:
+    final_id: int
+    entrant_ids: list[int]  # hand-picked heat entrants, or empty with heat_id and top
+    heat_id: int | None = None
+    top: int | None = None
+
+
+def parse_advance(form: FormData) -> AdvanceInput:
+    """The "Advance to the final" forms: final_id, and either entrant (checked, repeated) or heat_id and top.
+    Anything else raises InvalidInput."""
+    final_id = _row_id(form.get("final_id"))
+    if final_id is None:
+        raise InvalidInput("Choose the final to advance entrants into.")
+    entrant_ids = []
+    for value in form.getlist("entrant"):
+        number = _row_id(value)
+        if number is None:
+            raise InvalidInput("Choose entrants from the list.")
+        entrant_ids.append(number)
+    raw_top, raw_heat = str(form.get("top", "")).strip(), str(form.get("heat_id", "")).strip()
+    if entrant_ids and (raw_top or raw_heat):
+        raise InvalidInput("Advance either a heat’s top entrants or entrants you choose, not both at once.")
+    if entrant_ids:
+        return AdvanceInput(final_id, entrant_ids)
+    if not raw_top and not raw_heat:
+        raise InvalidInput("Choose the entrants to advance, or how many of a heat’s top entrants.")
+    top, heat_id = _int(raw_top), _row_id(raw_heat)
+    if heat_id is None:
+        raise InvalidInput("Choose the heat to take the top entrants from.")
+    if top is None or not 1 <= top <= 100:
+        raise InvalidInput("Say how many of the heat’s top entrants advance: a whole number from 1 to 100.")
+    return AdvanceInput(final_id, [], heat_id, top)
 
 
 def tie_break_choices(criteria: list[Criterion]) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
 from judging.pages import actor_id, load_competition, manage_url, refuse
+from judging.results import heat_leaders
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -127,8 +128,15 @@ async def _entrants_context(request: Request, competition, event) -> dict:
     async with request.app.state.db.read() as session:
         entrants = await services.entrants_for(session=session, competition_id=competition.id)
         rounds = await services.rounds_for(session=session, competition_id=competition.id)
+    accepted = [e for e in entrants if e.status == EntrantStatus.ACCEPTED]
+    advanced = {e.advanced_from_id for e in entrants if e.advanced_from_id is not None}
+    heats = [r for r in rounds if not r.is_final]
     return {"competition": competition, "event": event, "rounds": {r.id: r for r in rounds},
-            "accepted": [e for e in entrants if e.status == EntrantStatus.ACCEPTED],
+            "entrants_by_id": {e.id: e for e in entrants},
+            "final": next((r for r in rounds if r.is_final), None), "heats": heats,
+            # Heat entrants that may still advance to the final, heat by heat.
+            "to_advance": [(h, [e for e in accepted if e.round_id == h.id and e.id not in advanced]) for h in heats],
+            "accepted": accepted,
             "applied": [e for e in entrants if e.status == EntrantStatus.APPLIED],
             "rejected": [e for e in entrants if e.status == EntrantStatus.REJECTED]}
 
@@ -241,11 +249,33 @@ async def add_round(request: Request) -> Response:
         async with request.app.state.db.write() as session:
             fresh = await services.get_competition(session=session, competition_id=competition.id)
             heat = await services.add_round(session=session, competition=fresh, name=str(form.get("round_name", "")),
-                                            actor_id=actor_id(request))
+                                            kind=str(form.get("round_kind", "heat")), actor_id=actor_id(request))
     except JudgingError as exc:
         return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
     flash(request, f"Round “{heat.name}” added. Choose it on each entrant’s page.")
     return _see_other(manage_url(competition, "entrants"))
+
+
+@guard(ORGANISERS)
+async def advance(request: Request) -> Response:
+    """Advance to the final: a heat's top N (its ranking as the results page shows it now) or entrants the
+    organiser ticks. Each becomes a new entrant in the final, scored and ranked there on its own."""
+    competition, _ = await load_competition(request)
+    back = manage_url(competition, "entrants")
+    try:
+        data = forms.parse_advance(await request.form())
+        async with request.app.state.db.write() as session:
+            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+            entrant_ids = data.entrant_ids or await heat_leaders(session=session, competition=fresh,
+                                                                 round_id=data.heat_id, top=data.top)
+            finalists = await services.advance_entrants(session=session, competition=fresh, final_id=data.final_id,
+                                                        entrant_ids=entrant_ids, actor_id=actor_id(request))
+            names = ", ".join(e.enterprise for e in finalists)
+    except JudgingError as exc:
+        return refuse(request, exc, back=back, back_label="Back to entrants")
+    flash(request, f"Advanced to the final: {names}. They join the end of the running order; judges score them "
+                   "again when their final pitch starts.")
+    return _see_other(back)
 
 
 # --- the rubric ------------------------------------------------------------------------------------
@@ -315,6 +345,7 @@ routes = [
     Route("/competitions/{competition_id:int}/running-order", running_order, methods=["POST"],
           name="judging_running_order"),
     Route("/competitions/{competition_id:int}/rounds", add_round, methods=["POST"], name="judging_add_round"),
+    Route("/competitions/{competition_id:int}/advance", advance, methods=["POST"], name="judging_advance"),
     Route("/competitions/{competition_id:int}/rubric", rubric, methods=["GET", "POST"], name="judging_rubric"),
     *documents.routes,  # score-sheets.pdf, feedback.pdf, results.pdf (judging/documents.py)
 ]

@@ -29,6 +29,11 @@ class SheetStatus(enum.StrEnum):
     SUBMITTED = "submitted"
 
 
+class RoundKind(enum.StrEnum):
+    HEAT = "heat"  # entrants pitch here first; the best may advance to the final
+    FINAL = "final"  # scored and ranked on its own; its entrants are new entrants advanced from heats
+
+
 class ResultsVisibility(enum.StrEnum):
     PUBLIC = "public"
     JUDGES = "judges"
@@ -97,7 +102,10 @@ class Competition(Base):
 
 
 class Round(Base):
-    """An optional heat or final; entrants without a round are ranked together."""
+    """An optional heat or final; entrants without a round are ranked together.
+
+    Advancing a heat's entrant to the final adds a new entrant in the final (judging.services.advance_entrants)
+    pointing back at the heat's one, so each keeps its own score sheets and each round is ranked on its own."""
 
     __tablename__ = "judging_round"
 
@@ -106,6 +114,11 @@ class Round(Base):
                                                 index=True)
     name: Mapped[str] = mapped_column(String(80))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(10), default=RoundKind.HEAT.value, server_default=RoundKind.HEAT.value)
+
+    @property
+    def is_final(self) -> bool:
+        return self.kind == RoundKind.FINAL
 
 
 class Entrant(Base):
@@ -128,6 +141,9 @@ class Entrant(Base):
     pitch_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Judges may score this entrant from here on: set when the pitch starts, or by the organiser's override.
     scoring_opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A finalist: the heat entrant it was advanced from (unique: a heat entrant advances once).
+    advanced_from_id: Mapped[int | None] = mapped_column(ForeignKey("judging_entrant.id", ondelete="SET NULL"),
+                                                         nullable=True, unique=True)
 
     @property
     def label(self) -> str:

@@ -3,11 +3,13 @@
 Only submitted sheets count; drafts are reported so the organiser can chase them before releasing. The
 audience votes are the people's-choice tally (judging.votes), one per checked-in ticket.
 Entrants in rounds (heats, a final) are ranked within their round; entrants without one are ranked together.
+The final comes first; its entrants were advanced from heats (Entrant.advanced_from_id) and are ranked only
+on the sheets judges gave them in the final.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,7 @@ from denhub.accounts import User
 from judging import scoring
 from judging.judges import PanelMember, panel
 from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus
+from judging.errors import InvalidInput, NotFound, RoundRule
 from judging.services import criteria_for, entrants_for, rounds_for
 from judging.sheets import LiveGrid, build_live_grid
 from judging.votes import tally
@@ -39,6 +42,7 @@ class ResultsView:
     drafts: int  # sheets saved but not submitted: not counted
     conflicts: list[Conflict]
     votes: dict[int, int]  # the people's-choice count per entrant id (every accepted entrant, 0 included)
+    origins: dict[int, str] = field(default_factory=dict)  # finalist id -> the heat it was advanced from
 
     @property
     def total_votes(self) -> int:
@@ -110,7 +114,7 @@ async def _results(session: AsyncSession, competition: Competition, entrants: li
     for e in entrants:
         by_round.setdefault(e.round_id, []).append(e)
     groups = []
-    for heat in [None, *rounds]:
+    for heat in [*(r for r in rounds if r.is_final), None, *(r for r in rounds if not r.is_final)]:
         members_of = by_round.get(heat.id if heat else None, [])
         if not members_of:
             continue
@@ -133,5 +137,36 @@ async def _results(session: AsyncSession, competition: Competition, entrants: li
         judges={m.user.id: m.user for m in members},
         chair_id=next((m.user.id for m in members if m.assignment.is_chair), None),
         drafts=sum(1 for s in sheets if s.status == SheetStatus.DRAFT), conflicts=conflicts,
-        votes={e.id: counts.get(e.id, 0) for e in entrants},
+        votes={e.id: counts.get(e.id, 0) for e in entrants}, origins=await _origins(session, entrants, rounds),
     )
+
+
+async def _origins(session: AsyncSession, entrants: list[Entrant], rounds: list[Round]) -> dict[int, str]:
+    """Each finalist's heat, by name."""
+    links = {e.id: e.advanced_from_id for e in entrants if e.advanced_from_id is not None}
+    if not links:
+        return {}
+    names = {r.id: r.name for r in rounds}
+    heat_of = dict((await session.execute(select(Entrant.id, Entrant.round_id)
+                                          .where(Entrant.id.in_(list(links.values()))))).all())
+    return {finalist: names.get(heat_of.get(source), "a heat") for finalist, source in links.items()}
+
+
+async def heat_leaders(*, session: AsyncSession, competition: Competition, round_id: int, top: int) -> list[int]:
+    """The entrants placed 1..top in a heat's ranking as the results page shows it now (the combined result
+    when the audience counts, else the normalised ranking; provisional until released), best first. Entrants
+    tied on place `top` all go through."""
+    heat = await session.get(Round, round_id)
+    if heat is None or heat.competition_id != competition.id:
+        raise NotFound("There is no round with that number in this competition.")
+    if heat.is_final:
+        raise InvalidInput(f"“{heat.name}” is the final: choose a heat to advance from.")
+    if not 1 <= top <= 100:
+        raise InvalidInput("Advance from 1 to 100 of a heat’s top entrants.")
+    view = await load_results(session=session, competition=competition)
+    group = next((g for g in view.groups if g.round is not None and g.round.id == heat.id), None)
+    places = (group.results.combined or group.results.normalised).places if group else ()
+    if not places:
+        raise RoundRule(f"“{heat.name}” has no submitted scores yet, so it has no ranking to take the top "
+                        "entrants from. Choose entrants by hand, or wait for the judges to submit.")
+    return [p.entrant for p in places if p.rank <= top]

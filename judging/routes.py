@@ -109,10 +109,11 @@ async def judge_competition(request: Request) -> Response:
     competition, event, assignment = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
         rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rounds = {r.id: r for r in await services.rounds_for(session=session, competition_id=competition.id)}
     next_row = next((r for r in rows if r.status in ("to score", "draft")), None)
     return render(request, "judging/judge_competition.html",
                   {"competition": competition, "event": event, "rows": rows, "next_row": next_row,
-                   "is_chair": assignment.is_chair})
+                   "is_chair": assignment.is_chair, "rounds": rounds})
 
 
 # --- released results ------------------------------------------------------------------------------

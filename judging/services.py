@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from denhub.db import utcnow
 from events.models import Category, Event
 from judging import scoring
-from judging.errors import InvalidInput, JudgingError, NotFound, RubricLocked, ScoringClosed
+from judging.errors import InvalidInput, JudgingError, NotFound, RoundRule, RubricLocked, ScoringClosed
 from judging.models import (
     DEFAULT_RUBRIC,
     DEFAULT_SCALE,
@@ -25,11 +25,13 @@ from judging.models import (
     AuditEntry,
     Competition,
     CompetitionStatus,
+    Conflict,
     Criterion,
     Entrant,
     EntrantStatus,
     ResultsVisibility,
     Round,
+    RoundKind,
     ScoreSheet,
 )
 
@@ -289,6 +291,8 @@ async def update_entrant(*, session: AsyncSession, entrant: Entrant, data: Entra
     if competition.is_closed:
         raise ScoringClosed("Results have been released: entrants can no longer change.")
     await _check_round(session, entrant.competition_id, data.round_id)
+    if data.round_id != entrant.round_id:
+        await _check_can_move(session, entrant)
     old = _entrant_dict(entrant)
     entrant.name, entrant.enterprise, entrant.pitch = data.name, data.enterprise, data.pitch
     entrant.social_mission, entrant.contact_email, entrant.round_id = (data.social_mission, data.contact_email,
@@ -297,6 +301,19 @@ async def update_entrant(*, session: AsyncSession, entrant: Entrant, data: Entra
     if old != new:
         await audit(session=session, competition_id=entrant.competition_id, actor_id=actor_id,
                     action="entrant.edit", subject=entrant.enterprise, old=old, new=new)
+
+
+async def _check_can_move(session: AsyncSession, entrant: Entrant) -> None:
+    """An entrant changes round only before any judge has scored it there, and a finalist stays in the final:
+    its sheets belong to the round it pitched in."""
+    if entrant.advanced_from_id is not None:
+        raise RoundRule(f"{entrant.enterprise} was advanced to the final from a heat, so it stays in the final. "
+                        "Withdraw it instead if it should not pitch there.", field="round_id")
+    scored = await session.scalar(select(func.count(ScoreSheet.id)).where(ScoreSheet.entrant_id == entrant.id))
+    if scored:
+        raise RoundRule(f"{entrant.enterprise} already has score sheets in its round, so it cannot move to another "
+                        "round: those scores would count in the wrong round. To take it into the final, use "
+                        "“Advance to the final” on the entrants page.", field="round_id")
 
 
 async def set_entrant_status(*, session: AsyncSession, entrant: Entrant, status: str, actor_id: int | None) -> None:
@@ -349,18 +366,83 @@ async def rounds_for(*, session: AsyncSession, competition_id: int) -> list[Roun
     return list(await session.scalars(stmt))
 
 
-async def add_round(*, session: AsyncSession, competition: Competition, name: str, actor_id: int | None) -> Round:
+async def add_round(*, session: AsyncSession, competition: Competition, name: str, actor_id: int | None,
+                    kind: str = RoundKind.HEAT.value) -> Round:
+    """A heat, or the final (one per competition: heat entrants advance into it)."""
     name = name.strip()
     if not name or len(name) > 80:
         raise InvalidInput("Name the round (up to 80 characters), e.g. “Heat 1” or “Final”.", field="round_name")
+    try:
+        kind = RoundKind(kind).value
+    except ValueError:
+        raise InvalidInput("A round is a heat or the final.", field="round_kind") from None
     if competition.is_closed:
         raise ScoringClosed("Results have been released: rounds can no longer change.")
-    position = len(await rounds_for(session=session, competition_id=competition.id)) + 1
-    heat = Round(competition_id=competition.id, name=name, position=position)
+    rounds = await rounds_for(session=session, competition_id=competition.id)
+    if kind == RoundKind.FINAL and any(r.is_final for r in rounds):
+        raise RoundRule("This competition already has a final.", field="round_kind")
+    heat = Round(competition_id=competition.id, name=name, position=len(rounds) + 1, kind=kind)
     session.add(heat)
     await session.flush()
-    await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="round.add", subject=name)
+    await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="round.add", subject=name,
+                new={"kind": kind})
     return heat
+
+
+async def advance_entrants(*, session: AsyncSession, competition: Competition, final_id: int,
+                           entrant_ids: Sequence[int], actor_id: int | None) -> list[Entrant]:
+    """Put heat entrants through to the final: each gets a new accepted entrant in the final (the same
+    enterprise and contact details, advanced_from_id pointing back), at the end of the running order, with
+    scoring closed until its pitch there starts. Heat sheets stay with the heat entrant: nothing is scored
+    twice on one sheet, and each round is ranked on its own. A judge's declared conflict with the heat entrant
+    carries over to the finalist (the same people). Lock the competition row first (for_update)."""
+    if competition.is_closed:
+        raise ScoringClosed("Results have been released: no one can advance to the final now.")
+    final = await session.get(Round, final_id)
+    if final is None or final.competition_id != competition.id:
+        raise NotFound("There is no round with that number in this competition.")
+    if not final.is_final:
+        raise InvalidInput(f"Entrants advance into the final; “{final.name}” is a heat.")
+    ids = list(dict.fromkeys(entrant_ids))
+    if not ids:
+        raise InvalidInput("Choose at least one heat entrant to advance.")
+    found = {e.id: e for e in await session.scalars(select(Entrant).where(Entrant.id.in_(ids)))}
+    if any(i not in found or found[i].competition_id != competition.id for i in ids):
+        raise NotFound("There is no entrant with that number in this competition.")
+    heats = {r.id: r for r in await rounds_for(session=session, competition_id=competition.id) if not r.is_final}
+    sources = [found[i] for i in ids]
+    for e in sources:
+        if e.status != EntrantStatus.ACCEPTED:
+            raise InvalidInput(f"{e.enterprise} is not in the running order, so it cannot advance.")
+        if e.round_id not in heats:
+            raise InvalidInput(f"Only entrants of a heat advance to the final, and {e.enterprise} is not in a heat.")
+    already = set(await session.scalars(select(Entrant.advanced_from_id).where(Entrant.advanced_from_id.in_(ids))))
+    if already:
+        names = ", ".join(e.enterprise for e in sources if e.id in already)
+        raise RoundRule(f"Already advanced to the final: {names}. An entrant advances once.")
+    conflicts = list(await session.scalars(select(Conflict).where(Conflict.entrant_id.in_(ids))))
+    position = await _next_position(session, competition.id)
+    now = utcnow()
+    finalists = []
+    for n, e in enumerate(sources):
+        finalist = Entrant(competition_id=competition.id, round_id=final.id, name=e.name, enterprise=e.enterprise,
+                           pitch=e.pitch, social_mission=e.social_mission, contact_email=e.contact_email,
+                           status=EntrantStatus.ACCEPTED.value, running_order=position + n, created_at=now,
+                           advanced_from_id=e.id)
+        session.add(finalist)
+        finalists.append(finalist)
+    await session.flush()
+    for finalist, e in zip(finalists, sources, strict=True):
+        for c in conflicts:
+            if c.entrant_id == e.id:
+                session.add(Conflict(competition_id=competition.id, judge_id=c.judge_id, entrant_id=finalist.id,
+                                     reason=c.reason, declared_at=now))
+        await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="entrant.advance",
+                    subject=f"{e.enterprise}: {heats[e.round_id].name} to {final.name}",
+                    old={"entrant_id": e.id, "round_id": e.round_id}, new={"entrant_id": finalist.id,
+                                                                           "round_id": final.id})
+    await session.flush()
+    return finalists
 
 
 # --- the rubric ------------------------------------------------------------------------------------

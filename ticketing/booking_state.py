@@ -4,12 +4,12 @@ of the event and its ticket types.
 In a flash sale most attempts end before the write lock (sold out, sent twice, over the limit), so that
 decision must be cheap. Each attempt runs one Core statement that returns the event's state (status, end,
 capacity, seats taken), each active type's capacity and seats taken, the order this form already made and
-the per-address count. The event and type objects (names, tiers, prices, for the rules and the page) are
-kept per worker for at most CACHE_SECONDS and re-read at once whenever the statement shows a change in
-anything that decides what may be booked. So a sold-out answer is always judged from seat counts read by
-this request; other details (names, prices, sales windows, limits per order) can lag by under a second
-in this early answer, and services.register checks all of them again from the database inside the write
-transaction. Seats are only ever taken by inventory.claim, in that transaction.
+the per-address count. The event and type objects (names, tiers, prices, for the rules, the page and the
+confirmation email) are kept per worker for at most CACHE_SECONDS and re-read at once whenever the statement
+shows any change: the event's updated_at (every organiser edit; selling seats leaves it alone, see
+inventory), its status, end and capacity, and each active type's rules. So every answer is judged from what
+this request read; only a type's description can lag, by under a second. services.register checks the rules
+again inside the write transaction, and seats are only ever taken there, by inventory.claim.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from ticketing.models import Order, TicketType
 CACHE_SECONDS = 0.5
 REGISTER_BUCKET = "register-address"
 
+# What a type's booking rules read (the seat counts apart): a change to any of them is seen by the next request.
+_TYPE_RULES = (TicketType.name, TicketType.tier, TicketType.price_pence, TicketType.sales_start,
+               TicketType.sales_end, TicketType.max_per_order, TicketType.position)
 _existing = select(Order.code).where(Order.form_token == bindparam("form_token")).scalar_subquery()
 _used = (
     select(func.count(RateEvent.id))
@@ -39,9 +42,9 @@ _used = (
 )
 _STATE = (
     select(
-        Event.id, Event.status, Event.ends_at, Event.capacity, Event.tickets_sold,
+        Event.id, Event.status, Event.ends_at, Event.capacity, Event.tickets_sold, Event.updated_at,
         TicketType.id.label("type_id"), TicketType.capacity.label("type_capacity"),
-        TicketType.sold.label("type_sold"),
+        TicketType.sold.label("type_sold"), *(c.label(f"rule_{c.key}") for c in _TYPE_RULES),
         _existing.label("existing_code"), _used.label("used"),
     )
     .select_from(Event)
@@ -88,8 +91,8 @@ async def load(db: Database, *, slug: str, form_token: str | None, address: str,
         return None
     first = rows[0]
     type_rows = [r for r in rows if r.type_id is not None]
-    shape = (first.id, first.status, first.ends_at, first.capacity,
-             tuple((r.type_id, r.type_capacity) for r in type_rows))
+    shape = (first.id, first.status, first.ends_at, first.capacity, first.updated_at,
+             tuple((r.type_id, r.type_capacity, *(r._mapping[f"rule_{c.key}"] for c in _TYPE_RULES)) for r in type_rows))
     cache = _entries.setdefault(db, {})
     entry = cache.get(slug)
     now = time.monotonic()
@@ -105,7 +108,8 @@ async def load(db: Database, *, slug: str, form_token: str | None, address: str,
             return None
         # The shape of what was read (if the event changed between the two reads, the next request sees
         # a difference and reads again).
-        loaded = (event.id, event.status, event.ends_at, event.capacity, tuple((t.id, t.capacity) for t in types))
+        loaded = (event.id, event.status, event.ends_at, event.capacity, event.updated_at,
+                  tuple((t.id, t.capacity, *(getattr(t, c.key) for c in _TYPE_RULES)) for t in types))
         entry = _Entry(now + CACHE_SECONDS, loaded, event, types)
         if len(cache) > 256:
             cache.clear()

@@ -52,7 +52,9 @@ _CLAIM_EVENT = (
     update(Event)
     .where(Event.id == bindparam("claim_event"),
            (Event.capacity.is_(None)) | (Event.tickets_sold + bindparam("claim_total") <= Event.capacity))
-    .values(tickets_sold=Event.tickets_sold + bindparam("claim_total"))
+    # updated_at kept: it says when the organiser last edited the event (booking_state watches it), not
+    # when a seat last sold.
+    .values(tickets_sold=Event.tickets_sold + bindparam("claim_total"), updated_at=Event.updated_at)
     .execution_options(synchronize_session=False)
 )
 
@@ -94,5 +96,6 @@ async def release(*, session: AsyncSession, event_id: int, quantities: dict[int,
     if total:
         await session.execute(
             update(Event).where(Event.id == event_id, Event.tickets_sold >= total)
-            .values(tickets_sold=Event.tickets_sold - total).execution_options(synchronize_session=False)
+            .values(tickets_sold=Event.tickets_sold - total, updated_at=Event.updated_at)
+            .execution_options(synchronize_session=False)
         )

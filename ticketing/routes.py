@@ -104,6 +104,10 @@ async def _order_for_token(db, form_token: str | None) -> Order | None:
         return await session.scalar(select(Order).where(Order.form_token == form_token))
 
 
+class _TooManyNow(Exception):
+    """The address reached its limit while this booking waited for the write lock (rolls the booking back)."""
+
+
 def _too_many() -> HTTPException:
     return HTTPException(429, "Too many bookings from your connection in a short time. Please wait a few "
                               "minutes and try again, or ask us at the door.")
@@ -167,6 +171,14 @@ async def register(request: Request) -> Response:
         async with db.write() as session:
             order, created = await services.register(session=session, event_id=event.id, req=step.request)
             if created:
+                # Again inside the write transaction: attempts sent together all passed the count read
+                # before it. (On SQLite writers take turns, so this is exact; on PostgreSQL, workers
+                # booking at the same instant may each still see the others' bookings uncommitted.)
+                if await ratelimit.count_recent(session=session, bucket="register-address",
+                                                key=client_address(request),
+                                                window_seconds=settings.registration_window_seconds
+                                                ) >= settings.registration_limit:
+                    raise _TooManyNow()
                 await ratelimit.record(session=session, bucket="register-address", key=client_address(request))
                 await emails.enqueue_confirmation(session=session, order=order, event=event,
                                                   base_url=settings.base_url)
@@ -174,6 +186,8 @@ async def register(request: Request) -> Response:
             # SQLite write lock) across a turn of the event loop, while the close runs in its own task.
             await session.commit()
             await session.close()
+    except _TooManyNow:
+        raise _too_many() from None
     except services.TicketingError as exc:
         # A closed event is a state of the world (409), not a problem with what was typed (422).
         status = 409 if isinstance(exc, services.RegistrationClosed) else 422

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, func, insert, select, true, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -281,9 +282,14 @@ async def _ensure_event_key_once(*, session: AsyncSession, event_id: int, create
     seen = _events_with_keys.setdefault(pool, set())
     if (event_id, created_at) not in seen:
         await ensure_event_key(session=session, event_id=event_id)
-        if len(seen) > 10_000:
-            seen.clear()
-        seen.add((event_id, created_at))
+
+        def remember(_session) -> None:
+            # Only once the key is committed: a booking rolled back after creating it took the key with it.
+            if len(seen) > 10_000:
+                seen.clear()
+            seen.add((event_id, created_at))
+
+        sa_event.listen(session.sync_session, "after_commit", remember, once=True)
 
 
 # --- orders and tickets ----------------------------------------------------------------------------

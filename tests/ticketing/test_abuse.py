@@ -116,3 +116,32 @@ async def test_filled_honeypot_on_the_waiting_list_is_refused(client, db):
     assert response.status_code == 400
     async with db.read() as session:
         assert await session.scalar(select(func.count(WaitlistEntry.id))) == 0
+
+
+async def test_bookings_sent_together_cannot_pass_the_limit(settings, db):
+    """Ten bookings from one address at the same moment all pass the count read before the write lock; the
+    count taken again inside the write transaction stops all but the limit (SQLite: writers take turns;
+    PostgreSQL: one app process here, so its writers also commit one after another)."""
+    import asyncio
+
+    from tests.conftest import csrf_from
+    from tests.ticketing.factories import form_token_from, start_booking
+
+    async with db.write() as session:
+        event = await make_event(session)
+        ticket_type = await make_ticket_type(session, event, capacity=20)
+    async with running_app(settings, registration_limit=2) as app:
+        async with new_client(app, address="198.51.100.23") as browser:
+            forms = []
+            for i in range(10):
+                details = await start_booking(browser, event, {ticket_type.id: 1})
+                forms.append(booking_form(csrf_from(details.text), form_token_from(details.text),
+                                          [(ticket_type.id, f"Person {i}")]))
+            responses = await asyncio.gather(*(browser.post(f"/events/{event.slug}/register", data=form)
+                                               for form in forms))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [303] * 2 + [429] * 8
+    assert await _orders(db) == 2
+    async with db.read() as session:
+        # the refused bookings' seats were given back with their rolled-back transactions
+        assert await session.scalar(select(TicketType.sold).where(TicketType.id == ticket_type.id)) == 2
