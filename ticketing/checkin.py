@@ -40,6 +40,20 @@ PLAIN_CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,40}")
 MAX_SCAN_CHARS = 512
 
 
+def clean(value: str) -> str:
+    """`value` without NUL characters (PostgreSQL refuses them in text) and lone surrogates (a JSON "\\ud800"
+    escape: no UTF-8 encoder takes them). Cheap on the usual ASCII text."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "ignore").decode("utf-8")
+
+
+def is_clean(value: str) -> bool:
+    return "\x00" not in value and (value.isascii() or clean(value) == value)
+
+
 class Verdict(enum.StrEnum):
     ADMITTED = "admitted"
     READMITTED = "readmitted"
@@ -271,6 +285,8 @@ def _resolve(conn: Connection, text: str) -> tuple[Verdict | None, object | None
     text = (text or "").strip()
     if not text or len(text) > MAX_SCAN_CHARS:
         return Verdict.UNKNOWN, None, "Nothing readable was scanned." if not text else "The code is too long."
+    if not is_clean(text):
+        return Verdict.UNKNOWN, None, "Garbled code: it has characters no ticket has."
     if text.startswith("DH1."):
         try:
             claims = parse_unverified(text)
@@ -352,7 +368,7 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
         result.first_device, result.first_gate = state["checked_in_device"], state["checked_in_gate"]
     result.verdict, result.detail = verdict, detail
     (records.append if records is not None else lambda row: conn.execute(_RECORD, row))({
-        "event_id": event_id, "ticket_id": row.id if row is not None else None, "scanned_text": (text or "")[:80],
+        "event_id": event_id, "ticket_id": row.id if row is not None else None, "scanned_text": clean((text or "")[:80]),
         "verdict": verdict.value, "direction": "out" if direction == "out" else "in", "device": device, "gate": gate,
         "scanned_at": scanned_at, "recorded_at": now, "client_scan_id": client_scan_id, "offline": offline,
         "duplicate": duplicate,

@@ -15,14 +15,17 @@ so one bad scan costs the others nothing but time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from denhub.db import Database
 from ticketing.checkin import DoorAccess, DoorRefused, NoSuchEvent, ScanResult, check_access, insert_records, judge
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP = 64  # scans in one SQLite transaction at most (a batch holds the write lock while it runs)
 
@@ -160,10 +163,21 @@ async def scan_idempotent(db: Database, *, access: DoorAccess | None = None, **s
     return await _scan(db, access, scan)
 
 
-async def scan_many(db: Database, scans: list[dict], *, access: DoorAccess | None = None) -> list[ScanResult]:
-    """Several scans of one event (an offline batch), each in its own transaction (one bad row spoils no
-    other), in the order given; the access check once, first."""
+async def scan_many(db: Database, scans: list[dict], *, access: DoorAccess | None = None) -> list[ScanResult | str]:
+    """Several scans of one event (an offline batch), each in its own transaction, in the order given; the
+    access check once, first. Each is judged on its own: a scan that fails is answered with a message
+    (str) in its place, logged, and the scans after it are judged all the same (else the phone would send
+    the same stuck batch for ever). Only a lost database fails the whole batch (the phone sends it again)."""
     if access is not None and scans:
         async with db.read() as session:
             await session.run_sync(check_access, event_id=scans[0]["event_id"], access=access)
-    return [await _scan(db, None, scan) for scan in scans]
+    answers: list[ScanResult | str] = []
+    for scan in scans:
+        try:
+            answers.append(await _scan(db, None, scan))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # noqa: BLE001 - this scan alone; the others go on
+            log.exception("offline scan %r could not be recorded", scan.get("client_scan_id"))
+            answers.append("This scan could not be recorded (a fault on our side, reported to the team).")
+    return answers

@@ -166,8 +166,12 @@ def _parse_time(value) -> dt.datetime | None:
 
 
 def _str(data: dict, key: str, limit: int) -> str:
+    """A string the client sent, without NUL and lone surrogates (checkin.clean); the scanned text keeps
+    them, for checkin to call it garbled."""
     value = data.get(key, "")
-    return value[:limit] if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    return value[:limit] if key == "text" else checkin.clean(value[:limit])
 
 
 @guard(DOOR_OR_LINK)
@@ -209,29 +213,37 @@ async def sync(request: Request) -> Response:
         raise HTTPException(400, "Send {\"scans\": [...]}.")
     if len(scans) > MAX_SYNC_BATCH:
         raise HTTPException(413, f"Send at most {MAX_SYNC_BATCH} scans at a time.")
-    items = [s for s in scans if isinstance(s, dict)]
-    items.sort(key=lambda s: _parse_time(s.get("scanned_at")) or utcnow())
-    # Judged in one batch (one trip to the worker thread on SQLite); answered in the order judged.
-    results: list[dict | None] = []
+    # Answered in the order sent (results[i] is scans[i]'s), judged in the order scanned.
+    results: list[dict | None] = [None] * len(scans)
     batch, positions = [], []
-    for item in items:
+    for position, item in enumerate(scans):
+        if not isinstance(item, dict):
+            results[position] = _rejected(None, "Not a scan", "Each scan must be a JSON object.")
+            continue
         client_scan_id = _str(item, "client_scan_id", 64)
         if not client_scan_id:
-            results.append({"client_scan_id": None, "verdict": "rejected", "ok": False,
-                            "headline": "Missing scan id", "detail": "Each scan needs a client_scan_id."})
+            results[position] = _rejected(None, "Missing scan id", "Each scan needs a client_scan_id.")
             continue
-        positions.append(len(results))
-        results.append(None)
+        positions.append(position)
         batch.append({
             "event_id": event.id, "text": _str(item, "text", checkin.MAX_SCAN_CHARS + 1),
             "direction": "out" if item.get("direction") == "out" else "in",
             "device": _str(item, "device", 64) or device_label(request), "gate": _str(item, "gate", 64),
             "scanned_at": _parse_time(item.get("scanned_at")), "client_scan_id": client_scan_id, "offline": True,
         })
-    judged = await checkin_writer.scan_many(request.app.state.db, batch)
-    for position, scan_, result in zip(positions, batch, judged, strict=True):
-        results[position] = {"client_scan_id": scan_["client_scan_id"], **result.as_json()}
+    now = utcnow()
+    order = sorted(range(len(batch)), key=lambda i: batch[i]["scanned_at"] or now)
+    judged = await checkin_writer.scan_many(request.app.state.db, [batch[i] for i in order])
+    for i, result in zip(order, judged, strict=True):
+        scan_id = batch[i]["client_scan_id"]
+        results[positions[i]] = {"client_scan_id": scan_id, **result.as_json()} if isinstance(
+            result, checkin.ScanResult) else _rejected(scan_id, "Not recorded", result)
     return JSONResponse({"results": results, "counts": _counts_json(await _counts(request, event.id))})
+
+
+def _rejected(client_scan_id: str | None, headline: str, detail: str) -> dict:
+    return {"client_scan_id": client_scan_id, "verdict": "rejected", "ok": False, "headline": headline,
+            "detail": detail}
 
 
 def _counts_json(counts) -> list[dict]:
@@ -263,8 +275,10 @@ async def manifest(request: Request) -> Response:
 async def pay_and_admit(request: Request) -> Response:
     """Door staff took the payment: mark the order paid and admit the ticket."""
     event = await door_event(request)
-    form = await request.form()
-    code = str(form.get("code", ""))[:64]
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    code = form.get("code", "")[:64]
+    if not checkin.PLAIN_CODE_RE.fullmatch(code):  # a NUL or any other character no ticket code has
+        raise HTTPException(404, "No ticket with that code for this event.")
     async with request.app.state.db.write() as session:
         ticket = await session.scalar(select(Ticket).where(Ticket.code == code, Ticket.event_id == event.id))
         if ticket is None:
@@ -273,7 +287,7 @@ async def pay_and_admit(request: Request) -> Response:
         if order.paid_at is None:
             await services.mark_paid(session=session, order=order, note=f"paid at the door ({device_label(request)})")
         result = await checkin.scan(session=session, event_id=event.id, text=code, device=device_label(request),
-                                    gate=str(form.get("gate", ""))[:64])
+                                    gate=_str(form, "gate", 64))
     if _wants_json(request):
         return JSONResponse(result.as_json())
     return await _scanner_page(request, event, result)

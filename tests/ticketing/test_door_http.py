@@ -380,9 +380,13 @@ async def test_sync_refuses_oversized_batches_and_broken_bodies(client, db):
     assert not_json.status_code == 415
     no_csrf = await client.post(f"/door/events/{event.id}/sync", json={"scans": []})
     assert no_csrf.status_code == 403
-    # A scan without an id is answered as rejected (it could not be replayed safely), not judged.
-    result = (await _sync(client, event, csrf, [{"text": payload}, "not an object"])).json()
-    assert [r["verdict"] for r in result["results"]] == ["rejected"]
+    # A scan without an id is answered as rejected (it could not be replayed safely), not judged; so is an
+    # item that is not an object, in its place (results[i] answers scans[i]).
+    result = (await _sync(client, event, csrf, [{"text": payload}, "not an object", 7, None,
+                                                 {"client_scan_id": "p-0", "text": payload}])).json()
+    assert [(r["client_scan_id"], r["verdict"]) for r in result["results"]] == \
+        [(None, "rejected")] * 4 + [("p-0", "admitted")]  # p-0: a replay
+    assert result["results"][1]["headline"] == "Not a scan"
     assert await _check_in_rows(db, event) == rows
 
 
@@ -473,3 +477,95 @@ async def test_manifest_has_the_public_key_and_every_ticket(client, db):
     assert by_code[amina.code]["type_id"] == free.id and by_code[amina.code]["status"] == "valid"
     assert by_code[zara.code]["unpaid"] is True and by_code[zara.code]["checked_in_at"] is None
     assert "private" not in response.text
+
+
+# --- hostile input: every scan gets a verdict --------------------------------------------------------------
+
+def _raw_json(value) -> bytes:
+    """JSON as a client may send it: lone surrogates as \\ud800 escapes (json.dumps keeps them ASCII)."""
+    import json
+
+    return json.dumps(value).encode("ascii")
+
+
+async def test_nul_and_lone_surrogates_get_a_verdict_not_an_error(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(amina, amina_qr), (rahim, rahim_qr), (sam, _)] = await _book(
+        db, event, free, ["Amina Khatun", "Rahim Uddin", "Sam Jones"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json", "Accept": "application/json"}
+
+    # /scan, JSON: NUL and lone surrogates in every string field.
+    for fields in ({"text": "ab\x00cdefgh"}, {"text": "\ud800"}, {"text": amina.code[:4] + "\x00" + amina.code[4:]},
+                   {"text": "abcdefghijk", "device": "Phone\x00 7", "gate": "Gate\ud800", "client_scan_id": "n\x00-1"},
+                   {"text": "abcdefghijk", "client_scan_id": "s-\udfff"}):
+        response = await client.post(f"/door/events/{event.id}/scan", content=_raw_json(fields), headers=headers)
+        assert response.status_code == 200, fields
+        assert response.json()["verdict"] == "unknown", fields
+    # Strings the phone sends are cleaned, not refused: the valid ticket is admitted, the device's name kept.
+    admitted = await client.post(f"/door/events/{event.id}/scan", headers=headers, content=_raw_json(
+        {"text": sam.code, "device": "Phone\x00 8\udc00", "gate": "\x00Garden", "client_scan_id": "c-\x001"}))
+    assert admitted.status_code == 200 and admitted.json()["verdict"] == "admitted"
+    async with db.read() as session:
+        row = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.client_scan_id == "c-1"))
+    assert (row.device, row.gate) == ("Phone 8", "Garden")
+
+    # /scan, the no-JavaScript form.
+    form = await client.post(f"/door/events/{event.id}/scan", data={"text": "ab\x00cdefgh", "csrf_token": csrf,
+                                                                    "device": "x\x00", "gate": "\x00"})
+    assert form.status_code == 200 and "verdict-unknown" in form.text
+
+    # /sync: the bad scans get their verdicts, and the scans after them are judged and recorded.
+    start = utcnow() - dt.timedelta(minutes=5)
+    scans = [{"client_scan_id": f"h-{i}", "text": text, "device": device, "gate": gate,
+              "scanned_at": (start + dt.timedelta(seconds=i)).isoformat()}
+             for i, (text, device, gate) in enumerate([
+                 ("ab\x00cdefgh", "Phone 9", ""), ("\ud800", "Phone 9", ""), (amina_qr, "Phone\x00 9", "Gate\ud800"),
+                 ("abcdefghijk", "\udfff", "\x00"), (rahim_qr, "Phone 9", "")])]
+    scans.append({"client_scan_id": "h-\x00\ud8005", "text": "abcdefghijk", "scanned_at": "2024\x00-01-01"})
+    scans.append({"client_scan_id": "\x00", "text": "abcdefghijk"})  # nothing left of the id: rejected
+    response = await client.post(f"/door/events/{event.id}/sync", content=_raw_json({"scans": scans}),
+                                 headers=headers)
+    assert response.status_code == 200, response.text[:500]
+    verdicts = [(r["client_scan_id"], r["verdict"]) for r in response.json()["results"]]
+    assert verdicts == [("h-0", "unknown"), ("h-1", "unknown"), ("h-2", "admitted"), ("h-3", "unknown"),
+                        ("h-4", "admitted"), ("h-5", "unknown"), (None, "rejected")]
+    async with db.read() as session:
+        t = await session.get(Ticket, amina.id)
+        assert (t.checked_in_device, t.checked_in_gate) == ("Phone 9", "Gate")
+        assert (await session.get(Ticket, rahim.id)).checked_in_at is not None
+
+    # /pay: a code with a NUL is no ticket of ours.
+    pay = await client.post(f"/door/events/{event.id}/pay", content=b"code=ab%00cdefgh",
+                            headers={"X-CSRF-Token": csrf, "Accept": "application/json",
+                                     "Content-Type": "application/x-www-form-urlencoded"})
+    assert pay.status_code == 404
+
+
+async def test_a_sync_item_that_fails_does_not_stop_the_ones_after_it(client, db, monkeypatch):
+    from ticketing import checkin_writer
+
+    event, free, _ = await _event_with_types(db)
+    [(_, amina_qr), (_, rahim_qr)] = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    real_judge = checkin_writer.judge
+
+    def judge(session, **scan):
+        if scan["text"] == "EXPLODE":
+            raise RuntimeError("a bug met by one scan")
+        return real_judge(session, **scan)
+
+    monkeypatch.setattr(checkin_writer, "judge", judge)
+    start = utcnow() - dt.timedelta(minutes=5)
+    scans = [{"client_scan_id": f"e-{i}", "text": text, "scanned_at": (start + dt.timedelta(seconds=i)).isoformat()}
+             for i, text in enumerate([amina_qr, "EXPLODE", rahim_qr])]
+    response = await _sync(client, event, csrf, scans)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["client_scan_id"], r["verdict"]) for r in results] == \
+        [("e-0", "admitted"), ("e-1", "rejected"), ("e-2", "admitted")]
+    assert results[1]["ok"] is False and "could not be recorded" in results[1]["detail"]
+    assert _total(response.json()["counts"])["checked_in"] == 2
+    assert await _check_in_rows(db, event) == 2
