@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import time
 import weakref
@@ -30,6 +31,28 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1  # the largest Integer primary key on PostgreSQL
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,20}")  # ASCII digits only ("²".isdigit() is true, int("²") fails)
+
+
+def form_int(value: object, low: int = -MAX_ID - 1, high: int = MAX_ID) -> int | None:
+    """A whole number from a form field, query string or JSON body, or None when it is not one or lies outside
+    [low, high]. The default range is PostgreSQL's Integer: a bigger number would make the database refuse
+    the query (a 500), where a missing row should be a clear 4xx."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        return None
+    return number if low <= number <= high else None
+
+
+def form_id(value: object) -> int | None:
+    """A row's id from user input (as path ids are bounded by `guard`): None when it cannot be one, which
+    callers treat as not found."""
+    return form_int(value, 0, MAX_ID)
 
 
 @dataclass(frozen=True)

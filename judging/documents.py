@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from denhub.auth import ORGANISERS, guard
+from denhub.auth import ORGANISERS, form_id, guard
 from denhub.db import utcnow
 from denhub.pdf import render_pdf
 from denhub.qr import qr_svg
@@ -551,10 +551,11 @@ def _judge_param(request: Request) -> int | None:
     raw = request.query_params.get("judge", "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    judge_id = form_id(raw)
+    if judge_id is None:
         raise HTTPException(400, "Choose a judge by their number, e.g. ?judge=12, or leave it out for "
                                  "everyone.")
-    return int(raw)
+    return judge_id
 
 
 @guard(ORGANISERS)

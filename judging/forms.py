@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
+from denhub.auth import form_id, form_int
 from judging import scoring
 from judging.errors import InvalidInput, JudgingError
 from judging.models import Criterion, Round
@@ -27,10 +28,8 @@ def form_values(form: FormData, limit: int = 4000) -> dict[str, str]:
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        return int((value or "").strip())
-    except ValueError:
-        return None
+    """A whole number that fits the database's Integer columns, or None."""
+    return form_int(value)
 
 
 ENTRANT_LIMITS = {"name": 120, "enterprise": 160, "pitch": 200, "social_mission": 3000}
@@ -57,7 +56,7 @@ def parse_entrant(form: FormData, rounds: list[Round] = ()) -> tuple[EntrantInpu
         errors["contact_email"] = "Enter an email address like name@example.com."
     round_id = None
     if values.get("round_id"):
-        round_id = _int(values["round_id"])
+        round_id = form_id(values["round_id"])
         if round_id not in {r.id for r in rounds}:
             errors["round_id"] = "Choose one of this competition’s rounds."
     if errors:
@@ -158,7 +157,8 @@ def parse_rubric(form: FormData) -> tuple[list[CriterionInput] | None, dict, dic
         numbers = {k: _int(values.get(f"{k}_{i}")) for k in ("scale_min", "scale_max", "weight", "position")}
         bad = [k for k, v in numbers.items() if v is None]
         if bad or (raw_id and _int(raw_id) is None):
-            errors[f"row_{i}"] = f"“{name or 'New criterion'}”: scale, weight and position are whole numbers."
+            errors[f"row_{i}"] = (f"“{name or 'New criterion'}”: scale, weight and position are whole numbers of "
+                                  "up to 9 digits.")
             continue
         rows.append(CriterionInput(
             id=_int(raw_id) if raw_id else None, key=values.get(f"key_{i}", "").strip()[:40], name=name[:80],
@@ -200,7 +200,7 @@ def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
             continue
         number = _int(value)
         if number is None or number < 0:
-            raise InvalidInput("Enter whole numbers from 0 upwards.")
+            raise InvalidInput("Enter whole numbers from 0 upwards, of up to 9 digits.")
         positions[int(match.group(1))] = number
     return positions
 
@@ -215,11 +215,12 @@ def parse_json_scores(body: object) -> tuple[dict[int, int], str, str]:
         raise InvalidInput("Scores are sent as an object of criterion number to score.")
     values: dict[int, int] = {}
     for key, value in raw.items():
-        if not (isinstance(key, str) and key.isdigit() and len(key) <= 9):
+        criterion_id = form_id(key) if isinstance(key, str) and key.isdigit() else None
+        if criterion_id is None:
             raise InvalidInput("Scores are keyed by criterion number.")
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput("Scores are whole numbers on each criterion’s scale.")
-        values[int(key)] = value
+        values[criterion_id] = value
     comment = body.get("comment", "")
     if not isinstance(comment, str):
         raise InvalidInput("The comment is text.", field="comment")

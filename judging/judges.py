@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub.tokens import hash_token
@@ -84,33 +85,57 @@ async def invite_judge(*, session: AsyncSession, competition: Competition, email
     user = await session.scalar(select(User).where(User.email == email))
     created = False
     if user is None:
-        try:
-            user = await create_user(session=session, email=email, name=name or email, role=Role.JUDGE,
-                                     password=secrets.token_urlsafe(32))
-        except AccountError as exc:
-            raise InvalidInput(str(exc), field="email") from None
-        # "!" makes the hash invalid, so no password can ever match it: judges sign in by magic link only.
-        user.password_hash = "!" + user.password_hash
-        created = True
-    elif user.role != Role.JUDGE:
+        user, created = await _new_judge_account(session, email, name)
+    if user.role != Role.JUDGE:
         raise InvalidInput("That email belongs to an organiser or door-staff account. Sign-in links are only for "
                            "judge accounts: use another address for this judge.", field="email")
-    elif not user.is_active:
+    if not user.is_active:
         raise InvalidInput("That judge account is switched off.", field="email")
-    assignment = await session.scalar(select(JudgeAssignment).where(
-        JudgeAssignment.competition_id == competition.id, JudgeAssignment.user_id == user.id))
+    assignment = await _assignment_of(session, competition.id, user.id)
     if assignment is None:
-        assignment = JudgeAssignment(competition_id=competition.id, user_id=user.id, is_chair=False,
-                                     invited_at=utcnow())
-        session.add(assignment)
-        await session.flush()
-        await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="judge.invite",
-                    subject=user.email)
+        try:
+            async with session.begin_nested():  # a savepoint: the transaction stays usable if another wins
+                assignment = JudgeAssignment(competition_id=competition.id, user_id=user.id, is_chair=False,
+                                             invited_at=utcnow())
+                session.add(assignment)
+                await session.flush()
+        except IntegrityError:  # the same judge invited at the same moment: that place on the panel is theirs
+            assignment = await _assignment_of(session, competition.id, user.id)
+            if assignment is None:
+                raise
+        else:
+            await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="judge.invite",
+                        subject=user.email)
     if is_chair:
         await set_chair(session=session, competition_id=competition.id, assignment=assignment, actor_id=actor_id)
     token, link = await new_magic_link(session=session, user=user, competition=competition, base_url=base_url)
     await _email_link(session=session, user=user, competition=competition, link=link, base_url=base_url)
     return Invitation(assignment, user, token, link, created)
+
+
+async def _new_judge_account(session: AsyncSession, email: str, name: str) -> tuple[User, bool]:
+    """(the account, made now?) for an address that had none when the invitation began. The unique email
+    decides between invitations racing for one new address: the others use the account that won."""
+    try:
+        async with session.begin_nested():
+            user = await create_user(session=session, email=email, name=name or email, role=Role.JUDGE,
+                                     password=secrets.token_urlsafe(32))
+            # "!" makes the hash invalid, so no password can ever match it: judges sign in by magic link only.
+            user.password_hash = "!" + user.password_hash
+            await session.flush()
+        return user, True
+    except (AccountError, IntegrityError) as exc:
+        user = await session.scalar(select(User).where(User.email == email))
+        if user is None:
+            if isinstance(exc, AccountError):
+                raise InvalidInput(str(exc), field="email") from None
+            raise
+        return user, False
+
+
+async def _assignment_of(session: AsyncSession, competition_id: int, user_id: int) -> JudgeAssignment | None:
+    return await session.scalar(select(JudgeAssignment).where(JudgeAssignment.competition_id == competition_id,
+                                                              JudgeAssignment.user_id == user_id))
 
 
 async def set_chair(*, session: AsyncSession, competition_id: int, assignment: JudgeAssignment,
@@ -197,6 +222,14 @@ async def conflicts_for(*, session: AsyncSession, competition_id: int) -> list[C
     return list(await session.scalars(stmt))
 
 
+ALREADY_DECLARED = "You have already declared a conflict with this entrant."
+
+
+async def _conflict_of(session: AsyncSession, judge_id: int, entrant_id: int) -> Conflict | None:
+    return await session.scalar(select(Conflict).where(Conflict.judge_id == judge_id,
+                                                       Conflict.entrant_id == entrant_id))
+
+
 async def declare_conflict(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
                            reason: str) -> Conflict:
     """The judge steps back from this entrant: a draft sheet is discarded (audited); a submitted one must be
@@ -210,10 +243,8 @@ async def declare_conflict(*, session: AsyncSession, competition: Competition, j
     reason = reason.strip()
     if not reason or len(reason) > 500:
         raise InvalidInput("Say briefly why (up to 500 characters), e.g. “I mentor this founder”.", field="reason")
-    existing = await session.scalar(select(Conflict).where(Conflict.judge_id == judge_id,
-                                                           Conflict.entrant_id == entrant_id))
-    if existing is not None:
-        raise JudgingError("You have already declared a conflict with this entrant.")
+    if await _conflict_of(session, judge_id, entrant_id) is not None:
+        raise JudgingError(ALREADY_DECLARED)
     sheet = await session.scalar(select(ScoreSheet).where(ScoreSheet.judge_id == judge_id,
                                                           ScoreSheet.entrant_id == entrant_id).with_for_update())
     if sheet is not None:
@@ -228,8 +259,14 @@ async def declare_conflict(*, session: AsyncSession, competition: Competition, j
                     old={"scores": values, "comment": sheet.comment}, new=None)
     conflict = Conflict(competition_id=competition.id, judge_id=judge_id, entrant_id=entrant_id, reason=reason,
                         declared_at=utcnow())
-    session.add(conflict)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a savepoint: a double-tap's second declaration is refused cleanly
+            session.add(conflict)
+            await session.flush()
+    except IntegrityError:  # declared at the same moment in another transaction (the unique judge, entrant)
+        if await _conflict_of(session, judge_id, entrant_id) is None:
+            raise
+        raise JudgingError(ALREADY_DECLARED) from None
     await audit(session=session, competition_id=competition.id, actor_id=judge_id, action="conflict.declare",
                 subject=entrant.enterprise, new={"reason": reason})
     return conflict

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.auth import ORGANISERS, flash, guard
+from denhub.auth import ORGANISERS, flash, form_id, guard
 from denhub.web import render
 from judging import documents, emails, forms, services
 from judging.errors import JudgingError
@@ -41,7 +41,7 @@ async def new_competition(request: Request) -> Response:
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = forms.form_values(await request.form())
-        event_id = forms._int(values.get("event_id"))
+        event_id = form_id(values.get("event_id"))
         try:
             minutes = float(values.get("pitch_minutes", "5") or "5")
         except ValueError:

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from denhub.auth import JUDGES, csrf_token, flash, guard
+from denhub.auth import JUDGES, csrf_token, flash, form_int, guard
 from denhub.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import (
@@ -154,9 +154,9 @@ async def score(request: Request) -> Response:
         if not context["locked"]:  # keep what the judge chose, so nothing is lost on a phone
             posted = {k: v for k, v in form.multi_items() if isinstance(v, str)}
             for c in context["criteria"]:
-                raw = posted.get(f"c{c.id}", "")
-                if raw.isdigit():
-                    context["values"][c.id] = int(raw)
+                shown = form_int(posted.get(f"c{c.id}", ""), 0)
+                if shown is not None:
+                    context["values"][c.id] = shown
             context["comment"] = str(form.get("comment", ""))[:sheets.MAX_COMMENT]
         context["error"] = str(exc)
         return render(request, "judging/score.html", context, status_code=exc.status)

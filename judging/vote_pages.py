@@ -14,11 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from denhub.auth import PUBLIC, flash, guard
+from denhub.auth import PUBLIC, flash, form_id, guard
 from denhub.web import render
 from judging import votes
 from judging.errors import JudgingError
-from judging.forms import _int
 from judging.models import Entrant
 from judging.pages import load_competition
 from judging.services import entrants_for
@@ -50,7 +49,7 @@ async def vote(request: Request) -> Response:
     try:
         async with request.app.state.db.write() as session:
             cast = await votes.cast_vote(session=session, competition_id=competition.id,
-                                         ticket_code=values["ticket"], entrant_id=_int(values["entrant"]),
+                                         ticket_code=values["ticket"], entrant_id=form_id(values["entrant"]),
                                          via=votes.VIA_TICKET if values["from"] == "ticket" else votes.VIA_CODE)
             entrant = await session.get(Entrant, cast.entrant_id)
     except JudgingError as exc:

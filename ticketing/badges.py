@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from denhub.accounts import Role, User
-from denhub.auth import ORGANISERS, guard
+from denhub.auth import ORGANISERS, form_id, guard
 from denhub.badges import (
     LAYOUTS,
     ROLE_LABELS,
@@ -153,8 +153,8 @@ async def event_badges(*, session: AsyncSession, event: Event, roles: Iterable[s
 async def find_event(*, session: AsyncSession, ref: str) -> Event | None:
     """An event by slug, or by number."""
     event = await session.scalar(select(Event).where(Event.slug == ref.strip()))
-    if event is None and ref.strip().isdigit() and int(ref) < 2**31:
-        event = await session.get(Event, int(ref))
+    if event is None and ref.strip().isdigit() and (event_id := form_id(ref)) is not None:
+        event = await session.get(Event, event_id)
     return event
 
 

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from denhub.accounts import Role, User, hash_password
-from denhub.auth import ORGANISERS, flash, guard
+from denhub.auth import ORGANISERS, flash, form_id, guard
 from denhub.db import utcnow
 from denhub.qr import qr_svg
 from denhub.web import render
@@ -58,9 +58,8 @@ async def door_page(request: Request) -> Response:
 async def assign(request: Request) -> Response:
     event = await _event(request)
     form = await request.form()
-    try:
-        user_id = int(str(form.get("user_id", "")))
-    except ValueError:
+    user_id = form_id(form.get("user_id"))
+    if user_id is None:
         return await _page(request, event, errors={"user_id": "Choose a door staff account."}, status_code=422)
     async with request.app.state.db.write() as session:
         user = await session.get(User, user_id)

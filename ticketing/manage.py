@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.auth import ORGANISERS, flash, guard
+from denhub.auth import ORGANISERS, flash, form_id, guard
 from denhub.web import london, render
 from events.models import Event
 from ticketing import badges, emails, services, waitlist
@@ -85,7 +85,7 @@ async def edit_type(request: Request) -> Response:
 
 def _filters(request: Request) -> dict:
     params = {k: request.query_params.get(k, "")[:100] for k in ATTENDEE_FILTERS}
-    if params["type"] and not params["type"].isdigit():
+    if params["type"] and form_id(params["type"]) is None:
         raise HTTPException(400, "The ticket type filter must be a ticket type number.")
     if params["status"] not in ("", "valid", "cancelled"):
         raise HTTPException(400, "Status must be valid or cancelled.")
@@ -98,7 +98,7 @@ async def _search(request: Request, event: Event, params: dict) -> list[Ticket]:
     async with request.app.state.db.read() as session:
         return await services.search_attendees(
             session=session, event_id=event.id, q=params["q"],
-            ticket_type_id=int(params["type"]) if params["type"] else None,
+            ticket_type_id=form_id(params["type"]) if params["type"] else None,
             status=params["status"], paid=params["paid"], limit=5000,
         )
 

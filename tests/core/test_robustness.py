@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from events.models import Event
-from tests.conftest import csrf_for
+from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_error_page, event_form, new_client, page_text, sign_in
 from tests.core.routes import PARAM_RE, walk
 from tests.factories import PASSWORD, make_event, make_user
@@ -325,3 +325,122 @@ async def test_every_route_survives_impossible_path_values(app, db):
                 assert response.status_code < 500, (method, url, response.status_code)
                 if response.status_code == 404 and method != "HEAD":
                     assert_refused_with_message(response)
+
+
+# --- numbers typed into forms, query strings and JSON bodies --------------------------------------------
+
+HUGE = "999999999999"  # over PostgreSQL's Integer: the database refuses the query instead of finding nothing
+
+
+async def _judging_night(db) -> dict:
+    """A competition with one accepted entrant and a judge, its event's checked-in ticket, and the ids."""
+    from judging import votes
+    from tests.judging.factories import criteria, make_competition, make_entrant, make_judge, make_tickets
+
+    async with db.write() as session:
+        competition = await make_competition(session)
+        entrant = await make_entrant(session, competition)
+        judge = await make_judge(session, competition)
+        ticket = (await make_tickets(session, competition.event_id, 1))[0]
+        rubric = await criteria(session, competition)
+        await votes.open_voting(session=session, competition=competition, actor_id=None)
+    rows = {}  # the rubric form as the page fills it in
+    for i, c in enumerate(rubric):
+        rows |= {f"id_{i}": str(c.id), f"key_{i}": c.key, f"name_{i}": c.name,
+                 f"description_{i}": c.description, f"weight_{i}": str(c.weight),
+                 f"scale_min_{i}": str(c.scale_min), f"scale_max_{i}": str(c.scale_max),
+                 f"position_{i}": str(c.position)}
+    return {"c": competition.id, "e": entrant.id, "event": competition.event_id, "judge": judge,
+            "ticket": ticket.code, "criterion": rubric[0].id, "rubric": rows}
+
+
+def _number_cases() -> dict[str, tuple]:
+    """name: (who, method, path, what to send, statuses allowed, words the answer must hold)."""
+    new_entrant = {"name": "Ama Owusu", "enterprise": "Kept Enterprise", "pitch": "Repair cafés",
+                   "social_mission": "Less waste.", "contact_email": "ama@example.org"}
+    rubric_row = {"name_0": "Kept criterion"}  # over the first row of the rubric as the page shows it
+    cases = {}
+    for label, number in (("huge", HUGE), ("negative", "-1"), ("superscript", "²")):
+        cases |= {
+            f"vote for a {label} entrant": (
+                "public", "POST", "/judging/vote/{c}", {"data": {"ticket": "{ticket}", "entrant": number}},
+                {422}, ["Choose one of the entrants", "{ticket}"]),
+            f"a competition for a {label} event": (
+                "organiser", "POST", "/organiser/competitions/new",
+                {"data": {"event_id": number, "name": "Kept competition name", "pitch_minutes": "5"}},
+                {422}, ["Choose", "Kept competition name"]),
+            f"an entrant in a {label} round": (
+                "organiser", "POST", "/organiser/competitions/{c}/entrants/new",
+                {"data": {**new_entrant, "round_id": number}}, {422}, ["rounds", "Kept Enterprise"]),
+            f"a {label} criterion id in the rubric": (
+                "organiser", "POST", "/organiser/competitions/{c}/rubric",
+                {"data": {**rubric_row, "id_0": number}},
+                {422}, ["Kept criterion"]),
+            f"score sheets for a {label} judge": (
+                "organiser", "GET", "/organiser/competitions/{c}/score-sheets.pdf",
+                {"params": {"judge": number}},
+                {400}, ["Choose a judge by their number"]),
+            f"attendees of a {label} ticket type": (
+                "organiser", "GET", "/organiser/events/{event}/attendees", {"params": {"type": number}},
+                {400}, ["ticket type number"]),
+            f"a {label} door staff account": (
+                "organiser", "POST", "/organiser/events/{event}/door/staff", {"data": {"user_id": number}},
+                {422}, ["door staff"]),
+            f"a {label} score on the form": (
+                "judge", "POST", "/judging/{c}/entrants/{e}",
+                {"data": {"c{criterion}": number, "action": "save", "comment": "Kept comment"}},
+                {422}, ["Kept comment"]),
+            f"a {label} criterion number in the script's save": (
+                "judge", "POST", "/judging/{c}/entrants/{e}", {"json": {"values": {number: 5}}},
+                {422}, ["criterion"]),
+        }
+    cases["a huge score in the script's save"] = (
+        "judge", "POST", "/judging/{c}/entrants/{e}", {"json": {"values": {"{criterion}": int(HUGE) ** 3}}},
+        {422}, ["is scored from"])
+    cases["a huge criterion position"] = (
+        "organiser", "POST", "/organiser/competitions/{c}/rubric",
+        {"data": {**rubric_row, "position_0": HUGE}},
+        {422}, ["Kept criterion", "up to 9 digits"])
+    cases["a huge running-order position"] = (
+        "organiser", "POST", "/organiser/competitions/{c}/running-order", {"data": {"order_{e}": HUGE}},
+        {422}, ["up to 9 digits"])
+    cases["a huge criterion scale"] = (
+        "organiser", "POST", "/organiser/competitions/{c}/rubric",
+        {"data": {**rubric_row, "scale_min_0": HUGE, "scale_max_0": str(int(HUGE) + 5)}},
+        {422}, ["Kept criterion", "up to 9 digits"])
+    return cases
+
+
+def _fill(value, ids: dict):
+    if isinstance(value, str):
+        return value.format(**ids) if "{" in value else value
+    if isinstance(value, dict):
+        return {_fill(k, ids): _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", list(_number_cases()))
+async def test_numbers_no_row_can_have_are_a_clear_4xx(app, db, case):
+    """Ids and whole numbers beyond the database's Integer (or negative, or not ASCII digits) in form fields,
+    query strings and JSON bodies: a 4xx that says what is wrong, keeping what was typed; never a 500."""
+    who, method, path, kwargs, statuses, words = _number_cases()[case]
+    night = await _judging_night(db)
+    ids = {k: v for k, v in night.items() if k not in ("judge", "rubric")}
+    async with new_client(app) as client:
+        if who == "organiser":
+            await sign_in(client, db)
+        elif who == "judge":
+            assert (await login(client, night["judge"].email, PASSWORD)).status_code == 303
+        token = await csrf_for(client)
+        kwargs = _fill(kwargs, ids)
+        if path.endswith("/rubric"):
+            kwargs["data"] = {**night["rubric"], **kwargs["data"]}
+        if "data" in kwargs:
+            kwargs["data"] = {**kwargs["data"], "csrf_token": token}
+        elif "json" in kwargs:
+            kwargs["headers"] = {"x-csrf-token": token}
+        response = await client.request(method, _fill(path, ids), **kwargs)
+    assert response.status_code in statuses, (case, response.status_code, response.text[:2000])
+    text = page_text(response)
+    for word in words:
+        assert _fill(word, ids) in text, (case, word, text[:3000])

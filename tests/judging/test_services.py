@@ -3,6 +3,7 @@ trail, conflicts, magic links, invitations, entrants and results."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 
@@ -330,6 +331,35 @@ async def test_declaring_a_conflict_discards_a_draft_and_refuses_after_submittin
 
 # --- magic links and invitations -------------------------------------------------------------------
 
+@pytest.mark.parametrize("draft", [False, True], ids=["no sheet", "draft sheet"])
+async def test_simultaneous_conflict_declarations_record_exactly_one(db, draft):
+    """A double-tap (or four) on "Declare conflict", each in its own transaction: one conflict is recorded;
+    the others get the same clean refusal as a declaration made after it, never a database error."""
+    async with db.write() as session:
+        competition = await make_competition(session)
+        entrant = await make_entrant(session, competition)
+        judge = await make_judge(session, competition)
+        if draft:
+            await score(session, competition, judge, entrant, 4, submit=False)
+
+    async def declare():
+        async with db.write() as session:
+            fresh = await session.get(Competition, competition.id)
+            return await judges.declare_conflict(session=session, competition=fresh, judge_id=judge.id,
+                                                 entrant_id=entrant.id, reason="I mentor this founder")
+
+    outcomes = await asyncio.gather(*(declare() for _ in range(4)), return_exceptions=True)
+    recorded = [o for o in outcomes if isinstance(o, Conflict)]
+    refused = [o for o in outcomes if isinstance(o, JudgingError) and "already declared" in str(o)]
+    assert len(recorded) == 1 and len(refused) == 3, outcomes
+    async with db.read() as session:
+        assert len(list(await session.scalars(select(Conflict)))) == 1
+        trail = await services.audit_trail(session=session, competition_id=competition.id)
+    assert [e.action for e in trail].count("conflict.declare") == 1
+    assert [e.action for e in trail].count("sheet.discard") == (1 if draft else 0)
+    assert await _sheet(db, judge.id, entrant.id) == (None, {})
+
+
 async def test_magic_links_are_stored_hashed_and_work_once(db):
     async with db.write() as session:
         competition = await make_competition(session)
@@ -391,6 +421,34 @@ async def test_inviting_a_new_judge_makes_an_account_without_a_usable_password_a
         assert again.assignment.id == invitation.assignment.id and not again.created_account
         assert again.token != invitation.token
         assert len(list(await session.scalars(select(JudgeAssignment)))) == 1
+
+
+@pytest.mark.parametrize("account", ["new", "existing"])
+async def test_simultaneous_invitations_of_one_judge_give_one_account_and_one_place(db, account):
+    """The organiser's "Invite" pressed several times at once: each gets a sign-in link (inviting again is
+    allowed), but there is one account and one place on the panel, and no database error."""
+    async with db.write() as session:
+        competition = await make_competition(session)
+        if account == "existing":
+            await make_user(session, role=Role.JUDGE, email="asha@example.org")
+
+    async def invite():
+        async with db.write() as session:
+            fresh = await session.get(Competition, competition.id)
+            return await judges.invite_judge(session=session, competition=fresh, email="asha@example.org",
+                                             name="Asha Patel", is_chair=False, base_url="http://testserver",
+                                             actor_id=None)
+
+    outcomes = await asyncio.gather(*(invite() for _ in range(4)), return_exceptions=True)
+    assert all(isinstance(o, judges.Invitation) for o in outcomes), outcomes
+    assert len({o.user.id for o in outcomes}) == 1 and len({o.assignment.id for o in outcomes}) == 1
+    assert sum(o.created_account for o in outcomes) == (1 if account == "new" else 0)
+    async with db.read() as session:
+        assert len(list(await session.scalars(select(User).where(User.email == "asha@example.org")))) == 1
+        assert len(list(await session.scalars(select(JudgeAssignment)))) == 1
+        assert len(list(await session.scalars(select(MagicLink)))) == 4
+        trail = await services.audit_trail(session=session, competition_id=competition.id)
+    assert [e.action for e in trail].count("judge.invite") == 1
 
 
 async def test_an_organisers_email_cannot_be_invited_as_a_judge(db):
