@@ -24,6 +24,8 @@ from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
 PIN_MAX_FAILURES = 5
+EARLIEST_SCAN = dt.timedelta(days=2)  # offline scan times: from this long before the event (or today) ...
+CLOCK_SKEW = dt.timedelta(minutes=5)  # ... up to this far ahead of our clock
 
 
 async def load_door_link(request: Request, link_id) -> checkin.DoorLink | None:
@@ -156,13 +158,27 @@ async def _json_body(request: Request, limit: int = 256 * 1024) -> dict:
 
 
 def _parse_time(value) -> dt.datetime | None:
+    """An ISO time in UTC, or None (unreadable, or beyond what a datetime holds once in UTC)."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _scan_time(value, *, earliest: dt.datetime, latest: dt.datetime) -> tuple[dt.datetime | None, str]:
+    """When an offline scan was made, by the phone's clock, if believable: not before `earliest`, not after
+    `latest`. Otherwise None (the time it reaches us is used) and a note that says so."""
+    if value is None or value == "":
+        return None, ""
+    at = _parse_time(value)
+    if at is None:
+        return None, "The phone's clock gave an unreadable scan time: the time the scan reached us is used."
+    if not earliest <= at <= latest:
+        return None, "The phone's clock looks wrong (scan time out of range): the time the scan reached us is used."
+    return at, ""
 
 
 def _str(data: dict, key: str, limit: int) -> str:
@@ -215,7 +231,11 @@ async def sync(request: Request) -> Response:
         raise HTTPException(413, f"Send at most {MAX_SYNC_BATCH} scans at a time.")
     # Answered in the order sent (results[i] is scans[i]'s), judged in the order scanned.
     results: list[dict | None] = [None] * len(scans)
-    batch, positions = [], []
+    batch, positions, notes = [], [], []
+    # A scan time is believed from a little before the event (or today, for an event still to come) up to
+    # a few minutes ahead of our clock; a phone whose clock is off is told, and its scan timed on arrival.
+    now = utcnow()
+    earliest, latest = min(event.starts_at, now) - EARLIEST_SCAN, now + CLOCK_SKEW
     for position, item in enumerate(scans):
         if not isinstance(item, dict):
             results[position] = _rejected(None, "Not a scan", "Each scan must be a JSON object.")
@@ -224,20 +244,25 @@ async def sync(request: Request) -> Response:
         if not client_scan_id:
             results[position] = _rejected(None, "Missing scan id", "Each scan needs a client_scan_id.")
             continue
+        scanned_at, note = _scan_time(item.get("scanned_at"), earliest=earliest, latest=latest)
         positions.append(position)
+        notes.append(note)
         batch.append({
             "event_id": event.id, "text": _str(item, "text", checkin.MAX_SCAN_CHARS + 1),
             "direction": "out" if item.get("direction") == "out" else "in",
             "device": _str(item, "device", 64) or device_label(request), "gate": _str(item, "gate", 64),
-            "scanned_at": _parse_time(item.get("scanned_at")), "client_scan_id": client_scan_id, "offline": True,
+            "scanned_at": scanned_at, "client_scan_id": client_scan_id, "offline": True,
         })
-    now = utcnow()
     order = sorted(range(len(batch)), key=lambda i: batch[i]["scanned_at"] or now)
     judged = await checkin_writer.scan_many(request.app.state.db, [batch[i] for i in order])
     for i, result in zip(order, judged, strict=True):
         scan_id = batch[i]["client_scan_id"]
-        results[positions[i]] = {"client_scan_id": scan_id, **result.as_json()} if isinstance(
-            result, checkin.ScanResult) else _rejected(scan_id, "Not recorded", result)
+        if not isinstance(result, checkin.ScanResult):
+            results[positions[i]] = _rejected(scan_id, "Not recorded", result)
+            continue
+        answer = results[positions[i]] = {"client_scan_id": scan_id, **result.as_json()}
+        if notes[i]:
+            answer["detail"] = f"{answer['detail']} {notes[i]}".strip()
     return JSONResponse({"results": results, "counts": _counts_json(await _counts(request, event.id))})
 
 

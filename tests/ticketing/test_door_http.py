@@ -569,3 +569,30 @@ async def test_a_sync_item_that_fails_does_not_stop_the_ones_after_it(client, db
     assert results[1]["ok"] is False and "could not be recorded" in results[1]["detail"]
     assert _total(response.json()["counts"])["checked_in"] == 2
     assert await _check_in_rows(db, event) == 2
+
+
+async def test_sync_scan_times_outside_a_sane_window_are_replaced_by_the_time_received(client, db):
+    event, free, _ = await _event_with_types(db)
+    booked = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin", "Sam Jones", "Zara Ahmed", "Li Wei"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    now = utcnow()
+    times = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", (now - dt.timedelta(days=400)).isoformat(),
+             (now + dt.timedelta(days=1)).isoformat(), (now - dt.timedelta(hours=1)).isoformat()]
+    scans = [{"client_scan_id": f"t-{i}", "text": payload, "scanned_at": at}
+             for i, ((_, payload), at) in enumerate(zip(booked, times, strict=True))]
+    response = await _sync(client, event, csrf, scans)
+    assert response.status_code == 200, response.text[:300]
+    results = response.json()["results"]
+    assert [r["verdict"] for r in results] == ["admitted"] * 5
+    for r in results[:4]:
+        assert "clock" in r["detail"], r
+    assert results[4]["detail"] == ""
+    async with db.read() as session:
+        admitted = [(await session.get(Ticket, t.id)).checked_in_at for t, _ in booked]
+        rows = list(await session.scalars(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
+                                          .order_by(checkin.CheckIn.client_scan_id)))
+    for at in admitted[:4]:  # the time the scan reached us
+        assert abs((at - now).total_seconds()) < 60
+    assert abs((admitted[4] - (now - dt.timedelta(hours=1))).total_seconds()) < 1  # a believable time is kept
+    assert [abs((r.scanned_at - now).total_seconds()) < 60 for r in rows] == [True] * 4 + [False]
