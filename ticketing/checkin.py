@@ -1,7 +1,7 @@
 """Door check-in: one verdict per scan, the first admission wins, every scan recorded.
 
 Verdicts: admitted, readmitted (after a check-out), already_checked_in, cancelled, unpaid, wrong_event,
-unknown (not a ticket of ours), forged (bad signature), checked_out, not_inside.
+unknown (not a ticket of ours), forged (bad signature), checked_out, not_inside; rejected (not judged).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class Verdict(enum.StrEnum):
     FORGED = "forged"
     CHECKED_OUT = "checked_out"
     NOT_INSIDE = "not_inside"
+    REJECTED = "rejected"  # not judged: nothing about the ticket changed (a refused payment, a reused scan id)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,7 @@ HEADLINES = {
     Verdict.FORGED: "Forged ticket",
     Verdict.CHECKED_OUT: "Checked out",
     Verdict.NOT_INSIDE: "Not checked in",
+    Verdict.REJECTED: "Refused",
 }
 
 
@@ -374,6 +376,11 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
         "duplicate": duplicate,
     })
     return result
+
+
+async def door_ticket(session: AsyncSession, ticket_id: int) -> DoorTicket:
+    """What the door is told about a ticket, without a scan."""
+    return _door_ticket((await session.execute(_TICKET_BY_ID, {"id": ticket_id})).one())
 
 
 def insert_records(session: Session, records: list[dict]) -> None:

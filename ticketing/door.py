@@ -19,7 +19,7 @@ from denhub.db import utcnow
 from denhub.web import render
 from events.models import Event
 from ticketing import checkin, checkin_writer, services
-from ticketing.models import EventKey, Order, Ticket
+from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus
 from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
@@ -118,11 +118,12 @@ async def _counts(request: Request, event_id: int):
         return await checkin.counts(session=session, event_id=event_id)
 
 
-async def _scanner_page(request: Request, event: Event, result: checkin.ScanResult | None) -> Response:
+async def _scanner_page(request: Request, event: Event, result: checkin.ScanResult | None, *,
+                        status_code: int = 200) -> Response:
     return render(request, "door/scanner.html", {
         "event": event, "counts": await _counts(request, event.id), "result": result,
         "device": device_label(request), "csrf": csrf_token(request),
-    }, headers={"Cache-Control": "no-store"})
+    }, headers={"Cache-Control": "no-store"}, status_code=status_code)
 
 
 @guard(DOOR_OR_LINK)
@@ -309,13 +310,25 @@ async def pay_and_admit(request: Request) -> Response:
         if ticket is None:
             raise HTTPException(404, "No ticket with that code for this event.")
         order = await session.get(Order, ticket.order_id)
-        if order.paid_at is None:
-            await services.mark_paid(session=session, order=order, note=f"paid at the door ({device_label(request)})")
-        result = await checkin.scan(session=session, event_id=event.id, text=code, device=device_label(request),
-                                    gate=_str(form, "gate", 64))
+        refusal = None
+        if ticket.status == TicketStatus.CANCELLED or order.status == OrderStatus.CANCELLED:
+            refusal = checkin.Verdict.CANCELLED, "This ticket was cancelled: take no payment."
+        elif order.paid_at is None:
+            try:
+                await services.mark_paid(session=session, order=order,
+                                         note=f"paid at the door ({device_label(request)})")
+            except services.TicketingError as exc:  # free (nothing to pay), or changed meanwhile
+                refusal = checkin.Verdict.REJECTED, str(exc)
+        if refusal is not None:  # nothing paid, nobody admitted, no scan recorded
+            result = checkin.ScanResult(refusal[0], ticket=await checkin.door_ticket(session, ticket.id),
+                                        detail=refusal[1])
+        else:
+            result = await checkin.scan(session=session, event_id=event.id, text=code,
+                                        device=device_label(request), gate=_str(form, "gate", 64))
+    status = 200 if refusal is None else 409
     if _wants_json(request):
-        return JSONResponse(result.as_json())
-    return await _scanner_page(request, event, result)
+        return JSONResponse(result.as_json(), status_code=status)
+    return await _scanner_page(request, event, result, status_code=status)
 
 
 # --- door links ------------------------------------------------------------------------------------

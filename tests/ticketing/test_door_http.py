@@ -596,3 +596,33 @@ async def test_sync_scan_times_outside_a_sane_window_are_replaced_by_the_time_re
         assert abs((at - now).total_seconds()) < 60
     assert abs((admitted[4] - (now - dt.timedelta(hours=1))).total_seconds()) < 1  # a believable time is kept
     assert [abs((r.scanned_at - now).total_seconds()) < 60 for r in rows] == [True] * 4 + [False]
+
+
+async def test_pay_and_admit_refuses_free_and_cancelled_orders_clearly(client, db):
+    from ticketing import services
+
+    event, free, paid = await _event_with_types(db)
+    [(free_ticket, _)] = await _book(db, event, free, ["Amina Khatun"])
+    [(cancelled, _)] = await _book(db, event, paid, ["Rahim Uddin"])
+    async with db.write() as session:
+        await services.cancel_tickets(session=session, tickets=[await session.get(Ticket, cancelled.id)])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    json_headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
+
+    nothing = await client.post(f"/door/events/{event.id}/pay", data={"code": free_ticket.code}, headers=json_headers)
+    assert nothing.status_code == 409
+    body = nothing.json()
+    assert body["verdict"] == "rejected" and body["ok"] is False and "free" in body["detail"]
+    assert body["ticket"]["name"] == "Amina Khatun"
+    refused = await client.post(f"/door/events/{event.id}/pay", data={"code": cancelled.code}, headers=json_headers)
+    assert refused.status_code == 409
+    assert refused.json()["verdict"] == "cancelled" and "cancelled" in refused.json()["detail"]
+    page = await client.post(f"/door/events/{event.id}/pay", data={"code": cancelled.code, "csrf_token": csrf})
+    assert page.status_code == 409 and "verdict-cancelled" in page.text
+
+    async with db.read() as session:
+        order = await session.get(Order, cancelled.order_id)
+        assert order.paid_at is None and order.status == OrderStatus.CANCELLED
+        assert (await session.get(Ticket, free_ticket.id)).checked_in_at is None
+    assert await _check_in_rows(db, event) == 0  # a refused payment is no scan
