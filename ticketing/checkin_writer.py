@@ -40,7 +40,9 @@ async def _scan(db: Database, access: DoorAccess | None, scan: dict) -> ScanResu
                 await session.run_sync(check_access, event_id=scan["event_id"], access=access)
             return await session.run_sync(judge, check_replay=check_first, **scan)
     except IntegrityError:
-        if check_first or not scan.get("client_scan_id"):
+        # The scan id was recorded meanwhile (looked for first or not: the same batch sent twice at once,
+        # a retried request racing its original): answer it as recorded, in a transaction of its own.
+        if not scan.get("client_scan_id"):
             raise
     async with db.write() as session:
         return await session.run_sync(judge, check_replay=True, **scan)

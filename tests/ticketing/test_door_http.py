@@ -626,3 +626,29 @@ async def test_pay_and_admit_refuses_free_and_cancelled_orders_clearly(client, d
         assert order.paid_at is None and order.status == OrderStatus.CANCELLED
         assert (await session.get(Ticket, free_ticket.id)).checked_in_at is None
     assert await _check_in_rows(db, event) == 0  # a refused payment is no scan
+
+
+async def test_the_same_offline_batch_synced_four_times_at_once_is_recorded_once(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, amina_qr), (rahim, _)] = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    start = utcnow() - dt.timedelta(minutes=10)
+    texts = [amina_qr, rahim.code, amina_qr, "abcdefghijk", rahim.code]
+    directions = ["in", "in", "in", "in", "out"]
+    scans = [{"client_scan_id": f"twice-{i}", "text": text, "direction": direction, "device": "Phone 4",
+              "scanned_at": (start + dt.timedelta(seconds=i)).isoformat()}
+             for i, (text, direction) in enumerate(zip(texts, directions, strict=True))]
+    responses = await asyncio.gather(*(_sync(client, event, csrf, scans) for _ in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4, [r.text[:300] for r in responses]
+    answers = [[(r["client_scan_id"], r["verdict"]) for r in response.json()["results"]] for response in responses]
+    expected = [("twice-0", "admitted"), ("twice-1", "admitted"), ("twice-2", "already_checked_in"),
+                ("twice-3", "unknown"), ("twice-4", "checked_out")]
+    assert answers == [expected] * 4
+    async with db.read() as session:
+        per_id = dict((await session.execute(
+            select(checkin.CheckIn.client_scan_id, func.count(checkin.CheckIn.id))
+            .where(checkin.CheckIn.event_id == event.id).group_by(checkin.CheckIn.client_scan_id))).all())
+    assert per_id == {f"twice-{i}": 1 for i in range(5)}
+    final = (await client.get(f"/door/events/{event.id}/counts")).json()
+    assert (_total(final["counts"])["checked_in"], _total(final["counts"])["inside"]) == (2, 1)
