@@ -242,7 +242,7 @@ _TICKET = (
 _TICKET_BY_CODE = _TICKET.where(_tickets.c.code == bindparam("code")).with_for_update(of=_tickets)
 _TICKET_BY_ID = _TICKET.where(_tickets.c.id == bindparam("id"))
 _PUBLIC_KEY = select(_keys.c.public_key).where(_keys.c.event_id == bindparam("event_id"))
-_PREVIOUS = select(_check_ins.c.verdict, _check_ins.c.ticket_id).where(
+_PREVIOUS = select(_check_ins.c.verdict, _check_ins.c.ticket_id, _check_ins.c.event_id).where(
     _check_ins.c.client_scan_id == bindparam("client_scan_id"))
 _STATE = select(_tickets.c.checked_in_at, _tickets.c.checked_in_device, _tickets.c.checked_in_gate,
                 _tickets.c.inside).where(_tickets.c.id == bindparam("ticket_id"))
@@ -348,7 +348,7 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
     if client_scan_id and check_replay:
         previous = conn.execute(_PREVIOUS, {"client_scan_id": client_scan_id}).first()
         if previous is not None:  # a replayed offline batch: same answer, nothing counted twice
-            return _replay(conn, previous)
+            return _replay(conn, previous, event_id)
     verdict, row, detail = _resolve(conn, text)
     result = ScanResult(Verdict.UNKNOWN, ticket=_door_ticket(row) if row is not None else None)
     duplicate = False
@@ -426,7 +426,10 @@ def _check_out(conn: Connection, ticket_id: int, state: dict) -> Verdict:
     return Verdict.NOT_INSIDE
 
 
-def _replay(conn: Connection, previous) -> ScanResult:
+def _replay(conn: Connection, previous, event_id: int) -> ScanResult:
+    if previous.event_id != event_id:  # nothing of the other event's scan is told; nothing is recorded
+        return ScanResult(Verdict.REJECTED, detail="This scan id was already used at another event's door. "
+                                                   "Scan the ticket again.")
     result = ScanResult(Verdict(previous.verdict), detail="Already synced.")
     if previous.ticket_id:
         row = conn.execute(_TICKET_BY_ID, {"id": previous.ticket_id}).one()

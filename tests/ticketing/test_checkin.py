@@ -200,3 +200,24 @@ async def test_a_scan_that_fails_does_not_spoil_the_others_in_its_group(db, monk
     assert [r.verdict for r in (results[0], results[2], results[3])] == [Verdict.ADMITTED] * 3
     async with db.read() as session:
         assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.event_id == event.id)) == 3
+
+
+async def test_a_scan_id_of_another_event_is_refused_never_answered_with_its_attendee(db):
+    from ticketing import checkin_writer
+
+    event_a, type_a = await _setup(db)
+    event_b, type_b = await _setup(db)
+    _, payload_a, _ = await _book(db, event_a, type_a, name="Amina Khatun")
+    ticket_b, payload_b, _ = await _book(db, event_b, type_b, name="Rahim Uddin")
+    assert (await _scan(db, event_a, payload_a, client_scan_id="same-1", offline=True)).verdict == Verdict.ADMITTED
+    for answer in (
+        await _scan(db, event_b, payload_b, client_scan_id="same-1", offline=True),
+        await checkin_writer.scan_idempotent(db, event_id=event_b.id, text=payload_b, client_scan_id="same-1"),
+        (await checkin_writer.scan_many(db, [{"event_id": event_b.id, "text": payload_b, "offline": True,
+                                              "client_scan_id": "same-1"}]))[0],
+    ):
+        assert answer.verdict == Verdict.REJECTED and answer.ticket is None
+        assert "another event" in answer.detail and "Amina" not in str(answer.as_json())
+    async with db.read() as session:
+        assert (await session.get(Ticket, ticket_b.id)).checked_in_at is None
+        assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.event_id == event_b.id)) == 0
