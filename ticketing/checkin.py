@@ -1,7 +1,8 @@
 """Door check-in: one verdict per scan, the first admission wins, every scan recorded.
 
 Verdicts: admitted, readmitted (after a check-out), already_checked_in, cancelled, unpaid, wrong_event,
-unknown (not a ticket of ours), forged (bad signature), checked_out, not_inside; rejected (not judged).
+unknown (not a ticket of ours), forged (bad signature), checked_out, not_inside,
+late (an offline scan synced after later movements of the ticket); rejected (not judged).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Verdict(enum.StrEnum):
     FORGED = "forged"
     CHECKED_OUT = "checked_out"
     NOT_INSIDE = "not_inside"
+    LATE = "late"  # an offline scan older than the ticket's last recorded entry or exit: changes nothing
     REJECTED = "rejected"  # not judged: nothing about the ticket changed (a refused payment, a reused scan id)
 
     @property
@@ -83,6 +85,7 @@ HEADLINES = {
     Verdict.FORGED: "Forged ticket",
     Verdict.CHECKED_OUT: "Checked out",
     Verdict.NOT_INSIDE: "Not checked in",
+    Verdict.LATE: "Late sync: not counted",
     Verdict.REJECTED: "Refused",
 }
 
@@ -256,6 +259,15 @@ _BACK_IN = update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tick
 _EARLIER_ADMISSION = (
     update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.c.checked_in_at > _AT)
     .values(checked_in_at=_AT, checked_in_device=bindparam("by"), checked_in_gate=bindparam("at_gate")))
+# The scan that had been the first admission, once an earlier offline scan took its place.
+_NOW_DUPLICATE = (
+    update(_check_ins).where(_check_ins.c.ticket_id == bindparam("of_ticket"), _check_ins.c.verdict == "admitted",
+                             _check_ins.c.duplicate.is_(False), _check_ins.c.scanned_at > _AT)
+    .values(duplicate=True))
+# An entry or exit of the ticket recorded as made after `at` (offline scans only: see _moved_since).
+_MOVED_SINCE = select(_check_ins.c.id).where(
+    _check_ins.c.ticket_id == bindparam("ticket_id"), _check_ins.c.scanned_at > _AT,
+    _check_ins.c.verdict.in_(["admitted", "readmitted", "checked_out"])).limit(1)
 _OUT = update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.c.inside.is_(True)).values(
     inside=False)
 _RECORD = insert(_check_ins)
@@ -361,11 +373,17 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
             verdict = Verdict.CANCELLED
             detail = "This ticket was cancelled and is not valid."
         elif direction == "out":
-            verdict = _check_out(conn, row.id, state)
+            if offline and records:  # an offline scan reads the ticket's recorded movements: write them first
+                insert_records(session, records)
+            verdict, duplicate = _check_out(conn, row.id, state, scanned_at, offline=offline)
         elif row.order_status == OrderStatus.AWAITING_PAYMENT:
             verdict, detail = Verdict.UNPAID, "Take payment, mark it paid, then admit."
         else:
+            if offline and records:
+                insert_records(session, records)
             verdict, duplicate = _admit(conn, row.id, state, scanned_at, device, gate, offline=offline)
+        if verdict == Verdict.LATE:
+            detail = "Scanned offline before this ticket's last recorded entry or exit: the counts are unchanged."
         result.first_checked_in_at = state["checked_in_at"]
         result.first_device, result.first_gate = state["checked_in_device"], state["checked_in_gate"]
     result.verdict, result.detail = verdict, detail
@@ -404,26 +422,40 @@ def _admit(conn: Connection, ticket_id: int, state: dict, scanned_at: dt.datetim
             state.update(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate, inside=True)
             return Verdict.ADMITTED, False
         state.update(_state_of(conn, ticket_id))
+    # First scan wins: an offline scan made before the recorded first admission is the first admission, and
+    # the scan that had been is now the duplicate. Only offline: an online scan's time is when it reached us,
+    # and two phones racing for the row lock would otherwise swap firsts (the loser told "already checked in
+    # ... by" itself). Whether the ticket is inside stays as the later movements left it.
+    if offline and state["checked_in_at"] > scanned_at:
+        if conn.execute(_EARLIER_ADMISSION, params).rowcount == 1:
+            conn.execute(_NOW_DUPLICATE, {"of_ticket": ticket_id, "at": scanned_at})
+            state.update(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate)
+            return Verdict.ADMITTED, False
+        state.update(_state_of(conn, ticket_id))
     if not state["inside"]:
+        if offline and _moved_since(conn, ticket_id, scanned_at):
+            return Verdict.LATE, True
         if conn.execute(_BACK_IN, {"ticket_id": ticket_id}).rowcount == 1:
             state["inside"] = True
             return Verdict.READMITTED, False
         state.update(_state_of(conn, ticket_id))
-    # Already inside. An offline scan that happened earlier than the recorded first admission becomes the
-    # first (first scan wins); the later one is the duplicate either way. Only offline: an online scan's
-    # time is when it reached us, and two phones racing for the row lock would otherwise swap firsts (the
-    # loser told "already checked in ... by" itself).
-    if offline and state["checked_in_at"] is not None and state["checked_in_at"] > scanned_at \
-            and conn.execute(_EARLIER_ADMISSION, params).rowcount == 1:
-        state.update(checked_in_at=scanned_at, checked_in_device=device, checked_in_gate=gate)
     return Verdict.ALREADY_CHECKED_IN, True
 
 
-def _check_out(conn: Connection, ticket_id: int, state: dict) -> Verdict:
+def _check_out(conn: Connection, ticket_id: int, state: dict, scanned_at: dt.datetime, *,
+               offline: bool) -> tuple[Verdict, bool]:
+    if offline and state["inside"] and _moved_since(conn, ticket_id, scanned_at):
+        return Verdict.LATE, True
     if conn.execute(_OUT, {"ticket_id": ticket_id}).rowcount == 1:
         state["inside"] = False
-        return Verdict.CHECKED_OUT
-    return Verdict.NOT_INSIDE
+        return Verdict.CHECKED_OUT, False
+    return Verdict.NOT_INSIDE, False
+
+
+def _moved_since(conn: Connection, ticket_id: int, at: dt.datetime) -> bool:
+    """Whether an entry or exit of the ticket was recorded as made after `at`: an offline scan older than
+    that syncs too late to move the ticket in or out. One query, for offline scans that would move it."""
+    return conn.execute(_MOVED_SINCE, {"ticket_id": ticket_id, "at": at}).first() is not None
 
 
 def _replay(conn: Connection, previous, event_id: int) -> ScanResult:
@@ -466,11 +498,29 @@ async def counts(*, session: AsyncSession, event_id: int) -> list[DoorCount]:
     return [*result, total]
 
 
-async def duplicates(*, session: AsyncSession, event_id: int, limit: int = 50) -> list[CheckIn]:
-    return list(await session.scalars(
-        select(CheckIn).where(CheckIn.event_id == event_id, CheckIn.duplicate.is_(True))
-        .order_by(CheckIn.recorded_at.desc()).limit(limit)
-    ))
+@dataclass(frozen=True)
+class DuplicateScan:
+    """A scan of a ticket already admitted (or synced too late to count), for the organiser's door page."""
+
+    scanned_at: dt.datetime
+    device: str
+    gate: str
+    offline: bool
+    verdict: str
+    direction: str
+    attendee_name: str
+    ticket_code: str
+
+
+async def duplicates(*, session: AsyncSession, event_id: int, limit: int = 50) -> list[DuplicateScan]:
+    rows = await session.execute(
+        select(CheckIn.scanned_at, CheckIn.device, CheckIn.gate, CheckIn.offline, CheckIn.verdict, CheckIn.direction,
+               Ticket.attendee_name, Ticket.code)
+        .outerjoin(Ticket, Ticket.id == CheckIn.ticket_id)
+        .where(CheckIn.event_id == event_id, CheckIn.duplicate.is_(True))
+        .order_by(CheckIn.recorded_at.desc(), CheckIn.id.desc()).limit(limit)
+    )
+    return [DuplicateScan(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7] or "") for r in rows]
 
 
 async def manifest(*, session: AsyncSession, event_id: int) -> list[dict]:

@@ -105,22 +105,38 @@ async def test_replayed_offline_scan_counts_once_and_earliest_scan_wins(db):
     event, tt = await _setup(db)
     ticket, payload, _ = await _book(db, event, tt)
     now = utcnow()
-    online = await _scan(db, event, payload, device="Online phone", now=now)
+    online = await _scan(db, event, payload, device="Online phone", client_scan_id="dev1-1", now=now)
     assert online.verdict == Verdict.ADMITTED
     earlier = now - dt.timedelta(minutes=5)
     offline = await _scan(db, event, payload, device="Offline phone", scanned_at=earlier, client_scan_id="dev2-1",
                           offline=True)
-    assert offline.verdict == Verdict.ALREADY_CHECKED_IN
+    # The offline scan was first: it is the admission, and the online one (told "admitted" at the time) is
+    # now the duplicate.
+    assert offline.verdict == Verdict.ADMITTED
     replay = await _scan(db, event, payload, device="Offline phone", scanned_at=earlier, client_scan_id="dev2-1",
                          offline=True)
-    assert replay.verdict == Verdict.ALREADY_CHECKED_IN
+    assert replay.verdict == Verdict.ADMITTED and replay.detail == "Already synced."
+    assert replay.first_device == "Offline phone"
     async with db.read() as session:
         t = await session.get(Ticket, ticket.id)
         assert t.checked_in_device == "Offline phone"  # the earlier (offline) scan is the first admission
-        assert abs((t.checked_in_at - earlier).total_seconds()) < 1
+        assert abs((t.checked_in_at - earlier).total_seconds()) < 1 and t.inside
         assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.client_scan_id == "dev2-1")) == 1
+        rows = {r.client_scan_id: r for r in await session.scalars(select(CheckIn).where(CheckIn.ticket_id == t.id))}
         dups = await checkin.duplicates(session=session, event_id=event.id)
-    assert len(dups) == 1
+        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+    assert rows["dev2-1"].duplicate is False and rows["dev1-1"].duplicate is True
+    assert [d.device for d in dups] == ["Online phone"]
+    assert (total.checked_in, total.inside) == (1, 1)
+
+    # An even earlier offline scan takes over again; the one that had been first becomes a duplicate too.
+    earliest = now - dt.timedelta(minutes=9)
+    assert (await _scan(db, event, payload, device="Third phone", scanned_at=earliest, client_scan_id="dev3-1",
+                        offline=True)).verdict == Verdict.ADMITTED
+    async with db.read() as session:
+        dups = await checkin.duplicates(session=session, event_id=event.id)
+        assert (await session.get(Ticket, ticket.id)).checked_in_device == "Third phone"
+    assert sorted(d.device for d in dups) == ["Offline phone", "Online phone"]
 
 
 async def test_two_devices_scan_the_same_ticket_at_the_same_moment(db):
@@ -221,3 +237,63 @@ async def test_a_scan_id_of_another_event_is_refused_never_answered_with_its_att
     async with db.read() as session:
         assert (await session.get(Ticket, ticket_b.id)).checked_in_at is None
         assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.event_id == event_b.id)) == 0
+
+
+async def _inside(db, event):
+    async with db.read() as session:
+        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+    return total.checked_in, total.inside
+
+
+async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
+    """Offline scans are judged by when they were made against the ticket's recorded ins and outs."""
+    event, tt = await _setup(db)
+    now = utcnow()
+    at = {n: now - dt.timedelta(minutes=60 - 10 * n) for n in range(6)}  # T0 < T1 < ... < T5 = now - 10 min
+
+    # Scanned in offline at T0; admitted online at T1 and checked out at T2; the T0 scan syncs after. It was
+    # the first admission (first scan wins), but the person left at T2: not inside.
+    ticket, payload, _ = await _book(db, event, tt, name="Guest 1")
+    assert (await _scan(db, event, payload, device="Online", now=at[1])).verdict == Verdict.ADMITTED
+    assert (await _scan(db, event, payload, direction="out", now=at[2])).verdict == Verdict.CHECKED_OUT
+    late = await _scan(db, event, payload, device="Offline", scanned_at=at[0], client_scan_id="o-1", offline=True)
+    assert late.verdict == Verdict.ADMITTED
+    assert await _inside(db, event) == (1, 0)
+
+    # Scanned in offline at T3, while inside (admitted T1), checked out online at T4: a late scan, no re-entry.
+    ticket2, payload2, _ = await _book(db, event, tt, name="Guest 2")
+    assert (await _scan(db, event, payload2, now=at[1])).verdict == Verdict.ADMITTED
+    assert (await _scan(db, event, payload2, direction="out", now=at[4])).verdict == Verdict.CHECKED_OUT
+    late = await _scan(db, event, payload2, device="Offline", scanned_at=at[3], client_scan_id="o-2", offline=True)
+    assert late.verdict == Verdict.LATE and not late.verdict.ok and "not counted" in late.headline
+    assert await _inside(db, event) == (2, 0)
+
+    # Out online at T1 and back in at T3; a check-out made offline at T2 syncs after: older than the T3
+    # entry, so they are still inside.
+    ticket3, payload3, _ = await _book(db, event, tt, name="Guest 3")
+    assert (await _scan(db, event, payload3, now=at[0])).verdict == Verdict.ADMITTED
+    assert (await _scan(db, event, payload3, direction="out", now=at[1])).verdict == Verdict.CHECKED_OUT
+    assert (await _scan(db, event, payload3, now=at[3])).verdict == Verdict.READMITTED
+    late = await _scan(db, event, payload3, direction="out", scanned_at=at[2], client_scan_id="o-3", offline=True)
+    assert late.verdict == Verdict.LATE
+    assert await _inside(db, event) == (3, 1)
+
+    # A real re-entry made offline after the last recorded exit still counts.
+    ticket4, payload4, _ = await _book(db, event, tt, name="Guest 4")
+    assert (await _scan(db, event, payload4, now=at[0])).verdict == Verdict.ADMITTED
+    assert (await _scan(db, event, payload4, direction="out", now=at[1])).verdict == Verdict.CHECKED_OUT
+    back = await _scan(db, event, payload4, scanned_at=at[2], client_scan_id="o-4", offline=True)
+    assert back.verdict == Verdict.READMITTED
+    out = await _scan(db, event, payload4, direction="out", scanned_at=at[3], client_scan_id="o-5", offline=True)
+    assert out.verdict == Verdict.CHECKED_OUT
+    assert await _inside(db, event) == (4, 1)
+
+    async with db.read() as session:
+        rows = {r.client_scan_id: r for r in await session.scalars(
+            select(CheckIn).where(CheckIn.event_id == event.id, CheckIn.client_scan_id.is_not(None)))}
+        dups = await checkin.duplicates(session=session, event_id=event.id)
+        first = await session.get(Ticket, ticket.id)
+    assert [rows[f"o-{i}"].duplicate for i in range(1, 6)] == [False, True, True, False, False]
+    assert first.checked_in_device == "Offline" and not first.inside
+    assert {(d.attendee_name, d.verdict) for d in dups} == {
+        ("Guest 1", "admitted"), ("Guest 2", "late"), ("Guest 3", "late")}

@@ -652,3 +652,21 @@ async def test_the_same_offline_batch_synced_four_times_at_once_is_recorded_once
     assert per_id == {f"twice-{i}": 1 for i in range(5)}
     final = (await client.get(f"/door/events/{event.id}/counts")).json()
     assert (_total(final["counts"])["checked_in"], _total(final["counts"])["inside"]) == (2, 1)
+
+
+async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_scan(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, amina_qr)] = await _book(db, event, free, ["Amina Khatun"])
+    await sign_in(client, db, Role.ORGANISER, name="Olu Organiser")
+    csrf = await _scanner_csrf(client, event)
+    assert (await _scan_json(client, event, csrf, amina_qr, device="Online phone")).json()["verdict"] == "admitted"
+    earlier = (utcnow() - dt.timedelta(minutes=5)).isoformat()
+    synced = (await _sync(client, event, csrf, [{"client_scan_id": "off-1", "text": amina_qr,
+                                                  "device": "Offline phone", "scanned_at": earlier}])).json()
+    assert synced["results"][0]["verdict"] == "admitted"  # the earlier scan is the admission
+
+    page = await client.get(f"/organiser/events/{event.id}/door")
+    assert page.status_code == 200
+    [listed] = re.findall(r'<ul class="door-duplicates">(.*?)</ul>', page.text, re.S)
+    assert "Amina Khatun" in listed and "Online phone" in listed and "Offline phone" not in listed
+    assert "DH1." not in listed
