@@ -21,7 +21,7 @@ from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSh
 from judging.errors import InvalidInput, NotFound, RoundRule
 from judging.services import criteria_for, entrants_for, rounds_for
 from judging.sheets import LiveGrid, build_live_grid
-from judging.votes import tally
+from judging.votes import fold, on_ballot, tally
 
 
 @dataclass
@@ -46,12 +46,12 @@ class ResultsView:
 
     @property
     def total_votes(self) -> int:
-        return sum(self.votes.values())
+        return sum(self.votes.get(e.id, 0) for e in on_ballot(list(self.entrants.values())))
 
     @property
     def peoples_choice(self) -> list[tuple[Entrant, int]]:
         """Entrants by votes, most first (running order between equals)."""
-        ordered = sorted(self.entrants.values(), key=lambda e: -self.votes.get(e.id, 0))
+        ordered = sorted(on_ballot(list(self.entrants.values())), key=lambda e: -self.votes.get(e.id, 0))
         return [(e, self.votes.get(e.id, 0)) for e in ordered]
 
     def entrant_name(self, entrant_id: int) -> str:
@@ -101,6 +101,7 @@ async def load_live(*, session: AsyncSession, competition: Competition) -> tuple
 async def _results(session: AsyncSession, competition: Competition, entrants: list[Entrant],
                    members: list[PanelMember], sheets: list[ScoreSheet], conflicts: list[Conflict],
                    counts: dict[int, int]) -> ResultsView:
+    counts = fold(counts, entrants)
     criteria = await criteria_for(session=session, competition_id=competition.id)
     specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
     judge_ids = [m.user.id for m in members]

@@ -27,6 +27,39 @@ VIA_CODE = "code"  # the public vote page, ticket code typed in
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,64}")
 
 
+# --- one enterprise, one line ----------------------------------------------------------------------
+# An entrant advanced from a heat to the final is one enterprise with two entries (judging.services
+# advance): the audience votes for the enterprise, so ballots and tallies show it once, as its latest
+# entry, and a vote cast for either entry counts for both.
+
+def _successors(entrants: list[Entrant]) -> dict[int, int]:
+    return {e.advanced_from_id: e.id for e in entrants if e.advanced_from_id is not None}
+
+
+def _latest_id(entrant_id: int, successors: dict[int, int]) -> int:
+    seen = set()
+    while entrant_id in successors and entrant_id not in seen:
+        seen.add(entrant_id)
+        entrant_id = successors[entrant_id]
+    return entrant_id
+
+
+def on_ballot(entrants: list[Entrant]) -> list[Entrant]:
+    """Each enterprise once: entries that went on to the final are stood for by their finalist."""
+    successors = _successors(entrants)
+    return [e for e in entrants if e.id not in successors]
+
+
+def fold(counts: dict[int, int], entrants: list[Entrant]) -> dict[int, int]:
+    """Votes per entrant id (every entrant given, 0 included), an enterprise's entries sharing its votes."""
+    successors = _successors(entrants)
+    per_enterprise: dict[int, int] = {}
+    for entrant_id, n in counts.items():
+        latest = _latest_id(entrant_id, successors)
+        per_enterprise[latest] = per_enterprise.get(latest, 0) + n
+    return {e.id: per_enterprise.get(_latest_id(e.id, successors), 0) for e in entrants}
+
+
 # --- opening and closing ---------------------------------------------------------------------------
 
 async def open_voting(*, session: AsyncSession, competition: Competition, actor_id: int | None) -> None:
@@ -107,6 +140,13 @@ async def cast_vote(*, session: AsyncSession, competition_id: int, ticket_code: 
     entrant = await session.get(Entrant, entrant_id) if entrant_id is not None else None
     if entrant is None or entrant.competition_id != competition.id or entrant.status != EntrantStatus.ACCEPTED:
         raise InvalidInput("Choose one of the entrants.", field="entrant")
+    # A heat entry that went on to the final (a page opened before it did): the vote is the finalist's.
+    for _ in range(10):
+        finalist = await session.scalar(select(Entrant).where(Entrant.advanced_from_id == entrant.id,
+                                                              Entrant.status == EntrantStatus.ACCEPTED.value))
+        if finalist is None:
+            break
+        entrant = finalist
     vote = AudienceVote(competition_id=competition.id, entrant_id=entrant.id, ticket_id=ticket.id, via=via,
                         cast_at=utcnow())
     try:
@@ -144,9 +184,9 @@ class Tally:
 
 
 async def tally_rows(*, session: AsyncSession, competition_id: int) -> Tally:
-    counts = await tally(session=session, competition_id=competition_id)
     entrants = await entrants_for(session=session, competition_id=competition_id, accepted_only=True)
-    return Tally([(e, counts.get(e.id, 0)) for e in entrants])
+    counts = fold(await tally(session=session, competition_id=competition_id), entrants)
+    return Tally([(e, counts[e.id]) for e in on_ballot(entrants)])
 
 
 # --- the ticket page -------------------------------------------------------------------------------
@@ -177,6 +217,7 @@ async def ballots_for_ticket(*, session: AsyncSession, ticket: Ticket) -> list[B
         except NotEligible as exc:
             refusal = str(exc)
         entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
-        voted_for = next((e for e in entrants if vote and e.id == vote.entrant_id), None)
-        ballots.append(Ballot(competition, entrants, vote, voted_for, refusal))
+        voted_id = _latest_id(vote.entrant_id, _successors(entrants)) if vote else None
+        voted_for = next((e for e in entrants if e.id == voted_id), None)
+        ballots.append(Ballot(competition, on_ballot(entrants), vote, voted_for, refusal))
     return ballots

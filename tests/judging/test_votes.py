@@ -299,3 +299,35 @@ async def test_people_outside_the_organisers_cannot_open_the_vote(app, db):
         assert response.status_code == 403
     async with db.read() as session:
         assert (await session.get(Competition, competition.id)).voting_opened_at is None
+
+
+async def test_an_enterprise_in_a_heat_and_the_final_is_one_line_on_the_ballot_and_the_tally(db):
+    """Advancing to the final makes a second entry for the same enterprise: the audience sees it once, and a
+    vote sent for its heat entry (a page opened before it advanced) counts for the finalist."""
+    async with db.write() as session:
+        competition = await make_competition(session, name="Handsworth Dragons")
+        heat = await services.add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
+        final = await services.add_round(session=session, competition=competition, name="Final", kind="final",
+                                         actor_id=None)
+        pantry, bike, repair = [await make_entrant(session, competition, enterprise=name, round_id=heat.id)
+                                for name in ("Pantry", "Bike Co-op", "Repair Café")]
+        inside = await make_tickets(session, competition.event_id, 4)
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        (finalist,) = await services.advance_entrants(session=session, competition=fresh, final_id=final.id,
+                                                      entrant_ids=[bike.id], actor_id=None)
+        await votes.open_voting(session=session, competition=fresh, actor_id=None)
+    heat_vote = await _cast(db, competition, inside[0].code, bike.id)
+    assert heat_vote.entrant_id == finalist.id
+    await _cast(db, competition, inside[1].code, finalist.id)
+    await _cast(db, competition, inside[2].code, pantry.id)
+    async with db.read() as session:
+        rows = await votes.tally_rows(session=session, competition_id=competition.id)
+        fresh = await session.get(Competition, competition.id)
+        view = await load_results(session=session, competition=fresh)
+        ballots = await votes.ballots_for_ticket(session=session, ticket=inside[3])
+    assert [(e.enterprise, n) for e, n in rows.rows] == [("Pantry", 1), ("Repair Café", 0), ("Bike Co-op", 2)]
+    assert rows.total == 3
+    assert [(e.enterprise, n) for e, n in view.peoples_choice] == [("Bike Co-op", 2), ("Pantry", 1),
+                                                                   ("Repair Café", 0)]
+    assert view.total_votes == 3
+    assert [e.id for e in ballots[0].entrants] == [pantry.id, repair.id, finalist.id]
