@@ -170,6 +170,7 @@ class ScanResult:
     first_device: str = ""
     first_gate: str = ""
     detail: str = ""
+    inside: bool | None = None  # the ticket's state once this scan was judged (None: no ticket, or not known)
 
     @property
     def headline(self) -> str:
@@ -184,7 +185,7 @@ class ScanResult:
                 "order_id": t.order_id, "unpaid": t.unpaid, "price_pence": t.price_pence,
             },
             "first_checked_in_at": self.first_checked_in_at.isoformat() if self.first_checked_in_at else None,
-            "first_device": self.first_device, "first_gate": self.first_gate,
+            "first_device": self.first_device, "first_gate": self.first_gate, "inside": self.inside,
         }
 
 
@@ -386,6 +387,7 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
             detail = "Scanned offline before this ticket's last recorded entry or exit: the counts are unchanged."
         result.first_checked_in_at = state["checked_in_at"]
         result.first_device, result.first_gate = state["checked_in_device"], state["checked_in_gate"]
+        result.inside = bool(state["inside"])
     result.verdict, result.detail = verdict, detail
     (records.append if records is not None else lambda row: conn.execute(_RECORD, row))({
         "event_id": event_id, "ticket_id": row.id if row is not None else None, "scanned_text": clean((text or "")[:80]),
@@ -468,6 +470,7 @@ def _replay(conn: Connection, previous, event_id: int) -> ScanResult:
         result.ticket = _door_ticket(row)
         result.first_checked_in_at = row.checked_in_at
         result.first_device, result.first_gate = row.checked_in_device, row.checked_in_gate
+        result.inside = bool(row.inside)
     return result
 
 
@@ -532,8 +535,8 @@ async def manifest(*, session: AsyncSession, event_id: int) -> list[dict]:
         .where(Ticket.event_id == event_id).order_by(Ticket.id)
     )
     return [
-        {"code": r[0], "name": r[1], "type_id": r[2], "type": r[3], "tier": r[4], "status": r[5],
-         "unpaid": r[6] == OrderStatus.AWAITING_PAYMENT, "checked_in_at": r[7].isoformat() if r[7] else None,
+        {"code": r[0], "name": r[1], "type_id": r[2], "type": r[3], "tier": r[4], "tier_label": Tier(r[4]).label,
+         "status": r[5], "unpaid": r[6] == OrderStatus.AWAITING_PAYMENT, "checked_in_at": r[7].isoformat() if r[7] else None,
          "inside": bool(r[8])}
         for r in rows
     ]

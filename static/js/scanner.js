@@ -36,8 +36,11 @@
     admitted: "Admitted", readmitted: "Re-entry: admitted", already_checked_in: "Already checked in",
     cancelled: "Cancelled ticket", unpaid: "Not paid yet", wrong_event: "Wrong event",
     unknown: "Not a valid ticket", forged: "Forged ticket", checked_out: "Checked out",
-    not_inside: "Not checked in", error: "Cannot check tickets"
+    not_inside: "Not checked in", late: "Late sync: not counted", rejected: "Refused",
+    error: "Cannot check tickets"
   };
+  // Verdicts drawn as another's colours: a late sync as a duplicate, a refusal as an error.
+  var VERDICT_STYLE = { late: "already_checked_in", rejected: "error" };
   var KEYS = {
     deviceId: "denhub.door.device-id",
     counter: "denhub.door.scan-counter",
@@ -288,7 +291,7 @@
   }
 
   function ticketJSON(entry) {
-    return { code: entry.code, name: entry.name || "", type: entry.type || "", tier: "",
+    return { code: entry.code, name: entry.name || "", type: entry.type || "", tier: entry.tier_label || "",
              unpaid: !!entry.unpaid, price_pence: entry.price_pence || 0 };
   }
 
@@ -403,8 +406,12 @@
       entry.checked_in_device = result.first_device || "";
     }
     var v = result.verdict;
-    if (v === "admitted" || v === "readmitted" || v === "already_checked_in") entry.inside = true;
-    if (v === "checked_out" || v === "not_inside") entry.inside = false;
+    if (typeof result.inside === "boolean") {
+      entry.inside = result.inside;  // the ticket as the server left it (a synced scan may be older than that)
+    } else {
+      if (v === "admitted" || v === "readmitted" || v === "already_checked_in") entry.inside = true;
+      if (v === "checked_out" || v === "not_inside") entry.inside = false;
+    }
     if (v === "cancelled") entry.status = "cancelled";
     if (manifest) saveManifestSoon();
   }
@@ -455,7 +462,8 @@
     shownScanId = null;
     var box = els.verdict;
     var verdict = result.verdict || "unknown";
-    box.className = "verdict verdict-" + verdict + (result.local ? " verdict-local" : "");
+    box.className = "verdict verdict-" + verdict + (VERDICT_STYLE[verdict] ? " verdict-" + VERDICT_STYLE[verdict] : "") +
+      (result.local ? " verdict-local" : "");
     box.textContent = "";
     box.appendChild(el("p", "verdict-headline", result.headline || HEADLINES[verdict] || verdict));
     var t = result.ticket;
@@ -850,6 +858,14 @@
       headers: { "Accept": "application/json", "X-CSRF-Token": CSRF }
     }, 10000).then(function (response) {
       if (lostAccess(response)) { handleLostAccess(); return; }
+      if (response.status === 409 && isJSON(response)) {
+        // Refused with a verdict (a free order: nothing to pay; a cancelled ticket): shown as such.
+        return response.json().then(function (result) {
+          applyServer(result);
+          show(result);
+          feedback(result);
+        });
+      }
       if (!response.ok || !isJSON(response)) {
         var refused = new Error("The payment was not recorded (error " + response.status + ").");
         refused.answered = true;

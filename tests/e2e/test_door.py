@@ -394,3 +394,45 @@ async def test_without_a_camera_the_note_shows_and_typing_works(new_context, ser
     await expect_verdict(page, "Admitted", css="admitted")
     await assert_fits_width(page)
     await screenshot(page, "door-no-camera", device)
+
+
+# --- the organiser's live counts, and the tier on offline verdicts ----------------------------------------
+
+async def test_the_organisers_counts_follow_the_door_and_offline_verdicts_show_the_tier(browser, server, demo_login):
+    event_id, types = _event(server, BANGLA_SLUG)
+    online, offline = _book(server, BANGLA_SLUG, types["Festival day pass"], ["Imran Hussain", "Fatima Begum"])
+    staff = _add_door_staff(server)
+    problems = PageProblems()
+    contexts = []
+    try:
+        contexts.append(await phone_context(browser, server.url, problems))
+        organiser = await contexts[-1].new_page()
+        await organiser_sign_in(organiser, demo_login)
+        await put_on_the_door_team(organiser, event_id, staff)  # and stays on the door page
+        total = organiser.locator("#door-counts li.total")
+        before = int(re.search(r"All tickets: (\d+) /", await total.inner_text()).group(1))
+
+        contexts.append(await phone_context(browser, server.url, problems))
+        door_context = contexts[-1]
+        page = await door_context.new_page()
+        await open_scanner(page, event_id, staff)
+        await type_scan(page, online.code)
+        await expect_verdict(page, "Admitted", css="admitted")
+        await expect(verdict(page).locator(".verdict-type")).to_have_text("Festival day pass · Free")
+        # The organiser's page follows without being reloaded.
+        await expect(total).to_contain_text(f"All tickets: {before + 1} /", timeout=20_000)
+
+        # Offline, decided on the phone from the kept list: the tier is shown as the server shows it.
+        await door_context.set_offline(True)
+        await expect(page.locator("#net-status")).to_contain_text("Offline")
+        await type_scan(page, offline.payload)
+        await expect_verdict(page, "Admitted", css="admitted")
+        await expect(verdict(page).locator(".verdict-note")).to_contain_text("Decided on this phone")
+        await expect(verdict(page).locator(".verdict-type")).to_have_text("Festival day pass · Free")
+        await door_context.set_offline(False)
+        await expect(page.locator("#queue-status")).to_contain_text("Synced 1 offline scan", timeout=20_000)
+        await expect(total).to_contain_text(f"All tickets: {before + 2} /", timeout=20_000)
+    finally:
+        for context in contexts:
+            await context.close()
+    assert not [p for p in problems.items if "ERR_INTERNET_DISCONNECTED" not in p], problems.items

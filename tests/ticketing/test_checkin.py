@@ -257,7 +257,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     assert (await _scan(db, event, payload, device="Online", now=at[1])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload, direction="out", now=at[2])).verdict == Verdict.CHECKED_OUT
     late = await _scan(db, event, payload, device="Offline", scanned_at=at[0], client_scan_id="o-1", offline=True)
-    assert late.verdict == Verdict.ADMITTED
+    assert late.verdict == Verdict.ADMITTED and late.as_json()["inside"] is False  # the phone learns they left
     assert await _inside(db, event) == (1, 0)
 
     # Scanned in offline at T3, while inside (admitted T1), checked out online at T4: a late scan, no re-entry.

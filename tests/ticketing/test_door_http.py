@@ -475,6 +475,7 @@ async def test_manifest_has_the_public_key_and_every_ticket(client, db):
     assert set(by_code) == {amina.code, zara.code}
     assert by_code[amina.code]["checked_in_at"] is not None and by_code[amina.code]["inside"] is True
     assert by_code[amina.code]["type_id"] == free.id and by_code[amina.code]["status"] == "valid"
+    assert by_code[amina.code]["tier_label"] == "Free" and by_code[zara.code]["tier_label"] == "Standard"
     assert by_code[zara.code]["unpaid"] is True and by_code[zara.code]["checked_in_at"] is None
     assert "private" not in response.text
 
@@ -664,9 +665,14 @@ async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_sc
     synced = (await _sync(client, event, csrf, [{"client_scan_id": "off-1", "text": amina_qr,
                                                   "device": "Offline phone", "scanned_at": earlier}])).json()
     assert synced["results"][0]["verdict"] == "admitted"  # the earlier scan is the admission
+    assert synced["results"][0]["inside"] is True
 
     page = await client.get(f"/organiser/events/{event.id}/door")
     assert page.status_code == 200
     [listed] = re.findall(r'<ul class="door-duplicates">(.*?)</ul>', page.text, re.S)
     assert "Amina Khatun" in listed and "Online phone" in listed and "Offline phone" not in listed
     assert "DH1." not in listed
+    # The counts refresh themselves from the scanner's counts endpoint (a script from /static: the CSP).
+    assert f'data-counts-url="/door/events/{event.id}/counts"' in page.text
+    assert 'src="/static/js/door_counts.js"' in page.text
+    assert (await client.get("/static/js/door_counts.js")).status_code == 200
