@@ -259,7 +259,9 @@ async def sync(request: Request) -> Response:
     for i, result in zip(order, judged, strict=True):
         scan_id = batch[i]["client_scan_id"]
         if not isinstance(result, checkin.ScanResult):
-            results[positions[i]] = _rejected(scan_id, "Not recorded", result)
+            # Our fault, not the scan's: the phone keeps it queued and sends it again (the rest of the
+            # batch is recorded meanwhile), so no check-in is lost to a passing failure.
+            results[positions[i]] = {**_rejected(scan_id, "Not recorded yet", result), "retry": True}
             continue
         answer = results[positions[i]] = {"client_scan_id": scan_id, **result.as_json()}
         if notes[i]:

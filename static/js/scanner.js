@@ -823,7 +823,7 @@
         var done = {};
         batch.forEach(function (item) {
           var r = byId[item.client_scan_id];
-          if (!r) return;
+          if (!r || r.retry) return;  // not recorded because of a fault on our side: stays queued
           done[item.client_scan_id] = true;
           applyServer(r);
           if (item.client_scan_id === shownScanId) noteSynced(r);

@@ -568,8 +568,15 @@ async def test_a_sync_item_that_fails_does_not_stop_the_ones_after_it(client, db
     assert [(r["client_scan_id"], r["verdict"]) for r in results] == \
         [("e-0", "admitted"), ("e-1", "rejected"), ("e-2", "admitted")]
     assert results[1]["ok"] is False and "could not be recorded" in results[1]["detail"]
+    assert results[1]["retry"] is True and "retry" not in results[0]  # the phone keeps it queued
     assert _total(response.json()["counts"])["checked_in"] == 2
     assert await _check_in_rows(db, event) == 2
+    # once the fault is gone, the phone's next sync records it: nothing lost
+    monkeypatch.setattr(checkin_writer, "judge", real_judge)
+    again = (await _sync(client, event, csrf, scans[1:2])).json()["results"]
+    assert [(r["client_scan_id"], r["verdict"]) for r in again] == [("e-1", "unknown")]
+    assert "retry" not in again[0]
+    assert await _check_in_rows(db, event) == 3
 
 
 async def test_sync_scan_times_outside_a_sane_window_are_replaced_by_the_time_received(client, db):
