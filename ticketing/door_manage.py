@@ -7,6 +7,7 @@ import secrets
 
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -68,7 +69,11 @@ async def assign(request: Request) -> Response:
         exists = await session.scalar(select(checkin.DoorAssignment.id).where(
             checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == user.id))
         if not exists:
-            session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+            try:
+                async with session.begin_nested():  # a double click racing this one may insert it first
+                    session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+            except IntegrityError:
+                pass  # already on the team: the same outcome
     flash(request, f"{user.name} can now scan tickets for this event.")
     return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
 

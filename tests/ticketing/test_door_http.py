@@ -683,3 +683,21 @@ async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_sc
     assert f'data-counts-url="/door/events/{event.id}/counts"' in page.text
     assert 'src="/static/js/door_counts.js"' in page.text
     assert (await client.get("/static/js/door_counts.js")).status_code == 200
+
+
+async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(client, db):
+    """A double click on "Add to the door team": both answers are the same redirect, one assignment."""
+    from tests.factories import make_user
+
+    event, _, _ = await _event_with_types(db)
+    async with db.write() as session:
+        staff = await make_user(session, role=Role.DOOR_STAFF, email="volunteer@example.org", name="Volunteer")
+    await sign_in(client, db, Role.ORGANISER)
+    csrf = await csrf_for(client, f"/organiser/events/{event.id}/door")
+    responses = await asyncio.gather(*(
+        client.post(f"/organiser/events/{event.id}/door/staff", data={"csrf_token": csrf, "user_id": str(staff.id)})
+        for _ in range(4)))
+    assert [r.status_code for r in responses] == [303] * 4
+    async with db.read() as session:
+        assert await session.scalar(select(func.count(checkin.DoorAssignment.id)).where(
+            checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == staff.id)) == 1
