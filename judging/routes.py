@@ -16,7 +16,7 @@ from judging.errors import JudgingError
 from judging.models import CompetitionStatus, ResultsVisibility
 from judging.pages import judge_competition_for, load_competition, refuse
 from judging.results import load_results
-from judging.score_pages import declare_conflict, judge_state, score
+from judging.score_pages import declare_conflict, judge_service_worker, judge_state, score
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -146,6 +146,7 @@ routes = [
     Route("/", home, methods=["GET"], name="judging_home"),
     Route("/apply/{competition_id:int}", apply, methods=["GET", "POST"], name="judging_apply"),
     Route("/magic/{token}", magic, methods=["GET", "POST"], name="judging_magic"),
+    Route("/sw.js", judge_service_worker, methods=["GET"], name="judging_service_worker"),
     Route("/results/{competition_id:int}", results, methods=["GET"], name="judging_results"),
     Route("/{competition_id:int}", judge_competition, methods=["GET"], name="judging_judge_competition"),
     Route("/{competition_id:int}/state.json", judge_state, methods=["GET"], name="judging_judge_state"),

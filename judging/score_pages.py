@@ -13,15 +13,36 @@ form from the one list of criteria instead of the page carrying every entrant's 
 buttons per entrant would make the page grow with the running order, and the judges are on venue Wi-Fi.
 
 A judge only ever receives their own scores: nothing here reads another judge's sheet.
+
+Reloading offline: judge.js registers a service worker (static/js/judge-sw.js, served as /judging/sw.js
+with scope /judging/) so that a phone which reloads the scoring page with no network (a discarded tab, a
+pull to refresh) gets the page and its two assets (judge.css, judge.js) from the worker's cache; judge.js
+then shows what localStorage still holds ("not synced") and retries as before. Network first: the cache
+answers only when a request fails. It keeps one copy of the scoring page per competition (judge.js
+follows the entrant in the address), fetched again once when the worker installs, since the first page
+loaded before it. Nothing else: no POST (saves go to the network, so offline a save is "not synced", never
+a fake success), no JSON (state.json), no other page.
+
+The page is sent `Cache-Control: no-store`, which is for HTTP caches (shared proxies, the browser's own);
+the worker still keeps a copy in its Cache Storage, on purpose: it is the site's own storage on the
+judge's phone, like the localStorage that holds their unsynced scores, holds only this judge's page (their
+own scores and their session's CSRF token), and is read only when the network fails. It is dropped when
+someone signs in by magic link on the phone, when a scoring page answers "signed out" (a redirect) or
+403, and when the judge signs out from the scoring page (judge.js). A sign-out from another page followed
+by someone else's password sign-in and an offline reload of a scoring address would still show the
+previous judge's page: judges score on their own phones, and the page is gone at the next online load.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from denhub.auth import JUDGES, csrf_token, flash, form_int, guard
+from denhub.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
+from denhub.settings import PROJECT_ROOT
 from denhub.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import (
@@ -35,6 +56,9 @@ from judging.errors import (
     SheetLocked,
 )
 from judging.pages import judge_competition_for
+
+SERVICE_WORKER = (PROJECT_ROOT / "static" / "js" / "judge-sw.js").read_bytes()
+SERVICE_WORKER_ETAG = '"' + hashlib.sha256(SERVICE_WORKER).hexdigest()[:16] + '"'
 
 # What the script is told about a refusal; it retries only "not_started" (and network failures).
 ERROR_CODES = {PitchNotStarted: "not_started", SheetLocked: "locked", Conflicted: "conflict",
@@ -201,3 +225,13 @@ async def declare_conflict(request: Request) -> Response:
         return render(request, "judging/score.html", context, status_code=exc.status)
     flash(request, "Conflict declared: you will not score this entrant. The organiser can see it.")
     return _see_other(f"/judging/{competition.id}")
+
+
+@guard(PUBLIC)
+async def judge_service_worker(request: Request) -> Response:
+    """The scoring page's service worker (see the module docstring). At /judging/ so that its scope is
+    /judging/; no-cache so a phone always checks for a new version (an ETag makes that a 304)."""
+    headers = {"cache-control": "no-cache", "etag": SERVICE_WORKER_ETAG}
+    if request.headers.get("if-none-match") == SERVICE_WORKER_ETAG:
+        return Response(status_code=304, headers=headers)
+    return Response(SERVICE_WORKER, media_type="text/javascript", headers=headers)

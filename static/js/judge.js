@@ -242,11 +242,18 @@ if (data) {
   key = "denhub:judge:" + data.judge + ":" + data.competition + ":";
   list = data.entrants;
   list.forEach(function (e) { byId[e.id] = e; });
-  current = data.current;
+  var at = location.pathname.split("/")[4]; // judge-sw.js's copy may be another entrant's
+  current = byId[at] ? +at : data.current;
   addEventListener("online", function () { setOnline(true); poll(); });
   addEventListener("offline", function () { setOnline(false); });
   setInterval(sync, 10000);
   setInterval(poll, 15000);
   render();
   sync();
+  try { // offline reloads (judge-sw.js); signing out drops its copy
+    navigator.serviceWorker.register("/judging/sw.js").catch(function () {});
+    addEventListener("submit", function (ev) {
+      if (ev.target.getAttribute("action") === "/logout") caches.delete("denhub-judge");
+    });
+  } catch (e) {}
 }

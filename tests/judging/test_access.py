@@ -17,7 +17,8 @@ from tests.core.routes import walk
 from tests.judging.factories import criteria, make_competition, make_entrant, make_judge, score
 
 PUBLIC_PATHS = {"/judging/apply/{competition_id:int}", "/judging/magic/{token}", "/judging/results/{competition_id:int}",
-                "/judging/vote/{competition_id:int}", "/judging/vote/{competition_id:int}/thanks"}
+                "/judging/vote/{competition_id:int}", "/judging/vote/{competition_id:int}/thanks",
+                "/judging/sw.js"}  # the scoring page's service worker: a static script
 
 
 def _judging_endpoints(app):
