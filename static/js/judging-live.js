@@ -7,6 +7,17 @@
   if (!box || !window.fetch) return;
   var url = box.getAttribute("data-refresh-url");
   var busy = false;
+  var status = document.getElementById("live-status");
+
+  // The summary line without its time stamp: "3 of 6 sheets submitted · 1 draft · 0 conflicts".
+  function summary() {
+    var line = box.querySelector(".live-summary");
+    if (!line) return "";
+    var copy = line.cloneNode(true);
+    Array.prototype.forEach.call(copy.querySelectorAll(".muted"), function (n) { n.remove(); });
+    return copy.textContent.replace(/\s+/g, " ").replace(/[\s·]+$/, "").trim();
+  }
+  var said = summary();
 
   function interacting() {
     return box.contains(document.activeElement) && document.activeElement !== box ||
@@ -25,6 +36,9 @@
       .then(function (html) {
         if (!interacting()) box.innerHTML = html;
         box.removeAttribute("data-stale");
+        var now = summary();
+        if (status && now && now !== said) status.textContent = "Updated: " + now + ".";
+        said = now;
       })
       .catch(function () { box.setAttribute("data-stale", "true"); })
       .then(function () { busy = false; });

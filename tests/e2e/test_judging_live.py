@@ -65,6 +65,11 @@ async def test_the_provisional_ranking_updates_without_a_reload(browser, server,
         await expect(page.locator(".live-ranking .results-table .place")).to_have_text(["1", "2", "3"])
         await assert_fits_width(page)
         await page.evaluate("window.notReloaded = true")
+        # the table is not read out every 5 s; a short status says when the count of sheets changes
+        assert await page.locator("#live-table").get_attribute("aria-live") is None
+        await expect(page.locator("#live-status")).to_have_attribute("aria-live", "polite")
+        await page.wait_for_timeout(6_000)  # a refresh with nothing new
+        await expect(page.locator("#live-status")).to_have_text("")
 
         async def full_marks(session):
             from denhub.accounts import User
@@ -76,6 +81,7 @@ async def test_the_provisional_ranking_updates_without_a_reload(browser, server,
         await _write(server, full_marks)  # raw mean 72.2: the Repair Café now leads
         await expect(rows).to_have_text([NAMES[0], NAMES[1], NAMES[2]], timeout=15_000)
         await expect(page.locator(".live-ranking")).to_contain_text("72.2")
+        await expect(page.locator("#live-status")).to_have_text(re.compile(r"^Updated: 6 of 6 sheets submitted"))
         assert await page.evaluate("window.notReloaded === true"), "the page reloaded"
         await screenshot(page, "judging-live-ranking", "phone")
         await page.set_viewport_size(DEVICES["desktop"]["viewport"])
