@@ -118,6 +118,15 @@ async def test_results_rank_the_final_first_and_separately_and_name_each_finalis
     assert final_group.entrants[fa.id].raw_mean == pytest.approx(100 * 3 / 9)
     assert view.groups[1].results.entrants[a.id].raw_mean == pytest.approx(100 * 8 / 9)
     assert view.origins == {fa.id: "Heat 1", fd.id: "Heat 2"}
+    # the printed report says it too, under the final's heading
+    from judging.documents import load_report, results_pdf
+    from tests.judging.test_documents import texts
+
+    async with db.read() as session:
+        report = await load_report(session=session, competition=await session.get(Competition, competition.id))
+    whole = " ".join(" ".join(texts((await results_pdf(report))[2])).split())
+    final_part = whole[whole.index("Grand final"):whole.index("Heat 1 ")]
+    assert "Advanced from the heats: A (from Heat 1), D (from Heat 2)." in final_part
 
 
 async def test_top_of_a_heat_follows_its_ranking_and_needs_submitted_scores(db):
