@@ -530,13 +530,14 @@ async def manifest(*, session: AsyncSession, event_id: int) -> list[dict]:
     """The ticket list a scanner keeps for offline use: codes, names, types and status."""
     rows = await session.execute(
         select(Ticket.code, Ticket.attendee_name, Ticket.ticket_type_id, TicketType.name, TicketType.tier,
-               Ticket.status, Order.status, Ticket.checked_in_at, Ticket.inside)
+               Ticket.status, Order.status, Ticket.checked_in_at, Ticket.inside, Ticket.checked_in_device,
+               Ticket.checked_in_gate)
         .join(TicketType, Ticket.ticket_type_id == TicketType.id).join(Order, Ticket.order_id == Order.id)
         .where(Ticket.event_id == event_id).order_by(Ticket.id)
     )
     return [
         {"code": r[0], "name": r[1], "type_id": r[2], "type": r[3], "tier": r[4], "tier_label": Tier(r[4]).label,
          "status": r[5], "unpaid": r[6] == OrderStatus.AWAITING_PAYMENT, "checked_in_at": r[7].isoformat() if r[7] else None,
-         "inside": bool(r[8])}
+         "inside": bool(r[8]), "checked_in_device": r[9] or "", "checked_in_gate": r[10] or ""}
         for r in rows
     ]

@@ -299,7 +299,8 @@
     var result = { verdict: verdict, ok: !!OK_VERDICTS[verdict], headline: HEADLINES[verdict], detail: detail || "",
                    ticket: entry ? ticketJSON(entry) : null, local: true,
                    first_checked_in_at: entry ? entry.checked_in_at || null : null,
-                   first_device: entry ? entry.checked_in_device || "" : "", first_gate: "" };
+                   first_device: entry ? entry.checked_in_device || "" : "",
+                   first_gate: entry ? entry.checked_in_gate || "" : "" };
     if (extra) Object.keys(extra).forEach(function (k) { result[k] = extra[k]; });
     return result;
   }
@@ -381,6 +382,7 @@
     if (change.verdict === "admitted" && !entry.checked_in_at) {
       entry.checked_in_at = change.at;
       entry.checked_in_device = change.device;
+      entry.checked_in_gate = change.gate || "";
       entry.inside = true;
     } else if (change.verdict === "admitted" || change.verdict === "readmitted") {
       entry.inside = true;
@@ -404,6 +406,7 @@
     if (result.first_checked_in_at) {
       entry.checked_in_at = result.first_checked_in_at;
       entry.checked_in_device = result.first_device || "";
+      entry.checked_in_gate = result.first_gate || "";
     }
     var v = result.verdict;
     if (typeof result.inside === "boolean") {

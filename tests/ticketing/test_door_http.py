@@ -462,7 +462,7 @@ async def test_manifest_has_the_public_key_and_every_ticket(client, db):
     [(zara, _)] = await _book(db, event, paid, ["Zara Ahmed"])
     await _door_staff(client, db, event)
     csrf = await _scanner_csrf(client, event)
-    await _scan_json(client, event, csrf, amina_qr)
+    await _scan_json(client, event, csrf, amina_qr, device="Phone A", gate="Garden gate")
 
     response = await client.get(f"/door/events/{event.id}/manifest")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
@@ -477,6 +477,10 @@ async def test_manifest_has_the_public_key_and_every_ticket(client, db):
     assert by_code[amina.code]["type_id"] == free.id and by_code[amina.code]["status"] == "valid"
     assert by_code[amina.code]["tier_label"] == "Free" and by_code[zara.code]["tier_label"] == "Standard"
     assert by_code[zara.code]["unpaid"] is True and by_code[zara.code]["checked_in_at"] is None
+    # so a phone offline can say where and on which phone a ticket was first admitted
+    assert (by_code[amina.code]["checked_in_device"], by_code[amina.code]["checked_in_gate"]) == \
+        ("Phone A", "Garden gate")
+    assert (by_code[zara.code]["checked_in_device"], by_code[zara.code]["checked_in_gate"]) == ("", "")
     assert "private" not in response.text
 
 
