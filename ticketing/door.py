@@ -290,9 +290,14 @@ async def counts(request: Request) -> Response:
 async def manifest(request: Request) -> Response:
     """The public key and ticket list a scanner keeps to verify and admit while offline."""
     event = await door_event(request)
-    async with request.app.state.db.write() as session:
-        key: EventKey = await services.ensure_event_key(session=session, event_id=event.id)
+    db = request.app.state.db
+    # Every open scanner asks again each minute: a read, and a write only for an event with no key yet.
+    async with db.read() as session:
+        key: EventKey | None = await session.get(EventKey, event.id)
         tickets = await checkin.manifest(session=session, event_id=event.id)
+    if key is None:
+        async with db.write() as session:
+            key = await services.ensure_event_key(session=session, event_id=event.id)
     return JSONResponse({
         "event_id": event.id, "title": event.title, "algorithm": "Ed25519",
         "public_key": public_key_b64(key.public_key), "generated_at": utcnow().isoformat(), "tickets": tickets,

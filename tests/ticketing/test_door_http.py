@@ -705,3 +705,19 @@ async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(cl
     async with db.read() as session:
         assert await session.scalar(select(func.count(checkin.DoorAssignment.id)).where(
             checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == staff.id)) == 1
+
+
+async def test_manifest_of_an_event_with_no_key_yet_makes_one(client, db):
+    """No ticket booked yet, so no signing key: the scanner's list still comes with a key, made once."""
+    event, _, _ = await _event_with_types(db)
+    async with db.write() as session:
+        existing = await session.get(EventKey, event.id)
+        if existing is not None:
+            await session.delete(existing)
+    await _door_staff(client, db, event)
+    first = (await client.get(f"/door/events/{event.id}/manifest")).json()
+    second = (await client.get(f"/door/events/{event.id}/manifest")).json()
+    async with db.read() as session:
+        key = await session.get(EventKey, event.id)
+    assert key is not None and first["public_key"] == second["public_key"] == public_key_b64(key.public_key)
+    assert first["tickets"] == []
