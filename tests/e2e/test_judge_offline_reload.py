@@ -5,89 +5,29 @@ keeps the scoring page and its assets: offline, the reload opens the kept copy, 
 shows "saved on this phone — not synced" (a save is never answered from the cache), and when the network is
 back the scores reach the server by themselves. Signing out from the page drops the kept copy.
 
-The competition and judge are made directly in the e2e server's database, as in test_judging.py.
+The competition and judge are made directly in the e2e server's database by test_judging.py's _night.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import re
-import secrets
 import time
-import uuid
-from dataclasses import dataclass
 
 import pytest
 from playwright.async_api import expect
-from sqlalchemy import select
 
-from denhub import demo
-from denhub.accounts import Role, create_user
-from denhub.db import Database
-from events.models import Event
-from judging import judges, night, services
-from judging.models import JudgeAssignment, ScoreSheet
-from tests.e2e.conftest import DEVICES, PageProblems, Server
+from tests.e2e.conftest import DEVICES, PageProblems
+from tests.e2e.test_judging import _night, _sheets
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-DRAGONS_SLUG = next(s["slug"] for s in demo.programme(dt.datetime.now(dt.UTC)) if s["slug"].startswith("dragons-den"))
 ENTRANTS = [
     ("Soho Road Seed Library", "Priya Sandhu", "Free seeds and growing lessons lent from the library shelf."),
     ("Winson Green Print Shop", "Kwame Mensah", "Screen printing that trains young people leaving care."),
     ("Perry Barr Play Van", "Joanne Price", "A van of toys and play workers for estates with no playground."),
 ]
 CACHE = "denhub-judge"
-
-
-@dataclass
-class Setup:
-    competition_id: int
-    entrant_ids: list[int]
-    judge: tuple[str, str, int]  # (name, magic-link token, user id)
-
-
-async def _competition(server: Server) -> Setup:
-    """A competition on the demo pitch night with three entrants, scoring open for all, and one judge."""
-    db = Database(server.database_url)
-    suffix = uuid.uuid4().hex[:6]
-    try:
-        async with db.write() as session:
-            event_id = await session.scalar(select(Event.id).where(Event.slug == DRAGONS_SLUG))
-            competition = await services.create_competition(session=session, event_id=event_id,
-                                                            name=f"Offline night {suffix}", actor_id=None)
-            entrant_ids = []
-            for enterprise, name, pitch in ENTRANTS:
-                entrant = await services.add_entrant(session=session, competition=competition, actor_id=None,
-                                                     data=services.EntrantInput(
-                                                         name=name, enterprise=enterprise, pitch=pitch,
-                                                         social_mission=f"{pitch} Run in Birmingham.",
-                                                         contact_email=f"{suffix}.{len(entrant_ids)}@example.org"))
-                entrant_ids.append(entrant.id)
-            await session.flush()
-            for entrant_id in entrant_ids:
-                await night.open_scoring(session=session, competition=competition, entrant_id=entrant_id,
-                                         actor_id=None)
-            user = await create_user(session=session, email=f"judge.{suffix}@example.org", name="Judge Ife",
-                                     role=Role.JUDGE, password=secrets.token_urlsafe(16))
-            session.add(JudgeAssignment(competition_id=competition.id, user_id=user.id, is_chair=True))
-            token, _ = await judges.new_magic_link(session=session, user=user, competition=competition,
-                                                   base_url=server.url)
-            return Setup(competition.id, entrant_ids, ("Judge Ife", token, user.id))
-    finally:
-        await db.dispose()
-
-
-async def _sheets(server: Server, competition_id: int, judge_id: int) -> dict[int, str]:
-    db = Database(server.database_url)
-    try:
-        async with db.read() as session:
-            rows = await session.scalars(select(ScoreSheet).where(ScoreSheet.competition_id == competition_id,
-                                                                  ScoreSheet.judge_id == judge_id))
-            return {s.entrant_id: s.status for s in rows}
-    finally:
-        await db.dispose()
 
 
 def _badge(page, entrant_id: int):
@@ -136,9 +76,10 @@ async def test_the_service_worker_script_is_served_for_the_judging_scope(browser
 
 
 async def test_a_judge_reloads_the_scoring_page_offline_scores_and_it_syncs_when_back_online(browser, server):
-    setup = await _competition(server)
+    setup = await _night(server, judges_count=1, entrants=ENTRANTS, open_scoring=True, judge_names=["Judge Ife"],
+                         title="Offline night")
     cid, (first, second, _) = setup.competition_id, setup.entrant_ids
-    name, token, judge_id = setup.judge
+    name, token, judge_id = setup.judges[0]
     problems = PageProblems()
     context = await browser.new_context(base_url=server.url, locale="en-GB", timezone_id="Europe/London",
                                         **DEVICES["phone"])

@@ -32,6 +32,7 @@ from denhub.db import Database
 from events.models import Event
 from judging import demo as judging_demo
 from judging import judges, services
+from judging import night as judging_night
 from judging.models import Competition, JudgeAssignment, ScoreSheet
 from tests.e2e.conftest import DEVICES, PageProblems, Server, assert_fits_width, screenshot
 from tests.e2e.test_door import expect_verdict, type_scan
@@ -56,26 +57,32 @@ class Night:
     judges: list[tuple[str, str, int]]  # (name, magic-link token, user id)
 
 
-async def _night(server: Server, *, judges_count: int) -> Night:
-    """A competition of its own on the demo pitch night: five entrants waiting for their pitch, and judges
-    with one-time sign-in links."""
+async def _night(server: Server, *, judges_count: int, entrants=ENTRANTS, open_scoring: bool = False,
+                 judge_names=("Judge Nia", "Judge Bilal", "Judge Grace"), title: str = "Phone night") -> Night:
+    """A competition of its own on the demo pitch night: entrants (five, unless given) waiting for their pitch
+    (or with scoring open for all), and judges with one-time sign-in links, the first the chair."""
     db = Database(server.database_url)
     suffix = uuid.uuid4().hex[:6]
     try:
         async with db.write() as session:
             event_id = await session.scalar(select(Event.id).where(Event.slug == DRAGONS_SLUG))
             competition = await services.create_competition(session=session, event_id=event_id,
-                                                            name=f"Phone night {suffix}", actor_id=None)
+                                                            name=f"{title} {suffix}", actor_id=None)
             entrant_ids = []
-            for enterprise, name, pitch in ENTRANTS:
+            for enterprise, name, pitch in entrants:
                 entrant = await services.add_entrant(session=session, competition=competition, actor_id=None,
                                                      data=services.EntrantInput(
                                                          name=name, enterprise=enterprise, pitch=pitch,
                                                          social_mission=f"{pitch} Run in Birmingham.",
                                                          contact_email=f"{suffix}.{len(entrant_ids)}@example.org"))
                 entrant_ids.append(entrant.id)
+            if open_scoring:
+                await session.flush()
+                for entrant_id in entrant_ids:
+                    await judging_night.open_scoring(session=session, competition=competition, entrant_id=entrant_id,
+                                                     actor_id=None)
             panel = []
-            for n, name in enumerate(["Judge Nia", "Judge Bilal", "Judge Grace"][:judges_count]):
+            for n, name in enumerate(list(judge_names)[:judges_count]):
                 user = await create_user(session=session, email=f"judge.{suffix}.{n}@example.org", name=name,
                                          role=Role.JUDGE, password=secrets.token_urlsafe(16))
                 session.add(JudgeAssignment(competition_id=competition.id, user_id=user.id, is_chair=n == 0))
