@@ -66,14 +66,6 @@ def parse_entrant(form: FormData, rounds: list[Round] = ()) -> tuple[EntrantInpu
                         round_id=round_id), {}, values
 
 
-MAX_DB_ID = 2_147_483_647  # PostgreSQL's Integer: a bigger id would make the query fail, not find nothing
-
-
-def _row_id(value: object) -> int | None:
-    number = _int(value) if isinstance(value, str) else None
-    return number if number is not None and 0 < number <= MAX_DB_ID else None
-
-
 @dataclass
 class AdvanceInput:
     final_id: int
@@ -85,12 +77,12 @@ class AdvanceInput:
 def parse_advance(form: FormData) -> AdvanceInput:
     """The "Advance to the final" forms: final_id, and either entrant (checked, repeated) or heat_id and top.
     Anything else raises InvalidInput."""
-    final_id = _row_id(form.get("final_id"))
+    final_id = form_id(form.get("final_id"))
     if final_id is None:
         raise InvalidInput("Choose the final to advance entrants into.")
     entrant_ids = []
     for value in form.getlist("entrant"):
-        number = _row_id(value)
+        number = form_id(value)
         if number is None:
             raise InvalidInput("Choose entrants from the list.")
         entrant_ids.append(number)
@@ -101,7 +93,7 @@ def parse_advance(form: FormData) -> AdvanceInput:
         return AdvanceInput(final_id, entrant_ids)
     if not raw_top and not raw_heat:
         raise InvalidInput("Choose the entrants to advance, or how many of a heat’s top entrants.")
-    top, heat_id = _int(raw_top), _row_id(raw_heat)
+    top, heat_id = _int(raw_top), form_id(raw_heat)
     if heat_id is None:
         raise InvalidInput("Choose the heat to take the top entrants from.")
     if top is None or not 1 <= top <= 100:
