@@ -92,7 +92,8 @@ async def details(request: Request) -> Response:
 async def _rate_limited(request: Request) -> bool:
     settings = request.app.state.settings
     async with request.app.state.db.read() as session:
-        used = await ratelimit.count_recent(session=session, bucket="register-address", key=client_address(request),
+        used = await ratelimit.count_recent(session=session, bucket=booking_state.REGISTER_BUCKET,
+                                            key=client_address(request),
                                             window_seconds=settings.registration_window_seconds)
     return used >= settings.registration_limit
 
@@ -174,12 +175,13 @@ async def register(request: Request) -> Response:
                 # Again inside the write transaction: attempts sent together all passed the count read
                 # before it. (On SQLite writers take turns, so this is exact; on PostgreSQL, workers
                 # booking at the same instant may each still see the others' bookings uncommitted.)
-                if await ratelimit.count_recent(session=session, bucket="register-address",
+                if await ratelimit.count_recent(session=session, bucket=booking_state.REGISTER_BUCKET,
                                                 key=client_address(request),
                                                 window_seconds=settings.registration_window_seconds
                                                 ) >= settings.registration_limit:
                     raise _TooManyNow()
-                await ratelimit.record(session=session, bucket="register-address", key=client_address(request))
+                await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET,
+                                       key=client_address(request))
                 await emails.enqueue_confirmation(session=session, order=order, event=event,
                                                   base_url=settings.base_url)
             # Commit and give the connection back now: leaving it to `async with` would hold both (and the
@@ -254,7 +256,8 @@ async def join_waitlist(request: Request) -> Response:
                                              email=email.lower())
         place = await waitlist.position(session=session, entry=entry)
         if created:
-            await ratelimit.record(session=session, bucket="register-address", key=client_address(request))
+            await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET,
+                                   key=client_address(request))
     if created:
         flash(request, f"You are on the waiting list for “{ticket_type.name}” (number {place} in line). "
                        "We will email you if a place comes up.")
