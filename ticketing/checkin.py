@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from denhub.db import Base, UTCDateTime, utcnow
+from denhub.sqlite_direct import direct
 from events.models import Event
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
@@ -210,7 +211,7 @@ class DoorAccess:
 
 def check_access(session: Session, *, event_id: int, access: DoorAccess) -> None:
     """Raise DoorRefused or NoSuchEvent (refusal first: it says nothing about which events exist)."""
-    row = session.connection().execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0}).first()
+    row = direct(session.connection()).execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0}).first()
     allowed = access.everywhere or access.link_event_id == event_id or (row is not None and row[1] is not None)
     if not allowed:
         raise DoorRefused
@@ -245,7 +246,7 @@ _TICKET = (
 # run one at a time): the state read with it is the truth for the one UPDATE that follows.
 _TICKET_BY_CODE = _TICKET.where(_tickets.c.code == bindparam("code")).with_for_update(of=_tickets)
 _TICKET_BY_ID = _TICKET.where(_tickets.c.id == bindparam("id"))
-_PUBLIC_KEY = select(_keys.c.public_key).where(_keys.c.event_id == bindparam("event_id"))
+_EVENT_KEY = select(_keys.c.public_key, _keys.c.private_key).where(_keys.c.event_id == bindparam("event_id"))
 _PREVIOUS = select(_check_ins.c.verdict, _check_ins.c.ticket_id, _check_ins.c.event_id).where(
     _check_ins.c.client_scan_id == bindparam("client_scan_id"))
 _STATE = select(_tickets.c.checked_in_at, _tickets.c.checked_in_device, _tickets.c.checked_in_gate,
@@ -273,20 +274,23 @@ _OUT = update(_tickets).where(_tickets.c.id == bindparam("ticket_id"), _tickets.
     inside=False)
 _RECORD = insert(_check_ins)
 
-# Event keys never change once made, so every worker may keep the public halves. A key that fails to verify
-# is read again before the scan is called forged (an event deleted and its number reused on SQLite).
-_public_keys: dict[tuple[str, int], bytes] = {}
+# Event keys never change once made, so every worker may keep them (both halves: with the private one a
+# ticket we issued is recognised by signing its claims again, cheaper than verifying, see
+# signing.verify_ticket_remembered). A key that fails to verify is read again before the scan is called
+# forged (an event deleted and its number reused on SQLite).
+_event_keys: dict[tuple[str, int], tuple[bytes, bytes]] = {}
 
 
-def _public_key(conn: Connection, event_id: int, *, fresh: bool = False) -> bytes | None:
+def _event_key(conn: Connection, event_id: int, *, fresh: bool = False) -> tuple[bytes, bytes] | None:
+    """(public, private) key of the event, or None when it has none."""
     cache_key = (str(conn.engine.url), event_id)
-    key = None if fresh else _public_keys.get(cache_key)
-    if key is None:
-        key = conn.execute(_PUBLIC_KEY, {"event_id": event_id}).scalar()
-        if key is None:
+    pair = None if fresh else _event_keys.get(cache_key)
+    if pair is None:
+        row = conn.execute(_EVENT_KEY, {"event_id": event_id}).first()
+        if row is None:
             return None
-        key = _public_keys[cache_key] = bytes(key)
-    return key
+        pair = _event_keys[cache_key] = (bytes(row.public_key), bytes(row.private_key))
+    return pair
 
 
 def _door_ticket(row) -> DoorTicket:
@@ -307,17 +311,17 @@ def _resolve(conn: Connection, text: str) -> tuple[Verdict | None, object | None
             claims = parse_unverified(text)
         except InvalidTicket:
             return Verdict.UNKNOWN, None, "This QR code is damaged or not one of our tickets."
-        public_key = _public_key(conn, claims.event_id)
-        if public_key is None:
+        pair = _event_key(conn, claims.event_id)
+        if pair is None:
             return Verdict.FORGED, None, "The code claims an event we never issued tickets for."
         try:
             try:
-                claims = verify_ticket(public_key, text)
+                claims = verify_ticket(pair[0], text, pair[1])
             except ForgedTicket:
-                fresh = _public_key(conn, claims.event_id, fresh=True)
-                if fresh is None or fresh == public_key:
+                fresh = _event_key(conn, claims.event_id, fresh=True)
+                if fresh is None or fresh == pair:
                     raise
-                claims = verify_ticket(fresh, text)
+                claims = verify_ticket(fresh[0], text, fresh[1])
         except ForgedTicket:
             return Verdict.FORGED, None, "The signature does not match: this ticket was not issued by us."
         except InvalidTicket:
@@ -354,7 +358,7 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
     With `records`, the scan's check-in row is appended there for the caller to insert (with the rest of a
     group, in one statement) instead of being inserted now; the ticket's own state is written at once."""
     session.flush()  # the caller's pending changes (pay and admit: the order just marked paid) come first
-    conn = session.connection()
+    conn = direct(session.connection())
     now = now or utcnow()
     scanned_at = min(scanned_at or now, now)  # a device clock ahead of ours must not win "first scan"
     device, gate = device[:64], gate[:64]
@@ -406,7 +410,7 @@ async def door_ticket(session: AsyncSession, ticket_id: int) -> DoorTicket:
 def insert_records(session: Session, records: list[dict]) -> None:
     """Insert check-in rows that judge() collected (one executemany) and empty the list."""
     if records:
-        session.connection().execute(_RECORD, records)
+        direct(session.connection()).execute(_RECORD, records)
         records.clear()
 
 

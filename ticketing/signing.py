@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hmac
 import json
 import re
 import unicodedata
@@ -197,8 +198,14 @@ def sign_ticket(
         [ticket_code, event_id, ticket_type_id, initials], ensure_ascii=False, separators=(",", ":")
     ).encode("utf-8")
     signed = f"{PREFIX}.{_b64encode(claims)}"
-    signature = Ed25519PrivateKey.from_private_bytes(private_raw).sign(signed.encode("ascii"))
+    signature = _private_key(bytes(private_raw)).sign(signed.encode("ascii"))
     return f"{signed}.{_b64encode(signature)}"
+
+
+@functools.lru_cache(maxsize=256)
+def _private_key(private_raw: bytes) -> Ed25519PrivateKey:
+    """The key object (making one from raw bytes derives the public half: as costly as a signature)."""
+    return Ed25519PrivateKey.from_private_bytes(private_raw)
 
 
 def _split(payload: object) -> tuple[str, bytes, bytes]:
@@ -283,21 +290,40 @@ def _public_key(public_raw: bytes) -> Ed25519PublicKey | None:
 VERIFIED_CACHE_SIZE = 8192
 
 
+def _issued_claims(private_raw: bytes, payload: str) -> TicketClaims | None:
+    """The claims of `payload` if it is exactly the text sign_ticket makes for them with this private key;
+    else None (not ours, not canonical, or signed otherwise: verify_ticket decides)."""
+    try:
+        claims = parse_unverified(payload)
+        expected = sign_ticket(private_raw, ticket_code=claims.ticket_code, event_id=claims.event_id,
+                               ticket_type_id=claims.ticket_type_id, initials=claims.initials)
+    except (InvalidTicket, ValueError, TypeError):
+        return None
+    return claims if hmac.compare_digest(expected.encode("ascii"), payload.strip(" \t\r\n").encode("ascii")) else None
+
+
 @functools.lru_cache(maxsize=VERIFIED_CACHE_SIZE)
-def _remembered(public_raw: bytes, payload: str) -> TicketClaims | InvalidTicket:
+def _remembered(public_raw: bytes, payload: str, private_raw: bytes | None) -> TicketClaims | InvalidTicket:
+    if private_raw is not None and payload.isascii():
+        claims = _issued_claims(private_raw, payload)
+        if claims is not None:
+            return claims
     try:
         return verify_ticket(public_raw, payload)
     except InvalidTicket as exc:
         return exc
 
 
-def verify_ticket_remembered(public_raw: bytes, payload: str) -> TicketClaims:
+def verify_ticket_remembered(public_raw: bytes, payload: str, private_raw: bytes | None = None) -> TicketClaims:
     """verify_ticket, remembering the answers for the last VERIFIED_CACHE_SIZE (key, payload) pairs.
 
     The answer for a given key and payload never changes, and checking an Ed25519 signature is the
-    costliest step of a scan (about 0.1 ms): the door sees the same payload again on a re-scan, a
-    re-entry, or a phone syncing what it admitted offline."""
-    answer = _remembered(bytes(public_raw), payload)
+    costliest step of a scan: the door sees the same payload again on a re-scan, a re-entry, or a phone
+    syncing what it admitted offline. Given the key pair's private half (the server has it; a phone does
+    not), a payload is first compared with the one this server issues for its claims: Ed25519 signatures
+    are deterministic, so a ticket we issued matches exactly, and signing costs about a third of verifying.
+    Anything else (a forgery, a ticket signed some other way) is verified as before."""
+    answer = _remembered(bytes(public_raw), payload, bytes(private_raw) if private_raw is not None else None)
     if isinstance(answer, InvalidTicket):
         raise type(answer)(*answer.args)
     return answer

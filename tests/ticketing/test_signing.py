@@ -304,3 +304,52 @@ def test_remembered_verification_gives_the_same_answers_as_verify_ticket():
     _, another_public = generate_keypair()
     with pytest.raises(ForgedTicket):  # remembered per key: the good payload is forged for another event's key
         verify_ticket_remembered(another_public, good)
+
+
+def test_with_the_private_half_an_issued_ticket_is_recognised_and_anything_else_still_verified():
+    from ticketing.signing import ForgedTicket, MalformedTicket, _remembered, verify_ticket_remembered
+
+    private, public = generate_keypair()
+    other_private, _ = generate_keypair()
+    good = sign_ticket(private, ticket_code="ISSUED1", event_id=7, ticket_type_id=3, initials="নর")
+    assert verify_ticket_remembered(public, good, private) == verify_ticket(public, good)
+    # Surrounding whitespace (a wedge scanner's CR) is the same ticket, as verify_ticket says.
+    assert verify_ticket_remembered(public, good + "\r\n", private) == verify_ticket(public, good)
+    # A forgery with a real ticket's claims, a tampered claim and junk are refused as before.
+    forged = sign_ticket(other_private, ticket_code="ISSUED1", event_id=7, ticket_type_id=3, initials="নর")
+    with pytest.raises(ForgedTicket):
+        verify_ticket_remembered(public, forged, private)
+    head, claims, signature = good.split(".")
+    tampered_claims = sign_ticket(private, ticket_code="ISSUED2", event_id=7, ticket_type_id=3,
+                                  initials="নর").split(".")[1]
+    with pytest.raises(ForgedTicket):
+        verify_ticket_remembered(public, f"{head}.{tampered_claims}.{signature}", private)
+    with pytest.raises(MalformedTicket):
+        verify_ticket_remembered(public, "DH1.not-a-ticket", private)
+    # A ticket validly signed but not byte for byte what we issue (claims JSON with a space) is still accepted:
+    # only the signature decides, as on a phone.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    import base64
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signed = "DH1." + b64('["ISSUED3", 7,3,"AB"]'.encode())
+    odd = f"{signed}.{b64(Ed25519PrivateKey.from_private_bytes(private).sign(signed.encode()))}"
+    _remembered.cache_clear()
+    assert verify_ticket_remembered(public, odd, private).ticket_code == "ISSUED3"
+    # The shortcut is what answered for the issued ticket: with the private half, no verify at all.
+    import ticketing.signing as signing
+
+    calls = []
+    real = signing.verify_ticket
+    signing.verify_ticket = lambda *a: calls.append(a) or real(*a)
+    try:
+        _remembered.cache_clear()
+        verify_ticket_remembered(public, good, private)
+        assert calls == []
+        with pytest.raises(ForgedTicket):
+            verify_ticket_remembered(public, forged, private)
+        assert len(calls) == 1
+    finally:
+        signing.verify_ticket = real

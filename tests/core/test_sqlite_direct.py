@@ -1,0 +1,102 @@
+"""denhub.sqlite_direct: the door's Core statements straight on sqlite3 must store and read exactly what
+SQLAlchemy would, raise SQLAlchemy's errors, and stay out of the way elsewhere (PostgreSQL, reads)."""
+
+import datetime as dt
+import secrets
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from denhub.db import utcnow
+from denhub.sqlite_direct import DirectSQLite, direct
+from tests.factories import make_event
+from tests.ticketing.factories import make_ticket_type
+from ticketing import checkin, services
+from ticketing.checkin import CheckIn
+from ticketing.models import Ticket
+
+
+async def _ticket(db):
+    async with db.write() as session:
+        event = await make_event(session)
+        ticket_type = await make_ticket_type(session, event)
+    req = services.RegistrationRequest(lines=[services.TicketLine(ticket_type.id, "Amina Khatun")],
+                                       email="a@example.org", community_declaration="resident",
+                                       form_token=secrets.token_urlsafe(24))
+    async with db.write() as session:
+        order, _ = await services.register(session=session, event_id=event.id, req=req)
+        ticket = await session.scalar(select(Ticket).where(Ticket.order_id == order.id))
+    return event, ticket
+
+
+async def test_direct_only_on_sqlite_write_transactions(db):
+    async with db.write() as session:
+        runner = await session.run_sync(lambda s: direct(s.connection()))
+        assert isinstance(runner, DirectSQLite) == db.is_sqlite
+    async with db.read() as session:
+        runner = await session.run_sync(lambda s: direct(s.connection()))
+        assert not isinstance(runner, DirectSQLite)
+
+
+async def test_rows_read_and_written_directly_match_sqlalchemy(db):
+    event, ticket = await _ticket(db)
+    at = dt.datetime(2026, 11, 24, 19, 5, 7, 123456, tzinfo=dt.UTC)
+
+    def write_and_read(session):
+        conn = session.connection()
+        runner = direct(conn)
+        assert runner.execute(checkin._FIRST_ADMISSION, {"ticket_id": ticket.id, "at": at, "by": "Gate phone",
+                                                         "at_gate": "North"}).rowcount == 1
+        # The conditional UPDATE does nothing the second time, and says so.
+        assert runner.execute(checkin._FIRST_ADMISSION, {"ticket_id": ticket.id, "at": at, "by": "x",
+                                                         "at_gate": ""}).rowcount == 0
+        mine = runner.execute(checkin._TICKET_BY_CODE, {"code": ticket.code}).first()
+        theirs = conn.execute(checkin._TICKET_BY_CODE, {"code": ticket.code}).first()
+        assert tuple(mine) == tuple(theirs) and mine._fields == theirs._fields
+        assert mine._mapping == dict(theirs._mapping)
+        assert mine.checked_in_at == at and mine.checked_in_at.tzinfo is not None and mine.inside is True
+        assert runner.execute(checkin._TICKET_BY_CODE, {"code": "nope"}).first() is None
+        row = {"event_id": event.id, "ticket_id": ticket.id, "scanned_text": "x", "verdict": "admitted",
+               "direction": "in", "device": "d", "gate": "g", "scanned_at": at, "recorded_at": at,
+               "client_scan_id": None, "offline": True, "duplicate": False}
+        runner.execute(checkin._RECORD, [{**row, "client_scan_id": "direct-1"}, {**row, "client_scan_id": "direct-2",
+                                                                                 "duplicate": True}])
+        runner.execute(checkin._RECORD, {**row, "client_scan_id": "direct-3"})
+        # A statement whose parameters are expanded when it runs goes through SQLAlchemy, same answer.
+        assert runner.execute(checkin._MOVED_SINCE, {"ticket_id": ticket.id, "at": at - dt.timedelta(seconds=1)}
+                              ).first() is not None
+        assert runner.execute(checkin._MOVED_SINCE, {"ticket_id": ticket.id, "at": at}).first() is None
+
+    async with db.write() as session:
+        await session.run_sync(write_and_read)
+    async with db.read() as session:
+        stored = await session.get(Ticket, ticket.id)
+        assert (stored.checked_in_at, stored.checked_in_device, stored.checked_in_gate, stored.inside) == (
+            at, "Gate phone", "North", True)
+        rows = (await session.scalars(select(CheckIn).where(CheckIn.event_id == event.id)
+                                      .order_by(CheckIn.client_scan_id))).all()
+        assert [(r.client_scan_id, r.scanned_at, r.offline, r.duplicate) for r in rows] == [
+            ("direct-1", at, True, False), ("direct-2", at, True, True), ("direct-3", at, True, False)]
+
+
+async def test_a_constraint_broken_directly_raises_sqlalchemys_integrity_error_and_rolls_back(db):
+    event, ticket = await _ticket(db)
+    now = utcnow()
+    row = {"event_id": event.id, "ticket_id": ticket.id, "scanned_text": "x", "verdict": "admitted",
+           "direction": "in", "device": "d", "gate": "g", "scanned_at": now, "recorded_at": now,
+           "client_scan_id": "same-id", "offline": False, "duplicate": False}
+
+    def insert(session):
+        direct(session.connection()).execute(checkin._RECORD, row)
+
+    async with db.write() as session:
+        await session.run_sync(insert)
+    with pytest.raises(IntegrityError):
+        async with db.write() as session:
+            await session.run_sync(lambda s: direct(s.connection()).execute(
+                checkin._FIRST_ADMISSION, {"ticket_id": ticket.id, "at": now, "by": "d", "at_gate": ""}))
+            await session.run_sync(insert)
+    async with db.read() as session:  # the whole transaction was rolled back, the admission with it
+        assert (await session.get(Ticket, ticket.id)).checked_in_at is None
+        assert len((await session.scalars(select(CheckIn).where(CheckIn.event_id == event.id))).all()) == 1
