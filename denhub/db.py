@@ -172,6 +172,7 @@ class Database:
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        self._on_dispose: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -241,5 +242,12 @@ class Database:
         finally:
             lock.release()
 
+    def on_dispose(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the database is disposed (connections opened beside the engine's pool)."""
+        self._on_dispose.append(callback)
+
     async def dispose(self) -> None:
+        for callback in self._on_dispose:
+            callback()
+        self._on_dispose.clear()
         await self.engine.dispose()

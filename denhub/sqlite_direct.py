@@ -16,15 +16,18 @@ process, keyed by the statement object.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import ClauseElement
 
-from denhub.db import WRITE_OPTION
+from denhub.db import WRITE_OPTION, Database
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class _Plan:
 
 
 _plans: dict[tuple, _Plan | None] = {}
+MAX_PLANS = 1024  # a statement built per call (not meant for this) would otherwise grow the cache for ever
 
 
 def _plan(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) -> _Plan | None:
@@ -46,6 +50,8 @@ def _plan(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) -> _P
         return _plans[cache_key]
     except KeyError:
         pass
+    if len(_plans) >= MAX_PLANS:
+        _plans.clear()
     try:
         plan = _compile(statement, dialect, keys)
     except (AttributeError, KeyError, TypeError):  # SQLAlchemy's internals moved: let SQLAlchemy run it
@@ -59,7 +65,7 @@ def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) ->
     plan = None
     names = tuple(compiled.positiontup or ())
     supported = (dialect.paramstyle == "qmark" and not compiled.post_compile_params
-                 and not compiled.literal_execute_params and not getattr(compiled, "returning", None)
+                 and not compiled.literal_execute_params
                  and (not compiled.isinsert or set(names) <= set(keys or ())))
     if supported:
         required = {name: None for name in names if compiled.binds[name].required}
@@ -116,6 +122,42 @@ class Result:
         return list(self._rows)
 
 
+def _run(raw: sqlite3.Connection, plan: _Plan, params: dict | list[dict], dialect) -> Result:
+    many = isinstance(params, list)
+    values = [_values(plan, given) for given in (params if many else [params])]
+    try:
+        if many:
+            cursor = raw.executemany(plan.sql, values)
+            return Result([], cursor.rowcount)
+        cursor = raw.execute(plan.sql, values[0])
+        rows = []
+        if plan.row is not None:
+            make, results = plan.row._make, plan.results
+            rows = [make([value if process is None or value is None else process(value)
+                          for process, value in zip(results, raw_row, strict=True)])
+                    for raw_row in cursor.fetchall()]
+        return Result(rows, cursor.rowcount)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(plan.sql, values if many else values[0], exc, sqlite3.Error,
+                                  dialect=dialect, ismulti=many) from exc
+
+
+def _values(plan: _Plan, given: dict) -> list:
+    fixed = plan.fixed
+    out = []
+    for name, process in zip(plan.names, plan.binds, strict=True):
+        value = given[name] if name in given else fixed[name]
+        out.append(value if process is None else process(value))
+    return out
+
+
+def _keys(statement: ClauseElement, params: dict | list[dict] | None) -> tuple[str, ...] | None:
+    if not statement.is_dml:
+        return None
+    first = params[0] if isinstance(params, list) else params
+    return tuple(first or ())
+
+
 class DirectSQLite:
     """`execute(statement, params)` on the sqlite3 connection of a SQLAlchemy write transaction."""
 
@@ -127,37 +169,16 @@ class DirectSQLite:
 
     def execute(self, statement: ClauseElement, params: dict | list[dict] | None = None) -> Result:
         many = isinstance(params, list)
-        rows_in = params if many else [params or {}]
-        keys = tuple(rows_in[0]) if statement.is_dml and rows_in else None
-        plan = _plan(statement, self.dialect, keys)
-        if plan is None:  # something this shortcut does not do: SQLAlchemy runs it
+        if many and not params:
+            return Result([], 0)
+        plan = _plan(statement, self.dialect, _keys(statement, params))
+        if plan is None or (many and plan.row is not None):  # not for this shortcut: SQLAlchemy runs it
             result = self.conn.execute(statement, params)
             return Result(list(result) if result.returns_rows else [], result.rowcount)
-        values = [self._values(plan, given) for given in rows_in]
-        try:
-            if many:
-                cursor = self.raw.executemany(plan.sql, values)
-                return Result([], cursor.rowcount)
-            cursor = self.raw.execute(plan.sql, values[0])
-            rows = []
-            if plan.row is not None:
-                make, results = plan.row._make, plan.results
-                rows = [make([value if process is None or value is None else process(value)
-                              for process, value in zip(results, raw_row, strict=True)])
-                        for raw_row in cursor.fetchall()]
-            return Result(rows, cursor.rowcount)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(plan.sql, values if many else values[0], exc, sqlite3.Error,
-                                      dialect=self.dialect, ismulti=many) from exc
+        return _run(self.raw, plan, params if many else (params or {}), self.dialect)
 
-    @staticmethod
-    def _values(plan: _Plan, given: dict) -> list:
-        fixed = plan.fixed
-        out = []
-        for name, process in zip(plan.names, plan.binds, strict=True):
-            value = given[name] if name in given else fixed[name]
-            out.append(value if process is None else process(value))
-        return out
+    def scalar(self, statement: ClauseElement, params: dict | None = None):
+        return self.execute(statement, params).scalar()
 
 
 def direct(conn: Connection) -> Connection | DirectSQLite:
@@ -169,3 +190,51 @@ def direct(conn: Connection) -> Connection | DirectSQLite:
     if not isinstance(raw, sqlite3.Connection):
         return conn
     return DirectSQLite(conn, raw)
+
+
+# --- reads outside a transaction ----------------------------------------------------------------------
+
+_readers: weakref.WeakKeyDictionary[Database, dict[int, sqlite3.Connection]] = weakref.WeakKeyDictionary()
+
+
+def read_now(db: Database, statement: ClauseElement, params: dict | None = None) -> list | None:
+    """The rows of one SELECT, read at once on SQLite through a read-only connection of this thread (one
+    statement is one consistent snapshot); None when this shortcut does not apply (PostgreSQL, an in-memory
+    database, a statement it cannot run, or the database busy for a moment): the caller then reads through
+    SQLAlchemy as usual. Nothing is awaited, so one connection per thread serves every request."""
+    if not db.is_sqlite or statement.is_dml:
+        return None
+    dialect = db.engine.dialect
+    plan = _plan(statement, dialect, None)
+    if plan is None or plan.row is None:
+        return None
+    raw = _reader(db)
+    if raw is None:
+        return None
+    try:
+        return _run(raw, plan, params or {}, dialect)._rows
+    except OperationalError:  # locked or busy (SQLite says so at once: busy_timeout 0, see denhub.db)
+        return None
+
+
+def _reader(db: Database) -> sqlite3.Connection | None:
+    per_thread = _readers.get(db)
+    if per_thread is None:
+        per_thread = _readers[db] = {}
+        db.on_dispose(lambda: _close_readers(db))
+    thread = threading.get_ident()
+    raw = per_thread.get(thread)
+    if raw is None:
+        path = make_url(db.url).database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        raw.execute("PRAGMA busy_timeout=0")
+        raw.execute("PRAGMA query_only=1")
+        per_thread[thread] = raw
+    return raw
+
+
+def _close_readers(db: Database) -> None:
+    for raw in (_readers.pop(db, None) or {}).values():
+        raw.close()

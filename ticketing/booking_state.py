@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from denhub.db import Database, utcnow
 from denhub.ratelimit import RateEvent
+from denhub.sqlite_direct import read_now
 from events.models import Event
 from ticketing.models import Order, TicketType
 
@@ -81,12 +82,14 @@ async def load(db: Database, *, slug: str, form_token: str | None, address: str,
     # Not `async with`: its exit closes the connection in a separate task, so under load every request
     # would hold a connection across a turn of the event loop, and the pool would keep opening and closing
     # extra ones (an aiosqlite thread each).
-    conn = await db.engine.connect()
-    try:
-        rows = (await conn.execute(_STATE, {"slug": slug, "form_token": form_token, "address": address,
-                                            "since": since})).all()
-    finally:
-        await conn.close()
+    params = {"slug": slug, "form_token": form_token, "address": address, "since": since}
+    rows = read_now(db, _STATE, params)  # SQLite: straight away, without SQLAlchemy's connection and greenlets
+    if rows is None:
+        conn = await db.engine.connect()
+        try:
+            rows = (await conn.execute(_STATE, params)).all()
+        finally:
+            await conn.close()
     if not rows:
         return None
     first = rows[0]

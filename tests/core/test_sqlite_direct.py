@@ -100,3 +100,25 @@ async def test_a_constraint_broken_directly_raises_sqlalchemys_integrity_error_a
     async with db.read() as session:  # the whole transaction was rolled back, the admission with it
         assert (await session.get(Ticket, ticket.id)).checked_in_at is None
         assert len((await session.scalars(select(CheckIn).where(CheckIn.event_id == event.id))).all()) == 1
+
+
+async def test_read_now_reads_committed_rows_as_sqlalchemy_does_and_only_on_sqlite(db):
+    from denhub.sqlite_direct import _readers, read_now
+
+    event, ticket = await _ticket(db)
+    rows = read_now(db, checkin._TICKET_BY_CODE, {"code": ticket.code})
+    if not db.is_sqlite:
+        assert rows is None  # the caller reads through SQLAlchemy
+        return
+    async with db.read() as session:
+        theirs = (await session.execute(checkin._TICKET_BY_CODE, {"code": ticket.code})).all()
+    assert [tuple(r) for r in rows] == [tuple(r) for r in theirs] and rows[0].checked_in_at is None
+    at = utcnow()
+    async with db.write() as session:
+        await session.run_sync(lambda s: direct(s.connection()).execute(
+            checkin._FIRST_ADMISSION, {"ticket_id": ticket.id, "at": at, "by": "d", "at_gate": ""}))
+    assert read_now(db, checkin._TICKET_BY_CODE, {"code": ticket.code})[0].checked_in_at == at  # committed: seen
+    assert read_now(db, checkin._FIRST_ADMISSION, {"ticket_id": ticket.id, "at": at, "by": "", "at_gate": ""}) is None
+    assert _readers.get(db)
+    await db.dispose()
+    assert not _readers.get(db)
