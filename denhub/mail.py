@@ -35,6 +35,7 @@ from sqlalchemy import JSON, Index, Integer, String, Text, event, insert, or_, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
+from denhub import sqlite_direct
 from denhub.db import Base, Database, UTCDateTime, utcnow
 from denhub.settings import Settings
 
@@ -161,7 +162,7 @@ async def enqueue(
     )
     # A Core INSERT and an object standing for the row (every column set), not the ORM's unit of work:
     # a booking rush queues one email per booking.
-    row_id = await session.scalar(_INSERT_OUTBOX, values)
+    row_id = (await sqlite_direct.execute(session, _INSERT_OUTBOX, values)).scalar()
     message = OutboxMessage(id=row_id, **values)
     make_transient_to_detached(message)
     session.add(message)

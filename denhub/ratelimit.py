@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, Integer, String, delete, func, insert, select
+from sqlalchemy import Index, Integer, String, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from denhub import sqlite_direct
 from denhub.db import Base, UTCDateTime, utcnow
 
 
@@ -23,12 +24,13 @@ class RateEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+_COUNT = select(func.count(RateEvent.id)).where(
+    RateEvent.bucket == bindparam("bucket"), RateEvent.key == bindparam("key"), RateEvent.at > bindparam("since"))
+
+
 async def count_recent(*, session: AsyncSession, bucket: str, key: str, window_seconds: int) -> int:
     since = utcnow() - dt.timedelta(seconds=window_seconds)
-    stmt = select(func.count(RateEvent.id)).where(
-        RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.at > since
-    )
-    return await session.scalar(stmt) or 0
+    return (await sqlite_direct.execute(session, _COUNT, {"bucket": bucket, "key": key, "since": since})).scalar() or 0
 
 
 _INSERT = insert(RateEvent.__table__)
@@ -36,7 +38,7 @@ _INSERT = insert(RateEvent.__table__)
 
 async def record(*, session: AsyncSession, bucket: str, key: str) -> None:
     # A Core INSERT: a booking rush records one per booking, and the ORM's unit of work costs far more.
-    await session.execute(_INSERT, {"bucket": bucket, "key": key[:320], "at": utcnow()})
+    await sqlite_direct.execute(session, _INSERT, {"bucket": bucket, "key": key[:320], "at": utcnow()})
 
 
 async def clear(*, session: AsyncSession, bucket: str, key: str) -> None:

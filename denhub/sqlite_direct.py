@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
 from denhub.db import WRITE_OPTION, Database
@@ -64,8 +65,11 @@ def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) ->
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
     plan = None
     names = tuple(compiled.positiontup or ())
+    # Not: parameters expanded when run, or column defaults SQLAlchemy computes in Python as it executes (an
+    # INSERT missing a column that has one, an UPDATE of a table with `onupdate`): those need its machinery.
     supported = (dialect.paramstyle == "qmark" and not compiled.post_compile_params
                  and not compiled.literal_execute_params
+                 and not getattr(compiled, "insert_prefetch", None) and not getattr(compiled, "update_prefetch", None)
                  and (not compiled.isinsert or set(names) <= set(keys or ())))
     if supported:
         required = {name: None for name in names if compiled.binds[name].required}
@@ -173,8 +177,7 @@ class DirectSQLite:
             return Result([], 0)
         plan = _plan(statement, self.dialect, _keys(statement, params))
         if plan is None or (many and plan.row is not None):  # not for this shortcut: SQLAlchemy runs it
-            result = self.conn.execute(statement, params)
-            return Result(list(result) if result.returns_rows else [], result.rowcount)
+            return _as_result(self.conn.execute(statement, params))
         return _run(self.raw, plan, params if many else (params or {}), self.dialect)
 
     def scalar(self, statement: ClauseElement, params: dict | None = None):
@@ -238,3 +241,36 @@ def _reader(db: Database) -> sqlite3.Connection | None:
 def _close_readers(db: Database) -> None:
     for raw in (_readers.pop(db, None) or {}).values():
         raw.close()
+
+
+# --- from async code --------------------------------------------------------------------------------------
+
+_RUNNER = "denhub_direct_runner"
+
+
+async def execute(session: AsyncSession, statement: ClauseElement, params: dict | list[dict] | None = None) -> Result:
+    """`session.execute(statement, params)` for a Core statement built once, as a Result (first, one, scalar,
+    all, rowcount). On SQLite in a write transaction it runs straight on sqlite3 (see `direct`), after
+    flushing what the session holds (as SQLAlchemy's autoflush would); elsewhere through SQLAlchemy."""
+    sync_session = session.sync_session
+    transaction = sync_session.get_transaction()
+    cached = session.info.get(_RUNNER)
+    if cached is not None and cached[0] is transaction and transaction is not None and transaction.is_active:
+        runner = cached[1]
+    else:
+        runner = direct((await session.connection()).sync_connection)
+        session.info[_RUNNER] = (sync_session.get_transaction(), runner)
+    if isinstance(runner, DirectSQLite):
+        many = isinstance(params, list)
+        plan = _plan(statement, runner.dialect, _keys(statement, params)) if not (many and not params) else None
+        if plan is not None and not (many and plan.row is not None):
+            if sync_session.new or sync_session.dirty or sync_session.deleted:
+                await session.flush()
+            return _run(runner.raw, plan, params if many else (params or {}), runner.dialect)
+    return _as_result(await session.execute(statement, params))
+
+
+def _as_result(result) -> Result:
+    """SQLAlchemy's result (Core's CursorResult or the ORM's) as a Result: the rows read now."""
+    rows = result.all() if getattr(result, "returns_rows", True) else []
+    return Result(rows, getattr(result, "rowcount", -1))

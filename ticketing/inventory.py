@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
+from denhub import sqlite_direct
 from ticketing.models import TicketType
 
 
@@ -71,12 +72,13 @@ async def claim(*, session: AsyncSession, event_id: int, quantities: dict[int, i
         n = quantities[type_id]
         if n <= 0:
             continue
-        result = await session.execute(_CLAIM_TYPE, {"claim_type": type_id, "claim_event": event_id, "claim_n": n})
+        result = await sqlite_direct.execute(session, _CLAIM_TYPE,
+                                             {"claim_type": type_id, "claim_event": event_id, "claim_n": n})
         if result.rowcount != 1:
             raise SoldOut(type_id, names.get(type_id, ""))
         total += n
     if total:
-        result = await session.execute(_CLAIM_EVENT, {"claim_event": event_id, "claim_total": total})
+        result = await sqlite_direct.execute(session, _CLAIM_EVENT, {"claim_event": event_id, "claim_total": total})
         if result.rowcount != 1:
             raise SoldOut(None)
 

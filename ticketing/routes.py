@@ -51,13 +51,13 @@ async def _types(request: Request, event):
         return await services.list_ticket_types(session=session, event_id=event.id)
 
 
-def _details_context(event, types, lines, values, errors, form_token, message=None, sold_out=False) -> dict:
+def _details_context(event, types, lines, values, errors, form_token) -> dict:
     by_id = {t.id: t for t in types}
     return {
         "event": event, "lines": [(i, by_id[type_id]) for i, type_id in enumerate(lines)],
-        "values": values, "errors": errors, "form_token": form_token, "message": message,
+        "values": values, "errors": errors, "form_token": form_token,
         "needs_declaration": any(by_id[type_id].tier == Tier.COMMUNITY for type_id in lines),
-        "declarations": COMMUNITY_DECLARATIONS, "honeypot": HONEYPOT_FIELD, "sold_out": sold_out,
+        "declarations": COMMUNITY_DECLARATIONS, "honeypot": HONEYPOT_FIELD,
         "total": sum(by_id[type_id].price_pence for type_id in lines if by_id[type_id].tier != Tier.FREE),
     }
 
@@ -167,7 +167,7 @@ async def register(request: Request) -> Response:
         # refused line goes on to register(), which answers those as it always has.)
         gone = services.sold_out(event, types, step.request)
         if gone is not None:
-            return _sold_out_page(request, event, types, lines, step.values, token, gone)
+            return _sold_out_page(request, event, types, lines, step.values, gone)
     try:
         async with db.write() as session:
             order, created = await services.register(session=session, event_id=event.id, req=step.request)
@@ -199,7 +199,12 @@ async def register(request: Request) -> Response:
         # Two sends of one form racing for the last seats: the first took them, so this one finds its order.
         order = await _order_for_token(db, step.request.form_token)
         if order is None:
-            return _sold_out_page(request, event, types, lines, step.values, token, exc)
+            # What was read before the write lock said there were seats: read the counts again for the page.
+            fresh = await booking_state.load(db, slug=event.slug, form_token=None, address=client_address(request),
+                                             window_seconds=settings.registration_window_seconds)
+            if fresh is not None:
+                event, types = fresh.event, fresh.types
+            return _sold_out_page(request, event, types, lines, step.values, exc)
         created = False
     except IntegrityError:
         # The same form was submitted twice at the same moment: the other submission created the order.
@@ -213,10 +218,19 @@ async def register(request: Request) -> Response:
     return RedirectResponse(f"/orders/{order.code}", status_code=303)
 
 
-def _sold_out_page(request: Request, event, types, lines, values, token, exc: SoldOut) -> Response:
-    return render(request, "ticketing/details.html",
-                  _details_context(event, types, lines, values, {}, token, message=str(exc), sold_out=True),
-                  status_code=409)
+def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) -> Response:
+    """What a booking that found too few seats gets: what ran out and, when a type it asked for has none left,
+    that type's waiting list form filled in with the name and email just typed (one tap to join)."""
+    by_id = {t.id: t for t in types}
+    asked = [by_id[type_id] for type_id in dict.fromkeys(lines) if type_id in by_id]
+    if exc.ticket_type_id in by_id:
+        asked = [by_id[exc.ticket_type_id]]
+    waitlist_type = next((t for t in asked if combined_left(t.capacity, t.sold, event.capacity,
+                                                             event.tickets_sold) == 0), None)
+    return render(request, "ticketing/sold_out.html", {
+        "event": event, "message": str(exc), "waitlist_type": waitlist_type, "honeypot": HONEYPOT_FIELD,
+        "name": values.get("name_0", "")[:120], "email": values.get("email", "")[:320],
+    }, status_code=409)
 
 
 @guard(PUBLIC)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from denhub import sqlite_direct
 from denhub.db import utcnow
 from events.models import Event, EventStatus
 from ticketing import inventory
@@ -204,6 +205,7 @@ _TYPES = select(TicketType).where(TicketType.event_id == bindparam("event_id"),
                                   TicketType.id.in_(bindparam("type_ids", expanding=True)))
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_TICKETS = insert(Ticket.__table__).returning(Ticket.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 
 
 async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
@@ -215,11 +217,11 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
     """
     now = now or utcnow()
     if req.form_token:
-        existing_id = await session.scalar(_ORDER_FOR_TOKEN, {"form_token": req.form_token})
+        existing_id = (await sqlite_direct.execute(session, _ORDER_FOR_TOKEN, {"form_token": req.form_token})).scalar()
         if existing_id is not None:
             return await session.get(Order, existing_id), False
     # Only what closed_reason looks at: a booking rush should not build an Event object per attempt.
-    event = (await session.execute(_EVENT_STATE, {"event_id": event_id})).first()
+    event = (await sqlite_direct.execute(session, _EVENT_STATE, {"event_id": event_id})).first()
     reason = closed_reason(event, now)
     if reason:
         raise RegistrationClosed(reason)
@@ -242,7 +244,7 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
         status=OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
         total_pence=total, consent_at=now, paid_at=None, paid_note="", created_at=now, cancelled_at=None,
     )
-    order_id = await session.scalar(_INSERT_ORDER, order_values)
+    order_id = (await sqlite_direct.execute(session, _INSERT_ORDER, order_values)).scalar()
     order = _persistent(session, Order(id=order_id, **order_values))
     ticket_values = [
         dict(code=new_code(12), order_id=order_id, event_id=event.id, ticket_type_id=line.ticket_type_id,
@@ -251,7 +253,10 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
              inside=False)
         for line, price in zip(req.lines, prices, strict=True)
     ]
-    ids = (await session.execute(_INSERT_TICKETS, ticket_values)).scalars().all()
+    if len(ticket_values) == 1:  # the usual booking: one statement, straight on SQLite (sqlite_direct)
+        ids = [(await sqlite_direct.execute(session, _INSERT_TICKET, ticket_values[0])).scalar()]
+    else:
+        ids = (await session.execute(_INSERT_TICKETS, ticket_values)).scalars().all()
     tickets = [_persistent(session, Ticket(id=ticket_id, **values))
                for ticket_id, values in zip(ids, ticket_values, strict=True)]
     await _ensure_event_key_once(session=session, event_id=event.id, created_at=event.created_at)

@@ -122,3 +122,27 @@ async def test_read_now_reads_committed_rows_as_sqlalchemy_does_and_only_on_sqli
     assert _readers.get(db)
     await db.dispose()
     assert not _readers.get(db)
+
+
+_RENAME = None
+
+
+async def test_a_statement_needing_sqlalchemys_defaults_goes_through_sqlalchemy(db):
+    """An UPDATE of the event without updated_at: its `onupdate` is computed by SQLAlchemy as it executes."""
+    from sqlalchemy import bindparam, update
+
+    from events.models import Event
+
+    global _RENAME
+    _RENAME = _RENAME if _RENAME is not None else (
+        update(Event).where(Event.id == bindparam("event_id")).values(title=bindparam("new_title")))
+    event, _ = await _ticket(db)
+    async with db.read() as session:
+        before = (await session.get(Event, event.id)).updated_at
+    async with db.write() as session:
+        result = await session.run_sync(lambda s: direct(s.connection()).execute(
+            _RENAME, {"event_id": event.id, "new_title": "Renamed"}))
+        assert result.rowcount == 1
+    async with db.read() as session:
+        stored = await session.get(Event, event.id)
+        assert stored.title == "Renamed" and stored.updated_at > before

@@ -185,9 +185,9 @@ async def test_capacity_per_type_and_event_wide_capacity_limit_bookings(client, 
     refused = await book(client, event, [(a.id, "A Three"), (a.id, "A Four")])
     assert refused.status_code == 409
     assert "sold out or there are not enough left" in page_text(refused)
-    # the names typed are kept, and the page points to the waiting list
-    assert 'value="A Three"' in refused.text and 'value="A Four"' in refused.text
-    assert "Choose other tickets or join the waiting list" in page_text(refused)
+    # One seat is left, so no waiting list yet: the page sends them back to choose fewer.
+    assert "Not enough tickets left" in page_text(refused) and 'action="/events/' not in refused.text
+    assert "Choose fewer or other tickets, or join the waiting list" in page_text(refused)
     # the child type allows one
     refused = await book(client, event, [(b.id, "C One"), (b.id, "C Two")])
     assert refused.status_code == 409

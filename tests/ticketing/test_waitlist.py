@@ -120,6 +120,27 @@ async def test_organiser_cancelling_an_order_or_one_ticket_frees_seats(app, clie
 
 # --- the waiting list ---------------------------------------------------------------------------------
 
+async def test_a_sold_out_booking_offers_the_waiting_list_filled_in_and_one_tap_joins_it(app, db, client):
+    event, ticket_type, _ = await _sold_out_setup(client, db)
+    async with new_client(app, address="198.51.100.7") as late:
+        refused = await book(late, event, [(ticket_type.id, "Nasrin <Begum>")], email="nasrin@example.org")
+        assert refused.status_code == 409
+        text = page_text(refused)
+        assert "Sold out" in text and "“Dancer” tickets are sold out" in text and "Nothing has been booked" in text
+        form = re.search(r'<form method="post" action="/events/[^"]+/waitlist".*?</form>', refused.text, re.S).group(0)
+        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+        # What they typed is there, escaped; consent is theirs to give.
+        assert fields["ticket_type_id"] == str(ticket_type.id) and fields["email"] == "nasrin@example.org"
+        assert fields["name"] == "Nasrin &lt;Begum&gt;" and "<Begum>" not in refused.text
+        assert 'name="consent" checked' not in form
+        joined = await late.post(f"/events/{event.slug}/waitlist", data={
+            "csrf_token": fields["csrf_token"], "ticket_type_id": fields["ticket_type_id"],
+            "name": "Nasrin <Begum>", "email": fields["email"], "consent": "on", "website": ""})
+        assert joined.status_code == 303
+        assert "number 1 in line" in page_text(await late.get(joined.headers["location"]))
+    assert [(e.name, e.email) for e in await _entries(db)] == [("Nasrin <Begum>", "nasrin@example.org")]
+
+
 async def test_join_the_waiting_list_when_sold_out_and_joining_twice_is_harmless(client, db):
     event, ticket_type, _ = await _sold_out_setup(client, db)
     page = await client.get(f"/events/{event.slug}")
