@@ -228,7 +228,8 @@ def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) 
     waitlist_type = next((t for t in asked if combined_left(t.capacity, t.sold, event.capacity,
                                                              event.tickets_sold) == 0), None)
     return render(request, "ticketing/sold_out.html", {
-        "event": event, "message": str(exc), "waitlist_type": waitlist_type, "honeypot": HONEYPOT_FIELD,
+        "event": event, "waitlist_type": waitlist_type, "honeypot": HONEYPOT_FIELD,
+        "message": f"Sorry, “{waitlist_type.name}” tickets are sold out." if waitlist_type else str(exc),
         "name": values.get("name_0", "")[:120], "email": values.get("email", "")[:320],
     }, status_code=409)
 
