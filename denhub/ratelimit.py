@@ -33,6 +33,15 @@ async def count_recent(*, session: AsyncSession, bucket: str, key: str, window_s
     return (await sqlite_direct.execute(session, _COUNT, {"bucket": bucket, "key": key, "since": since})).scalar() or 0
 
 
+async def serialize(*, session: AsyncSession, bucket: str, key: str) -> None:
+    """Make this write transaction take its turn with every other one that counts and records the same bucket
+    and key, so a count taken in it is exact when it commits. SQLite's write transactions already run one at
+    a time; on PostgreSQL, a transaction-scoped advisory lock on the key (taken first, before any row lock, so
+    two transactions never wait for each other the other way round)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{bucket}:{key[:320]}"))))
+
+
 _INSERT = insert(RateEvent.__table__)
 
 

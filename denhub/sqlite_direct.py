@@ -61,7 +61,16 @@ def _plan(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) -> _P
     return plan
 
 
+def _selects_objects(statement: ClauseElement) -> bool:
+    """A SELECT of mapped objects (select(Ticket)): its rows are ORM objects, which only SQLAlchemy makes."""
+    if statement.is_dml or not hasattr(statement, "column_descriptions"):
+        return False
+    return any(d.get("entity") is not None and d.get("expr") is d.get("entity") for d in statement.column_descriptions)
+
+
 def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) -> _Plan | None:
+    if _selects_objects(statement):
+        return None
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
     plan = None
     names = tuple(compiled.positiontup or ())

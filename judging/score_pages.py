@@ -132,8 +132,7 @@ async def _save(request: Request, competition_id: int, entrant_id: int, values, 
     """Save in one transaction: (the sheet, its scores). The competition row is locked first, so a save and
     the release of the results (or the rubric's locking by the first save) never cross."""
     async with request.app.state.db.write() as session:
-        competition = await services.get_competition(session=session, competition_id=competition_id,
-                                                     for_update=True)
+        competition = await sheets.competition_for_saving(session=session, competition_id=competition_id)
         saved = await sheets.save_scores(session=session, competition=competition, judge_id=request.state.user.id,
                                          entrant_id=entrant_id, values=values, comment=comment, submit=submit)
         return saved.sheet, saved.values

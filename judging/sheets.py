@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from denhub import sqlite_direct
 from denhub.accounts import User
 from denhub.db import utcnow
 from judging.errors import (
@@ -28,6 +29,7 @@ from judging.judges import PanelMember, panel, require_judge
 from judging.models import (
     AuditEntry,
     Competition,
+    CompetitionStatus,
     Conflict,
     Criterion,
     Entrant,
@@ -137,11 +139,43 @@ _SET_SHEET = (_sheets.update().where(_sheets.c.id == bindparam("sheet_id"))
 _ADD_AUDIT = AuditEntry.__table__.insert()
 
 
+# What a save reads of its competition once the rubric is locked (every save after the first): plain columns,
+# with the row locked as get_competition(for_update=True) locks it, so a save and the release of the results
+# never cross. Until the rubric is locked the save loads the Competition itself (lock_rubric changes it).
+_COMPETITION_STATE = (select(Competition.id, Competition.status, Competition.rubric_locked_at)
+                      .where(Competition.id == bindparam("competition_id")).with_for_update())
+
+
+@dataclass(frozen=True)
+class LockedCompetition:
+    """As much of a Competition as save_scores reads, for a competition whose rubric is locked."""
+
+    id: int
+    status: str
+    rubric_locked_at: object
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == CompetitionStatus.CLOSED
+
+    @property
+    def rubric_locked(self) -> bool:
+        return self.rubric_locked_at is not None
+
+
+async def competition_for_saving(*, session: AsyncSession, competition_id: int) -> Competition | LockedCompetition:
+    """The competition a save runs against, its row locked (NotFound when there is none)."""
+    row = (await sqlite_direct.execute(session, _COMPETITION_STATE, {"competition_id": competition_id})).first()
+    if row is not None and row.rubric_locked_at is not None:
+        return LockedCompetition(row.id, row.status, row.rubric_locked_at)
+    return await get_competition(session=session, competition_id=competition_id, for_update=True)
+
+
 async def _scoring_target(session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int) -> str:
     """The entrant's enterprise, once the judge may score them: on the panel, no conflict, scoring open.
     One query, plain columns (no objects to build)."""
-    row = (await session.execute(_TARGET, {"competition_id": competition.id, "judge_id": judge_id,
-                                           "entrant_id": entrant_id})).first()
+    row = (await sqlite_direct.execute(session, _TARGET, {"competition_id": competition.id, "judge_id": judge_id,
+                                                          "entrant_id": entrant_id})).first()
     if row is None or row[4] is None:
         await require_judge(session=session, competition_id=competition.id, user_id=judge_id)
     if row is None or row[0] != competition.id or row[1] != EntrantStatus.ACCEPTED:
@@ -225,17 +259,17 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
     if submit:
         row.update(status=SheetStatus.SUBMITTED.value, submitted_at=now)
         note("sheet.submit", enterprise, SheetStatus.DRAFT.value, SheetStatus.SUBMITTED.value)
-    # Plain statements on the transaction's connection, each batch in one executemany.
-    connection = await session.connection()
+    # Plain statements on the transaction's connection (on SQLite straight on sqlite3, see denhub.sqlite_direct),
+    # each batch in one executemany.
     if changed:
-        await connection.execute(_SET_SCORE, changed)
+        await sqlite_direct.execute(session, _SET_SCORE, changed)
     if added:
-        await connection.execute(_ADD_SCORE, added)
-    await connection.execute(_SET_SHEET, {"sheet_id": sheet.id, **{f"new_{k}": v for k, v in row.items()}})
+        await sqlite_direct.execute(session, _ADD_SCORE, added)
+    await sqlite_direct.execute(session, _SET_SHEET, {"sheet_id": sheet.id, **{f"new_{k}": v for k, v in row.items()}})
     for key, value in row.items():  # the object says what the row now says
         set_committed_value(sheet, key, value)
     if trail:  # the rows judging.services.audit would add
-        await connection.execute(_ADD_AUDIT, trail)
+        await sqlite_direct.execute(session, _ADD_AUDIT, trail)
     if not competition.rubric_locked:
         await lock_rubric(session=session, competition=competition, actor_id=judge_id,
                           why="the first score was saved")

@@ -109,6 +109,19 @@ class _TooManyNow(Exception):
     """The address reached its limit while this booking waited for the write lock (rolls the booking back)."""
 
 
+async def _count_under_lock(session, request: Request) -> None:
+    """Count this address's bookings and waiting-list joins again inside the write transaction that adds one
+    (requests sent together all passed the count read before it), and record this one; _TooManyNow (which
+    rolls the transaction back) at the limit. Exact: transactions counting one address take turns
+    (ratelimit.serialize, called first in the transaction)."""
+    settings = request.app.state.settings
+    address = client_address(request)
+    if await ratelimit.count_recent(session=session, bucket=booking_state.REGISTER_BUCKET, key=address,
+                                    window_seconds=settings.registration_window_seconds) >= settings.registration_limit:
+        raise _TooManyNow()
+    await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET, key=address)
+
+
 def _too_many() -> HTTPException:
     return HTTPException(429, "Too many bookings from your connection in a short time. Please wait a few "
                               "minutes and try again, or ask us at the door.")
@@ -170,18 +183,11 @@ async def register(request: Request) -> Response:
             return _sold_out_page(request, event, types, lines, step.values, gone)
     try:
         async with db.write() as session:
+            await ratelimit.serialize(session=session, bucket=booking_state.REGISTER_BUCKET,
+                                      key=client_address(request))
             order, created = await services.register(session=session, event_id=event.id, req=step.request)
             if created:
-                # Again inside the write transaction: attempts sent together all passed the count read
-                # before it. (On SQLite writers take turns, so this is exact; on PostgreSQL, workers
-                # booking at the same instant may each still see the others' bookings uncommitted.)
-                if await ratelimit.count_recent(session=session, bucket=booking_state.REGISTER_BUCKET,
-                                                key=client_address(request),
-                                                window_seconds=settings.registration_window_seconds
-                                                ) >= settings.registration_limit:
-                    raise _TooManyNow()
-                await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET,
-                                       key=client_address(request))
+                await _count_under_lock(session, request)
                 await emails.enqueue_confirmation(session=session, order=order, event=event,
                                                   base_url=settings.base_url)
             # Commit and give the connection back now: leaving it to `async with` would hold both (and the
@@ -266,13 +272,17 @@ async def join_waitlist(request: Request) -> Response:
         return render(request, "events/event.html", context, status_code=422)
     if await _rate_limited(request):
         raise _too_many()
-    async with request.app.state.db.write() as session:
-        entry, created = await waitlist.join(session=session, event=event, ticket_type=ticket_type, name=name,
-                                             email=email.lower())
-        place = await waitlist.position(session=session, entry=entry)
-        if created:
-            await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET,
-                                   key=client_address(request))
+    try:
+        async with request.app.state.db.write() as session:
+            await ratelimit.serialize(session=session, bucket=booking_state.REGISTER_BUCKET,
+                                      key=client_address(request))
+            entry, created = await waitlist.join(session=session, event=event, ticket_type=ticket_type, name=name,
+                                                 email=email.lower())
+            if created:
+                await _count_under_lock(session, request)
+            place = await waitlist.position(session=session, entry=entry)
+    except _TooManyNow:
+        raise _too_many() from None
     if created:
         flash(request, f"You are on the waiting list for “{ticket_type.name}” (number {place} in line). "
                        "We will email you if a place comes up.")

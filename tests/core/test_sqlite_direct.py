@@ -146,3 +146,16 @@ async def test_a_statement_needing_sqlalchemys_defaults_goes_through_sqlalchemy(
     async with db.read() as session:
         stored = await session.get(Event, event.id)
         assert stored.title == "Renamed" and stored.updated_at > before
+
+
+_TICKET_OBJECT = select(Ticket).where(Ticket.id == __import__("sqlalchemy").bindparam("ticket_id"))
+
+
+async def test_a_select_of_mapped_objects_is_left_to_sqlalchemy(db):
+    """Its rows are ORM objects: sqlite_direct.execute must not hand back bare tuples in their place."""
+    from denhub import sqlite_direct
+
+    _, ticket = await _ticket(db)
+    async with db.write() as session:
+        [row] = (await sqlite_direct.execute(session, _TICKET_OBJECT, {"ticket_id": ticket.id})).all()
+        assert isinstance(row[0], Ticket) and row[0].code == ticket.code

@@ -121,7 +121,7 @@ async def test_filled_honeypot_on_the_waiting_list_is_refused(client, db):
 async def test_bookings_sent_together_cannot_pass_the_limit(settings, db):
     """Ten bookings from one address at the same moment all pass the count read before the write lock; the
     count taken again inside the write transaction stops all but the limit (SQLite: writers take turns;
-    PostgreSQL: one app process here, so its writers also commit one after another)."""
+    PostgreSQL: transactions counting one address take turns, ratelimit.serialize)."""
     import asyncio
 
     from tests.conftest import csrf_from
@@ -145,3 +145,22 @@ async def test_bookings_sent_together_cannot_pass_the_limit(settings, db):
     async with db.read() as session:
         # the refused bookings' seats were given back with their rolled-back transactions
         assert await session.scalar(select(TicketType.sold).where(TicketType.id == ticket_type.id)) == 2
+
+
+async def test_waitlist_joins_sent_together_cannot_pass_the_limit(settings, db):
+    """As bookings: eight joins from one address at once all pass the count read first; the count taken
+    again in the write transaction lets in only the limit."""
+    import asyncio
+
+    async with db.write() as session:
+        event = await make_event(session)
+        ticket_type = await make_ticket_type(session, event, capacity=1, sold=1)
+    async with running_app(settings, registration_limit=2) as app:
+        async with new_client(app, address="198.51.100.29") as browser:
+            csrf = await csrf_for(browser, f"/events/{event.slug}")
+            responses = await asyncio.gather(*(browser.post(f"/events/{event.slug}/waitlist", data={
+                "csrf_token": csrf, "ticket_type_id": str(ticket_type.id), "name": f"Person {i}",
+                "email": f"together{i}@example.org", "consent": "on"}) for i in range(8)))
+    assert sorted(r.status_code for r in responses) == [303] * 2 + [429] * 6
+    async with db.read() as session:
+        assert await session.scalar(select(func.count(WaitlistEntry.id))) == 2
