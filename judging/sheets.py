@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from denhub import sqlite_direct
 from denhub.accounts import User
@@ -125,12 +127,28 @@ _TARGET = (
                                      JudgeAssignment.user_id == bindparam("judge_id")))
     .outerjoin(Conflict, and_(Conflict.judge_id == bindparam("judge_id"), Conflict.entrant_id == Entrant.id))
     .where(Entrant.id == bindparam("entrant_id")))
-_SHEET = (
-    select(ScoreSheet, Score.id, Score.criterion_id, Score.value)
-    .outerjoin(Score, Score.sheet_id == ScoreSheet.id)
-    .where(ScoreSheet.judge_id == bindparam("judge_id"), ScoreSheet.entrant_id == bindparam("entrant_id"))
-    .with_for_update(of=ScoreSheet))
 _scores, _sheets = Score.__table__, ScoreSheet.__table__
+# The sheet's columns (made into the session's ScoreSheet by _sheet_from, without the ORM's loading) and its scores.
+_SHEET = (
+    select(*_sheets.c, _scores.c.id.label("score_id"), _scores.c.criterion_id.label("score_criterion_id"),
+           _scores.c.value.label("score_value"))
+    .select_from(_sheets).outerjoin(_scores, _scores.c.sheet_id == _sheets.c.id)
+    .where(_sheets.c.judge_id == bindparam("judge_id"), _sheets.c.entrant_id == bindparam("entrant_id"))
+    .with_for_update(of=_sheets))
+_SHEET_ATTRIBUTES = tuple((prop.key, prop.columns[0].key) for prop in ScoreSheet.__mapper__.column_attrs)
+
+
+def _sheet_from(session: AsyncSession, row) -> ScoreSheet:
+    """The session's ScoreSheet for a row of _SHEET: the one it already holds, else one made from the row's
+    values and added as persistent (as if loaded)."""
+    key = identity_key(ScoreSheet, (row.id,))
+    sheet = session.sync_session.identity_map.get(key)
+    if sheet is None:
+        values = row._mapping
+        sheet = ScoreSheet(**{attribute: values[column] for attribute, column in _SHEET_ATTRIBUTES})
+        make_transient_to_detached(sheet)
+        session.add(sheet)
+    return sheet
 _SET_SCORE = _scores.update().where(_scores.c.id == bindparam("score_id")).values(value=bindparam("new_value"))
 _ADD_SCORE = _scores.insert()
 _SET_SHEET = (_sheets.update().where(_sheets.c.id == bindparam("sheet_id"))
@@ -211,10 +229,10 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"Keep the comment to {MAX_COMMENT} characters.", field="comment")
-    rows = (await session.execute(_SHEET, {"judge_id": judge_id, "entrant_id": entrant_id})).all()
-    sheet = rows[0][0] if rows else None
-    score_ids = {criterion_id: score_id for _, score_id, criterion_id, _ in rows if score_id is not None}
-    current = {criterion_id: value for _, score_id, criterion_id, value in rows if score_id is not None}
+    rows = (await sqlite_direct.execute(session, _SHEET, {"judge_id": judge_id, "entrant_id": entrant_id})).all()
+    sheet = _sheet_from(session, rows[0]) if rows else None
+    score_ids = {r.score_criterion_id: r.score_id for r in rows if r.score_id is not None}
+    current = {r.score_criterion_id: r.score_value for r in rows if r.score_id is not None}
     if sheet is not None and sheet.is_submitted:
         if submit and values == current and comment == sheet.comment:
             # The same submission again (a phone retrying after its first answer was lost): already done.
