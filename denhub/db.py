@@ -134,10 +134,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn):
         # A write transaction takes the write lock up front: writers queue on busy_timeout instead of
         # upgrading a read lock later and failing with SQLITE_BUSY.
-        if conn.get_execution_options().get(WRITE_OPTION):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+        # Straight on sqlite3 first: a statement through SQLAlchemy costs more than the BEGIN itself, and
+        # every request that writes begins a transaction. Refused (the write lock held by another process,
+        # SQLITE_BUSY at once: busy_timeout 0), it runs through SQLAlchemy, which waits for the lock without
+        # blocking the loop (_InlineSQLite) and raises SQLAlchemy's errors.
+        raw = getattr(conn.connection.driver_connection, "_connection", None)
+        if isinstance(raw, sqlite3.Connection):
+            try:
+                raw.execute(statement)
+                return
+            except sqlite3.Error:
+                pass
+        conn.exec_driver_sql(statement)
 
 
 def ensure_sqlite_directory(url: str) -> None:

@@ -6,12 +6,12 @@ trail (who, when, old, new) in the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -48,7 +48,7 @@ MAX_COMMENT = 4000
 
 @dataclass
 class SheetView:
-    sheet: ScoreSheet | None
+    sheet: "ScoreSheet | SheetRow | None"
     values: dict[int, int]  # criterion id -> value
 
     @property
@@ -135,20 +135,40 @@ _SHEET = (
     .select_from(_sheets).outerjoin(_scores, _scores.c.sheet_id == _sheets.c.id)
     .where(_sheets.c.judge_id == bindparam("judge_id"), _sheets.c.entrant_id == bindparam("entrant_id"))
     .with_for_update(of=_sheets))
-_SHEET_ATTRIBUTES = tuple((prop.key, prop.columns[0].key) for prop in ScoreSheet.__mapper__.column_attrs)
+_SHEET_COLUMNS = tuple(column.key for column in _sheets.c)
 
 
-def _sheet_from(session: AsyncSession, row) -> ScoreSheet:
-    """The session's ScoreSheet for a row of _SHEET: the one it already holds, else one made from the row's
-    values and added as persistent (as if loaded)."""
-    key = identity_key(ScoreSheet, (row.id,))
-    sheet = session.sync_session.identity_map.get(key)
-    if sheet is None:
-        values = row._mapping
-        sheet = ScoreSheet(**{attribute: values[column] for attribute, column in _SHEET_ATTRIBUTES})
-        make_transient_to_detached(sheet)
-        session.add(sheet)
-    return sheet
+@dataclass
+class SheetRow:
+    """A judge's sheet as its row says, for a save that found it (what save_scores reads, changes and returns),
+    without building the ORM's object: judges save on every change, all evening."""
+
+    id: int
+    competition_id: int
+    judge_id: int
+    entrant_id: int
+    status: str
+    comment: str
+    submitted_at: dt.datetime | None
+    unlocked_at: dt.datetime | None
+    unlock_reason: str
+    updated_at: dt.datetime
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status == SheetStatus.SUBMITTED
+
+
+def _sheet_from(session: AsyncSession, row) -> ScoreSheet | SheetRow:
+    """The session's ScoreSheet for a row of _SHEET if it holds one (its state is what this session knows),
+    else the row's values."""
+    sheet = session.sync_session.identity_map.get(identity_key(ScoreSheet, (row.id,)))
+    if sheet is not None:
+        return sheet
+    values = row._mapping
+    return SheetRow(**{key: values[key] for key in _SHEET_COLUMNS})
+
+
 _SET_SCORE = _scores.update().where(_scores.c.id == bindparam("score_id")).values(value=bindparam("new_value"))
 _ADD_SCORE = _scores.insert()
 _SET_SHEET = (_sheets.update().where(_sheets.c.id == bindparam("sheet_id"))
@@ -285,7 +305,10 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
         await sqlite_direct.execute(session, _ADD_SCORE, added)
     await sqlite_direct.execute(session, _SET_SHEET, {"sheet_id": sheet.id, **{f"new_{k}": v for k, v in row.items()}})
     for key, value in row.items():  # the object says what the row now says
-        set_committed_value(sheet, key, value)
+        if isinstance(sheet, SheetRow):
+            setattr(sheet, key, value)
+        else:
+            set_committed_value(sheet, key, value)
     if trail:  # the rows judging.services.audit would add
         await sqlite_direct.execute(session, _ADD_AUDIT, trail)
     if not competition.rubric_locked:

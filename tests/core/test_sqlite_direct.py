@@ -159,3 +159,34 @@ async def test_a_select_of_mapped_objects_is_left_to_sqlalchemy(db):
     async with db.write() as session:
         [row] = (await sqlite_direct.execute(session, _TICKET_OBJECT, {"ticket_id": ticket.id})).all()
         assert isinstance(row[0], Ticket) and row[0].code == ticket.code
+
+
+async def test_a_write_waits_for_a_write_lock_held_by_another_process(db):
+    """BEGIN IMMEDIATE runs straight on sqlite3 when it can; refused because another connection (the CLI,
+    another worker) holds the write lock, it goes through SQLAlchemy, which waits for the lock without
+    blocking the loop, and the write happens once the lock is free."""
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    if not db.is_sqlite:
+        return
+    event, ticket = await _ticket(db)
+    other = sqlite3.connect(make_url(db.url).database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    at = utcnow()
+
+    async def admit():
+        async with db.write() as session:
+            await session.run_sync(lambda s: direct(s.connection()).execute(
+                checkin._FIRST_ADMISSION, {"ticket_id": ticket.id, "at": at, "by": "d", "at_gate": ""}))
+
+    task = asyncio.create_task(admit())
+    await asyncio.sleep(0.3)
+    assert not task.done()  # waiting for the lock, and the loop still runs (this test got here)
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(task, 10)
+    async with db.read() as session:
+        assert (await session.get(Ticket, ticket.id)).checked_in_at == at
