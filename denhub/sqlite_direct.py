@@ -39,6 +39,7 @@ class _Plan:
     binds: tuple[Callable | None, ...]  # SQLAlchemy's bind processor per placeholder
     row: type | None  # a SELECT's row class; None for INSERT/UPDATE/DELETE
     results: tuple[Callable | None, ...]  # SQLAlchemy's result processor per column
+    converts: bool = False  # whether any parameter has a bind processor
 
 
 _plans: dict[tuple, _Plan | None] = {}
@@ -91,7 +92,8 @@ def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) ->
             row = _row_class(fields)
             results = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
         plan = _Plan(sql=compiled.string, names=names, fixed=fixed,
-                     binds=tuple(processors.get(name) for name in names), row=row, results=results or ())
+                     binds=tuple(processors.get(name) for name in names), row=row, results=results or (),
+                     converts=any(processors.get(name) for name in names))
     return plan
 
 
@@ -157,11 +159,10 @@ def _run(raw: sqlite3.Connection, plan: _Plan, params: dict | list[dict], dialec
 
 def _values(plan: _Plan, given: dict) -> list:
     fixed = plan.fixed
-    out = []
-    for name, process in zip(plan.names, plan.binds, strict=True):
-        value = given[name] if name in given else fixed[name]
-        out.append(value if process is None else process(value))
-    return out
+    values = [given[name] if name in given else fixed[name] for name in plan.names]
+    if plan.converts:
+        values = [value if process is None else process(value) for process, value in zip(plan.binds, values)]
+    return values
 
 
 def _keys(statement: ClauseElement, params: dict | list[dict] | None) -> tuple[str, ...] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import re
 from dataclasses import dataclass
 
@@ -26,13 +27,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from denhub.db import Base, UTCDateTime, utcnow
-from denhub.sqlite_direct import direct
+from denhub.sqlite_direct import DirectSQLite, direct
 from events.models import Event
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
@@ -352,18 +355,21 @@ async def scan(*, session: AsyncSession, event_id: int, text: str, direction: st
 
 def judge(session: Session, *, event_id: int, text: str, direction: str = "in", device: str = "", gate: str = "",
           scanned_at: dt.datetime | None = None, client_scan_id: str | None = None, offline: bool = False,
-          now: dt.datetime | None = None, check_replay: bool = True, records: list[dict] | None = None) -> ScanResult:
+          now: dt.datetime | None = None, check_replay: bool = True, records: list[dict] | None = None,
+          recorded: dict | None = None) -> ScanResult:
     """`scan` on a synchronous session (the rules themselves).
 
     With `records`, the scan's check-in row is appended there for the caller to insert (with the rest of a
-    group, in one statement) instead of being inserted now; the ticket's own state is written at once."""
+    group, in one statement) instead of being inserted now; the ticket's own state is written at once. With
+    `recorded` (scan id -> row of _PREVIOUS, from recorded_scans), a replay is looked up there, not queried."""
     session.flush()  # the caller's pending changes (pay and admit: the order just marked paid) come first
     conn = direct(session.connection())
     now = now or utcnow()
     scanned_at = min(scanned_at or now, now)  # a device clock ahead of ours must not win "first scan"
     device, gate = device[:64], gate[:64]
     if client_scan_id and check_replay:
-        previous = conn.execute(_PREVIOUS, {"client_scan_id": client_scan_id}).first()
+        previous = (recorded.get(client_scan_id) if recorded is not None
+                    else conn.execute(_PREVIOUS, {"client_scan_id": client_scan_id}).first())
         if previous is not None:  # a replayed offline batch: same answer, nothing counted twice
             return _replay(conn, previous, event_id)
     verdict, row, detail = _resolve(conn, text)
@@ -405,6 +411,26 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
 async def door_ticket(session: AsyncSession, ticket_id: int) -> DoorTicket:
     """What the door is told about a ticket, without a scan."""
     return _door_ticket((await session.execute(_TICKET_BY_ID, {"id": ticket_id})).one())
+
+
+# SQLite only (ticketing/checkin_writer.py's groups): the recorded scans among a list of scan ids, in one query.
+_RECORDED_AMONG = text(
+    "SELECT client_scan_id, verdict, ticket_id, event_id FROM check_in "
+    "WHERE client_scan_id IN (SELECT value FROM json_each(:scan_ids))"
+).columns(client_scan_id=String, verdict=String, ticket_id=Integer, event_id=Integer)
+
+
+def recorded_scans(session: Session, scan_ids: list[str]) -> dict | None:
+    """{scan id: (verdict, ticket_id, event_id)} for those of `scan_ids` already recorded, on SQLite in one
+    query (None elsewhere, or when SQLite cannot: judge then looks for each)."""
+    conn = direct(session.connection())
+    if not isinstance(conn, DirectSQLite):
+        return None
+    try:
+        rows = conn.execute(_RECORDED_AMONG, {"scan_ids": json.dumps(scan_ids)}).all()
+    except DBAPIError:
+        return None
+    return {row.client_scan_id: row for row in rows}
 
 
 def insert_records(session: Session, records: list[dict]) -> None:

@@ -23,7 +23,16 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from denhub.db import Database
-from ticketing.checkin import DoorAccess, DoorRefused, NoSuchEvent, ScanResult, check_access, insert_records, judge
+from ticketing.checkin import (
+    DoorAccess,
+    DoorRefused,
+    NoSuchEvent,
+    ScanResult,
+    check_access,
+    insert_records,
+    judge,
+    recorded_scans,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,8 @@ def _judge_group(session: Session, group: list[_Pending]) -> list[ScanResult | E
     allowed: dict[tuple[DoorAccess, int], Exception | None] = {}  # one access check per requester and event
     records: list[dict] = []  # the group's check-in rows, inserted together at the end
     pending_ids: set[str] = set()
+    # The group's scan ids already recorded, in one query (replays: phones resending, retried requests).
+    recorded = recorded_scans(session, [i.scan["client_scan_id"] for i in group if i.scan.get("client_scan_id")])
     for item in group:
         if item.access is not None:
             key = (item.access, item.scan["event_id"])
@@ -75,10 +86,12 @@ def _judge_group(session: Session, group: list[_Pending]) -> list[ScanResult | E
         # Replays are looked for first (a batch must not meet the unique constraint halfway through), so a
         # scan id already in this group's unwritten rows sends them to the database before it is judged.
         scan_id = item.scan.get("client_scan_id")
+        looked_up = recorded
         if scan_id in pending_ids:
             insert_records(session, records)
             pending_ids.clear()
-        answers.append(judge(session, check_replay=True, records=records, **item.scan))
+            looked_up = None  # its twin earlier in the group is recorded now: judge looks for it
+        answers.append(judge(session, check_replay=True, records=records, recorded=looked_up, **item.scan))
         if scan_id:
             pending_ids.add(scan_id)
     insert_records(session, records)

@@ -181,6 +181,28 @@ async def test_scans_arriving_together_are_each_judged_in_arrival_order(db):
     assert rows == len(scans) and admitted == 6
 
 
+async def test_replays_arriving_in_a_group_with_new_scans_are_answered_as_recorded(db):
+    """A phone resending scans already recorded, together with new ones: the group looks the recorded ids up
+    in one query (SQLite) and answers them as first recorded; only the new scan is written."""
+    from ticketing import checkin_writer
+
+    event, tt = await _setup(db)
+    booked = [await _book(db, event, tt, name=f"Guest {i}") for i in range(3)]
+    texts = [payload for _, payload, _ in booked]
+    first = await asyncio.gather(*(checkin_writer.scan_idempotent(db, event_id=event.id, text=texts[i],
+                                                                   client_scan_id=f"r-{i}") for i in range(2)))
+    group = [("r-0", texts[0]), ("r-new", texts[2]), ("r-1", texts[1]), ("r-new-2", texts[0])]
+    again = await asyncio.gather(*(checkin_writer.scan_idempotent(db, event_id=event.id, text=text,
+                                                                   client_scan_id=scan_id) for scan_id, text in group))
+    assert [r.verdict for r in first] == [Verdict.ADMITTED, Verdict.ADMITTED]
+    assert (again[0].verdict, again[0].detail) == (Verdict.ADMITTED, "Already synced.")
+    assert (again[2].verdict, again[2].detail) == (Verdict.ADMITTED, "Already synced.")
+    assert again[1].verdict == Verdict.ADMITTED and again[1].detail != "Already synced."
+    assert again[3].verdict == Verdict.ALREADY_CHECKED_IN  # a new scan of a ticket inside: a duplicate
+    async with db.read() as session:
+        assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.event_id == event.id)) == 4
+
+
 async def test_the_same_scan_id_twice_in_one_group_is_recorded_once(db):
     from ticketing import checkin_writer
 
