@@ -139,14 +139,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # every request that writes begins a transaction. Refused (the write lock held by another process,
         # SQLITE_BUSY at once: busy_timeout 0), it runs through SQLAlchemy, which waits for the lock without
         # blocking the loop (_InlineSQLite) and raises SQLAlchemy's errors.
-        raw = getattr(conn.connection.driver_connection, "_connection", None)
-        if isinstance(raw, sqlite3.Connection):
+        raw = raw_sqlite(conn)
+        if raw is not None:
             try:
                 raw.execute(statement)
                 return
             except sqlite3.Error:
                 pass
         conn.exec_driver_sql(statement)
+
+
+def raw_sqlite(conn) -> sqlite3.Connection | None:
+    """The sqlite3 connection under a SQLAlchemy Connection on SQLite (aiosqlite keeps it as `_connection`),
+    or None (PostgreSQL, or aiosqlite changed)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    raw = getattr(conn.connection.driver_connection, "_connection", None)
+    return raw if isinstance(raw, sqlite3.Connection) else None
 
 
 def ensure_sqlite_directory(url: str) -> None:

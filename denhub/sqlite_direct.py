@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
-from denhub.db import WRITE_OPTION, Database
+from denhub.db import WRITE_OPTION, Database, raw_sqlite
 
 
 @dataclass(frozen=True)
@@ -181,28 +181,32 @@ class DirectSQLite:
         self.engine = conn.engine
         self.dialect = conn.dialect
 
-    def execute(self, statement: ClauseElement, params: dict | list[dict] | None = None) -> Result:
+    def plan_for(self, statement: ClauseElement, params: dict | list[dict] | None) -> _Plan | None:
+        """How to run `statement` with `params` here, or None when SQLAlchemy must (see _compile; an empty
+        executemany; an executemany that would return rows, which sqlite3 cannot)."""
         many = isinstance(params, list)
         if many and not params:
-            return Result([], 0)
+            return None
         plan = _plan(statement, self.dialect, _keys(statement, params))
-        if plan is None or (many and plan.row is not None):  # not for this shortcut: SQLAlchemy runs it
-            return _as_result(self.conn.execute(statement, params))
-        return _run(self.raw, plan, params if many else (params or {}), self.dialect)
+        return None if plan is None or (many and plan.row is not None) else plan
 
-    def scalar(self, statement: ClauseElement, params: dict | None = None):
-        return self.execute(statement, params).scalar()
+    def run(self, plan: _Plan, params: dict | list[dict] | None) -> Result:
+        return _run(self.raw, plan, params if isinstance(params, list) else (params or {}), self.dialect)
+
+    def execute(self, statement: ClauseElement, params: dict | list[dict] | None = None) -> Result:
+        plan = self.plan_for(statement, params)
+        if plan is None:
+            return _as_result(self.conn.execute(statement, params))
+        return self.run(plan, params)
 
 
 def direct(conn: Connection) -> Connection | DirectSQLite:
     """`conn`, or on SQLite inside a write transaction (Database.write) the same transaction's sqlite3
     connection behind the same `execute` interface."""
-    if conn.dialect.name != "sqlite" or not conn.get_execution_options().get(WRITE_OPTION):
+    if not conn.get_execution_options().get(WRITE_OPTION):
         return conn
-    raw = getattr(conn.connection.driver_connection, "_connection", None)
-    if not isinstance(raw, sqlite3.Connection):
-        return conn
-    return DirectSQLite(conn, raw)
+    raw = raw_sqlite(conn)
+    return conn if raw is None else DirectSQLite(conn, raw)
 
 
 # --- reads outside a transaction ----------------------------------------------------------------------
@@ -270,14 +274,12 @@ async def execute(session: AsyncSession, statement: ClauseElement, params: dict 
     else:
         runner = direct((await session.connection()).sync_connection)
         session.info[_RUNNER] = (sync_session.get_transaction(), runner)
-    if isinstance(runner, DirectSQLite):
-        many = isinstance(params, list)
-        plan = _plan(statement, runner.dialect, _keys(statement, params)) if not (many and not params) else None
-        if plan is not None and not (many and plan.row is not None):
-            if sync_session.new or sync_session.dirty or sync_session.deleted:
-                await session.flush()
-            return _run(runner.raw, plan, params if many else (params or {}), runner.dialect)
-    return _as_result(await session.execute(statement, params))
+    plan = runner.plan_for(statement, params) if isinstance(runner, DirectSQLite) else None
+    if plan is None:
+        return _as_result(await session.execute(statement, params))
+    if sync_session.new or sync_session.dirty or sync_session.deleted:
+        await session.flush()
+    return runner.run(plan, params)
 
 
 def _as_result(result) -> Result:

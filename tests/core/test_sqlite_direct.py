@@ -5,11 +5,12 @@ import datetime as dt
 import secrets
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from denhub.db import utcnow
 from denhub.sqlite_direct import DirectSQLite, direct
+from events.models import Event
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
 from ticketing import checkin, services
@@ -124,18 +125,13 @@ async def test_read_now_reads_committed_rows_as_sqlalchemy_does_and_only_on_sqli
     assert not _readers.get(db)
 
 
-_RENAME = None
+# Statements built once, as sqlite_direct expects.
+_RENAME = update(Event).where(Event.id == bindparam("event_id")).values(title=bindparam("new_title"))
+_TICKET_OBJECT = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
 
 
 async def test_a_statement_needing_sqlalchemys_defaults_goes_through_sqlalchemy(db):
     """An UPDATE of the event without updated_at: its `onupdate` is computed by SQLAlchemy as it executes."""
-    from sqlalchemy import bindparam, update
-
-    from events.models import Event
-
-    global _RENAME
-    _RENAME = _RENAME if _RENAME is not None else (
-        update(Event).where(Event.id == bindparam("event_id")).values(title=bindparam("new_title")))
     event, _ = await _ticket(db)
     async with db.read() as session:
         before = (await session.get(Event, event.id)).updated_at
@@ -146,9 +142,6 @@ async def test_a_statement_needing_sqlalchemys_defaults_goes_through_sqlalchemy(
     async with db.read() as session:
         stored = await session.get(Event, event.id)
         assert stored.title == "Renamed" and stored.updated_at > before
-
-
-_TICKET_OBJECT = select(Ticket).where(Ticket.id == __import__("sqlalchemy").bindparam("ticket_id"))
 
 
 async def test_a_select_of_mapped_objects_is_left_to_sqlalchemy(db):
