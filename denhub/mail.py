@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 from sqlalchemy import JSON, Index, Integer, String, Text, event, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from denhub import sqlite_direct
 from denhub.db import Base, Database, UTCDateTime, utcnow
@@ -55,8 +55,12 @@ class OutboxMessage(Base):
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     to_addr: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
+    # The bodies: given to enqueue(), or made when sending by the body provider named in `body` (then
+    # empty until sent, when they are filled in with what was sent).
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # {"provider": name, "args": {...}}, resolved by the sender through register_body_provider; or None.
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # [{"provider": name, "args": {...}}], resolved by the sender through register_attachment_provider.
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
@@ -109,6 +113,38 @@ def _attachment_spec(item: Mapping[str, Any] | tuple[str, Mapping[str, Any]]) ->
     return {"provider": provider, "args": args}
 
 
+BodyProvider = Callable[[Database, dict[str, Any]], Awaitable[tuple[str, str | None]]]
+_body_providers: dict[str, BodyProvider] = {}
+
+
+def register_body_provider(name: str, provider: BodyProvider | None = None):
+    """Let email bodies named `name` be made when sending by `async provider(db, args) -> (text, html)`.
+
+    For email queued where every microsecond counts (a booking rush): rendering templates costs more than
+    queueing the row, and the sender renders them anyway, after the rush, from the rows as they are then.
+    """
+
+    def register(fn: BodyProvider) -> BodyProvider:
+        _body_providers[name] = fn
+        return fn
+
+    return register if provider is None else register(provider)
+
+
+async def bodies(db: Database, row: OutboxMessage) -> tuple[str, str | None]:
+    """The (text, HTML) bodies of a queued email: as queued, or made now by its body provider."""
+    if not row.body:
+        return row.text_body, row.html_body
+    name = row.body["provider"]
+    provider = _body_providers.get(name)
+    if provider is None:
+        raise LookupError(f"no body provider named {name!r} is registered in this process")
+    text, html = await provider(db, dict(row.body.get("args") or {}))
+    if not isinstance(text, str) or not text or not (html is None or isinstance(html, str)):
+        raise TypeError(f"body provider {name!r} must return (text, HTML or None) with some text")
+    return text, html
+
+
 async def resolve_attachment(db: Database, spec: Mapping[str, Any]) -> tuple[str, str, bytes]:
     """Run the provider named in `spec`; returns (filename, mimetype, bytes)."""
     name = spec["provider"]
@@ -136,21 +172,28 @@ async def enqueue(
     session: AsyncSession,
     to: str,
     subject: str,
-    text: str,
+    text: str | None = None,
     html: str | None = None,
+    body: Mapping[str, Any] | tuple[str, Mapping[str, Any]] | None = None,
     attachments: Iterable[Mapping[str, Any] | tuple[str, Mapping[str, Any]]] = (),
 ) -> OutboxMessage:
-    """Queue one email in the caller's transaction: it is sent only if that transaction commits."""
+    """Queue one email in the caller's transaction: it is sent only if that transaction commits.
+
+    The bodies are `text` (and `html`), or made when sending by the body provider `body` names
+    ({"provider": name, "args": {...}}, see register_body_provider): one or the other."""
     to = _one_line("recipient", to, 320)
     if "@" not in parseaddr(to)[1]:
         raise ValueError(f"not an email address: {to!r}")
+    if (text is None) == (body is None) or (body is not None and html is not None):
+        raise ValueError("an email needs its text (and HTML), or a body provider, not both")
     now = utcnow()
     values = dict(
         message_id=uuid.uuid4().hex,
         to_addr=to,
         subject=_one_line("subject", subject, 300),
-        text_body=text,
+        text_body=text or "",
         html_body=html,
+        body=_attachment_spec(body) if body is not None else None,
         attachments=[_attachment_spec(a) for a in attachments],
         status=PENDING,
         attempts=0,
@@ -163,11 +206,8 @@ async def enqueue(
     # A Core INSERT and an object standing for the row (every column set), not the ORM's unit of work:
     # a booking rush queues one email per booking.
     row_id = (await sqlite_direct.execute(session, _INSERT_OUTBOX, values)).scalar()
-    message = OutboxMessage(id=row_id, **values)
-    make_transient_to_detached(message)
-    session.add(message)
-    _wake_senders_after_commit(session)
-    return message
+    session.sync_session.info[_WAKE_FLAG] = True  # see _after_commit
+    return OutboxMessage(id=row_id, **values)  # what was queued (not the session's: nothing to flush)
 
 
 _INSERT_OUTBOX = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
@@ -175,18 +215,19 @@ _WAKE_FLAG = "denhub_mail_queued"
 _running_senders: weakref.WeakSet[MailSender] = weakref.WeakSet()
 
 
-def _wake_senders_after_commit(session: AsyncSession) -> None:
-    # Senders in this process start at once instead of on their next poll; other processes poll.
-    sync_session = session.sync_session
-    sync_session.info[_WAKE_FLAG] = True
-    if not event.contains(sync_session, "after_commit", _after_commit):
-        event.listen(sync_session, "after_commit", _after_commit)
-
-
+@event.listens_for(Session, "after_commit")
 def _after_commit(sync_session) -> None:
+    # A transaction that queued email woke this process's senders (they start at once instead of on their
+    # next poll; other processes poll). One listener for every session: adding one to each session that
+    # queues costs more than the insert.
     if sync_session.info.pop(_WAKE_FLAG, False):
         for sender in list(_running_senders):
             sender.wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(sync_session) -> None:
+    sync_session.info.pop(_WAKE_FLAG, None)
 
 
 _text_env = None
@@ -418,9 +459,12 @@ class MailSender:
         message["Subject"] = row.subject
         message["Date"] = format_datetime(row.created_at)
         message["Message-ID"] = message_id_header(row, self.settings.mail_from)
-        message.set_content(row.text_body)
-        if row.html_body:
-            message.add_alternative(row.html_body, subtype="html")
+        text, html = await bodies(self.db, row)
+        if row.body:  # kept with the row when it is marked sent: what was sent, for anyone asking later
+            row.text_body, row.html_body = text, html
+        message.set_content(text)
+        if html:
+            message.add_alternative(html, subtype="html")
         for spec in row.attachments or []:
             filename, mimetype, data = await resolve_attachment(self.db, spec)
             maintype, _, subtype = mimetype.partition("/")
@@ -470,12 +514,13 @@ class MailSender:
             await asyncio.sleep(min(_busy_until, hold_until) - now)
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
+        sent_bodies = {"text_body": row.text_body, "html_body": row.html_body} if row.body else {}
         async with self.db.write() as session:
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.status == PENDING)
                 .values(status=SENT, sent_at=self.clock(), attempts=row.attempts + 1, claimed_until=None,
-                        last_error=None)
+                        last_error=None, **sent_bodies)
             )
         log.info("sent email %s to %s", row.id, row.to_addr)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from denhub import mail
@@ -15,6 +14,7 @@ from ticketing.outputs import order_pdf
 
 PDF_PROVIDER = "ticketing.order_pdf"
 ICS_PROVIDER = "ticketing.event_ics"
+CONFIRMATION_PROVIDER = "ticketing.order_confirmation"
 
 
 def _render(name: str, **context) -> tuple[str, str]:
@@ -22,23 +22,31 @@ def _render(name: str, **context) -> tuple[str, str]:
     return mail.render_email(name, **context)
 
 
-async def enqueue_confirmation(*, session: AsyncSession, order: Order, event: Event, base_url: str,
-                               resend: bool = False) -> None:
-    """The ticket email: PDF tickets and an .ics file attached when it is sent."""
-    if "tickets" not in inspect(order).dict:  # services.register leaves a new order's tickets loaded
-        order = await services.get_order_by_id(session=session, order_id=order.id)
-    tickets = [t for t in order.tickets if not t.is_cancelled]
+async def enqueue_confirmation(*, session: AsyncSession, order: Order | services.Booked, event: Event,
+                               base_url: str, resend: bool = False) -> None:
+    """The ticket email: its text made when it is sent (as are its PDF tickets and .ics file), from the order
+    as it is then; only the row is written here, in the caller's transaction."""
     base = base_url.rstrip("/")
-    text, html = _render("order_confirmation", order=order, event=event, tickets=tickets, base_url=base,
-                         resend=resend)
     subject = f"{'Your tickets again' if resend else 'Your tickets'}: {event.title}"
     await mail.enqueue(
-        session=session, to=order.email, subject=subject, text=text, html=html,
+        session=session, to=order.email, subject=subject,
+        body={"provider": CONFIRMATION_PROVIDER, "args": {"order_id": order.id, "base_url": base, "resend": resend}},
         attachments=[
             {"provider": PDF_PROVIDER, "args": {"order_id": order.id}},
             {"provider": ICS_PROVIDER, "args": {"event_id": event.id, "base_url": base}},
         ],
     )
+
+
+async def _confirmation_body(db: Database, args: dict) -> tuple[str, str]:
+    async with db.read() as session:
+        order = await services.get_order_by_id(session=session, order_id=int(args["order_id"]))
+        if order is None:
+            raise LookupError(f"order {args['order_id']} no longer exists")
+        event = await session.get(Event, order.event_id)
+        tickets = [t for t in order.tickets if not t.is_cancelled]
+        return _render("order_confirmation", order=order, event=event, tickets=tickets,
+                       base_url=args.get("base_url", ""), resend=bool(args.get("resend")))
 
 
 async def enqueue_offer(*, session: AsyncSession, entry: WaitlistEntry, token: str, base_url: str) -> None:
@@ -68,5 +76,6 @@ async def _ics_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
 
 
 def register_attachment_providers() -> None:
+    mail.register_body_provider(CONFIRMATION_PROVIDER, _confirmation_body)
     mail.register_attachment_provider(PDF_PROVIDER, _pdf_attachment)
     mail.register_attachment_provider(ICS_PROVIDER, _ics_attachment)

@@ -185,7 +185,7 @@ async def register(request: Request) -> Response:
         async with db.write() as session:
             await ratelimit.serialize(session=session, bucket=booking_state.REGISTER_BUCKET,
                                       key=client_address(request))
-            order, created = await services.register(session=session, event_id=event.id, req=step.request)
+            order, created = await services.book(session=session, event_id=event.id, req=step.request)
             if created:
                 await _count_under_lock(session, request)
                 await emails.enqueue_confirmation(session=session, order=order, event=event,

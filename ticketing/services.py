@@ -13,8 +13,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import selectinload
 
 from denhub import sqlite_direct
 from denhub.db import utcnow
@@ -199,34 +198,51 @@ def sold_out(event: Event, types: list[TicketType], req: RegistrationRequest) ->
 
 
 # Built once: a booking rush runs these for every booking, and building a statement costs more than running it.
-_ORDER_FOR_TOKEN = select(Order.id).where(Order.form_token == bindparam("form_token"))
+_ORDER_FOR_TOKEN = select(Order.id, Order.code, Order.email).where(Order.form_token == bindparam("form_token"))
 _EVENT_STATE = select(Event.id, Event.status, Event.ends_at, Event.created_at).where(Event.id == bindparam("event_id"))
-_TYPES = select(TicketType).where(TicketType.event_id == bindparam("event_id"),
-                                  TicketType.id.in_(bindparam("type_ids", expanding=True)))
+# What _validate and claim read of a type, as columns (a rush should not build a TicketType per attempt).
+_TYPES = select(TicketType.id, TicketType.event_id, TicketType.name, TicketType.tier, TicketType.price_pence,
+                TicketType.sales_start, TicketType.sales_end, TicketType.max_per_order, TicketType.is_active).where(
+    TicketType.event_id == bindparam("event_id"), TicketType.id.in_(bindparam("type_ids", expanding=True)))
+_ONE_TYPE = select(*_TYPES.selected_columns).where(TicketType.event_id == bindparam("event_id"),
+                                                  TicketType.id == bindparam("type_id"))
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_TICKETS = insert(Ticket.__table__).returning(Ticket.__table__.c.id, sort_by_parameter_order=True)
 _INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 
 
-async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
-                   now: dt.datetime | None = None) -> tuple[Order, bool]:
-    """Claim seats and create the order and its tickets in the caller's transaction.
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """The order a booking made (or found: the same form sent again)."""
+
+    id: int
+    code: str
+    email: str
+
+
+async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
+               now: dt.datetime | None = None) -> tuple[Booked, bool]:
+    """Claim seats and create the order and its tickets in the caller's transaction, as plain rows.
 
     Returns (order, created). A repeated form token returns the original order with created=False.
     Raises TicketingError (field errors), RegistrationClosed or SoldOut.
     """
     now = now or utcnow()
     if req.form_token:
-        existing_id = (await sqlite_direct.execute(session, _ORDER_FOR_TOKEN, {"form_token": req.form_token})).scalar()
-        if existing_id is not None:
-            return await session.get(Order, existing_id), False
+        existing = (await sqlite_direct.execute(session, _ORDER_FOR_TOKEN, {"form_token": req.form_token})).first()
+        if existing is not None:
+            return Booked(existing.id, existing.code, existing.email), False
     # Only what closed_reason looks at: a booking rush should not build an Event object per attempt.
     event = (await sqlite_direct.execute(session, _EVENT_STATE, {"event_id": event_id})).first()
     reason = closed_reason(event, now)
     if reason:
         raise RegistrationClosed(reason)
-    type_ids = {line.ticket_type_id for line in req.lines}
-    types = {t.id: t for t in await session.scalars(_TYPES, {"event_id": event.id, "type_ids": list(type_ids)})}
+    type_ids = list({line.ticket_type_id for line in req.lines})
+    if len(type_ids) == 1:  # the usual booking: a statement without run-time expansion (sqlite_direct)
+        rows = (await sqlite_direct.execute(session, _ONE_TYPE, {"event_id": event.id, "type_id": type_ids[0]})).all()
+    else:
+        rows = (await session.execute(_TYPES, {"event_id": event.id, "type_ids": type_ids})).all()
+    types = {t.id: t for t in rows}
     errors, quantities, prices = _validate(event, types, req, now)
     if errors:
         raise TicketingError("Please correct the highlighted fields.", errors)
@@ -234,18 +250,16 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
     await inventory.claim(session=session, event_id=event.id, quantities=quantities,
                           names={t: types[t].name for t in quantities})
     total = sum(prices)
-    # Core INSERTs, then objects that stand for the rows just written (no unit-of-work flush, no reads back).
-    order_values = dict(
-        event_id=event.id, code=new_code(16), reference=new_reference(), form_token=req.form_token,
-        email=req.email, buyer_name=req.lines[0].attendee_name.strip(), access_needs=req.access_needs.strip(),
+    code, email = new_code(16), req.email
+    order_id = (await sqlite_direct.execute(session, _INSERT_ORDER, dict(
+        event_id=event.id, code=code, reference=new_reference(), form_token=req.form_token,
+        email=email, buyer_name=req.lines[0].attendee_name.strip(), access_needs=req.access_needs.strip(),
         organisation=req.organisation.strip()[:120],
         community_declaration=req.community_declaration if any(
             types[t].tier == Tier.COMMUNITY for t in quantities) else "",
         status=OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
         total_pence=total, consent_at=now, paid_at=None, paid_note="", created_at=now, cancelled_at=None,
-    )
-    order_id = (await sqlite_direct.execute(session, _INSERT_ORDER, order_values)).scalar()
-    order = _persistent(session, Order(id=order_id, **order_values))
+    ))).scalar()
     ticket_values = [
         dict(code=new_code(12), order_id=order_id, event_id=event.id, ticket_type_id=line.ticket_type_id,
              attendee_name=line.attendee_name.strip(), price_pence=price, status=TicketStatus.VALID.value,
@@ -254,26 +268,18 @@ async def register(*, session: AsyncSession, event_id: int, req: RegistrationReq
         for line, price in zip(req.lines, prices, strict=True)
     ]
     if len(ticket_values) == 1:  # the usual booking: one statement, straight on SQLite (sqlite_direct)
-        ids = [(await sqlite_direct.execute(session, _INSERT_TICKET, ticket_values[0])).scalar()]
+        await sqlite_direct.execute(session, _INSERT_TICKET, ticket_values[0])
     else:
-        ids = (await session.execute(_INSERT_TICKETS, ticket_values)).scalars().all()
-    tickets = [_persistent(session, Ticket(id=ticket_id, **values))
-               for ticket_id, values in zip(ids, ticket_values, strict=True)]
+        await session.execute(_INSERT_TICKETS, ticket_values)
     await _ensure_event_key_once(session=session, event_id=event.id, created_at=event.created_at)
-    # What was just written is known: the order's tickets and their types count as loaded, so the
-    # confirmation email in this transaction need not read them back.
-    set_committed_value(order, "tickets", tickets)
-    for ticket in tickets:
-        set_committed_value(ticket, "order", order)
-        set_committed_value(ticket, "ticket_type", types[ticket.ticket_type_id])
-    return order, True
+    return Booked(order_id, code, email), True
 
 
-def _persistent(session: AsyncSession, obj):
-    """`obj` (every column set) as the session's copy of a row already inserted, without reading it back."""
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
+async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
+                   now: dt.datetime | None = None) -> tuple[Order, bool]:
+    """book(), with the order as an Order (its tickets and their types loaded)."""
+    booked, created = await book(session=session, event_id=event_id, req=req, now=now)
+    return await get_order_by_id(session=session, order_id=booked.id), created
 
 
 # Events whose signing key this process has seen, per connection pool (tests run many databases). A key is

@@ -36,7 +36,9 @@ from denhub.mail import (
     attachment,
     enqueue,
     message_id_header,
+    bodies,
     register_attachment_provider,
+    register_body_provider,
     render_email,
 )
 from denhub.settings import PROJECT_ROOT, Settings, SettingsError
@@ -49,6 +51,15 @@ async def _test_ticket_pdf(db: Database, args: dict) -> tuple[str, str, bytes]:
 
 
 register_attachment_provider("test_ticket_pdf", _test_ticket_pdf)
+
+
+async def _test_greeting(db: Database, args: dict) -> tuple[str, str]:
+    async with db.read() as session:  # made when sending, from the database as it is then
+        count = await session.scalar(select(func.count(OutboxMessage.id)))
+    return f"Hello {args['name']}, one of {count}.", f"<p>Hello {args['name']} &amp; welcome</p>"
+
+
+register_body_provider("test_greeting", _test_greeting)
 
 
 # --- a real SMTP server ----------------------------------------------------------------------------
@@ -293,6 +304,30 @@ async def test_unknown_attachment_provider_is_a_failure_to_retry(mail_db, settin
     assert server.envelopes == []
 
 
+async def test_body_provider_makes_the_bodies_when_sending_and_the_row_keeps_them(mail_db, settings, smtp_server):
+    server = smtp_server()
+    async with mail_db.write() as session:
+        await enqueue(session=session, to="amira@example.org", subject="Welcome",
+                      body={"provider": "test_greeting", "args": {"name": "Amira"}})
+        await enqueue(session=session, to="amira@example.org", subject="Lost",
+                      body={"provider": "no_such_body", "args": {}})
+    queued, lost = await outbox_rows(mail_db)
+    assert queued.text_body == "" and queued.html_body is None  # nothing rendered while queueing
+    assert await bodies(mail_db, queued) == ("Hello Amira, one of 2.", "<p>Hello Amira &amp; welcome</p>")
+    sender = MailSender(mail_db, smtp_settings(settings, server.port))
+
+    assert await sender.send_due() == 1
+    [message] = server.messages
+    assert message["Subject"] == "Welcome"
+    assert message.get_body(("plain",)).get_content().strip() == "Hello Amira, one of 2."
+    assert message.get_body(("html",)).get_content().strip() == "<p>Hello Amira &amp; welcome</p>"
+    sent, lost = await outbox_rows(mail_db)
+    assert (sent.status, sent.text_body, sent.html_body) == (SENT, "Hello Amira, one of 2.",
+                                                             "<p>Hello Amira &amp; welcome</p>")
+    assert lost.status == PENDING and lost.attempts == 1 and "no_such_body" in lost.last_error
+    assert lost.text_body == ""
+
+
 async def test_stale_lease_is_reclaimed_after_it_expires(mail_db, settings, smtp_server):
     server = smtp_server()
     [row_id] = await queue(mail_db)
@@ -491,6 +526,11 @@ async def test_enqueue_refuses_header_injection_and_bad_attachments(mail_db):
         with pytest.raises(ValueError):
             await enqueue(session=session, to="a@example.org", subject="x", text="x",
                           attachments=[{"provider": "", "args": {}}])
+        with pytest.raises(ValueError):  # bodies given and to be made
+            await enqueue(session=session, to="a@example.org", subject="x", text="x",
+                          body={"provider": "test_greeting", "args": {"name": "x"}})
+        with pytest.raises(ValueError):  # no body at all
+            await enqueue(session=session, to="a@example.org", subject="x")
     assert await outbox_rows(mail_db) == []
 
 

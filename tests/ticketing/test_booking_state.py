@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from denhub.mail import OutboxMessage
+from denhub.mail import OutboxMessage, bodies
 from events.models import Event
 from tests.core.helpers import new_client, running_app
 from tests.factories import make_event
@@ -37,7 +37,7 @@ async def test_an_edit_just_before_a_booking_is_in_its_email(settings, db):
     assert subjects == ["Your tickets: Outdoor cinema: first title", "Your tickets: Outdoor cinema: Pather Panchali"]
     async with db.read() as session:
         latest = await session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
-        assert "Soho House gardens" in latest.text_body
+    assert "Soho House gardens" in (await bodies(db, latest))[0]
 
 
 async def test_a_type_change_just_before_a_booking_shows_its_field(settings, db):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from denhub.accounts import Role
-from denhub.mail import SENT, MailSender, OutboxMessage
+from denhub.mail import SENT, MailSender, OutboxMessage, bodies
 from tests.conftest import skip_or_fail
 from tests.core.helpers import new_client, sign_in
 from tests.core.test_mail import smtp_server, smtp_settings  # noqa: F401 - smtp_server is a fixture
@@ -73,7 +73,8 @@ async def test_one_outbox_row_per_order_and_none_for_refused_or_repeated_forms(q
     assert [r.to_addr for r in rows] == ["amina@example.org", "jo@example.org"]
     assert [r.subject for r in rows] == ["Your tickets: Bangla Month supper"] * 2
     for row, order in zip(rows, orders, strict=True):
-        assert order.reference in row.text_body and order.code in row.text_body
+        text, html = await bodies(db, row)
+        assert order.reference in text and order.code in text and order.code in html
         assert [a["provider"] for a in row.attachments] == ["ticketing.order_pdf", "ticketing.event_ics"]
         assert row.attachments[0]["args"] == {"order_id": order.id}
 
@@ -177,9 +178,14 @@ async def test_cancelled_ticket_is_left_out_of_a_resent_email(quiet_app, client,
                                      data={"csrf_token": csrf})).status_code == 303
     rows = await _outbox(db)
     assert len(rows) == 2 and rows[1].subject.startswith("Your tickets again")
-    assert "Rahim Uddin" in rows[1].text_body and "Amina Khatun" not in rows[1].text_body
+    text, _html = await bodies(db, rows[1])
+    assert "Rahim Uddin" in text and "Amina Khatun" not in text
     assert await MailSender(db, smtp_settings(settings, server.port)).send_due() == 2
     resent = server.messages[1]
+    # The bodies, made when sending, are kept with the row: what was sent.
+    sent_row = (await _outbox(db))[1]
+    assert sent_row.text_body == text and sent_row.html_body == _html
+    assert resent.get_body(("plain",)).get_content().split() == text.split()
     pdf = next(a for a in resent.iter_attachments() if a.get_content_type() == "application/pdf").get_content()
     import pypdf
 
