@@ -15,10 +15,11 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -96,13 +97,45 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+MAX_FORM_FIELDS = 1000  # as Starlette's form parser
+
+
+async def urlencoded_form(request: Request, limit: int) -> FormData:
+    """An application/x-www-form-urlencoded body as Starlette's request.form() gives it (which then returns
+    this one), parsed by the standard library: python-multipart's parser in pure Python costs more than a
+    whole sold-out answer's database read. Names and values are decoded as Starlette does (percent escapes
+    as UTF-8, other bytes as Latin-1). A body over `limit` bytes is refused (413); so is one over
+    MAX_FORM_FIELDS fields (400)."""
+    if request._form is not None:  # noqa: SLF001 - Starlette caches the parsed form here
+        return request._form  # noqa: SLF001
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, "That form is too large to send.")
+        chunks.append(chunk)
+    try:
+        items = parse_qsl(b"".join(chunks).decode("latin-1"), keep_blank_values=True,
+                          max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise HTTPException(400, f"Too many fields. Maximum number of fields is {MAX_FORM_FIELDS}.") from None
+    request._form = form = FormData(items)  # noqa: SLF001 - what request.form() returns from now on
+    return form
+
+
 async def check_csrf(request: Request) -> None:
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form(max_part_size=request.app.state.settings.max_image_bytes + 1024)
+        limit = request.app.state.settings.max_image_bytes + 1024
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = await urlencoded_form(request, limit)
+        elif content_type.startswith("multipart/form-data"):
+            form = await request.form(max_part_size=limit)
+        else:
+            form = None
+        if form is not None:
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):

@@ -267,13 +267,15 @@ async def execute(session: AsyncSession, statement: ClauseElement, params: dict 
     all, rowcount). On SQLite in a write transaction it runs straight on sqlite3 (see `direct`), after
     flushing what the session holds (as SQLAlchemy's autoflush would); elsewhere through SQLAlchemy."""
     sync_session = session.sync_session
-    transaction = sync_session.get_transaction()
+    # The innermost transaction: a SAVEPOINT (begin_nested) is only emitted when it is first asked for its
+    # connection, so a new one must be asked before its first statement runs here.
+    transaction = sync_session.get_nested_transaction() or sync_session.get_transaction()
     cached = session.info.get(_RUNNER)
     if cached is not None and cached[0] is transaction and transaction is not None and transaction.is_active:
         runner = cached[1]
     else:
         runner = direct((await session.connection()).sync_connection)
-        session.info[_RUNNER] = (sync_session.get_transaction(), runner)
+        session.info[_RUNNER] = (sync_session.get_nested_transaction() or sync_session.get_transaction(), runner)
     plan = runner.plan_for(statement, params) if isinstance(runner, DirectSQLite) else None
     if plan is None:
         return _as_result(await session.execute(statement, params))

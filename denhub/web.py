@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ env = jinja2.Environment(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a page shows the same few times to everyone; the time zone costs more
 def london(value: dt.datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
     """A UTC datetime shown in Birmingham's local time."""
     if value is None:

@@ -19,10 +19,10 @@ import datetime as dt
 import time
 import weakref
 
-from sqlalchemy import bindparam, func, select, true
+from sqlalchemy import String, bindparam, func, select, true, type_coerce
 from sqlalchemy.orm.attributes import set_committed_value
 
-from denhub.db import Database, utcnow
+from denhub.db import Database, UTCDateTime, utcnow
 from denhub.ratelimit import RateEvent
 from denhub.sqlite_direct import read_now
 from events.models import Event
@@ -34,6 +34,13 @@ REGISTER_BUCKET = "register-address"
 # What a type's booking rules read (the seat counts apart): a change to any of them is seen by the next request.
 _TYPE_RULES = (TicketType.name, TicketType.tier, TicketType.price_pence, TicketType.sales_start,
                TicketType.sales_end, TicketType.max_per_order, TicketType.position)
+
+
+def _as_read(column):
+    # Only compared, never used: a datetime as the database holds it, without making a datetime of it.
+    return type_coerce(column, String) if isinstance(column.type, UTCDateTime) else column
+
+
 _existing = select(Order.code).where(Order.form_token == bindparam("form_token")).scalar_subquery()
 _used = (
     select(func.count(RateEvent.id))
@@ -41,11 +48,15 @@ _used = (
            RateEvent.at > bindparam("since"))
     .scalar_subquery()
 )
+# Columns 0-4 (the event's) and 5-13 (each type's) are the shape: what decides what may be booked, apart from
+# seat counts. Then the counts, the order this form made and the per-address count.
+_EVENT_SHAPE, _TYPE_SHAPE = slice(0, 5), slice(5, 14)
 _STATE = (
     select(
-        Event.id, Event.status, Event.ends_at, Event.capacity, Event.tickets_sold, Event.updated_at,
+        Event.id, Event.status, _as_read(Event.ends_at), Event.capacity, _as_read(Event.updated_at),
         TicketType.id.label("type_id"), TicketType.capacity.label("type_capacity"),
-        TicketType.sold.label("type_sold"), *(c.label(f"rule_{c.key}") for c in _TYPE_RULES),
+        *(_as_read(c).label(f"rule_{c.key}") for c in _TYPE_RULES),
+        Event.tickets_sold, TicketType.sold.label("type_sold"),
         _existing.label("existing_code"), _used.label("used"),
     )
     .select_from(Event)
@@ -53,6 +64,10 @@ _STATE = (
     .where(Event.slug == bindparam("slug"))
     .order_by(TicketType.position, TicketType.id)
 )
+
+
+_TYPES = (select(TicketType).where(TicketType.event_id == bindparam("event_id"), TicketType.is_active.is_(True))
+          .order_by(TicketType.position, TicketType.id))
 
 
 @dataclasses.dataclass
@@ -94,26 +109,20 @@ async def load(db: Database, *, slug: str, form_token: str | None, address: str,
         return None
     first = rows[0]
     type_rows = [r for r in rows if r.type_id is not None]
-    shape = (first.id, first.status, first.ends_at, first.capacity, first.updated_at,
-             tuple((r.type_id, r.type_capacity, *(r._mapping[f"rule_{c.key}"] for c in _TYPE_RULES)) for r in type_rows))
+    shape = (first[_EVENT_SHAPE], *(r[_TYPE_SHAPE] for r in type_rows))
     cache = _entries.setdefault(db, {})
     entry = cache.get(slug)
     now = time.monotonic()
     if entry is None or entry.expires <= now or entry.shape != shape:
         async with db.read() as session:
             event = await session.get(Event, first.id)
-            types = list(await session.scalars(
-                select(TicketType).where(TicketType.event_id == first.id, TicketType.is_active.is_(True))
-                .order_by(TicketType.position, TicketType.id)
-            ))
+            types = list(await session.scalars(_TYPES, {"event_id": first.id}))
             await session.close()  # now, not in the task `async with` would start (see above)
         if event is None:
             return None
-        # The shape of what was read (if the event changed between the two reads, the next request sees
-        # a difference and reads again).
-        loaded = (event.id, event.status, event.ends_at, event.capacity, event.updated_at,
-                  tuple((t.id, t.capacity, *(getattr(t, c.key) for c in _TYPE_RULES)) for t in types))
-        entry = _Entry(now + CACHE_SECONDS, loaded, event, types)
+        # With the shape read before the objects: if the event changed in between, the next request sees a
+        # shape that differs and reads them again.
+        entry = _Entry(now + CACHE_SECONDS, shape, event, types)
         if len(cache) > 256:
             cache.clear()
         cache[slug] = entry

@@ -14,14 +14,14 @@ so one bad scan costs the others nothing but time.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from denhub import group_commit
 from denhub.db import Database
 from ticketing.checkin import (
     DoorAccess,
@@ -35,9 +35,6 @@ from ticketing.checkin import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_GROUP = 64  # scans in one SQLite transaction at most (a batch holds the write lock while it runs)
-
 
 async def _scan(db: Database, access: DoorAccess | None, scan: dict) -> ScanResult:
     """One scan in a transaction of its own."""
@@ -61,7 +58,6 @@ async def _scan(db: Database, access: DoorAccess | None, scan: dict) -> ScanResu
 class _Pending:
     access: DoorAccess | None
     scan: dict
-    future: asyncio.Future = field(repr=False)
 
 
 def _judge_group(session: Session, group: list[_Pending]) -> list[ScanResult | Exception]:
@@ -98,83 +94,28 @@ def _judge_group(session: Session, group: list[_Pending]) -> list[ScanResult | E
     return answers
 
 
-class _GroupWriter:
-    """The queue of scans waiting for this process's SQLite write lock, on one event loop."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.waiting: list[_Pending] = []
-        self.running = False
-
-    async def submit(self, access: DoorAccess | None, scan: dict) -> ScanResult:
-        future = asyncio.get_running_loop().create_future()
-        self.waiting.append(_Pending(access, scan, future))
-        if not self.running:
-            self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while True:
-                # One turn of the loop first: scans that arrived with this one join its group, and the
-                # requests answered by the last group send their responses before the next is written.
-                await asyncio.sleep(0)
-                if not self.waiting:
-                    break
-                group, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
-                await self._write(group)
-        finally:
-            self.running = False
-            if self.waiting:  # a scan queued while the last group was being answered
-                self.running = True
-                asyncio.get_running_loop().create_task(self._drain())
-
-    async def _write(self, group: list[_Pending]) -> None:
-        live = [item for item in group if not item.future.done()]  # a cancelled request is not judged
-        if not live:
-            return
-        try:
-            async with self.db.write() as session:
-                answers = await session.run_sync(_judge_group, live)
-        except Exception:  # noqa: BLE001 - rolled back: each scan again on its own, with its own outcome
-            for item in live:
-                try:
-                    answer: ScanResult | BaseException = await _scan(self.db, item.access, item.scan)
-                except Exception as exc:  # noqa: BLE001 - handed to the request that sent this scan
-                    answer = exc
-                _answer(item.future, answer)
-            return
-        for item, answer in zip(live, answers, strict=True):
-            _answer(item.future, answer)
-
-
-def _answer(future: asyncio.Future, answer: ScanResult | BaseException) -> None:
-    if future.done():
+async def _write_group(db: Database, group: list[group_commit.Waiting]) -> None:
+    try:
+        async with db.write() as session:
+            answers = await session.run_sync(_judge_group, [w.item for w in group])
+    except Exception:  # noqa: BLE001 - rolled back: each scan again on its own, with its own outcome
+        for waiting in group:
+            try:
+                answer: ScanResult | BaseException = await _scan(db, waiting.item.access, waiting.item.scan)
+            except Exception as exc:  # noqa: BLE001 - handed to the request that sent this scan
+                answer = exc
+            waiting.answer(answer)
         return
-    if isinstance(answer, BaseException):
-        future.set_exception(answer)
-    else:
-        future.set_result(answer)
-
-
-_writers: weakref.WeakKeyDictionary[Database, weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
-
-
-def _group_writer(db: Database) -> _GroupWriter:
-    loop = asyncio.get_running_loop()
-    per_loop = _writers.setdefault(db, weakref.WeakKeyDictionary())
-    writer = per_loop.get(loop)
-    if writer is None:
-        writer = per_loop[loop] = _GroupWriter(db)
-    return writer
+    for waiting, answer in zip(group, answers, strict=True):
+        waiting.answer(answer)
 
 
 async def scan_idempotent(db: Database, *, access: DoorAccess | None = None, **scan) -> ScanResult:
     """Judge and record one scan (checkin.scan's arguments). With `access`, first raise DoorRefused or
     NoSuchEvent unless that requester may scan for the event."""
     if db.is_sqlite:
-        return await _group_writer(db).submit(access, scan)
+        queue = group_commit.queue_for(db, "door-scans", lambda: group_commit.Queue(functools.partial(_write_group, db)))
+        return await queue.submit(_Pending(access, scan))
     return await _scan(db, access, scan)
 
 

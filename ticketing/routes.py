@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub import mail, ratelimit
+from denhub import group_commit, mail, ratelimit
 from denhub.auth import PUBLIC, client_address, flash, guard
 from denhub.db import utcnow
 from denhub.web import render
@@ -181,19 +181,17 @@ async def register(request: Request) -> Response:
         gone = services.sold_out(event, types, step.request)
         if gone is not None:
             return _sold_out_page(request, event, types, lines, step.values, gone)
+    async def book(session) -> tuple[services.Booked, bool]:
+        await ratelimit.serialize(session=session, bucket=booking_state.REGISTER_BUCKET, key=client_address(request))
+        booked, created = await services.book(session=session, event_id=event.id, req=step.request)
+        if created:
+            await _count_under_lock(session, request)
+            await emails.enqueue_confirmation(session=session, order=booked, event=event, base_url=settings.base_url)
+        return booked, created
+
     try:
-        async with db.write() as session:
-            await ratelimit.serialize(session=session, bucket=booking_state.REGISTER_BUCKET,
-                                      key=client_address(request))
-            order, created = await services.book(session=session, event_id=event.id, req=step.request)
-            if created:
-                await _count_under_lock(session, request)
-                await emails.enqueue_confirmation(session=session, order=order, event=event,
-                                                  base_url=settings.base_url)
-            # Commit and give the connection back now: leaving it to `async with` would hold both (and the
-            # SQLite write lock) across a turn of the event loop, while the close runs in its own task.
-            await session.commit()
-            await session.close()
+        # Committed with the bookings sent at the same moment (group_commit: one SQLite transaction for a rush).
+        order, created = await group_commit.run(db, book)
     except _TooManyNow:
         raise _too_many() from None
     except services.TicketingError as exc:

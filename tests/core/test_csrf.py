@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from denhub.accounts import Role
-from denhub.auth import PUBLIC
+from denhub.auth import MAX_FORM_FIELDS, PUBLIC, urlencoded_form
 from denhub.ratelimit import RateEvent
 from events.models import Event
 from tests.conftest import csrf_for
@@ -143,3 +146,39 @@ async def test_head_requests_change_nothing(app, db, client):
     assert await _state(db) == before
     async with db.read() as session:
         assert await session.scalar(select(func.count(RateEvent.id))) == 0  # no failed login was counted
+
+
+# --- the form body, parsed for the token (denhub.auth.urlencoded_form) ----------------------------------
+
+def _request(body: bytes, chunk: int = 7) -> Request:
+    parts = [body[i:i + chunk] for i in range(0, len(body), chunk)] or [b""]
+    messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+
+    async def receive():
+        return messages.pop(0)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"content-length", str(len(body)).encode())]}
+    return Request(scope, receive)
+
+
+async def test_urlencoded_form_reads_fields_as_starlettes_parser_does():
+    body = (b"name_0=%E0%A6%86%E0%A6%AE%E0%A6%BF%E0%A6%A8%E0%A6%BE+Khatun&email=a%2Bb%40example.org&empty="
+            b"&type_0=3&type_0=4&note=50%25+off+%26+more&bare&csrf_token=abc-_123") + b"&raw=caf\xe9"
+    ours = await urlencoded_form(_request(body), limit=10_000)
+    starlettes = await _request(body).form()
+    assert list(ours.multi_items()) == list(starlettes.multi_items())
+    assert ours["name_0"] == "আমিনা Khatun" and ours["email"] == "a+b@example.org" and ours.getlist("type_0") == ["3", "4"]
+    assert ours["note"] == "50% off & more" and ours["empty"] == "" and ours["raw"] == "café"
+    # parsed once: the endpoint's request.form() gets the same form without reading the body again
+    request = _request(body)
+    assert await urlencoded_form(request, limit=10_000) is await request.form()
+
+    with pytest.raises(HTTPException) as too_large:
+        await urlencoded_form(_request(b"a=" + b"x" * 200), limit=100)
+    assert too_large.value.status_code == 413
+    with pytest.raises(HTTPException) as too_many:
+        await urlencoded_form(_request("&".join(f"f{i}=1" for i in range(MAX_FORM_FIELDS + 1)).encode()),
+                              limit=1_000_000)
+    assert too_many.value.status_code == 400

@@ -103,6 +103,30 @@ async def test_a_constraint_broken_directly_raises_sqlalchemys_integrity_error_a
         assert len((await session.scalars(select(CheckIn).where(CheckIn.event_id == event.id))).all()) == 1
 
 
+async def test_statements_in_a_savepoint_rolled_back_are_undone_and_the_rest_kept(db):
+    """execute() inside begin_nested: each SAVEPOINT is emitted before its first statement runs directly (SQLAlchemy
+    emits it only when the savepoint is asked for its connection), so rolling one back undoes only its own."""
+    from denhub import ratelimit, sqlite_direct
+
+    async def record(session, key):
+        await sqlite_direct.execute(session, ratelimit._INSERT, {"bucket": "savepoint-test", "key": key, "at": utcnow()})
+
+    async with db.write() as session:
+        await record(session, "before")
+        for key, keep in (("first", True), ("undone", False), ("third", True), ("undone too", False)):
+            try:
+                async with session.begin_nested():
+                    await record(session, key)
+                    if not keep:
+                        raise LookupError(key)
+            except LookupError:
+                pass
+    async with db.read() as session:
+        keys = await session.scalars(select(ratelimit.RateEvent.key).where(ratelimit.RateEvent.bucket == "savepoint-test")
+                                     .order_by(ratelimit.RateEvent.id))
+        assert list(keys) == ["before", "first", "third"]
+
+
 async def test_read_now_reads_committed_rows_as_sqlalchemy_does_and_only_on_sqlite(db):
     from denhub.sqlite_direct import _readers, read_now
 
