@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import email.policy
 import json
@@ -176,7 +177,7 @@ async def enqueue(
     html: str | None = None,
     body: Mapping[str, Any] | tuple[str, Mapping[str, Any]] | None = None,
     attachments: Iterable[Mapping[str, Any] | tuple[str, Mapping[str, Any]]] = (),
-) -> OutboxMessage:
+) -> Queued:
     """Queue one email in the caller's transaction: it is sent only if that transaction commits.
 
     The bodies are `text` (and `html`), or made when sending by the body provider `body` names
@@ -207,7 +208,15 @@ async def enqueue(
     # a booking rush queues one email per booking.
     row_id = (await sqlite_direct.execute(session, _INSERT_OUTBOX, values)).scalar()
     session.sync_session.info[_WAKE_FLAG] = True  # see _after_commit
-    return OutboxMessage(id=row_id, **values)  # what was queued (not the session's: nothing to flush)
+    return Queued(row_id, values["message_id"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Queued:
+    """The outbox row enqueue() wrote (the row itself is not loaded: a booking rush queues one a booking)."""
+
+    id: int
+    message_id: str
 
 
 _INSERT_OUTBOX = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
@@ -247,7 +256,7 @@ def render_email(template_name: str, **context: Any) -> tuple[str, str]:
 
 # --- building and transports -----------------------------------------------------------------------
 
-def message_id_header(message: OutboxMessage, mail_from: str) -> str:
+def message_id_header(message: OutboxMessage | Queued, mail_from: str) -> str:
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "denhub.invalid"
     return f"<{message.message_id}@{domain}>"
 

@@ -191,7 +191,8 @@ async def register(request: Request) -> Response:
 
     try:
         # Committed with the bookings sent at the same moment (group_commit: one SQLite transaction for a rush).
-        order, created = await group_commit.run(db, book)
+        booked, created = await group_commit.run(db, book)
+        code = booked.code
     except _TooManyNow:
         raise _too_many() from None
     except services.TicketingError as exc:
@@ -200,26 +201,27 @@ async def register(request: Request) -> Response:
         return render(request, "ticketing/details.html",
                       _details_context(event, types, lines, step.values, exc.errors, token), status_code=status)
     except SoldOut as exc:
-        # Two sends of one form racing for the last seats: the first took them, so this one finds its order.
-        order = await _order_for_token(db, step.request.form_token)
-        if order is None:
-            # What was read before the write lock said there were seats: read the counts again for the page.
-            fresh = await booking_state.load(db, slug=event.slug, form_token=None, address=client_address(request),
-                                             window_seconds=settings.registration_window_seconds)
+        # What was read before the write lock said there were seats: read again, in one statement, the counts
+        # for the page and the order this form may have made meanwhile (two sends of one form racing for the
+        # last seats on PostgreSQL: the first took them, so this one answers with its order).
+        fresh = await booking_state.load(db, slug=event.slug, form_token=step.request.form_token,
+                                         address=client_address(request),
+                                         window_seconds=settings.registration_window_seconds)
+        if fresh is None or fresh.existing_code is None:
             if fresh is not None:
                 event, types = fresh.event, fresh.types
             return _sold_out_page(request, event, types, lines, step.values, exc)
-        created = False
+        code, created = fresh.existing_code, False
     except IntegrityError:
         # The same form was submitted twice at the same moment: the other submission created the order.
         order = await _order_for_token(db, step.request.form_token)
         if order is None:
             raise
-        created = False
+        code, created = order.code, False
     if created:
         request.app.state.wake_mail()
         flash(request, "You are booked. We have emailed your tickets to you.")
-    return RedirectResponse(f"/orders/{order.code}", status_code=303)
+    return RedirectResponse(f"/orders/{code}", status_code=303)
 
 
 def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) -> Response:

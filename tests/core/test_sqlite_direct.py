@@ -207,3 +207,32 @@ async def test_a_write_waits_for_a_write_lock_held_by_another_process(db):
     await asyncio.wait_for(task, 10)
     async with db.read() as session:
         assert (await session.get(Ticket, ticket.id)).checked_in_at == at
+
+
+def test_utc_datetimes_are_written_and_read_on_sqlite_as_sqlalchemys_datetime_does():
+    """UTCDateTime's own text conversion on SQLite (faster) matches SQLAlchemy's DATETIME exactly, so rows
+    written before and after it read the same."""
+    import random
+
+    from sqlalchemy.dialects.sqlite import aiosqlite
+    from sqlalchemy.dialects.sqlite.base import DATETIME
+
+    from denhub.db import UTCDateTime
+
+    dialect = aiosqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect)
+    write, read = ours.bind_processor(dialect), ours.result_processor(dialect, None)
+    sa_write, sa_read = DATETIME().bind_processor(dialect), DATETIME().result_processor(dialect, None)
+    rng = random.Random(20261125)
+    for _ in range(5000):
+        given = dt.datetime(rng.randint(2, 9998), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                            rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999_999)]),
+                            tzinfo=dt.timezone(dt.timedelta(minutes=rng.choice([0, 60, -300, 330]))))
+        text = write(given)
+        assert text == sa_write(given.astimezone(dt.UTC).replace(tzinfo=None))
+        assert read(text) == given and read(text).tzinfo is dt.UTC
+    for stored in ("2026-11-25 01:40:00", "2026-11-25 01:40:00.5"):  # other forms SQLAlchemy reads
+        assert read(stored) == sa_read(stored).replace(tzinfo=dt.UTC)
+    assert write(None) is None and read(None) is None
+    with pytest.raises(ValueError):
+        write(dt.datetime(2026, 11, 25))  # naive
