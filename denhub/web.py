@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import secrets
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import escape
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -87,6 +89,40 @@ def render(
     }
     base.update(context or {})
     return templates.TemplateResponse(request, name, base, status_code=status_code, headers=headers)
+
+
+_HOLE = "\u2063hole-{}-{}\u2063"  # invisible separators: text no template or typed value will hold
+_PROCESS_MARK = secrets.token_hex(8)
+_framed: dict[tuple, tuple[str, dict[str, str]]] = {}
+
+
+def render_framed(request: Request, name: str, context: dict, *, key: tuple, holes: dict[str, str],
+                  status_code: int = 200) -> Response:
+    """render(request, name, {**context, **holes}), the same page, from a frame rendered once per `key`.
+
+    For a page answered many times a second with only a few values that change (the sold-out answer in a
+    booking rush: the name and email just typed, the CSRF token): the page is rendered once with a marker for
+    each hole and the CSRF token, and each answer puts its values, escaped as Jinja escapes them, into a copy.
+    `key` must stand for everything else in `context`. A signed-in visitor or a pending flash message (the page
+    shows them) gets the page rendered in full."""
+    if getattr(request.state, "user", None) is not None or "session" not in request.scope \
+            or "flash" in request.session:
+        return render(request, name, {**context, **holes}, status_code=status_code)
+    frame_key = (name, key, tuple(holes))
+    found = _framed.get(frame_key)
+    if found is None:
+        markers = {hole: _HOLE.format(_PROCESS_MARK, hole) for hole in (*holes, "csrf_token")}
+        text = env.get_template(name).render({
+            "request": request, "user": None, "flashes": [], **context,
+            **{hole: markers[hole] for hole in holes}, "csrf_token": lambda: markers["csrf_token"],
+        })
+        if len(_framed) > 256:
+            _framed.clear()
+        _framed[frame_key] = found = (text, markers)
+    text, markers = found
+    for hole, value in (*holes.items(), ("csrf_token", csrf_token(request))):
+        text = text.replace(markers[hole], str(escape(value)))
+    return HTMLResponse(text, status_code=status_code)
 
 
 def render_string(name: str, **context) -> str:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from denhub import group_commit, mail, ratelimit
 from denhub.auth import PUBLIC, client_address, flash, guard
 from denhub.db import utcnow
-from denhub.web import render
+from denhub.web import render, render_framed
 from events.routes import event_page_context, public_event
 from events.models import EventStatus
 from ticketing import booking_state, emails, services, waitlist
@@ -233,11 +233,13 @@ def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) 
         asked = [by_id[exc.ticket_type_id]]
     waitlist_type = next((t for t in asked if combined_left(t.capacity, t.sold, event.capacity,
                                                              event.tickets_sold) == 0), None)
-    return render(request, "ticketing/sold_out.html", {
-        "event": event, "waitlist_type": waitlist_type, "honeypot": HONEYPOT_FIELD,
-        "message": f"Sorry, “{waitlist_type.name}” tickets are sold out." if waitlist_type else str(exc),
-        "name": values.get("name_0", "")[:120], "email": values.get("email", "")[:320],
-    }, status_code=409)
+    message = f"Sorry, “{waitlist_type.name}” tickets are sold out." if waitlist_type else str(exc)
+    # In a rush every attempt after the last seat gets this page: rendered once a type, filled in for each.
+    return render_framed(request, "ticketing/sold_out.html", {
+        "event": event, "waitlist_type": waitlist_type, "honeypot": HONEYPOT_FIELD, "message": message,
+    }, key=(event.id, event.slug, event.title, event.starts_at, message,
+            (waitlist_type.id, waitlist_type.name) if waitlist_type else None),
+        holes={"name": values.get("name_0", "")[:120], "email": values.get("email", "")[:320]}, status_code=409)
 
 
 @guard(PUBLIC)
