@@ -235,6 +235,7 @@ def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) 
                                                              event.tickets_sold) == 0), None)
     message = f"Sorry, “{waitlist_type.name}” tickets are sold out." if waitlist_type else str(exc)
     # In a rush every attempt after the last seat gets this page: rendered once a type, filled in for each.
+    # The key must hold everything sold_out.html shows apart from the holes (and the CSRF token).
     return render_framed(request, "ticketing/sold_out.html", {
         "event": event, "waitlist_type": waitlist_type, "honeypot": HONEYPOT_FIELD, "message": message,
     }, key=(event.id, event.slug, event.title, event.starts_at, message,
