@@ -77,6 +77,9 @@ function chosen(form) {
 
 function remember(e, form, action) {
   var before = kept(e.id);
+  // A change arriving after the sheet was submitted and synced (a typing pause that ended late) is not a
+  // draft to send: the server would refuse it as locked.
+  if (!before && action === "save" && e.status === "submitted") return;
   store.setItem(key + e.id, JSON.stringify({ values: chosen(form), comment: form.elements.comment.value,
     action: before && before.action === "submit" ? "submit" : action, at: Date.now() }));
   delete problem[e.id];
@@ -121,6 +124,7 @@ function render() {
             error.hidden = false;
             return;
           }
+          clearTimeout(typing); // the comment's pending save is part of this submit
           remember(e, form, "submit");
           var next = list.slice(i + 1).concat(list.slice(0, i)).filter(function (x) { return !locked(x); })[0];
           note = e.enterprise + ": scores submitted." + (next ? " Next: " + next.enterprise + "." : "");
