@@ -223,7 +223,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.db = db
     app.state.mail_sender = mail_sender
-    app.state.wake_mail = mail_sender.wake
     app.state.waitlist_expirer = expirer
     app.state.event_page_extras = [ticketing.routes.registration_panel]
     app.state.door_link_loader = ticketing.door.load_door_link

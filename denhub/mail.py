@@ -226,9 +226,9 @@ _running_senders: weakref.WeakSet[MailSender] = weakref.WeakSet()
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(sync_session) -> None:
-    # A transaction that queued email woke this process's senders (they start at once instead of on their
-    # next poll; other processes poll). One listener for every session: adding one to each session that
-    # queues costs more than the insert.
+    # A transaction that queued email wakes this process's senders, so they start at once instead of on
+    # their next poll (other processes poll): the one wake-up, for every caller of enqueue. One listener for
+    # every session: adding one to each session that queues costs more than the insert.
     if sync_session.info.pop(_WAKE_FLAG, False):
         for sender in list(_running_senders):
             sender.wake()

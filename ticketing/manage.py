@@ -153,7 +153,6 @@ async def _order_action(request: Request, action) -> Response:
             raise HTTPException(404, "There is no order with that number.")
         event = await session.get(Event, order.event_id)
         message = await action(session, order, event)
-    request.app.state.wake_mail()
     flash(request, message)
     back = request.query_params.get("back", "")
     target = f"/organiser/events/{event.id}/attendees"
@@ -199,7 +198,6 @@ async def cancel_one_ticket(request: Request) -> Response:
         n = await services.cancel_tickets(session=session, tickets=[ticket], offer=offer)
         event_id = ticket.event_id
         name = ticket.attendee_name
-    request.app.state.wake_mail()
     flash(request, f"Ticket for {name} cancelled." if n else f"The ticket for {name} was already cancelled.")
     return RedirectResponse(f"/organiser/events/{event_id}/attendees", status_code=303)
 

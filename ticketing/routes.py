@@ -219,7 +219,6 @@ async def register(request: Request) -> Response:
             raise
         code, created = order.code, False
     if created:
-        request.app.state.wake_mail()
         flash(request, "You are booked. We have emailed your tickets to you.")
     return RedirectResponse(f"/orders/{code}", status_code=303)
 

@@ -124,7 +124,6 @@ async def cancel_ticket(request: Request) -> Response:
         if ticket is None:
             raise HTTPException(404, "We could not find that ticket.")
         done = await services.cancel_tickets(session=session, tickets=[ticket], offer=offer)
-    request.app.state.wake_mail()
     if done:
         flash(request, "Your ticket is cancelled. Thank you for letting us know: the place goes to someone else.")
     else:
@@ -165,7 +164,6 @@ async def claim_offer(request: Request) -> Response:
             except services.TicketingError as exc:
                 errors = exc.errors
             else:
-                request.app.state.wake_mail()
                 flash(request, "The place is yours. We have emailed your ticket to you.")
                 return RedirectResponse(f"/orders/{order.code}", status_code=303)
     return render(request, "ticketing/claim.html", {"entry": entry, "event": event, "values": values,
