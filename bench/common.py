@@ -384,9 +384,10 @@ def fetch(url: str, *, headers: dict[str, str] | None = None, timeout: float = 1
 
 def bench_command(name: str) -> str:
     """How this benchmark was started, as someone would type it."""
-    if os.environ.get("MAKELEVEL"):
-        return "make bench"
-    return f".venv/bin/python -m bench {name}"
+    settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                        if k.startswith("BENCH_") and k != "BENCH_POSTGRES_URL")
+    command = "make bench" if os.environ.get("MAKELEVEL") else f".venv/bin/python -m bench {name}"
+    return f"{settings} {command}" if settings else command
 
 
 def _cell(value: object) -> str:

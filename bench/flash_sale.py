@@ -11,8 +11,8 @@ Measures
 How it runs. A fresh database (SQLite in a temporary directory; on PostgreSQL a new database
 denhub_bench_<random>, dropped afterwards), migrated with `denhub db upgrade`, gets two published events,
 each with one free ticket type and no event-wide cap: "flash-sale" with 200 seats and "flash-warm-up" with
-20. denhub runs in production mode (random secret key) with DENHUB_REGISTRATION_LIMIT raised (all the load
-comes from one address) and DENHUB_SMTP_URL empty, so the outbox sender writes each confirmation email,
+20. denhub runs in production mode (random secret key) with its default per-address registration limit
+and DENHUB_SMTP_URL empty, so the outbox sender writes each confirmation email,
 PDF tickets attached, as an .eml file. The sender runs in the server as it does in production, on the same
 cores as the requests: whatever it does during the sale is part of the figure. (Booking attempts ask it to
 hold off, denhub.mail.hold_off, so its PDFs wait for the rush to pause; the notes give how long after the
@@ -20,7 +20,9 @@ sale the last of its 200 emails went.) A GET of each event's details page (urlli
 and the CSRF token.
 
 wrk (-t2 -c64) then sends exactly the attempts asked for: a Lua script builds every POST with a unique
-form_token, and each wrk thread hands out its share of the attempts from its `delay()` hook (one call
+form_token, from a visitor address of its own (X-Forwarded-For, as the reverse proxy in front of denhub
+sends it: a sale is many people, each booking once; uvicorn trusts the header from 127.0.0.1 by default, as
+`denhub serve` does), and each wrk thread hands out its share of the attempts from its `delay()` hook (one call
 before every request), parks its connections once the share is given out, and stops itself when every
 answer is in. wrk has no request cap and always sleeps its whole -d, so the script times the sale itself
 (first request to last answer, LuaJIT ffi gettimeofday) and the harness interrupts wrk once every thread
@@ -38,7 +40,9 @@ ratio uses the mean of the two.
 
 Settings (environment, for quick looks; a run with other values says so in its BENCHMARKS.md notes):
   BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_FLASH_ATTEMPTS (1000), BENCH_FLASH_CAPACITY (200),
-  BENCH_POSTGRES_URL (postgresql+asyncpg://postgres@127.0.0.1:5432; "off" skips PostgreSQL).
+  BENCH_POSTGRES_URL (postgresql+asyncpg://postgres@127.0.0.1:5432; "off" skips PostgreSQL),
+  BENCH_FLASH_ONE_ADDRESS (0; 1 sends every attempt from 127.0.0.1 with the registration limit lifted, as
+  this benchmark did until 2026-11-25: each attempt then counts the one address's bookings so far).
 """
 
 from __future__ import annotations
@@ -194,9 +198,13 @@ class BenchDatabase:
     label: str  # for notes: "SQLite" or "PostgreSQL"
 
 
+def _one_address() -> bool:
+    return os.environ.get("BENCH_FLASH_ONE_ADDRESS", "0") not in ("", "0")
+
+
 def _server_settings() -> dict[str, str]:
-    # All the load comes from 127.0.0.1: lift the per-address registration limit. No SMTP: .eml files.
-    return {"registration_limit": "1000000000", "smtp_url": ""}
+    # No SMTP: .eml files. Every attempt from one address only when asked (the limit lifted for it).
+    return {"registration_limit": "1000000000", "smtp_url": ""} if _one_address() else {"smtp_url": ""}
 
 
 @contextlib.contextmanager
@@ -311,6 +319,7 @@ end
 
 local ATTEMPTS, THREADS = @ATTEMPTS@, @THREADS@
 local PATH, COOKIE, FIELDS, NONCE = "@PATH@", "@COOKIE@", "@FIELDS@", "@NONCE@"
+local ONE_ADDRESS = @ONE_ADDRESS@
 local PARK_MS = 3600000
 
 -- Main state: number the threads and give each its share.
@@ -345,6 +354,10 @@ function request()
   local who = tid .. "-" .. (verifying and "check" or sent)
   local body = FIELDS .. "&form_token=flash-" .. NONCE .. "-" .. who .. "&name_0=Buyer+" .. who
     .. "&email=buyer-" .. who .. "%40example.org&organisation=&access_needs=&consent=on&website="
+  if not ONE_ADDRESS then
+    -- A visitor address per attempt, as a reverse proxy passes it on: 10.<thread>.<attempt / 256>.<attempt % 256>
+    headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", tid, math.floor(sent / 256) % 256, sent % 256)
+  end
   return wrk.format("POST", PATH, headers, body)
 end
 
@@ -432,7 +445,8 @@ def run_sale(server: Server, form: Form, *, attempts: int, connections: int, thr
     wrk = ensure_wrk()
     lua = _SALE_LUA
     for key, value in {"ATTEMPTS": attempts, "THREADS": threads, "PATH": form.path, "COOKIE": form.cookie,
-                       "FIELDS": form.fields, "NONCE": secrets.token_hex(4)}.items():
+                       "FIELDS": form.fields, "NONCE": secrets.token_hex(4),
+                       "ONE_ADDRESS": "true" if _one_address() else "false"}.items():
         lua = lua.replace(f"@{key}@", str(value))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-flash-", delete=False) as script:
         script.write(lua)
@@ -621,7 +635,10 @@ def report(outcome: Outcome, prefix: str, *, connections: int, threads: int, tar
     hello_note = " and ".join(f"{r.rps:.0f}" for r in outcome.hello)
     record(f"{prefix}_vs_hello", outcome.ratio, "ratio", command,
            f"{where}: {sale.attempts} attempts for {outcome.capacity} free seats, wrk -t{threads} -c{connections} "
-           f"(exactly {sale.attempts} requests), {sale.rps:.0f} attempts/s over {sale.duration_s:.2f} s "
+           f"(exactly {sale.attempts} requests, "
+           + ("all from 127.0.0.1, registration limit lifted" if _one_address()
+              else "each from its own address (X-Forwarded-For), default registration limit")
+           + f"), {sale.rps:.0f} attempts/s over {sale.duration_s:.2f} s "
            f"(first request to last answer) ÷ hello {outcome.hello_rps:.0f} req/s (mean of {hello_note}, "
            f"before and after); p50 {sale.p50_ms:.0f} ms, p99 {sale.p99_ms:.0f} ms, max {sale.max_ms:.0f} ms; "
            f"server CPU {outcome.cpu_us:.0f} us/attempt; outbox sender on (PDF tickets as .eml), all "

@@ -318,10 +318,12 @@ async def login(request: Request) -> Response:
     window = settings.login_window_seconds
     async with db.read() as session:
         account_failures = await ratelimit.count_recent(
-            session=session, bucket="login-account", key=account_key, window_seconds=window
+            session=session, bucket="login-account", key=account_key, window_seconds=window,
+            up_to=settings.login_max_failures,
         )
         address_failures = await ratelimit.count_recent(
-            session=session, bucket="login-address", key=address_key, window_seconds=window
+            session=session, bucket="login-address", key=address_key, window_seconds=window,
+            up_to=settings.login_max_failures * 4,
         )
     if account_failures >= settings.login_max_failures or address_failures >= settings.login_max_failures * 4:
         minutes = max(1, window // 60)

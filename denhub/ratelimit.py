@@ -24,13 +24,24 @@ class RateEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-_COUNT = select(func.count(RateEvent.id)).where(
-    RateEvent.bucket == bindparam("bucket"), RateEvent.key == bindparam("key"), RateEvent.at > bindparam("since"))
+def recent(*, bucket, key, since):
+    """SELECT of the actions counted by bucket and key since `since`, at most `up_to` of them (bind parameter
+    "up_to"), as a count: a limit only asks whether the count reached it, and the database then stops at the
+    limit instead of walking every row an address has (a busy address, or many people behind one)."""
+    found = (select(RateEvent.id).where(RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.at > since)
+             .limit(bindparam("up_to", type_=Integer)).subquery())
+    return select(func.count()).select_from(found)
 
 
-async def count_recent(*, session: AsyncSession, bucket: str, key: str, window_seconds: int) -> int:
+_COUNT = recent(bucket=bindparam("bucket"), key=bindparam("key"), since=bindparam("since"))
+
+
+async def count_recent(*, session: AsyncSession, bucket: str, key: str, window_seconds: int, up_to: int) -> int:
+    """How many actions bucket and key made in the last `window_seconds`, counted up to `up_to` (the limit they
+    are compared with: a count of `up_to` means the limit is reached)."""
     since = utcnow() - dt.timedelta(seconds=window_seconds)
-    return (await sqlite_direct.execute(session, _COUNT, {"bucket": bucket, "key": key, "since": since})).scalar() or 0
+    params = {"bucket": bucket, "key": key, "since": since, "up_to": max(0, up_to)}
+    return (await sqlite_direct.execute(session, _COUNT, params)).scalar() or 0
 
 
 async def serialize(*, session: AsyncSession, bucket: str, key: str) -> None:

@@ -53,7 +53,8 @@ async def apply(request: Request) -> Response:
     db = request.app.state.db
     async with db.read() as session:
         used = await ratelimit.count_recent(session=session, bucket="judging-apply", key=client_address(request),
-                                            window_seconds=settings.registration_window_seconds)
+                                            window_seconds=settings.registration_window_seconds,
+                                            up_to=settings.registration_limit)
     if used >= settings.registration_limit:
         raise HTTPException(429, "Too many applications from your connection in a short time. Please wait a few "
                                  "minutes and try again.")

@@ -19,11 +19,11 @@ import datetime as dt
 import time
 import weakref
 
-from sqlalchemy import String, bindparam, func, select, true, type_coerce
+from sqlalchemy import String, bindparam, select, true, type_coerce
 from sqlalchemy.orm.attributes import set_committed_value
 
 from denhub.db import Database, UTCDateTime, utcnow
-from denhub.ratelimit import RateEvent
+from denhub.ratelimit import recent
 from denhub.sqlite_direct import read_now
 from events.models import Event
 from ticketing.models import Order, TicketType
@@ -42,12 +42,7 @@ def _as_read(column):
 
 
 _existing = select(Order.code).where(Order.form_token == bindparam("form_token")).scalar_subquery()
-_used = (
-    select(func.count(RateEvent.id))
-    .where(RateEvent.bucket == REGISTER_BUCKET, RateEvent.key == bindparam("address"),
-           RateEvent.at > bindparam("since"))
-    .scalar_subquery()
-)
+_used = recent(bucket=REGISTER_BUCKET, key=bindparam("address"), since=bindparam("since")).scalar_subquery()
 # Columns 0-4 (the event's) and 5-13 (each type's) are the shape: what decides what may be booked, apart from
 # seat counts. Then the counts, the order this form made and the per-address count.
 _EVENT_SHAPE, _TYPE_SHAPE = slice(0, 5), slice(5, 14)
@@ -75,7 +70,7 @@ class BookingState:
     event: Event
     types: list[TicketType]
     existing_code: str | None  # the order this form token already made
-    used: int  # bookings from this address in the rate-limit window
+    used: int  # bookings from this address in the rate-limit window, counted up to the limit
 
 
 @dataclasses.dataclass
@@ -91,13 +86,15 @@ _entries: weakref.WeakKeyDictionary[Database, dict[str, _Entry]] = weakref.WeakK
 
 
 async def load(db: Database, *, slug: str, form_token: str | None, address: str,
-               window_seconds: int) -> BookingState | None:
-    """The event (drafts included: the caller decides) with its active types, or None when no such slug."""
+               window_seconds: int, limit: int) -> BookingState | None:
+    """The event (drafts included: the caller decides) with its active types, or None when no such slug.
+    `used` counts this address's bookings in the window up to `limit` (the registration limit)."""
     since = utcnow() - dt.timedelta(seconds=window_seconds)
     # Not `async with`: its exit closes the connection in a separate task, so under load every request
     # would hold a connection across a turn of the event loop, and the pool would keep opening and closing
     # extra ones (an aiosqlite thread each).
-    params = {"slug": slug, "form_token": form_token, "address": address, "since": since}
+    params = {"slug": slug, "form_token": form_token, "address": address, "since": since,
+              "up_to": max(0, limit)}
     rows = read_now(db, _STATE, params)  # SQLite: straight away, without SQLAlchemy's connection and greenlets
     if rows is None:
         conn = await db.engine.connect()

@@ -354,7 +354,8 @@ async def door_link(request: Request) -> Response:
     if request.method == "POST":
         key = f"{link.id}:{client_address(request)}"
         async with db.read() as session:
-            failures = await ratelimit.count_recent(session=session, bucket="door-pin", key=key, window_seconds=900)
+            failures = await ratelimit.count_recent(session=session, bucket="door-pin", key=key, window_seconds=900,
+                                                    up_to=PIN_MAX_FAILURES)
         if failures >= PIN_MAX_FAILURES:
             error, status = "Too many wrong PINs. Wait 15 minutes or ask the organiser.", 429
         else:

@@ -94,7 +94,8 @@ async def _rate_limited(request: Request) -> bool:
     async with request.app.state.db.read() as session:
         used = await ratelimit.count_recent(session=session, bucket=booking_state.REGISTER_BUCKET,
                                             key=client_address(request),
-                                            window_seconds=settings.registration_window_seconds)
+                                            window_seconds=settings.registration_window_seconds,
+                                            up_to=settings.registration_limit)
     return used >= settings.registration_limit
 
 
@@ -117,7 +118,8 @@ async def _count_under_lock(session, request: Request) -> None:
     settings = request.app.state.settings
     address = client_address(request)
     if await ratelimit.count_recent(session=session, bucket=booking_state.REGISTER_BUCKET, key=address,
-                                    window_seconds=settings.registration_window_seconds) >= settings.registration_limit:
+                                    window_seconds=settings.registration_window_seconds,
+                                    up_to=settings.registration_limit) >= settings.registration_limit:
         raise _TooManyNow()
     await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET, key=address)
 
@@ -141,7 +143,8 @@ async def register(request: Request) -> Response:
     # here (sent again, over the limit, or sold out) without queueing for the write lock.
     state = await booking_state.load(db, slug=request.path_params["slug"], form_token=sent_token,
                                      address=client_address(request),
-                                     window_seconds=settings.registration_window_seconds)
+                                     window_seconds=settings.registration_window_seconds,
+                                     limit=settings.registration_limit)
     # As events.routes.public_event finds it: drafts only for organisers.
     if state is None or (state.event.status == EventStatus.DRAFT
                          and not (user is not None and user.role == "organiser")):
@@ -206,7 +209,8 @@ async def register(request: Request) -> Response:
         # last seats on PostgreSQL: the first took them, so this one answers with its order).
         fresh = await booking_state.load(db, slug=event.slug, form_token=step.request.form_token,
                                          address=client_address(request),
-                                         window_seconds=settings.registration_window_seconds)
+                                         window_seconds=settings.registration_window_seconds,
+                                         limit=settings.registration_limit)
         if fresh is None or fresh.existing_code is None:
             if fresh is not None:
                 event, types = fresh.event, fresh.types

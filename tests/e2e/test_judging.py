@@ -127,6 +127,8 @@ async def _host(page, competition_id: int, action: str) -> None:
     await page.goto(f"/organiser/competitions/{competition_id}/host")
     await page.get_by_role("button", name=re.compile(action)).click()
     await expect(page).to_have_url(re.compile(rf"/organiser/competitions/{competition_id}/host$"))
+    # Loaded, its deferred script included: moving on sooner cancels that script's download (a failed request).
+    await page.wait_for_load_state("load")
 
 
 async def _score(page, entrant_id: int, marks: list[int]) -> None:
@@ -311,6 +313,8 @@ async def _host_press(page, button: str, said: str) -> None:
     """Press a button on the host screen; it reloads, saying what happened."""
     await page.get_by_role("button", name=button).click()
     await expect(page.locator(".host-flash").filter(has_text=said)).to_be_visible()
+    # The flash shows before the deferred script has loaded; pressing on at once would cancel its download.
+    await page.wait_for_load_state("load")
 
 
 async def _judge_opens_link(context, link: str, name: str):
