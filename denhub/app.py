@@ -187,9 +187,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await mail_sender.stop()
             await db.dispose()
 
-    # Starlette tries routes in order, so the busiest come first: the listing, then the door's scans, judges'
-    # saves and registrations (no two of these paths overlap, so the order changes nothing else).
+    # Starlette tries routes in order, so the busiest come first: a booking rush's POSTs, the listing, then the
+    # door's scans, judges' saves and registrations (no two of these paths overlap, so the order changes nothing
+    # else).
     routes = [
+        ticketing.routes.booking_route,
         Route("/", events.routes.listing, methods=["GET"], name="listing"),
         Mount("/door", routes=ticketing.door.routes),
         Mount("/judging", routes=[*judging.routes.routes, *judging.vote_pages.routes]),

@@ -61,6 +61,25 @@ async def record(*, session: AsyncSession, bucket: str, key: str) -> None:
     await sqlite_direct.execute(session, _INSERT, {"bucket": bucket, "key": key[:320], "at": utcnow()})
 
 
+# One statement: the new action, inserted only while the count (up to the limit) is below the limit.
+_RECORD_UNDER = insert(RateEvent.__table__).from_select(
+    ["bucket", "key", "at"],
+    select(bindparam("bucket", type_=String), bindparam("key", type_=String), bindparam("at", type_=UTCDateTime))
+    .where(recent(bucket=bindparam("bucket"), key=bindparam("key"), since=bindparam("since"))
+           .scalar_subquery() < bindparam("up_to", type_=Integer)),
+)
+
+
+async def record_under_limit(*, session: AsyncSession, bucket: str, key: str, window_seconds: int,
+                             limit: int) -> bool:
+    """Record one action for bucket and key unless they already made `limit` in the last `window_seconds`;
+    whether it was recorded. Exact when the transaction took its turn first (serialize)."""
+    now = utcnow()
+    params = {"bucket": bucket, "key": key[:320], "at": now, "since": now - dt.timedelta(seconds=window_seconds),
+              "up_to": max(0, limit)}
+    return (await sqlite_direct.execute(session, _RECORD_UNDER, params)).rowcount == 1
+
+
 async def clear(*, session: AsyncSession, bucket: str, key: str) -> None:
     await session.execute(delete(RateEvent).where(RateEvent.bucket == bucket, RateEvent.key == key))
 

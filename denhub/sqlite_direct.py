@@ -40,6 +40,7 @@ class _Plan:
     row: type | None  # a SELECT's row class; None for INSERT/UPDATE/DELETE
     results: tuple[Callable | None, ...]  # SQLAlchemy's result processor per column
     converts: bool = False  # whether any parameter has a bind processor
+    plain: bool = False  # no result processor at all: rows are made straight from sqlite3's tuples
 
 
 _plans: dict[tuple, _Plan | None] = {}
@@ -80,7 +81,8 @@ def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) ->
     supported = (dialect.paramstyle == "qmark" and not compiled.post_compile_params
                  and not compiled.literal_execute_params
                  and not getattr(compiled, "insert_prefetch", None) and not getattr(compiled, "update_prefetch", None)
-                 and (not compiled.isinsert or set(names) <= set(keys or ())))
+                 and (not compiled.isinsert
+                      or {name for name in names if compiled.binds[name].required} <= set(keys or ())))
     if supported:
         required = {name: None for name in names if compiled.binds[name].required}
         fixed = {name: value for name, value in compiled.construct_params(required).items() if name not in required}
@@ -93,7 +95,8 @@ def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) ->
             results = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
         plan = _Plan(sql=compiled.string, names=names, fixed=fixed,
                      binds=tuple(processors.get(name) for name in names), row=row, results=results or (),
-                     converts=any(processors.get(name) for name in names))
+                     converts=any(processors.get(name) for name in names),
+                     plain=not any(results or ()))
     return plan
 
 
@@ -139,27 +142,33 @@ class Result:
 
 def _run(raw: sqlite3.Connection, plan: _Plan, params: dict | list[dict], dialect) -> Result:
     many = isinstance(params, list)
-    values = [_values(plan, given) for given in (params if many else [params])]
+    values = [_values(plan, given) for given in params] if many else _values(plan, params)
     try:
         if many:
             cursor = raw.executemany(plan.sql, values)
             return Result([], cursor.rowcount)
-        cursor = raw.execute(plan.sql, values[0])
+        cursor = raw.execute(plan.sql, values)
         rows = []
         if plan.row is not None:
-            make, results = plan.row._make, plan.results
-            rows = [make([value if process is None or value is None else process(value)
-                          for process, value in zip(results, raw_row, strict=True)])
-                    for raw_row in cursor.fetchall()]
+            make = plan.row._make
+            if plan.plain:
+                rows = list(map(make, cursor.fetchall()))
+            else:
+                results = plan.results
+                rows = [make([value if process is None or value is None else process(value)
+                              for process, value in zip(results, raw_row, strict=True)])
+                        for raw_row in cursor.fetchall()]
         return Result(rows, cursor.rowcount)
     except sqlite3.Error as exc:
-        raise DBAPIError.instance(plan.sql, values if many else values[0], exc, sqlite3.Error,
-                                  dialect=dialect, ismulti=many) from exc
+        raise DBAPIError.instance(plan.sql, values, exc, sqlite3.Error, dialect=dialect, ismulti=many) from exc
 
 
 def _values(plan: _Plan, given: dict) -> list:
-    fixed = plan.fixed
-    values = [given[name] if name in given else fixed[name] for name in plan.names]
+    if plan.fixed:
+        fixed = plan.fixed
+        values = [given[name] if name in given else fixed[name] for name in plan.names]
+    else:
+        values = [given[name] for name in plan.names]
     if plan.converts:
         values = [value if process is None else process(value) for process, value in zip(plan.binds, values)]
     return values

@@ -198,14 +198,40 @@ def sold_out(event: Event, types: list[TicketType], req: RegistrationRequest) ->
 
 
 # Built once: a booking rush runs these for every booking, and building a statement costs more than running it.
-_ORDER_FOR_TOKEN = select(Order.id, Order.code, Order.email).where(Order.form_token == bindparam("form_token"))
-_EVENT_STATE = select(Event.id, Event.status, Event.ends_at, Event.created_at).where(Event.id == bindparam("event_id"))
 # What _validate and claim read of a type, as columns (a rush should not build a TicketType per attempt).
-_TYPES = select(TicketType.id, TicketType.event_id, TicketType.name, TicketType.tier, TicketType.price_pence,
-                TicketType.sales_start, TicketType.sales_end, TicketType.max_per_order, TicketType.is_active).where(
-    TicketType.event_id == bindparam("event_id"), TicketType.id.in_(bindparam("type_ids", expanding=True)))
-_ONE_TYPE = select(*_TYPES.selected_columns).where(TicketType.event_id == bindparam("event_id"),
-                                                  TicketType.id == bindparam("type_id"))
+_TYPE_COLUMNS = (TicketType.id, TicketType.event_id, TicketType.name, TicketType.tier, TicketType.price_pence,
+                 TicketType.sales_start, TicketType.sales_end, TicketType.max_per_order, TicketType.is_active)
+_TYPES = select(*_TYPE_COLUMNS).where(TicketType.event_id == bindparam("event_id"),
+                                     TicketType.id.in_(bindparam("type_ids", expanding=True)))
+# In one statement: what closed_reason reads of the event and the order this form token already made (none when
+# the token is None: `= NULL` matches nothing); with _ONE_TYPE, also the one type asked for (the usual booking).
+_EVENT_AND_ORDER = (
+    select(Event.id, Event.status, Event.ends_at, Event.created_at,
+           Order.id.label("order_id"), Order.code.label("order_code"), Order.email.label("order_email"))
+    .select_from(Event)
+    .outerjoin(Order, Order.form_token == bindparam("form_token"))
+    .where(Event.id == bindparam("event_id"))
+)
+_ONE_TYPE = (
+    _EVENT_AND_ORDER.add_columns(*(c.label(f"type_{c.key}") for c in _TYPE_COLUMNS))
+    .outerjoin(TicketType, (TicketType.event_id == Event.id) & (TicketType.id == bindparam("type_id")))
+)
+_TYPE_FIELDS = tuple(c.key for c in _TYPE_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class _TypeRow:
+    """A type as _validate and claim read it (the columns of _TYPE_COLUMNS)."""
+
+    id: int
+    event_id: int
+    name: str
+    tier: str
+    price_pence: int
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    max_per_order: int
+    is_active: bool
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_TICKETS = insert(Ticket.__table__).returning(Ticket.__table__.c.id, sort_by_parameter_order=True)
 _INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
@@ -228,18 +254,20 @@ async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest
     Raises TicketingError (field errors), RegistrationClosed or SoldOut.
     """
     now = now or utcnow()
-    if req.form_token:
-        existing = (await sqlite_direct.execute(session, _ORDER_FOR_TOKEN, {"form_token": req.form_token})).first()
-        if existing is not None:
-            return Booked(existing.id, existing.code, existing.email), False
+    type_ids = list({line.ticket_type_id for line in req.lines})
+    one_type = len(type_ids) == 1  # the usual booking: everything it reads in one statement
+    params = {"event_id": event_id, "form_token": req.form_token}
+    if one_type:
+        params["type_id"] = type_ids[0]
     # Only what closed_reason looks at: a booking rush should not build an Event object per attempt.
-    event = (await sqlite_direct.execute(session, _EVENT_STATE, {"event_id": event_id})).first()
+    event = (await sqlite_direct.execute(session, _ONE_TYPE if one_type else _EVENT_AND_ORDER, params)).first()
+    if event is not None and event.order_id is not None:
+        return Booked(event.order_id, event.order_code, event.order_email), False
     reason = closed_reason(event, now)
     if reason:
         raise RegistrationClosed(reason)
-    type_ids = list({line.ticket_type_id for line in req.lines})
-    if len(type_ids) == 1:  # the usual booking: a statement without run-time expansion (sqlite_direct)
-        rows = (await sqlite_direct.execute(session, _ONE_TYPE, {"event_id": event.id, "type_id": type_ids[0]})).all()
+    if one_type:
+        rows = [_TypeRow(*event[-len(_TYPE_FIELDS):])] if event.type_id is not None else []
     else:
         rows = (await session.execute(_TYPES, {"event_id": event.id, "type_ids": type_ids})).all()
     types = {t.id: t for t in rows}

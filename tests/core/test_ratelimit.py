@@ -38,3 +38,16 @@ async def test_counts_stop_at_the_limit_and_keep_to_their_bucket_key_and_window(
                                             window_seconds=600, up_to=6) == 6
         assert await ratelimit.count_recent(session=session, bucket="register-address", key="198.51.100.7",
                                             window_seconds=600, up_to=10) == 7
+
+
+async def test_recording_under_the_limit_stops_at_the_limit(db):
+    async def record(key: str = "198.51.100.7") -> bool:
+        async with db.write() as session:
+            return await ratelimit.record_under_limit(session=session, bucket="register-address", key=key,
+                                                      window_seconds=600, limit=3)
+
+    assert [await record() for _ in range(5)] == [True, True, True, False, False]
+    assert await record("198.51.100.8")  # another key has its own count
+    async with db.read() as session:
+        assert await ratelimit.count_recent(session=session, bucket="register-address", key="198.51.100.7",
+                                            window_seconds=600, up_to=100) == 3
