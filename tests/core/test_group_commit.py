@@ -97,3 +97,30 @@ async def test_a_request_gone_before_its_group_runs_is_not_run(db):
         await gone
     if db.is_sqlite:
         assert ran == ["a"] and await _keys(db) == ["a"]
+
+
+async def test_objects_a_job_added_are_written_with_it_or_undone_with_it(db):
+    """A job's ORM objects: flushed inside its own savepoint when it succeeds (even if it never flushed), and
+    forgotten with its savepoint when it fails, so a later job of the group does not write them."""
+    def adds(key: str, *, fail: bool = False):
+        async def job(session):
+            session.add(RateEvent(bucket="group-test", key=key))  # not flushed by the job
+            if fail:
+                await session.flush()  # written, then undone with the savepoint
+                raise ValueError(f"{key} refused")
+            return key
+        return job
+
+    async def pending_then_fails(session):
+        session.add(RateEvent(bucket="group-test", key="never"))  # pending, never flushed: must not leak
+        raise ValueError("refused before any flush")
+
+    outcomes = await asyncio.gather(
+        group_commit.run(db, adds("a")), group_commit.run(db, adds("b", fail=True)),
+        group_commit.run(db, pending_then_fails), group_commit.run(db, _job("c")), group_commit.run(db, adds("d")),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == "a" and outcomes[4] == "d"
+    assert isinstance(outcomes[1], ValueError) and isinstance(outcomes[2], ValueError)
+    assert outcomes[3] == (2 if db.is_sqlite else outcomes[3])  # c sees a (and neither b nor "never")
+    assert await _keys(db) == ["a", "c", "d"]
