@@ -204,7 +204,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_directory(url)
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_timeout=30, pool_use_lifo=True,
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_timeout=30,
                                      async_creator=_inline_sqlite_creator(lambda: engine))
         _configure_sqlite(engine)
         return engine
