@@ -2,9 +2,9 @@
 
 Measures
   badges_500_vs_text_only  seconds for 500 badges on 10-up A4 sheets with QR codes, rendered the way the app
-                           and `denhub badges` do it (denhub.badges: chunks of sheets on worker processes,
+                           and `denhub badges` do it (kernel.badges: chunks of sheets on worker processes,
                            merged), divided by seconds for the same sheets without QR images rendered the
-                           straightforward way (one document, one process, through denhub.pdf);
+                           straightforward way (one document, one process, through kernel.pdf);
                            target <= 1.5
   badges_500_peak_rss_mb   peak resident memory of the process tree rendering the 500 badges with QR codes:
                            the parent plus every worker and helper process, each at its own peak (VmHWM),
@@ -47,7 +47,7 @@ EVENT_TITLE = "বাংলা মাস: Bangla Month festival night"
 
 
 def _badges(n: int, run: int) -> list:
-    from denhub.badges import BadgeData
+    from kernel.badges import BadgeData
     from ticketing.signing import generate_keypair, initials, sign_ticket
 
     private, _public = generate_keypair()
@@ -63,7 +63,7 @@ def _badges(n: int, run: int) -> list:
 
 
 def _warm() -> None:
-    from denhub.badges import render_badges
+    from kernel.badges import render_badges
 
     render_badges(_badges(40, 99), "sheet", parallel=True, chunk_sheets=1)
 
@@ -110,7 +110,7 @@ def _timed(fn) -> tuple[float, float]:
 
 
 def _child_time(n: int, runs: int) -> dict:
-    from denhub.badges import render_badges
+    from kernel.badges import render_badges
     from pypdf import PdfReader
     import io
 
@@ -162,7 +162,7 @@ def _tree_peak_kb(root: int) -> tuple[int, int]:
 def _child_rss(n: int) -> dict:
     import resource
 
-    from denhub.badges import render_badges
+    from kernel.badges import render_badges
 
     _warm()
     badges = _badges(n, 0)

@@ -65,8 +65,8 @@ def _setting(name: str, default: float) -> float:
 
 async def prepare(url: str, tickets: int) -> dict:
     """An event with `tickets` booked tickets, a door staff account on its team; the QR payloads."""
-    from denhub.accounts import Role, create_user
-    from denhub.db import Database, utcnow
+    from kernel.accounts import Role, create_user
+    from kernel.db import Database, utcnow
     from events.models import Event, EventStatus
     from ticketing import services
     from ticketing.checkin import DoorAssignment
@@ -132,7 +132,7 @@ def reset_check_ins(url: str, event_id: int) -> None:
 async def verdict_mix(url: str, event_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from denhub.db import Database
+    from kernel.db import Database
     from ticketing.checkin import CheckIn
 
     db = Database(url)

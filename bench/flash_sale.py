@@ -15,7 +15,7 @@ each with one free ticket type and no event-wide cap: "flash-sale" with 200 seat
 and DENHUB_SMTP_URL empty, so the outbox sender writes each confirmation email,
 PDF tickets attached, as an .eml file. The sender runs in the server as it does in production, on the same
 cores as the requests: whatever it does during the sale is part of the figure. (Booking attempts ask it to
-hold off, denhub.mail.hold_off, so its PDFs wait for the rush to pause; the notes give how long after the
+hold off, kernel.mail.hold_off, so its PDFs wait for the rush to pause; the notes give how long after the
 sale the last of its 200 emails went.) A GET of each event's details page (urllib) gives the session cookie
 and the CSRF token.
 
@@ -112,7 +112,7 @@ class Sale:
 
 async def _seed(url: str, capacity: int) -> dict[str, Sale]:
     """The sale event and the warm-up event, each with one free ticket type and no event-wide cap."""
-    from denhub.db import Database, utcnow
+    from kernel.db import Database, utcnow
     from events.models import Event, EventStatus
     from ticketing import services
     from ticketing.forms import TicketTypeInput
@@ -155,8 +155,8 @@ class Counts:
 async def _counts(url: str, sale: Sale) -> Counts:
     from sqlalchemy import func, select
 
-    from denhub.db import Database
-    from denhub.mail import PENDING, OutboxMessage
+    from kernel.db import Database
+    from kernel.mail import PENDING, OutboxMessage
     from events.models import Event
     from ticketing.models import Order, Ticket, TicketType
 

@@ -62,8 +62,8 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
     add `judges` bench judges with passwords, and make a sign-in link for the demo chair."""
     from sqlalchemy import select
 
-    from denhub.accounts import Role, User, create_user
-    from denhub.db import Database
+    from kernel.accounts import Role, User, create_user
+    from kernel.db import Database
     from judging import demo, night, services
     from judging.judges import new_magic_link
     from judging.models import Competition, JudgeAssignment

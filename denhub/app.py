@@ -34,14 +34,14 @@ import ticketing.door_manage
 import ticketing.manage
 import ticketing.routes
 import ticketing.tickets
-from denhub import auth
-from denhub.auth import PUBLIC, guard
-from denhub.db import Database
-from denhub.mail import MailSender
-from denhub.settings import PROJECT_ROOT, Settings
+from kernel import auth
+from kernel.auth import PUBLIC, guard
+from kernel.db import Database
+from kernel.mail import MailSender
+from kernel.settings import PROJECT_ROOT, Settings
 from ticketing.emails import register_attachment_providers
 from ticketing.jobs import WaitlistExpirer
-from denhub.web import http_error, server_error
+from kernel.web import http_error, server_error
 
 log = logging.getLogger("denhub")
 

@@ -9,7 +9,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from denhub.settings import Settings, SettingsError
+from kernel.settings import Settings, SettingsError
 
 
 def _settings() -> Settings:
@@ -30,7 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
-    from denhub.migrate import upgrade
+    from kernel.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.effective_database_url, args.revision)
@@ -39,7 +39,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from denhub import demo
-    from denhub.db import Database, utcnow
+    from kernel.db import Database, utcnow
 
     settings = _settings()
     password = demo.DEMO_ORGANISER_PASSWORD if settings.env == "development" else secrets.token_urlsafe(12)
@@ -66,8 +66,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_user_add(args: argparse.Namespace) -> None:
-    from denhub.accounts import AccountError, create_user
-    from denhub.db import Database
+    from kernel.accounts import AccountError, create_user
+    from kernel.db import Database
 
     settings = _settings()
     password = args.password or getpass.getpass("Password (10+ characters): ")
@@ -89,8 +89,8 @@ def cmd_user_add(args: argparse.Namespace) -> None:
 
 
 def cmd_badges(args: argparse.Namespace) -> None:
-    from denhub.badges import LAYOUTS, page_count, render_badges
-    from denhub.db import Database
+    from kernel.badges import LAYOUTS, page_count, render_badges
+    from kernel.db import Database
     from ticketing.badges import PROVIDERS, event_badges, find_event, find_ticket_type
 
     settings = _settings()

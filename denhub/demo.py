@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.accounts import Role, User, create_user
-from denhub.web import LONDON
+from kernel.accounts import Role, User, create_user
+from kernel.web import LONDON
 from events.models import Category, Event, EventStatus
 from judging import demo as judging_demo
 from ticketing.models import TicketType

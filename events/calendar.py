@@ -5,7 +5,7 @@ from __future__ import annotations
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
-from denhub.db import utcnow
+from kernel.db import utcnow
 from events.models import Event
 
 

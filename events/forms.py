@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import FormData, UploadFile
 
-from denhub.web import LONDON
+from kernel.web import LONDON
 from events.models import ACCESS_FEATURES, Category
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.auth import ORGANISERS, flash, guard
-from denhub.web import render
+from kernel.auth import ORGANISERS, flash, guard
+from kernel.web import render
 from events import services
 from events.forms import parse_event_form, values_from_event
 from events.models import ACCESS_FEATURES, CATEGORY_LABELS

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from denhub.db import utcnow
+from kernel.db import utcnow
 from events.forms import EventInput
 from events.models import Category, Event, EventImage, EventStatus
 

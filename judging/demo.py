@@ -12,7 +12,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.accounts import Role, User, create_user
+from kernel.accounts import Role, User, create_user
 from events.models import Category, Event
 from judging import services
 from judging.models import Competition, JudgeAssignment

@@ -1,7 +1,7 @@
 """Printed judging documents: blank paper score sheets, the entrants' feedback pack and the results report.
 
 Three layers, as in ticketing/documents.py: `load_*` gathers plain values in a read session (no writes);
-`*_html` builds the HTML (pure, templates/pdf/judging_*.html); `*_pdf` renders it through denhub.pdf, the one
+`*_html` builds the HTML (pure, templates/pdf/judging_*.html); `*_pdf` renders it through kernel.pdf, the one
 rendering path. The organiser routes at the end serve each as a PDF.
 
 - Score sheets: the fallback when phones fail. One section per judge (page break between): the rubric, the
@@ -35,11 +35,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from denhub.auth import ORGANISERS, form_id, guard
-from denhub.db import utcnow
-from denhub.pdf import render_pdf
-from denhub.qr import qr_svg
-from denhub.web import env, london
+from kernel.auth import ORGANISERS, form_id, guard
+from kernel.db import utcnow
+from kernel.pdf import render_pdf
+from kernel.qr import qr_svg
+from kernel.web import env, london
 from events.models import Event
 from judging import scoring
 from judging.errors import JudgingError, NotFound

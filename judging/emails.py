@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub import mail
-from denhub.web import london
+from kernel import mail
+from kernel.web import london
 from events.models import Event
 from judging.models import Competition, Entrant, EntrantStatus
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
-from denhub.auth import form_id, form_int
+from kernel.auth import form_id, form_int
 from judging import scoring
 from judging.errors import InvalidInput, JudgingError
 from judging.models import Criterion, Round

@@ -10,10 +10,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.tokens import hash_token
-from denhub import mail
-from denhub.accounts import AccountError, Role, User, create_user, normalise_email
-from denhub.db import utcnow
+from kernel.tokens import hash_token
+from kernel import mail
+from kernel.accounts import AccountError, Role, User, create_user, normalise_email
+from kernel.db import utcnow
 from judging.errors import (
     InvalidInput,
     JudgingError,

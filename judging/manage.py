@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.auth import ORGANISERS, flash, form_id, guard
-from denhub.web import render
+from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.web import render
 from judging import documents, emails, forms, services
 from judging.errors import JudgingError
 from judging.judges import panel

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.accounts import User
-from denhub.auth import ORGANISERS, flash, guard
-from denhub.db import utcnow
-from denhub.qr import qr_svg
-from denhub.web import render
+from kernel.accounts import User
+from kernel.auth import ORGANISERS, flash, guard
+from kernel.db import utcnow
+from kernel.qr import qr_svg
+from kernel.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import InvalidInput, JudgingError, NotFound
 from judging.models import JudgeAssignment, ResultsVisibility

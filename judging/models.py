@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from denhub.db import Base, UTCDateTime, utcnow
+from kernel.db import Base, UTCDateTime, utcnow
 
 
 class CompetitionStatus(enum.StrEnum):

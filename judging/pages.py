@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from denhub.web import render
+from kernel.web import render
 from events.models import Event
 from judging import services
 from judging.errors import JudgingError, NotFound

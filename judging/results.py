@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.accounts import User
+from kernel.accounts import User
 from judging import scoring
 from judging.judges import PanelMember, panel
 from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus

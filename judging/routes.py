@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub import ratelimit
-from denhub.accounts import Role
-from denhub.auth import JUDGES, PUBLIC, client_address, flash, guard
-from denhub.web import render
+from kernel import ratelimit
+from kernel.accounts import Role
+from kernel.auth import JUDGES, PUBLIC, client_address, flash, guard
+from kernel.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import JudgingError
 from judging.models import CompetitionStatus, ResultsVisibility
@@ -88,7 +88,7 @@ async def magic(request: Request) -> Response:
             judge, competition_id = await judges.redeem_magic_link(session=session, token=token)
     except JudgingError as exc:
         return refuse(request, exc)
-    request.session.clear()  # a fresh session (and CSRF token) on every sign-in, as denhub.auth.login does
+    request.session.clear()  # a fresh session (and CSRF token) on every sign-in, as kernel.auth.login does
     request.session["uid"] = judge.id
     request.session["sv"] = judge.session_version
     request.state.user = judge

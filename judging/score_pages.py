@@ -41,9 +41,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from denhub.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
-from denhub.settings import PROJECT_ROOT
-from denhub.web import render
+from kernel.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
+from kernel.settings import PROJECT_ROOT
+from kernel.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import (
     Conflicted,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.db import utcnow
+from kernel.db import utcnow
 from events.models import Category, Event
 from judging import scoring
 from judging.errors import InvalidInput, JudgingError, NotFound, RoundRule, RubricLocked, ScoringClosed
@@ -471,7 +471,7 @@ def slug_key(name: str) -> str:
 
 
 def locked_message(competition: Competition) -> str:
-    from denhub.web import london
+    from kernel.web import london
 
     return (f"The rubric is locked: scoring started on {london(competition.rubric_locked_at)}. Criteria, scales "
             "and weights cannot change once judges may have scored with them.")

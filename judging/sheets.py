@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from denhub import sqlite_direct
-from denhub.accounts import User
-from denhub.db import utcnow
+from kernel import sqlite_direct
+from kernel.accounts import User
+from kernel.db import utcnow
 from judging.errors import (
     Conflicted,
     InvalidInput,
@@ -297,7 +297,7 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
     if submit:
         row.update(status=SheetStatus.SUBMITTED.value, submitted_at=now)
         note("sheet.submit", enterprise, SheetStatus.DRAFT.value, SheetStatus.SUBMITTED.value)
-    # Plain statements on the transaction's connection (on SQLite straight on sqlite3, see denhub.sqlite_direct),
+    # Plain statements on the transaction's connection (on SQLite straight on sqlite3, see kernel.sqlite_direct),
     # each batch in one executemany.
     if changed:
         await sqlite_direct.execute(session, _SET_SCORE, changed)

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from denhub.auth import PUBLIC, flash, form_id, guard
-from denhub.web import render
+from kernel.auth import PUBLIC, flash, form_id, guard
+from kernel.web import render
 from judging import votes
 from judging.errors import JudgingError
 from judging.models import Entrant

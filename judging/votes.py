@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.db import utcnow
-from denhub.web import london_time
+from kernel.db import utcnow
+from kernel.web import london_time
 from judging.errors import AlreadyVoted, InvalidInput, JudgingError, NotEligible, NotFound, VotingClosed
 from judging.models import AudienceVote, Competition, Entrant, EntrantStatus
 from judging.services import audit, entrants_for, get_competition

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from denhub.models import metadata
-from denhub.settings import Settings
+from kernel.settings import Settings
 
 config = context.config
 url = config.attributes.get("database_url") or Settings.from_env().effective_database_url

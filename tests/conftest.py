@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from denhub.app import create_app
-from denhub.migrate import upgrade
+from kernel.migrate import upgrade
 from denhub.models import metadata
-from denhub.settings import Settings
+from kernel.settings import Settings
 
 REQUIRE_ALL = os.environ.get("DENHUB_TEST_REQUIRE_ALL") == "1"
 POSTGRES_URL = os.environ.get("DENHUB_TEST_POSTGRES_URL", "")

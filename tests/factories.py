@@ -7,8 +7,8 @@ import itertools
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.accounts import Role, User, create_user
-from denhub.db import utcnow
+from kernel.accounts import Role, User, create_user
+from kernel.db import utcnow
 from events.models import Event, EventImage, EventStatus
 
 _seq = itertools.count(1)

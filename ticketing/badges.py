@@ -11,7 +11,7 @@ A provider is `async def provider(session, event) -> list[BadgeData]`; `register
 adds a role or replaces one (the judging package may take over "judge" and "entrant" this way).
 "Everyone" means the event's own people: organiser accounts are not tied to an event, so their badges
 are printed only when asked for by role, and an event with nobody of its own has nothing to print.
-The layout and the PDF are denhub.badges; this module only finds the people.
+The layout and the PDF are kernel.badges; this module only finds the people.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from denhub.accounts import Role, User
-from denhub.auth import ORGANISERS, form_id, guard
-from denhub.badges import (
+from kernel.accounts import Role, User
+from kernel.auth import ORGANISERS, form_id, guard
+from kernel.badges import (
     LAYOUTS,
     ROLE_LABELS,
     BadgeData,
@@ -37,7 +37,7 @@ from denhub.badges import (
     page_count,
     render_badges_async,
 )
-from denhub.web import render
+from kernel.web import render
 from events.models import Event
 from ticketing.checkin import DoorAssignment
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType

@@ -34,8 +34,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from denhub.db import Base, UTCDateTime, utcnow
-from denhub.sqlite_direct import DirectSQLite, direct
+from kernel.db import Base, UTCDateTime, utcnow
+from kernel.sqlite_direct import DirectSQLite, direct
 from events.models import Event
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from denhub import group_commit
-from denhub.db import Database
+from kernel import group_commit
+from kernel.db import Database
 from ticketing.checkin import (
     DoorAccess,
     DoorRefused,

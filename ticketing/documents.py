@@ -10,9 +10,9 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass
 
-from denhub.pdf import render_pdf
-from denhub.qr import qr_svg
-from denhub.web import env, london
+from kernel.pdf import render_pdf
+from kernel.qr import qr_svg
+from kernel.web import env, london
 
 PDF_MIMETYPE = "application/pdf"
 # Statuses that must not get anyone in: no QR is printed, the page says so in large letters.
@@ -25,7 +25,7 @@ class TicketDoc:
     attendee_name: str
     ticket_type_name: str
     tier_label: str  # "" when the ticket type has no tiers
-    price_label: str  # already formatted, e.g. with denhub.web.pence: "£5.00", "Free"
+    price_label: str  # already formatted, e.g. with kernel.web.pence: "£5.00", "Free"
     event_title: str
     starts_at: dt.datetime  # UTC; a naive value is taken as UTC (SQLite returns them naive)
     ends_at: dt.datetime | None

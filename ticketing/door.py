@@ -11,12 +11,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.tokens import hash_token
-from denhub import mail, ratelimit
-from denhub.accounts import Role, _verify
-from denhub.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
-from denhub.db import utcnow
-from denhub.web import render
+from kernel.tokens import hash_token
+from kernel import mail, ratelimit
+from kernel.accounts import Role, _verify
+from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
+from kernel.db import utcnow
+from kernel.web import render
 from events.models import Event
 from ticketing import checkin, checkin_writer, services
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus
@@ -29,7 +29,7 @@ CLOCK_SKEW = dt.timedelta(minutes=5)  # ... up to this far ahead of our clock
 
 
 async def load_door_link(request: Request, link_id) -> checkin.DoorLink | None:
-    """Used by denhub.auth.current_door_link: an active link, or None."""
+    """Used by kernel.auth.current_door_link: an active link, or None."""
     if not isinstance(link_id, int):
         return None
     async with request.app.state.db.read() as session:
@@ -49,7 +49,7 @@ async def allowed_event_ids(request: Request) -> set[int] | None:
                 select(checkin.DoorAssignment.event_id).where(checkin.DoorAssignment.user_id == user.id)))
     link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
-        from denhub.auth import current_door_link
+        from kernel.auth import current_door_link
 
         link = await current_door_link(request)
     if link is not None:
@@ -62,7 +62,7 @@ async def door_access(request: Request) -> checkin.DoorAccess:
     user = state_of(request, "user")
     link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
-        from denhub.auth import current_door_link
+        from kernel.auth import current_door_link
 
         link = await current_door_link(request)
     return checkin.DoorAccess(

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.accounts import Role, User, hash_password
-from denhub.auth import ORGANISERS, flash, form_id, guard
-from denhub.db import utcnow
-from denhub.qr import qr_svg
-from denhub.web import render
+from kernel.accounts import Role, User, hash_password
+from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.db import utcnow
+from kernel.qr import qr_svg
+from kernel.web import render
 from events.models import Event
 from ticketing import checkin
-from denhub.tokens import hash_token
+from kernel.tokens import hash_token
 
 PIN_RE = re.compile(r"\d{4,8}")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub import mail
-from denhub.db import Database
+from kernel import mail
+from kernel.db import Database
 from events.calendar import event_ics
 from events.models import Event
 from ticketing import services

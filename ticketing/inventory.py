@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
-from denhub import sqlite_direct
+from kernel import sqlite_direct
 from ticketing.models import TicketType
 
 

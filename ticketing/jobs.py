@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 
-from denhub.db import Database
-from denhub.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 from ticketing import emails, waitlist
 
 log = logging.getLogger("denhub.ticketing")

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from denhub.db import Base, UTCDateTime, utcnow
+from kernel.db import Base, UTCDateTime, utcnow
 
 
 class Tier(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.web import pence
+from kernel.web import pence
 from events.models import Event
 from ticketing.models import EventKey, Order, Ticket
 from ticketing.signing import initials, sign_ticket

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub import group_commit, mail, ratelimit
-from denhub.auth import PUBLIC, client_address, flash, guard
-from denhub.db import utcnow
-from denhub.web import render, render_framed
+from kernel import group_commit, mail, ratelimit
+from kernel.auth import PUBLIC, client_address, flash, guard
+from kernel.db import utcnow
+from kernel.web import render, render_framed
 from events.routes import event_page_context, public_event
 from events.models import EventStatus
 from ticketing import booking_state, emails, services, waitlist

@@ -15,8 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from denhub import sqlite_direct
-from denhub.db import utcnow
+from kernel import sqlite_direct
+from kernel.db import utcnow
 from events.models import Event, EventStatus
 from ticketing import inventory
 from ticketing.inventory import SoldOut

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub.auth import DOOR, PUBLIC, flash, guard
-from denhub.db import utcnow
-from denhub.qr import qr_svg
-from denhub.web import render
+from kernel.auth import DOOR, PUBLIC, flash, guard
+from kernel.db import utcnow
+from kernel.qr import qr_svg
+from kernel.web import render
 from events.models import Event
 from events.routes import public_event
 from ticketing import emails, services, waitlist

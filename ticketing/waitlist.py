@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.tokens import hash_token
-from denhub.db import utcnow
+from kernel.tokens import hash_token
+from kernel.db import utcnow
 from events.models import Event
 from ticketing import inventory
 from ticketing.models import Order, OrderStatus, Ticket, TicketType, WaitlistEntry, WaitlistStatus

@@ -9,7 +9,7 @@ Create Date: 2026-11-24 20:31:22.761361
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = '2573b74fbcaa'

@@ -6,7 +6,7 @@ Create Date: 2026-11-24 14:31:07.547806
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = '3e8f47a3431a'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.Column('private_key', sa.LargeBinary(), nullable=False),
     sa.Column('public_key', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_event_key_event_id_event'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_event_key'))
     )
@@ -37,11 +37,11 @@ def upgrade() -> None:
     sa.Column('community_declaration', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('total_pence', sa.Integer(), nullable=False),
-    sa.Column('consent_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consent_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paid_note', sa.String(length=200), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_ticket_order_event_id_event'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_order')),
     sa.UniqueConstraint('code', name=op.f('uq_ticket_order_code')),
@@ -61,12 +61,12 @@ def upgrade() -> None:
     sa.Column('price_pence', sa.Integer(), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('sold', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('sales_start', denhub.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sales_end', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sales_start', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sales_end', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('max_per_order', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_ticket_type_event_id_event'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_type'))
     )
@@ -82,8 +82,8 @@ def upgrade() -> None:
     sa.Column('attendee_name', sa.String(length=120), nullable=False),
     sa.Column('price_pence', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_ticket_event_id_event'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['order_id'], ['ticket_order.id'], name=op.f('fk_ticket_order_id_ticket_order'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_type_id'], ['ticket_type.id'], name=op.f('fk_ticket_ticket_type_id_ticket_type')),
@@ -103,10 +103,10 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('offer_token_hash', sa.String(length=64), nullable=True),
-    sa.Column('offered_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('offer_expires_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('offered_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('offer_expires_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('order_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_waitlist_entry_event_id_event'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['order_id'], ['ticket_order.id'], name=op.f('fk_waitlist_entry_order_id_ticket_order')),
     sa.ForeignKeyConstraint(['ticket_type_id'], ['ticket_type.id'], name=op.f('fk_waitlist_entry_ticket_type_id_ticket_type'), ondelete='CASCADE'),

@@ -6,7 +6,7 @@ Create Date: 2026-11-24 14:52:15.864705
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = '4410d938582f'
@@ -23,14 +23,14 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=160), nullable=False),
     sa.Column('pitch_seconds', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('rubric_locked_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('results_released_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rubric_locked_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('results_released_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('results_visibility', sa.String(length=10), nullable=False),
     sa.Column('tie_break', sa.JSON(), nullable=False),
     sa.Column('chair_order', sa.JSON(), nullable=False),
     sa.Column('audience_weight_percent', sa.Integer(), nullable=False),
     sa.Column('applications_open', sa.Boolean(), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_judging_competition_event_id_event'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_judging_competition'))
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('competition_id', sa.Integer(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('action', sa.String(length=40), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),
     sa.Column('old', sa.JSON(), nullable=True),
@@ -75,7 +75,7 @@ def upgrade() -> None:
     sa.Column('competition_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('is_chair', sa.Boolean(), nullable=False),
-    sa.Column('invited_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('invited_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['competition_id'], ['judging_competition.id'], name=op.f('fk_judging_judge_competition_id_judging_competition'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_judging_judge_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_judging_judge')),
@@ -89,9 +89,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('competition_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['competition_id'], ['judging_competition.id'], name=op.f('fk_judging_magic_link_competition_id_judging_competition'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_judging_magic_link_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_judging_magic_link')),
@@ -123,7 +123,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('running_order', sa.Integer(), nullable=True),
     sa.Column('audience_votes', sa.Integer(), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['competition_id'], ['judging_competition.id'], name=op.f('fk_judging_entrant_competition_id_judging_competition'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['round_id'], ['judging_round.id'], name=op.f('fk_judging_entrant_round_id_judging_round'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_judging_entrant'))
@@ -137,7 +137,7 @@ def upgrade() -> None:
     sa.Column('judge_id', sa.Integer(), nullable=False),
     sa.Column('entrant_id', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
-    sa.Column('declared_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('declared_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['competition_id'], ['judging_competition.id'], name=op.f('fk_judging_conflict_competition_id_judging_competition'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['entrant_id'], ['judging_entrant.id'], name=op.f('fk_judging_conflict_entrant_id_judging_entrant'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['judge_id'], ['user_account.id'], name=op.f('fk_judging_conflict_judge_id_user_account'), ondelete='CASCADE'),
@@ -154,10 +154,10 @@ def upgrade() -> None:
     sa.Column('entrant_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('submitted_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('unlocked_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('submitted_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unlocked_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('unlock_reason', sa.String(length=500), nullable=False),
-    sa.Column('updated_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['competition_id'], ['judging_competition.id'], name=op.f('fk_judging_score_sheet_competition_id_judging_competition'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['entrant_id'], ['judging_entrant.id'], name=op.f('fk_judging_score_sheet_entrant_id_judging_entrant'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['judge_id'], ['user_account.id'], name=op.f('fk_judging_score_sheet_judge_id_user_account'), ondelete='CASCADE'),

@@ -1,4 +1,4 @@
-"""email outbox (denhub.mail.OutboxMessage)
+"""email outbox (kernel.mail.OutboxMessage)
 
 Revision ID: 6f309a010d8e
 Revises: e4eb43190445
@@ -6,7 +6,7 @@ Create Date: 2026-11-24 14:30:11.295791
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = '6f309a010d8e'
@@ -26,11 +26,11 @@ def upgrade() -> None:
     sa.Column('attachments', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('claimed_until', denhub.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_message_message_id'))
     )

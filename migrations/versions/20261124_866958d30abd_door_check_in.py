@@ -6,7 +6,7 @@ Create Date: 2026-11-24 14:47:05.983938
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = '866958d30abd'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_door_assignment_event_id_event'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_door_assignment_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_door_assignment')),
@@ -36,8 +36,8 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=80), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('pin_hash', sa.String(length=255), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', denhub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_door_link_event_id_event'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_door_link')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_door_link_token_hash'))
@@ -54,8 +54,8 @@ def upgrade() -> None:
     sa.Column('direction', sa.String(length=3), nullable=False),
     sa.Column('device', sa.String(length=64), nullable=False),
     sa.Column('gate', sa.String(length=64), nullable=False),
-    sa.Column('scanned_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('recorded_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scanned_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('client_scan_id', sa.String(length=64), nullable=True),
     sa.Column('offline', sa.Boolean(), nullable=False),
     sa.Column('duplicate', sa.Boolean(), nullable=False),
@@ -69,7 +69,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_check_in_ticket_id'), ['ticket_id'], unique=False)
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('checked_in_at', denhub.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('checked_in_at', kernel.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('checked_in_device', sa.String(length=64), server_default='', nullable=False))
         batch_op.add_column(sa.Column('checked_in_gate', sa.String(length=64), server_default='', nullable=False))
         batch_op.add_column(sa.Column('inside', sa.Boolean(), server_default='0', nullable=False))

@@ -6,7 +6,7 @@ Create Date: 2026-11-24 14:22:01.806367
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = 'e4eb43190445'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=20), nullable=False),
     sa.Column('venue_name', sa.String(length=160), nullable=False),
     sa.Column('venue_address', sa.String(length=300), nullable=False),
-    sa.Column('starts_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('step_free', sa.Boolean(), nullable=False),
     sa.Column('accessible_toilet', sa.Boolean(), nullable=False),
@@ -38,8 +38,8 @@ def upgrade() -> None:
     sa.Column('accessibility_notes', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('image_version', sa.String(length=64), nullable=True),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event')),
     sa.UniqueConstraint('slug', name=op.f('uq_event_slug'))
     )
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bucket', sa.String(length=40), nullable=False),
     sa.Column('key', sa.String(length=320), nullable=False),
-    sa.Column('at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rate_event'))
     )
     with op.batch_alter_table('rate_event', schema=None) as batch_op:
@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('session_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account')),
     sa.UniqueConstraint('email', name=op.f('uq_user_account_email'))
     )

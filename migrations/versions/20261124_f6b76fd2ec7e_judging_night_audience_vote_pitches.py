@@ -9,7 +9,7 @@ Create Date: 2026-11-24 15:38:40.480401
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = 'f6b76fd2ec7e'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('entrant_id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
     sa.Column('via', sa.String(length=20), nullable=False),
-    sa.Column('cast_at', denhub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cast_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['competition_id'], ['judging_competition.id'], name=op.f('fk_judging_audience_vote_competition_id_judging_competition'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['entrant_id'], ['judging_entrant.id'], name=op.f('fk_judging_audience_vote_entrant_id_judging_entrant'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_judging_audience_vote_ticket_id_ticket'), ondelete='CASCADE'),
@@ -39,12 +39,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('judging_competition', schema=None) as batch_op:
         batch_op.add_column(sa.Column('current_entrant_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('voting_opened_at', denhub.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('voting_closed_at', denhub.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('voting_opened_at', kernel.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('voting_closed_at', kernel.db.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('judging_entrant', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('pitch_started_at', denhub.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('scoring_opened_at', denhub.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('pitch_started_at', kernel.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('scoring_opened_at', kernel.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.drop_column('audience_votes')
 
     # ### end Alembic commands ###

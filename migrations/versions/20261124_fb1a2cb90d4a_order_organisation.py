@@ -6,7 +6,7 @@ Create Date: 2026-11-24 14:48:31.884251
 """
 from alembic import op
 import sqlalchemy as sa
-import denhub.db
+import kernel.db
 
 
 revision = 'fb1a2cb90d4a'

@@ -12,10 +12,10 @@ from html.parser import HTMLParser
 
 import httpx
 
-from denhub.accounts import Role, User
+from kernel.accounts import Role, User
 from denhub.app import create_app
-from denhub.settings import Settings
-from denhub.web import LONDON
+from kernel.settings import Settings
+from kernel.web import LONDON
 from tests.conftest import csrf_for, login
 from tests.factories import PASSWORD, make_user
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from denhub.auth import Access
+from kernel.auth import Access
 
 PARAM_RE = re.compile(r"{(\w+)(?::(\w+))?}")
 
@@ -57,7 +57,7 @@ def walk(routes, prefix: str = "") -> tuple[list[Endpoint], list[tuple[str, obje
 
 
 def unguarded(routes) -> list[str]:
-    """Paths whose endpoint was not wrapped by denhub.auth.guard, plus mounted apps that are not static."""
+    """Paths whose endpoint was not wrapped by kernel.auth.guard, plus mounted apps that are not static."""
     endpoints, apps = walk(routes)
     missing = [e.path for e in endpoints if not isinstance(e.access, Access)]
     missing += [path for path, app in apps if not isinstance(app, StaticFiles)]

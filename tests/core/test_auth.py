@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from denhub.accounts import Role, User, authenticate, set_password
+from kernel.accounts import Role, User, authenticate, set_password
 from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_error_page, new_client, page_text, running_app, sign_in
 from tests.factories import PASSWORD, make_user

@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from denhub.accounts import User, authenticate
+from kernel.accounts import User, authenticate
 from denhub.cli import main
-from denhub.db import Database
+from kernel.db import Database
 from events import services
 from events.models import Event
 from tests.conftest import TEST_SECRET

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from denhub.accounts import Role
-from denhub.auth import MAX_FORM_FIELDS, PUBLIC, urlencoded_form
-from denhub.ratelimit import RateEvent
+from kernel.accounts import Role
+from kernel.auth import MAX_FORM_FIELDS, PUBLIC, urlencoded_form
+from kernel.ratelimit import RateEvent
 from events.models import Event
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, event_form, new_client, sign_in
@@ -148,7 +148,7 @@ async def test_head_requests_change_nothing(app, db, client):
         assert await session.scalar(select(func.count(RateEvent.id))) == 0  # no failed login was counted
 
 
-# --- the form body, parsed for the token (denhub.auth.urlencoded_form) ----------------------------------
+# --- the form body, parsed for the token (kernel.auth.urlencoded_form) ----------------------------------
 
 def _request(body: bytes, chunk: int = 7) -> Request:
     parts = [body[i:i + chunk] for i in range(0, len(body), chunk)] or [b""]

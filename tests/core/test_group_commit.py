@@ -1,4 +1,4 @@
-"""Write jobs sent together share one SQLite transaction, each in its own savepoint (denhub.group_commit)."""
+"""Write jobs sent together share one SQLite transaction, each in its own savepoint (kernel.group_commit)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import shutil
 import pytest
 from sqlalchemy import func, insert, select
 
-from denhub import group_commit
-from denhub.db import Database
-from denhub.ratelimit import RateEvent
+from kernel import group_commit
+from kernel.db import Database
+from kernel.ratelimit import RateEvent
 
 
 def _job(key: str, *, fail: bool = False, ran: list | None = None, transactions: list | None = None):

@@ -22,10 +22,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
-from denhub import mail
+from kernel import mail
 from denhub.app import create_app
-from denhub.db import Database, utcnow
-from denhub.mail import (
+from kernel.db import Database, utcnow
+from kernel.mail import (
     DEAD,
     PENDING,
     SENT,
@@ -41,7 +41,7 @@ from denhub.mail import (
     register_body_provider,
     render_email,
 )
-from denhub.settings import PROJECT_ROOT, Settings, SettingsError
+from kernel.settings import PROJECT_ROOT, Settings, SettingsError
 
 PDF_BYTES = b"%PDF-1.4\n% denhub test ticket\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
@@ -378,9 +378,9 @@ async def test_concurrent_senders_deliver_every_email_exactly_once(mail_db, db_u
 WORKER_SCRIPT = textwrap.dedent("""
     import asyncio, sys, time
     from sqlalchemy import func, select
-    from denhub.db import Database
-    from denhub.mail import PENDING, MailSender, OutboxMessage
-    from denhub.settings import Settings
+    from kernel.db import Database
+    from kernel.mail import PENDING, MailSender, OutboxMessage
+    from kernel.settings import Settings
 
     async def main(url, smtp_url, var_dir):
         db = Database(url)

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, String, Table, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from denhub.migrate import alembic_config, upgrade
+from kernel.migrate import alembic_config, upgrade
 from denhub.models import metadata
 
 

@@ -1,4 +1,4 @@
-"""Every route declares who may use it (denhub.auth.guard), and the guard does exactly that for every role."""
+"""Every route declares who may use it (kernel.auth.guard), and the guard does exactly that for every role."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from denhub.accounts import Role
+from kernel.accounts import Role
 from denhub.app import create_app
-from denhub.auth import PUBLIC, SAFE_METHODS, guard
-from denhub.settings import Settings
+from kernel.auth import PUBLIC, SAFE_METHODS, guard
+from kernel.settings import Settings
 from tests.conftest import TEST_SECRET, csrf_for
 from tests.core.helpers import assert_error_page, new_client, page_text, sign_in
 from tests.core.routes import unguarded, walk

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from denhub import ratelimit
-from denhub.db import utcnow
-from denhub.ratelimit import RateEvent
+from kernel import ratelimit
+from kernel.db import utcnow
+from kernel.ratelimit import RateEvent
 
 
 async def test_counts_stop_at_the_limit_and_keep_to_their_bucket_key_and_window(db):
@@ -32,7 +32,7 @@ async def test_counts_stop_at_the_limit_and_keep_to_their_bucket_key_and_window(
     assert await count(30, window=800) == 8  # the older one is inside a longer window
     assert await count(30, key="198.51.100.8") == 1
     assert await count(30, key="203.0.113.1") == 0
-    # the same count inside a write transaction (on SQLite: straight on sqlite3, see denhub.sqlite_direct)
+    # the same count inside a write transaction (on SQLite: straight on sqlite3, see kernel.sqlite_direct)
     async with db.write() as session:
         assert await ratelimit.count_recent(session=session, bucket="register-address", key="198.51.100.7",
                                             window_seconds=600, up_to=6) == 6

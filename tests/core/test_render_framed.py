@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from starlette.requests import Request
 
-from denhub.web import render, render_framed
+from kernel.web import render, render_framed
 
 EVENT = SimpleNamespace(id=7, slug="bangla-month-opening", title="Bangla Month: opening night & <music>",
                         starts_at=dt.datetime(2026, 11, 28, 18, 30, tzinfo=dt.UTC))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from denhub.app import create_app
-from denhub.settings import Settings, SettingsError
+from kernel.settings import Settings, SettingsError
 
 GOOD_SECRET = "x7Gq2-very-random-and-long-enough-secret-key-0123"
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from denhub.accounts import AccountError, create_user
+from kernel.accounts import AccountError, create_user
 from denhub.demo import programme
 from events.forms import whole_number
 

@@ -1,4 +1,4 @@
-"""denhub.sqlite_direct: the door's Core statements straight on sqlite3 must store and read exactly what
+"""kernel.sqlite_direct: the door's Core statements straight on sqlite3 must store and read exactly what
 SQLAlchemy would, raise SQLAlchemy's errors, and stay out of the way elsewhere (PostgreSQL, reads)."""
 
 import datetime as dt
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from denhub.db import utcnow
-from denhub.sqlite_direct import DirectSQLite, direct
+from kernel.db import utcnow
+from kernel.sqlite_direct import DirectSQLite, direct
 from events.models import Event
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
@@ -106,7 +106,7 @@ async def test_a_constraint_broken_directly_raises_sqlalchemys_integrity_error_a
 async def test_statements_in_a_savepoint_rolled_back_are_undone_and_the_rest_kept(db):
     """execute() inside begin_nested: each SAVEPOINT is emitted before its first statement runs directly (SQLAlchemy
     emits it only when the savepoint is asked for its connection), so rolling one back undoes only its own."""
-    from denhub import ratelimit, sqlite_direct
+    from kernel import ratelimit, sqlite_direct
 
     async def record(session, key):
         await sqlite_direct.execute(session, ratelimit._INSERT, {"bucket": "savepoint-test", "key": key, "at": utcnow()})
@@ -128,7 +128,7 @@ async def test_statements_in_a_savepoint_rolled_back_are_undone_and_the_rest_kep
 
 
 async def test_read_now_reads_committed_rows_as_sqlalchemy_does_and_only_on_sqlite(db):
-    from denhub.sqlite_direct import _readers, read_now
+    from kernel.sqlite_direct import _readers, read_now
 
     event, ticket = await _ticket(db)
     rows = read_now(db, checkin._TICKET_BY_CODE, {"code": ticket.code})
@@ -170,7 +170,7 @@ async def test_a_statement_needing_sqlalchemys_defaults_goes_through_sqlalchemy(
 
 async def test_a_select_of_mapped_objects_is_left_to_sqlalchemy(db):
     """Its rows are ORM objects: sqlite_direct.execute must not hand back bare tuples in their place."""
-    from denhub import sqlite_direct
+    from kernel import sqlite_direct
 
     _, ticket = await _ticket(db)
     async with db.write() as session:
@@ -217,7 +217,7 @@ def test_utc_datetimes_are_written_and_read_on_sqlite_as_sqlalchemys_datetime_do
     from sqlalchemy.dialects.sqlite import aiosqlite
     from sqlalchemy.dialects.sqlite.base import DATETIME
 
-    from denhub.db import UTCDateTime
+    from kernel.db import UTCDateTime
 
     dialect = aiosqlite.dialect()
     ours = UTCDateTime().dialect_impl(dialect)

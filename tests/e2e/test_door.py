@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from denhub import demo
-from denhub.qr import qr_png
+from kernel.qr import qr_png
 from events.models import Event
 from tests.conftest import csrf_from
 from tests.e2e.conftest import (

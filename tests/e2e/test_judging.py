@@ -27,8 +27,8 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
-from denhub.accounts import Role, create_user
-from denhub.db import Database
+from kernel.accounts import Role, create_user
+from kernel.db import Database
 from events.models import Event
 from judging import demo as judging_demo
 from judging import judges, services

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from denhub.db import Database
+from kernel.db import Database
 from events.models import Event
 from judging import demo as judging_demo
 from judging.models import Competition
@@ -72,7 +72,7 @@ async def test_the_provisional_ranking_updates_without_a_reload(browser, server,
         await expect(page.locator("#live-status")).to_have_text("")
 
         async def full_marks(session):
-            from denhub.accounts import User
+            from kernel.accounts import User
             from judging.models import Entrant
 
             await score(session, await session.get(Competition, cid), await session.get(User, second_id),

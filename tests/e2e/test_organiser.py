@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.async_api import expect
 
-from denhub.web import LONDON
+from kernel.web import LONDON
 from tests.e2e.conftest import assert_fits_width, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]

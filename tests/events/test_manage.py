@@ -9,7 +9,7 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from denhub.accounts import Role
+from kernel.accounts import Role
 from events.models import Event, EventImage
 from tests.conftest import csrf_for
 from tests.core.helpers import (

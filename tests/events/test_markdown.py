@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
-from denhub.markdown import render_markdown
+from kernel.markdown import render_markdown
 from tests.core.helpers import assert_no_active_content, elements
 from tests.events.test_public import SCRIPTY
 

@@ -7,8 +7,8 @@ import itertools
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.accounts import Role, User
-from denhub.db import utcnow
+from kernel.accounts import Role, User
+from kernel.db import utcnow
 from judging import services, sheets
 from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
 from tests.factories import make_event, make_user

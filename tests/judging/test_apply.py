@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from denhub.mail import OutboxMessage
+from kernel.mail import OutboxMessage
 from judging.models import Competition, Entrant
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, running_app, sign_in

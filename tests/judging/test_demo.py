@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from denhub import demo
-from denhub.accounts import User, authenticate
-from denhub.db import utcnow
+from kernel.accounts import User, authenticate
+from kernel.db import utcnow
 from judging import judges as panel_service
 from judging import services
 from judging.models import Competition, JudgeAssignment

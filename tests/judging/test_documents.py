@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from denhub.accounts import Role, User
-from denhub.db import utcnow
+from kernel.accounts import Role, User
+from kernel.db import utcnow
 from events.models import Event
 from judging import documents, scoring, services, votes
 from judging.documents import (

@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from denhub.accounts import Role
-from denhub.db import utcnow
-from denhub.web import london, london_time
+from kernel.accounts import Role
+from kernel.db import utcnow
+from kernel.web import london, london_time
 from judging import night, sheets, votes
 from judging.errors import JudgingError, PitchNotStarted, ScoringClosed
 from judging.models import AuditEntry, Competition, Entrant, ScoreSheet

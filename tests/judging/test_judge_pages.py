@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from denhub.db import utcnow
+from kernel.db import utcnow
 from judging import judges
 from judging.models import AuditEntry, Conflict, MagicLink, Score, ScoreSheet
 from tests.conftest import csrf_for, login

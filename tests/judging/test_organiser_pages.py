@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import select
 
-from denhub.accounts import Role
-from denhub.mail import OutboxMessage
+from kernel.accounts import Role
+from kernel.mail import OutboxMessage
 from judging import votes
 from judging.models import AuditEntry, Competition, Criterion, Entrant, MagicLink, ScoreSheet
 from tests.conftest import csrf_for

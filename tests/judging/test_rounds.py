@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from denhub.accounts import Role
-from denhub.db import utcnow
+from kernel.accounts import Role
+from kernel.db import utcnow
 from judging import judges, night, results, services, sheets
 from judging.errors import InvalidInput, NotFound, PitchNotStarted, RoundRule, ScoringClosed
 from judging.models import AuditEntry, Competition, Conflict, Entrant, Round, ScoreSheet

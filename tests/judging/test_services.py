@@ -10,9 +10,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from denhub.accounts import Role, User, authenticate
-from denhub.db import utcnow
-from denhub.mail import OutboxMessage
+from kernel.accounts import Role, User, authenticate
+from kernel.db import utcnow
+from kernel.mail import OutboxMessage
 from judging import judges, results, services, sheets
 from judging.errors import (
     Conflicted,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from denhub.mail import OutboxMessage
+from kernel.mail import OutboxMessage
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, running_app
 from tests.factories import make_event

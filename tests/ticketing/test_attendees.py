@@ -11,8 +11,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from denhub.accounts import Role
-from denhub.mail import OutboxMessage, bodies
+from kernel.accounts import Role
+from kernel.mail import OutboxMessage, bodies
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event

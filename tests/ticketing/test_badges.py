@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from denhub.accounts import Role
-from denhub.badges import (
+from kernel.accounts import Role
+from kernel.badges import (
     LAYOUTS,
     BadgeData,
     Box,
@@ -105,12 +105,12 @@ def test_bengali_names_are_measured_with_the_bengali_font():
 
 
 def test_fast_qr_codewords_equal_qrcodes_own_for_every_length():
-    """denhub.badges.qr computes the codewords itself (10 times faster); they must be qrcode's exactly."""
+    """kernel.badges.qr computes the codewords itself (10 times faster); they must be qrcode's exactly."""
     import random
 
     from qrcode import constants, util
 
-    from denhub.badges.qr import _codewords, _qr_version
+    from kernel.badges.qr import _codewords, _qr_version
 
     rng = random.Random(7)
     for n in [*range(0, 400, 3), 1000, 2331]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from denhub.mail import OutboxMessage, bodies
+from kernel.mail import OutboxMessage, bodies
 from events.models import Event
 from tests.core.helpers import new_client, running_app
 from tests.factories import make_event

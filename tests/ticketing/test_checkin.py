@@ -6,7 +6,7 @@ import secrets
 
 from sqlalchemy import func, select
 
-from denhub.db import utcnow
+from kernel.db import utcnow
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
 from ticketing import checkin, services

@@ -7,7 +7,7 @@ import secrets
 import httpx
 from sqlalchemy import func, select
 
-from denhub.db import Database
+from kernel.db import Database
 from events.models import Event
 from tests.factories import make_event
 from tests.live import live_app

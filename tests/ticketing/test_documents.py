@@ -18,8 +18,8 @@ from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
-from denhub.pdf import render_pdf, render_pdf_sync
-from denhub.settings import PROJECT_ROOT
+from kernel.pdf import render_pdf, render_pdf_sync
+from kernel.settings import PROJECT_ROOT
 from ticketing.documents import TicketDoc, ticket_html, ticket_pdf, when_label
 from ticketing.signing import generate_keypair, initials, sign_ticket, verify_ticket
 
@@ -304,7 +304,7 @@ def test_when_label_is_london_time(starts, ends, expected):
 # --- the shared renderer -----------------------------------------------------------------------------
 
 def test_pdfs_only_fetch_static_files_and_data_uris(tmp_path):
-    from denhub.qr import qr_data_uri
+    from kernel.qr import qr_data_uri
 
     outside = tmp_path / "secret.png"
     outside.write_bytes(Path(PROJECT_ROOT / "static" / "fonts" / "OFL.txt").read_bytes())
@@ -326,7 +326,7 @@ async def test_concurrent_renders_queue_up_and_all_succeed():
 
 
 def test_unknown_stylesheet_is_refused():
-    from denhub.pdf import PdfError
+    from kernel.pdf import PdfError
 
     with pytest.raises(PdfError):
         render_pdf_sync("<p>x</p>", stylesheets=("../../pyproject.toml",))

@@ -11,8 +11,8 @@ import re
 import httpx
 from sqlalchemy import func, select
 
-from denhub.accounts import Role
-from denhub.db import utcnow
+from kernel.accounts import Role
+from kernel.db import utcnow
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event

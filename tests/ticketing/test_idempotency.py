@@ -6,8 +6,8 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from denhub.mail import OutboxMessage
-from denhub.ratelimit import RateEvent
+from kernel.mail import OutboxMessage
+from kernel.ratelimit import RateEvent
 from events.models import Event
 from tests.conftest import csrf_from
 from tests.factories import make_event

@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from denhub.accounts import Role
-from denhub.db import utcnow
-from denhub.mail import OutboxMessage
+from kernel.accounts import Role
+from kernel.db import utcnow
+from kernel.mail import OutboxMessage
 from events.models import Event
 from tests.conftest import csrf_from, csrf_for
 from tests.core.helpers import elements, new_client, page_text, sign_in

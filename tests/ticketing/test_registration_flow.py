@@ -2,7 +2,7 @@ import re
 
 from sqlalchemy import func, select
 
-from denhub.mail import OutboxMessage
+from kernel.mail import OutboxMessage
 from tests.conftest import csrf_from
 from tests.factories import make_event
 from tests.ticketing.factories import booking_form, make_ticket_type

@@ -12,8 +12,8 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from denhub.accounts import Role
-from denhub.mail import SENT, MailSender, OutboxMessage, bodies
+from kernel.accounts import Role
+from kernel.mail import SENT, MailSender, OutboxMessage, bodies
 from tests.conftest import skip_or_fail
 from tests.core.helpers import new_client, sign_in
 from tests.core.test_mail import smtp_server, smtp_settings  # noqa: F401 - smtp_server is a fixture

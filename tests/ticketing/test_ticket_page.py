@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from denhub.accounts import Role
-from denhub.qr import qr_svg
+from kernel.accounts import Role
+from kernel.qr import qr_svg
 from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import book, make_order, make_ticket_type

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from denhub.accounts import Role
+from kernel.accounts import Role
 from tests.conftest import csrf_for
 from tests.core.helpers import field_block, input_value, local_input, new_client, page_text, sign_in
 from tests.factories import make_event

@@ -8,8 +8,8 @@ import re
 
 from sqlalchemy import func, select, update
 
-from denhub.db import utcnow
-from denhub.mail import OutboxMessage
+from kernel.db import utcnow
+from kernel.mail import OutboxMessage
 from events.models import Event
 from tests.conftest import csrf_for, csrf_from
 from tests.core.helpers import new_client, page_text, running_app, sign_in

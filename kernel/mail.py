@@ -36,11 +36,11 @@ from sqlalchemy import JSON, Index, Integer, String, Text, event, insert, or_, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from denhub import sqlite_direct
-from denhub.db import Base, Database, UTCDateTime, utcnow
-from denhub.settings import Settings
+from kernel import sqlite_direct
+from kernel.db import Base, Database, UTCDateTime, utcnow
+from kernel.settings import Settings
 
-log = logging.getLogger("denhub.mail")
+log = logging.getLogger("kernel.mail")
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
@@ -245,7 +245,7 @@ _text_env = None
 def render_email(template_name: str, **context: Any) -> tuple[str, str]:
     """Render templates/email/<name>.txt and <name>.html with `context`: (text body, HTML body)."""
     global _text_env
-    from denhub.web import env  # lazily: denhub.models imports this module, web imports the app's auth
+    from kernel.web import env  # lazily: denhub.models imports this module, web imports the app's auth
 
     if _text_env is None:
         _text_env = env.overlay(autoescape=False)  # plain text must not be HTML-escaped

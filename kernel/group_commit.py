@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from denhub.db import Database, raw_sqlite
+from kernel.db import Database, raw_sqlite
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[T]]

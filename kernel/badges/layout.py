@@ -14,10 +14,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from denhub.settings import PROJECT_ROOT
+from kernel.settings import PROJECT_ROOT
 
 PDF_MIMETYPE = "application/pdf"
-STYLESHEETS = ("badges.css",)  # in templates/pdf/, after denhub.pdf's shared ones
+STYLESHEETS = ("badges.css",)  # in templates/pdf/, after kernel.pdf's shared ones
 MM_PER_PT = 25.4 / 72
 
 # Role key -> words printed in the band. The band colours are in templates/pdf/badges.css.
@@ -281,7 +281,7 @@ def _fitted(text: str, box: Box, sizes: tuple[float, float], **options) -> str:
 def badges_html(badges: Sequence[BadgeData], layout: Layout | str = "sheet", *, with_qr: bool = True,
                 title: str = "Badges") -> str:
     """The HTML of the badges on their sheets. `with_qr=False` leaves the QR area empty (benchmarks)."""
-    from denhub.badges.qr import qr_png_uri
+    from kernel.badges.qr import qr_png_uri
 
     layout = LAYOUTS[layout] if isinstance(layout, str) else layout
     cols = layout.grid[0]
@@ -309,11 +309,11 @@ def badges_html(badges: Sequence[BadgeData], layout: Layout | str = "sheet", *, 
 
 @functools.cache
 def _template():
-    # Its own small environment, not denhub.web's: importing the web layer in a worker process would
-    # also import denhub.accounts, whose argon2 hash at import costs 64 MB of memory for nothing here.
+    # Its own small environment, not kernel.web's: importing the web layer in a worker process would
+    # also import kernel.accounts, whose argon2 hash at import costs 64 MB of memory for nothing here.
     import jinja2
 
-    from denhub.pdf import PDF_TEMPLATES_DIR
+    from kernel.pdf import PDF_TEMPLATES_DIR
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(PDF_TEMPLATES_DIR), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, auto_reload=False)

@@ -8,8 +8,8 @@ from sqlalchemy import Index, Integer, String, bindparam, delete, func, insert, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from denhub import sqlite_direct
-from denhub.db import Base, UTCDateTime, utcnow
+from kernel import sqlite_direct
+from kernel.db import Base, UTCDateTime, utcnow
 
 
 class RateEvent(Base):

@@ -6,10 +6,10 @@ Pure: callers (ticketing.badges, the CLI) find the people; nothing here touches 
   qr.py       QR codes as small PNGs, made fast and cached
   render.py   the PDF: small jobs in this process, big ones in chunks on worker processes, merged
 
-Every page goes through denhub.pdf, the one way documents become PDFs.
+Every page goes through kernel.pdf, the one way documents become PDFs.
 """
 
-from denhub.badges.layout import (
+from kernel.badges.layout import (
     LAYOUTS,
     PDF_MIMETYPE,
     ROLE_LABELS,
@@ -23,8 +23,8 @@ from denhub.badges.layout import (
     page_count,
     text_em,
 )
-from denhub.badges.qr import qr_png_uri
-from denhub.badges.render import render_badges, render_badges_async
+from kernel.badges.qr import qr_png_uri
+from kernel.badges.render import render_badges, render_badges_async
 
 __all__ = [
     "LAYOUTS", "PDF_MIMETYPE", "ROLE_LABELS", "BadgeData", "Box", "Layout", "NothingToPrint", "badges_html",

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
-from denhub.db import WRITE_OPTION, Database, raw_sqlite
+from kernel.db import WRITE_OPTION, Database, raw_sqlite
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def read_now(db: Database, statement: ClauseElement, params: dict | None = None)
         return None
     try:
         return _run(raw, plan, params or {}, dialect)._rows
-    except OperationalError:  # locked or busy (SQLite says so at once: busy_timeout 0, see denhub.db)
+    except OperationalError:  # locked or busy (SQLite says so at once: busy_timeout 0, see kernel.db)
         return None
 
 

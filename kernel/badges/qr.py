@@ -1,14 +1,14 @@
 """QR codes for badges: a PNG of one pixel per module, scaled up in print with `image-rendering: pixelated`.
 
-Why not denhub.qr: on a sheet of badges the codes are most of the work. Measured for 500 badges:
-- an inline SVG path per code (denhub.qr.qr_svg, or a run-length path) costs WeasyPrint about 8 times
+Why not kernel.qr: on a sheet of badges the codes are most of the work. Measured for 500 badges:
+- an inline SVG path per code (kernel.qr.qr_svg, or a run-length path) costs WeasyPrint about 8 times
   the text of the badges; a tiny greyscale PNG is embedded as it is and costs little more than a line of
   text, and prints just as sharp;
 - qrcode with its defaults takes 17 ms a code: 12 ms searching the best of 8 mask patterns, most of the
   rest writing the bits twice (once to choose the version) and Reed-Solomon with polynomial objects.
   Here: one fixed mask (the payload is base64 of JSON and a signature, as good as random, so any mask
   scans as well), the version from the length, and table-driven error correction: 1.3 ms a code.
-Same error correction level (M) as denhub.qr. Codes are cached by payload: printing again is quicker.
+Same error correction level (M) as kernel.qr. Codes are cached by payload: printing again is quicker.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ QR_BORDER = 2  # modules of quiet zone inside the image; the card's white space 
 
 @functools.lru_cache(maxsize=4096)
 def qr_png_uri(payload: str) -> str:
-    """A data: URI of a greyscale PNG with one pixel per module (error correction M, as denhub.qr).
+    """A data: URI of a greyscale PNG with one pixel per module (error correction M, as kernel.qr).
 
     Greyscale because WeasyPrint embeds an "L" PNG as it is, where it converts a 1-bit one to RGB and
     compresses it again."""

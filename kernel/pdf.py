@@ -27,14 +27,14 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from denhub.settings import PROJECT_ROOT
+from kernel.settings import PROJECT_ROOT
 
 STATIC_DIR = PROJECT_ROOT / "static"
 PDF_TEMPLATES_DIR = PROJECT_ROOT / "templates" / "pdf"
 SHARED_STYLESHEETS = (STATIC_DIR / "css" / "fonts.css", PDF_TEMPLATES_DIR / "base.css")
 _IMAGE_CACHE_MAX_ENTRIES = 64
 
-log = logging.getLogger("denhub.pdf")
+log = logging.getLogger("kernel.pdf")
 
 
 class PdfError(RuntimeError):

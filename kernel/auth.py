@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from denhub import ratelimit
-from denhub.accounts import Role, User, authenticate, normalise_email
+from kernel import ratelimit
+from kernel.accounts import Role, User, authenticate, normalise_email
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1  # the largest Integer primary key on PostgreSQL
@@ -300,7 +300,7 @@ def client_address(request: Request) -> str:
 
 @guard(PUBLIC)
 async def login(request: Request) -> Response:
-    from denhub.web import render
+    from kernel.web import render
 
     settings = request.app.state.settings
     next_url = request.query_params.get("next", "")
@@ -366,7 +366,7 @@ async def logout(request: Request) -> Response:
 
 @guard(SIGNED_IN)
 async def account(request: Request) -> Response:
-    from denhub.web import render
+    from kernel.web import render
 
     return render(request, "auth/account.html", {})
 

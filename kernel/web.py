@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
-from denhub.auth import csrf_token
-from denhub.settings import PROJECT_ROOT
+from kernel.auth import csrf_token
+from kernel.settings import PROJECT_ROOT
 
 LONDON = ZoneInfo("Europe/London")
 log = logging.getLogger("denhub")

@@ -1,6 +1,6 @@
 """Badges to PDF: small jobs in this process, big ones in chunks of whole sheets on worker processes.
 
-Each worker renders its chunks through denhub.pdf, with its own renderer (fonts and stylesheets loaded once
+Each worker renders its chunks through kernel.pdf, with its own renderer (fonts and stylesheets loaded once
 per worker, when it starts); pypdf joins the chunks in order. WeasyPrint is single-threaded Python, so on
 our two cores two workers halve the time of a big job; a chunk costs no more per badge than one long
 document (measured 6.5 to 7.7 ms of CPU a badge without QR codes, whatever the chunk size), and a few
@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from denhub.badges.layout import (
+from kernel.badges.layout import (
     LAYOUTS,
     STYLESHEETS,
     BadgeData,
@@ -29,7 +29,7 @@ from denhub.badges.layout import (
     badges_html,
     page_count,
 )
-from denhub.pdf import PdfError, render_pdf, render_pdf_sync
+from kernel.pdf import PdfError, render_pdf, render_pdf_sync
 
 
 Progress = Callable[[int, int], None]  # (badges done, badges in all)
@@ -58,11 +58,11 @@ def _get_pool() -> ProcessPoolExecutor:
             import multiprocessing
 
             # forkserver: workers fork from a clean single-threaded process, never from the app (its event
-            # loop, the denhub.pdf thread and database pools must not be copied mid-flight).
+            # loop, the kernel.pdf thread and database pools must not be copied mid-flight).
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             context = multiprocessing.get_context(method)
             if method == "forkserver":
-                context.set_forkserver_preload(["denhub.badges", "weasyprint"])
+                context.set_forkserver_preload(["kernel.badges", "weasyprint"])
             _pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context,
                                         initializer=_warm_worker, max_tasks_per_child=200)
         return _pool
@@ -80,7 +80,7 @@ atexit.register(_drop_pool)
 
 
 def _render_chunk(badges: list[BadgeData], layout_key: str, with_qr: bool, title: str) -> bytes:
-    """In a worker process: one chunk of whole sheets through denhub.pdf."""
+    """In a worker process: one chunk of whole sheets through kernel.pdf."""
     html = badges_html(badges, layout_key, with_qr=with_qr, title=title)
     return render_pdf_sync(html, stylesheets=STYLESHEETS)
 

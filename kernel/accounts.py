@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from denhub.db import Base, UTCDateTime, utcnow
+from kernel.db import Base, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):

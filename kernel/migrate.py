@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from denhub.db import ensure_sqlite_directory
-from denhub.settings import PROJECT_ROOT
+from kernel.db import ensure_sqlite_directory
+from kernel.settings import PROJECT_ROOT
 
 
 def alembic_config(database_url: str) -> Config:
