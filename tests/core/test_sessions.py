@@ -1,4 +1,4 @@
-"""denhub.app.Sessions: Starlette's signed-cookie sessions with a memory of cookies already checked. The
+"""kernel.sessions.Sessions: Starlette's signed-cookie sessions with a memory of cookies already checked. The
 memory must never let an expired, forged or changed cookie through, nor one request's changes into another's."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from denhub.app import Sessions
+from kernel.sessions import Sessions
 
 SECRET = "test-secret-for-sessions"
 
