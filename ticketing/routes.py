@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from kernel import group_commit, mail, ratelimit
 from kernel.auth import PUBLIC, client_address, flash, guard
+from kernel.hooks import Panel
 from kernel.db import utcnow
 from kernel.web import render, render_framed
 from events.routes import event_page_context, public_event
@@ -25,8 +26,9 @@ from ticketing.inventory import SoldOut, combined_left
 from ticketing.models import COMMUNITY_DECLARATIONS, Order, Tier
 
 
-async def registration_panel(request: Request, event) -> dict:
-    """Ticket types with what is left and whether they are on sale, for the event page."""
+async def registration_panel(request: Request, event) -> Panel:
+    """The event page's booking panel (event_page_panels): ticket types with what is left and whether they
+    are on sale."""
     now = utcnow()
     async with request.app.state.db.read() as session:
         types = await services.list_ticket_types(session=session, event_id=event.id)
@@ -39,7 +41,8 @@ async def registration_panel(request: Request, event) -> dict:
         choices = min(t.max_per_order, left if left is not None else t.max_per_order)
         rows.append({"type": t, "left": left, "state": state, "choices": choices})
     open_for_booking = event.is_published and event.ends_at > now
-    return {"ticket_rows": rows, "booking_open": open_for_booking, "panel_errors": {}, "panel_values": {}}
+    return Panel("ticketing/_panel.html", {"ticket_rows": rows, "booking_open": open_for_booking,
+                                           "panel_errors": {}, "panel_values": {}})
 
 
 def _community(types) -> bool:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from kernel.auth import DOOR, PUBLIC, flash, guard
 from kernel.db import utcnow
+from kernel.hooks import hooks_of
 from kernel.qr import qr_svg
 from kernel.web import render
 from events.models import Event
@@ -85,8 +86,11 @@ async def ticket_page(request: Request) -> Response:
     qr = None
     if not ticket.is_cancelled and key is not None:
         qr = Markup(qr_svg(qr_payload(key, ticket)))  # noqa: S704 - SVG built by qrcode from our own payload
+    hooks = hooks_of(request.app)
+    panels = await hooks.panels(hooks.ticket_page_panels, request, ticket, event)
     return render(request, "ticketing/ticket.html",
-                  {"ticket": ticket, "order": ticket.order, "event": event, "qr_svg": qr, "map_url": map_link(event)},
+                  {"ticket": ticket, "order": ticket.order, "event": event, "qr_svg": qr, "map_url": map_link(event),
+                   "panels": panels},
                   status_code=200, headers={"Cache-Control": "private, no-store"})
 
 

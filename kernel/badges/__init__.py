@@ -14,6 +14,7 @@ from kernel.badges.layout import (
     PDF_MIMETYPE,
     ROLE_LABELS,
     BadgeData,
+    alphabetical,
     Box,
     Layout,
     NothingToPrint,
@@ -27,6 +28,6 @@ from kernel.badges.qr import qr_png_uri
 from kernel.badges.render import render_badges, render_badges_async
 
 __all__ = [
-    "LAYOUTS", "PDF_MIMETYPE", "ROLE_LABELS", "BadgeData", "Box", "Layout", "NothingToPrint", "badges_html",
+    "LAYOUTS", "PDF_MIMETYPE", "ROLE_LABELS", "BadgeData", "Box", "alphabetical", "Layout", "NothingToPrint", "badges_html",
     "filename", "fit_pt", "page_count", "qr_png_uri", "render_badges", "render_badges_async", "text_em",
 ]

@@ -303,14 +303,14 @@ async def festival(db):
     return {"event": event, "empty": empty, "adult": adult, "child": child, "public_key": key.public_key}
 
 
-async def test_event_badges_by_role_and_ticket_type(db, festival):
+async def test_event_badges_by_role_and_ticket_type(app, db, festival):
     event = festival["event"]
     async with db.read() as session:
-        everyone = await event_badges(session=session, event=event)
-        adults = await event_badges(session=session, event=event, ticket_type_id=festival["adult"].id)
-        staff = await event_badges(session=session, event=event, roles=["volunteer", "organiser"])
+        everyone = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event)
+        adults = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event, ticket_type_id=festival["adult"].id)
+        staff = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event, roles=["volunteer", "organiser"])
         with pytest.raises(ValueError):
-            await event_badges(session=session, event=event, roles=["astronaut"])
+            await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event, roles=["astronaut"])
     by_role = {}
     for badge in everyone:
         by_role.setdefault(badge.role, []).append(badge.name)
@@ -328,7 +328,7 @@ async def test_event_badges_by_role_and_ticket_type(db, festival):
             assert badge.qr_payload == ""
 
 
-async def test_judges_and_entrants_come_from_the_judging_package(db, festival):
+async def test_judges_and_entrants_come_from_the_judging_package(app, db, festival):
     models = pytest.importorskip("judging.models")
     async with db.write() as session:
         competition = models.Competition(event_id=festival["event"].id, name="Pitch night")
@@ -342,9 +342,26 @@ async def test_judges_and_entrants_come_from_the_judging_package(db, festival):
         session.add(models.Entrant(competition_id=competition.id, name="Applied Only", enterprise="X",
                                    contact_email="a@example.org", status="applied"))
     async with db.read() as session:
-        badges = await event_badges(session=session, event=festival["event"], roles=["judge", "entrant"])
-    assert [(b.role, b.name, b.organisation) for b in badges] == [
-        ("judge", "Jaya Judge", ""), ("entrant", "Ezra Entrant", "Bike Kitchen CIC")]
+        badges = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles,
+                                    event=festival["event"], roles=["judge", "entrant"])
+    assert [(b.role, b.name, b.organisation, b.role_label) for b in badges] == [
+        ("judge", "Jaya Judge", "", "Judge"), ("entrant", "Ezra Entrant", "Bike Kitchen CIC", "Entrant")]
+
+
+async def test_judge_and_entrant_badges_are_offered_only_where_there_is_a_competition(app, db, festival):
+    """judging's badge roles decline (kernel.hooks) for an event without a competition."""
+    from judging.models import Competition
+
+    async with new_client(app) as client:
+        await sign_in(client, db, Role.ORGANISER)
+        page = html.unescape((await client.get(f"/organiser/events/{festival['event'].id}/badges")).text)
+        assert "Volunteers (1)" in page and "Judges (" not in page and "Entrants (" not in page
+        refused = await client.get(f"/organiser/events/{festival['event'].id}/badges.pdf", params={"role": "judge"})
+        assert refused.status_code == 400
+        async with db.write() as session:
+            session.add(Competition(event_id=festival["event"].id, name="Pitch night"))
+        page = html.unescape((await client.get(f"/organiser/events/{festival['event'].id}/badges")).text)
+        assert "Judges (0)" in page and "Entrants (0)" in page
 
 
 # --- the organiser pages ---------------------------------------------------------------------------
