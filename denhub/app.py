@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
-from kernel import auth, login, mail
+from kernel import auth, documents, login, mail
 from kernel.auth import PUBLIC, guard
 from kernel.db import Database
 from kernel.hooks import Domain, Hooks, JobContext
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
         *(route for domain in domains for route in domain.routes),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         *login.routes,
+        *documents.routes,
         Mount("/organiser", routes=[route for domain in domains for route in domain.organiser_routes]),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ])

@@ -270,19 +270,28 @@ def safe_next(target: str | None, default: str) -> str:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+async def refusal(request: Request, access: Access) -> Response | None:
+    """None when `access` lets this request in; a redirect to sign in (GET from someone signed out), or raises
+    403. `guard` asks it for every endpoint; a route serving several kinds of thing asks it per thing."""
+    user = await current_user(request) if "session" in request.scope else None
+    if access.allows(user) or (access.door_links and await current_door_link(request)):
+        return None
+    if user is None and request.method in SAFE_METHODS:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    if user is None:
+        raise HTTPException(403, "Please sign in to do this.")
+    raise HTTPException(403, "Your account does not have access to this page.")
+
+
 def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
     """Declare who may use an endpoint; also checks CSRF on POST, PUT, PATCH and DELETE."""
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
-            user = await current_user(request) if "session" in request.scope else None
-            if not access.allows(user) and not (access.door_links and await current_door_link(request)):
-                if user is None and request.method in SAFE_METHODS:
-                    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-                if user is None:
-                    raise HTTPException(403, "Please sign in to do this.")
-                raise HTTPException(403, "Your account does not have access to this page.")
+            refused = await refusal(request, access)
+            if refused is not None:
+                return refused
             if request.method not in SAFE_METHODS:
                 request = await check_csrf(request)
             if "\x00" in request.scope["path"] or any(

@@ -198,5 +198,5 @@ EMPTY = Hooks()
 
 
 def hooks_of(app) -> Hooks:
-    """The app's hooks (an app built without domains, as some kernel tests do, has none)."""
-    return getattr(app.state, "hooks", EMPTY)
+    """The app's hooks (none for an app built without domains, as some kernel tests do, or no app at all)."""
+    return getattr(getattr(app, "state", None), "hooks", EMPTY)

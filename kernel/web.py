@@ -87,7 +87,7 @@ def render(
     base = {
         "request": request,
         "user": user,
-        "menu": hooks_of(request.app).menu_for(user.role if user is not None else None),
+        "menu": hooks_of(request.scope.get("app")).menu_for(user.role if user is not None else None),
         "csrf_token": (lambda: csrf_token(request)) if has_session else (lambda: ""),
         "flashes": _flashes(request),
     }

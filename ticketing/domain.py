@@ -37,6 +37,7 @@ DOMAIN = Domain(
     demo=demo.load,
     event_page_panels=(routes.registration_panel,),
     badge_roles=badges.ROLES,
+    documents=tickets.DOCUMENTS,
     mail_bodies={emails.CONFIRMATION_PROVIDER: emails.confirmation_body},
     mail_attachments={emails.PDF_PROVIDER: emails.pdf_attachment, emails.ICS_PROVIDER: emails.ics_attachment},
     role_homes={Role.DOOR_STAFF.value: "/door/"},

@@ -101,6 +101,6 @@ async def test_a_rolled_back_first_booking_does_not_leave_the_event_without_its_
             async with db.read() as session:
                 assert await session.get(EventKey, event.id) is not None
                 code = await session.scalar(select(Ticket.code).join(Order).where(Order.event_id == event.id))
-            pdf = await browser.get(f"/tickets/{code}/ticket.pdf")
+            pdf = await browser.get(f"/documents/ticket/{code}")
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
