@@ -16,6 +16,7 @@ import socket
 import sys
 import textwrap
 import time
+import weakref
 from email.parser import BytesParser
 
 import pytest
@@ -498,7 +499,7 @@ async def test_run_forever_survives_errors_and_polls(mail_db, settings, smtp_ser
         return await real_claim(*args, **kwargs)
 
     monkeypatch.setattr(sender, "_claim", flaky_claim)
-    monkeypatch.setattr(mail, "_running_senders", mail.weakref.WeakSet())  # no wake-up: polling only
+    monkeypatch.setattr(mail.sender, "_running_senders", weakref.WeakSet())  # no wake-up: polling only
     await queue(mail_db)
     task = sender.start()
     try:
