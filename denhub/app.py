@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
-from kernel import auth, documents, login, mail
+from kernel import auth, documents, login
 from kernel.auth import PUBLIC, guard
 from kernel.db import Database
 from kernel.hooks import Domain, Hooks, JobContext
@@ -59,11 +59,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     domains = DOMAINS if domains is None else tuple(domains)
     hooks = Hooks.collect(domains)
     db = Database(settings.effective_database_url)
-    mail_sender = MailSender(db, settings)
-    for name, provider in hooks.mail_bodies.items():
-        mail.register_body_provider(name, provider)
-    for name, provider in hooks.mail_attachments.items():
-        mail.register_attachment_provider(name, provider)
+    mail_sender = MailSender(db, settings, bodies=hooks.mail_bodies, attachments=hooks.mail_attachments)
     context = JobContext(db=db, settings=settings, wake_mail=mail_sender.wake)
     jobs = {name: factory(context) for domain in domains for name, factory in domain.jobs.items()}
 

@@ -26,8 +26,6 @@ from kernel.mail.providers import (
     AttachmentProvider,
     BodyProvider,
     bodies,
-    register_attachment_provider,
-    register_body_provider,
     render_email,
     resolve_attachment,
 )
@@ -60,8 +58,6 @@ __all__ = [
     "enqueue",
     "hold_off",
     "message_id_header",
-    "register_attachment_provider",
-    "register_body_provider",
     "render_email",
     "resolve_attachment",
     "transport_for",

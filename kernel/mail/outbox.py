@@ -44,9 +44,9 @@ class OutboxMessage(Base):
     # empty until sent, when they are filled in with what was sent).
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # {"provider": name, "args": {...}}, resolved by the sender through register_body_provider; or None.
+    # {"provider": name, "args": {...}}, made by the body provider of that name (kernel.hooks mail_bodies); or None.
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    # [{"provider": name, "args": {...}}], resolved by the sender through register_attachment_provider.
+    # [{"provider": name, "args": {...}}], made by the attachment providers of those names (mail_attachments).
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -101,7 +101,7 @@ async def enqueue(
     """Queue one email in the caller's transaction: it is sent only if that transaction commits.
 
     The bodies are `text` (and `html`), or made when sending by the body provider `body` names
-    ({"provider": name, "args": {...}}, see register_body_provider): one or the other."""
+    ({"provider": name, "args": {...}}, see kernel.mail.providers): one or the other."""
     to = _one_line("recipient", to, 320)
     if "@" not in parseaddr(to)[1]:
         raise ValueError(f"not an email address: {to!r}")

