@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from kernel.accounts import Role
 from kernel.db import utcnow
+from kernel.settings import PROJECT_ROOT
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event
@@ -111,7 +112,8 @@ async def test_door_staff_on_the_team_open_the_scanner_and_scan(client, db):
     page = await client.get(f"/door/events/{event.id}")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
-    assert 'src="/static/js/scanner.js"' in page.text and f'data-event-id="{event.id}"' in page.text
+    assert '<script type="module" src="/static/js/door/main.js"></script>' in page.text
+    assert f'data-event-id="{event.id}"' in page.text
     assert 'data-device="Bilal at the gate"' in page.text
 
     # The no-JavaScript form: post the code, get the verdict on the page.
@@ -169,6 +171,26 @@ async def test_organisers_may_scan_any_event(client, db):
 
 
 # --- door links with a PIN -----------------------------------------------------------------------------
+
+IMPORT_RE = re.compile(r'^import [^;]* from "\./([a-z_]+\.js)";$', re.MULTILINE)
+
+
+async def test_every_module_of_the_scanner_script_is_served_as_javascript(client):
+    """A module script runs only if it and everything it imports arrive with a JavaScript type; a module
+    missing or left out of the imports would break the page (or be dead code) only in a browser."""
+    seen, todo = set(), ["main.js"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = await client.get(f"/static/js/door/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript"}, name
+        todo.extend(IMPORT_RE.findall(response.text))
+    on_disk = {p.name for p in (PROJECT_ROOT / "static" / "js" / "door").glob("*.js")}
+    assert seen == on_disk
+
 
 async def test_door_link_and_pin_open_the_scanner_for_that_event_only(app, client, db):
     event, free, _ = await _event_with_types(db)
