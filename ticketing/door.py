@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from kernel.tokens import hash_token
 from kernel import mail, ratelimit
-from kernel.accounts import Role, _verify
+from kernel.accounts import Role, verify_secret
 from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
 from kernel.db import utcnow
 from kernel.web import render
@@ -360,7 +360,7 @@ async def door_link(request: Request) -> Response:
             error, status = "Too many wrong PINs. Wait 15 minutes or ask the organiser.", 429
         else:
             pin = str((await request.form()).get("pin", ""))[:32]
-            if await _verify(link.pin_hash, pin):
+            if await verify_secret(link.pin_hash, pin):
                 request.session.clear()
                 request.session["door_link"] = link.id
                 return RedirectResponse(f"/door/events/{link.event_id}", status_code=303)
