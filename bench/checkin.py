@@ -69,8 +69,7 @@ async def prepare(url: str, tickets: int) -> dict:
     from kernel.db import Database, utcnow
     from events.models import Event, EventStatus
     from ticketing import services
-    from ticketing.checkin import DoorAssignment
-    from ticketing.models import EventKey, Ticket, TicketType
+    from ticketing.models import DoorAssignment, EventKey, Ticket, TicketType
     from ticketing.outputs import qr_payload
     from ticketing.signing import generate_keypair, initials, sign_ticket
 
@@ -133,7 +132,7 @@ async def verdict_mix(url: str, event_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from kernel.db import Database
-    from ticketing.checkin import CheckIn
+    from ticketing.models import CheckIn
 
     db = Database(url)
     try:
