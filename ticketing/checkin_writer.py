@@ -23,16 +23,8 @@ from sqlalchemy.orm import Session
 
 from kernel import group_commit
 from kernel.db import Database
-from ticketing.checkin import (
-    DoorAccess,
-    DoorRefused,
-    NoSuchEvent,
-    ScanResult,
-    check_access,
-    insert_records,
-    judge,
-    recorded_scans,
-)
+from ticketing.checkin import ScanResult, insert_records, judge, recorded_scans
+from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from events.models import Event
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
 from ticketing import checkin, services
-from ticketing.checkin import CheckIn
+from ticketing.models import CheckIn
 from ticketing.models import Ticket
 
 

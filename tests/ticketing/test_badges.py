@@ -29,7 +29,7 @@ from tests.ticketing.factories import make_order, make_ticket_type
 from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, need, page_fonts
 from ticketing import services
 from ticketing.badges import event_badges
-from ticketing.checkin import DoorAssignment
+from ticketing.models import DoorAssignment
 from ticketing.models import EventKey
 from ticketing.signing import generate_keypair, initials, sign_ticket, verify_ticket
 

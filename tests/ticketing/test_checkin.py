@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from kernel.db import utcnow
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
-from ticketing import checkin, services
-from ticketing.checkin import CheckIn, Verdict
-from ticketing.models import EventKey, Ticket
+from ticketing import checkin, door_reports, services
+from ticketing.checkin import Verdict
+from ticketing.models import CheckIn, EventKey, Ticket
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, sign_ticket
 
@@ -97,7 +97,7 @@ async def test_check_out_and_re_entry(db):
     assert (await _scan(db, event, payload)).verdict == Verdict.READMITTED
     assert (await _scan(db, event, payload)).verdict == Verdict.ALREADY_CHECKED_IN
     async with db.read() as session:
-        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+        [total] = [c for c in await door_reports.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
     assert (total.expected, total.checked_in, total.inside) == (1, 1, 1)
 
 
@@ -123,8 +123,8 @@ async def test_replayed_offline_scan_counts_once_and_earliest_scan_wins(db):
         assert abs((t.checked_in_at - earlier).total_seconds()) < 1 and t.inside
         assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.client_scan_id == "dev2-1")) == 1
         rows = {r.client_scan_id: r for r in await session.scalars(select(CheckIn).where(CheckIn.ticket_id == t.id))}
-        dups = await checkin.duplicates(session=session, event_id=event.id)
-        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
+        [total] = [c for c in await door_reports.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
     assert rows["dev2-1"].duplicate is False and rows["dev1-1"].duplicate is True
     assert [d.device for d in dups] == ["Online phone"]
     assert (total.checked_in, total.inside) == (1, 1)
@@ -134,7 +134,7 @@ async def test_replayed_offline_scan_counts_once_and_earliest_scan_wins(db):
     assert (await _scan(db, event, payload, device="Third phone", scanned_at=earliest, client_scan_id="dev3-1",
                         offline=True)).verdict == Verdict.ADMITTED
     async with db.read() as session:
-        dups = await checkin.duplicates(session=session, event_id=event.id)
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
         assert (await session.get(Ticket, ticket.id)).checked_in_device == "Third phone"
     assert sorted(d.device for d in dups) == ["Offline phone", "Online phone"]
 
@@ -263,7 +263,7 @@ async def test_a_scan_id_of_another_event_is_refused_never_answered_with_its_att
 
 async def _inside(db, event):
     async with db.read() as session:
-        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+        [total] = [c for c in await door_reports.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
     return total.checked_in, total.inside
 
 
@@ -313,7 +313,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     async with db.read() as session:
         rows = {r.client_scan_id: r for r in await session.scalars(
             select(CheckIn).where(CheckIn.event_id == event.id, CheckIn.client_scan_id.is_not(None)))}
-        dups = await checkin.duplicates(session=session, event_id=event.id)
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
         first = await session.get(Ticket, ticket.id)
     assert [rows[f"o-{i}"].duplicate for i in range(1, 6)] == [False, True, True, False, False]
     assert first.checked_in_device == "Offline" and not first.inside

@@ -18,8 +18,7 @@ from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
-from ticketing import checkin
-from ticketing.models import EventKey, Order, OrderStatus, Ticket
+from ticketing.models import CheckIn, DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, public_key_b64, sign_ticket
 
@@ -52,7 +51,7 @@ async def _door_staff(client, db, event=None):
     user = await sign_in(client, db, Role.DOOR_STAFF, name="Bilal at the gate")
     if event is not None:
         async with db.write() as session:
-            session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+            session.add(DoorAssignment(event_id=event.id, user_id=user.id))
     return user
 
 
@@ -76,7 +75,7 @@ async def _sync(client, event, csrf, scans) -> httpx.Response:
 
 async def _check_in_rows(db, event) -> int:
     async with db.read() as session:
-        return await session.scalar(select(func.count(checkin.CheckIn.id)).where(checkin.CheckIn.event_id == event.id))
+        return await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.event_id == event.id))
 
 
 def _total(counts: list[dict]) -> dict:
@@ -240,7 +239,7 @@ async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
     assert (await _enter_pin(client, path, "4821")).status_code == 303
     csrf = await _scanner_csrf(client, event)
     async with db.read() as session:
-        [link] = list(await session.scalars(select(checkin.DoorLink).where(checkin.DoorLink.event_id == event.id)))
+        [link] = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)))
 
     async with new_client(app) as organiser:
         await sign_in(organiser, db, Role.ORGANISER)
@@ -299,8 +298,8 @@ async def test_json_scan_needs_the_csrf_header(client, db):
     back = (await _scan_json(client, event, csrf, ticket.code)).json()
     assert back["verdict"] == "readmitted"
     async with db.read() as session:
-        last = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
-                                    .order_by(checkin.CheckIn.id.desc()))
+        last = await session.scalar(select(CheckIn).where(CheckIn.event_id == event.id)
+                                    .order_by(CheckIn.id.desc()))
     assert last.device == "Bilal at the gate"
 
 
@@ -368,8 +367,8 @@ async def test_sync_gives_each_scan_its_own_verdict_and_replays_change_nothing(c
     async with db.read() as session:
         t = await session.get(Ticket, amina.id)
         assert abs((t.checked_in_at - start).total_seconds()) < 1 and t.checked_in_device == "Phone 7"
-        offline_rows = await session.scalar(select(func.count(checkin.CheckIn.id)).where(
-            checkin.CheckIn.event_id == event.id, checkin.CheckIn.offline.is_(True)))
+        offline_rows = await session.scalar(select(func.count(CheckIn.id)).where(
+            CheckIn.event_id == event.id, CheckIn.offline.is_(True)))
     assert offline_rows == len(scans)
 
     # The phone did not hear the answer and sends the same batch again: same verdicts, nothing new.
@@ -535,7 +534,7 @@ async def test_nul_and_lone_surrogates_get_a_verdict_not_an_error(client, db):
         {"text": sam.code, "device": "Phone\x00 8\udc00", "gate": "\x00Garden", "client_scan_id": "c-\x001"}))
     assert admitted.status_code == 200 and admitted.json()["verdict"] == "admitted"
     async with db.read() as session:
-        row = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.client_scan_id == "c-1"))
+        row = await session.scalar(select(CheckIn).where(CheckIn.client_scan_id == "c-1"))
     assert (row.device, row.gate) == ("Phone 8", "Garden")
 
     # /scan, the no-JavaScript form.
@@ -624,8 +623,8 @@ async def test_sync_scan_times_outside_a_sane_window_are_replaced_by_the_time_re
     assert results[4]["detail"] == ""
     async with db.read() as session:
         admitted = [(await session.get(Ticket, t.id)).checked_in_at for t, _ in booked]
-        rows = list(await session.scalars(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
-                                          .order_by(checkin.CheckIn.client_scan_id)))
+        rows = list(await session.scalars(select(CheckIn).where(CheckIn.event_id == event.id)
+                                          .order_by(CheckIn.client_scan_id)))
     for at in admitted[:4]:  # the time the scan reached us
         assert abs((at - now).total_seconds()) < 60
     assert abs((admitted[4] - (now - dt.timedelta(hours=1))).total_seconds()) < 1  # a believable time is kept
@@ -681,8 +680,8 @@ async def test_the_same_offline_batch_synced_four_times_at_once_is_recorded_once
     assert answers == [expected] * 4
     async with db.read() as session:
         per_id = dict((await session.execute(
-            select(checkin.CheckIn.client_scan_id, func.count(checkin.CheckIn.id))
-            .where(checkin.CheckIn.event_id == event.id).group_by(checkin.CheckIn.client_scan_id))).all())
+            select(CheckIn.client_scan_id, func.count(CheckIn.id))
+            .where(CheckIn.event_id == event.id).group_by(CheckIn.client_scan_id))).all())
     assert per_id == {f"twice-{i}": 1 for i in range(5)}
     final = (await client.get(f"/door/events/{event.id}/counts")).json()
     assert (_total(final["counts"])["checked_in"], _total(final["counts"])["inside"]) == (2, 1)
@@ -725,8 +724,8 @@ async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(cl
         for _ in range(4)))
     assert [r.status_code for r in responses] == [303] * 4
     async with db.read() as session:
-        assert await session.scalar(select(func.count(checkin.DoorAssignment.id)).where(
-            checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == staff.id)) == 1
+        assert await session.scalar(select(func.count(DoorAssignment.id)).where(
+            DoorAssignment.event_id == event.id, DoorAssignment.user_id == staff.id)) == 1
 
 
 async def test_manifest_of_an_event_with_no_key_yet_makes_one(client, db):
