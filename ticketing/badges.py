@@ -2,7 +2,7 @@
 
 Roles and where their people come from:
   attendee   valid tickets of orders that are not cancelled; the QR is the ticket's signed payload
-  volunteer  door staff accounts on the event's door team (ticketing.checkin.DoorAssignment)
+  volunteer  door staff accounts on the event's door team (ticketing.models.DoorAssignment)
   organiser  active organiser accounts
 and whatever other domains add through the badge_roles extension point (kernel.hooks: judging's judges and
 entrants, for events with a competition).
@@ -27,22 +27,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from events.models import Event
 from kernel.accounts import Role, User
 from kernel.auth import ORGANISERS, form_id, guard
 from kernel.badges import (
     LAYOUTS,
     BadgeData,
-    alphabetical,
     NothingToPrint,
+    alphabetical,
     filename,
     page_count,
     render_badges_async,
 )
 from kernel.hooks import BadgeRole, hooks_of
 from kernel.web import render
-from events.models import Event
-from ticketing.checkin import DoorAssignment
-from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType
+from ticketing.models import DoorAssignment, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType
 from ticketing.outputs import qr_payload
 
 BadgeRoles = Mapping[str, BadgeRole]

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from kernel.db import UTCDateTime, utcnow
 from kernel.sqlite_direct import DirectSQLite, direct
 from ticketing.models import CheckIn, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
-from ticketing.models import DoorAssignment  # noqa: F401 - ticketing/badges.py imports it from here, for now
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
 from ticketing.signing import verify_ticket_remembered as verify_ticket
 

@@ -9,7 +9,6 @@ from kernel.accounts import Role
 from kernel.hooks import Domain
 from ticketing import (
     badges,
-    checkin,
     commands,
     demo,
     door,
@@ -24,7 +23,7 @@ from ticketing.jobs import WaitlistExpirer
 
 DOMAIN = Domain(
     name="ticketing",
-    models=(models, checkin),
+    models=(models,),
     first_routes=(routes.booking_route,),  # a booking rush's POSTs
     routes=(
         Mount("/door", routes=door.routes),
