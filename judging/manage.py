@@ -11,11 +11,11 @@ from starlette.routing import Route
 
 from kernel.auth import ORGANISERS, flash, form_id, guard
 from kernel.web import render
-from judging import documents, emails, forms, services
+from judging import document_pages, emails, forms, services
 from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
-from judging.pages import actor_id, load_competition, manage_url, refuse
+from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
 from judging.results import heat_leaders
 
 
@@ -110,14 +110,12 @@ async def settings(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page())
 async def start(request: Request) -> Response:
     competition, _ = await load_competition(request)
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.start_scoring(session=session, competition=fresh, actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition))
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        await services.start_scoring(session=session, competition=fresh, actor_id=actor_id(request))
     flash(request, "Scoring has started. The rubric is now locked.")
     return _see_other(manage_url(competition))
 
@@ -206,73 +204,65 @@ async def edit_entrant(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def entrant_status(request: Request) -> Response:
     competition, _ = await load_competition(request)
     entrant = await _entrant(request, competition)
     form = await request.form()
     status = str(form.get("status", ""))
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_entrant(session=session, entrant_id=entrant.id)
-            was_applied = fresh.status == EntrantStatus.APPLIED
-            await services.set_entrant_status(session=session, entrant=fresh, status=status,
-                                              actor_id=actor_id(request))
-            if was_applied and fresh.status != EntrantStatus.APPLIED:
-                await emails.enqueue_decision(session=session, entrant=fresh, competition=competition,
-                                              base_url=request.app.state.settings.base_url)
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_entrant(session=session, entrant_id=entrant.id)
+        was_applied = fresh.status == EntrantStatus.APPLIED
+        await services.set_entrant_status(session=session, entrant=fresh, status=status,
+                                          actor_id=actor_id(request))
+        if was_applied and fresh.status != EntrantStatus.APPLIED:
+            await emails.enqueue_decision(session=session, entrant=fresh, competition=competition,
+                                          base_url=request.app.state.settings.base_url)
     flash(request, f"“{entrant.enterprise}” is now {status}.")
     return _see_other(manage_url(competition, "entrants"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def running_order(request: Request) -> Response:
     competition, _ = await load_competition(request)
-    try:
-        positions = forms.parse_positions(await request.form(), "order_")
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.set_running_order(session=session, competition=fresh, positions=positions,
-                                             actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
+    positions = forms.parse_positions(await request.form(), "order_")
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        await services.set_running_order(session=session, competition=fresh, positions=positions,
+                                         actor_id=actor_id(request))
     flash(request, "Running order saved.")
     return _see_other(manage_url(competition, "entrants"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def add_round(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id)
-            heat = await services.add_round(session=session, competition=fresh, name=str(form.get("round_name", "")),
-                                            kind=str(form.get("round_kind", "heat")), actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id)
+        heat = await services.add_round(session=session, competition=fresh, name=str(form.get("round_name", "")),
+                                        kind=str(form.get("round_kind", "heat")), actor_id=actor_id(request))
     flash(request, f"Round “{heat.name}” added. Choose it on each entrant’s page.")
     return _see_other(manage_url(competition, "entrants"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def advance(request: Request) -> Response:
     """Advance to the final: a heat's top N (its ranking as the results page shows it now) or entrants the
     organiser ticks. Each becomes a new entrant in the final, scored and ranked there on its own."""
     competition, _ = await load_competition(request)
     back = manage_url(competition, "entrants")
-    try:
-        data = forms.parse_advance(await request.form())
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            entrant_ids = data.entrant_ids or await heat_leaders(session=session, competition=fresh,
-                                                                 round_id=data.heat_id, top=data.top)
-            finalists = await services.advance_entrants(session=session, competition=fresh, final_id=data.final_id,
-                                                        entrant_ids=entrant_ids, actor_id=actor_id(request))
-            names = ", ".join(e.enterprise for e in finalists)
-    except JudgingError as exc:
-        return refuse(request, exc, back=back, back_label="Back to entrants")
+    data = forms.parse_advance(await request.form())
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        entrant_ids = data.entrant_ids or await heat_leaders(session=session, competition=fresh,
+                                                             round_id=data.heat_id, top=data.top)
+        finalists = await services.advance_entrants(session=session, competition=fresh, final_id=data.final_id,
+                                                    entrant_ids=entrant_ids, actor_id=actor_id(request))
+        names = ", ".join(e.enterprise for e in finalists)
     flash(request, f"Advanced to the final: {names}. They join the end of the running order; judges score them "
                    "again when their final pitch starts.")
     return _see_other(back)
@@ -347,5 +337,5 @@ routes = [
     Route("/competitions/{competition_id:int}/rounds", add_round, methods=["POST"], name="judging_add_round"),
     Route("/competitions/{competition_id:int}/advance", advance, methods=["POST"], name="judging_advance"),
     Route("/competitions/{competition_id:int}/rubric", rubric, methods=["GET", "POST"], name="judging_rubric"),
-    *documents.routes,  # score-sheets.pdf, feedback.pdf, results.pdf (judging/documents.py)
+    *document_pages.routes,  # score-sheets.pdf, feedback.pdf, results.pdf (judging/document_pages.py)
 ]

@@ -19,7 +19,7 @@ from kernel.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import InvalidInput, JudgingError, NotFound
 from judging.models import JudgeAssignment, ResultsVisibility
-from judging.pages import actor_id, load_competition, manage_url, refuse
+from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
 from judging.results import load_live, load_results
 
 
@@ -131,18 +131,16 @@ async def live(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("live"), "Back to the live view")
 async def unlock(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
-    try:
-        async with request.app.state.db.write() as session:
-            sheet = await session.get(sheets.ScoreSheet, request.path_params["sheet_id"])
-            if sheet is None or sheet.competition_id != competition.id:
-                raise NotFound("There is no score sheet with that number in this competition.")
-            await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason=str(form.get("reason", "")),
-                                      actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "live"), back_label="Back to the live view")
+    async with request.app.state.db.write() as session:
+        sheet = await session.get(sheets.ScoreSheet, request.path_params["sheet_id"])
+        if sheet is None or sheet.competition_id != competition.id:
+            raise NotFound("There is no score sheet with that number in this competition.")
+        await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason=str(form.get("reason", "")),
+                                  actor_id=actor_id(request))
     flash(request, "Sheet unlocked: the judge can change it and submit again.")
     return _see_other(manage_url(competition, "live"))
 
@@ -160,34 +158,30 @@ async def results_preview(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("results"), "Back to results")
 async def chair_order(request: Request) -> Response:
     competition, _ = await load_competition(request)
-    try:
-        positions = forms.parse_positions(await request.form(), "chair_")
-        order = [entrant_id for entrant_id, p in sorted(positions.items(), key=lambda kv: (kv[1], kv[0])) if p > 0]
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.set_chair_order(session=session, competition=fresh, entrant_ids=order,
-                                           actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    positions = forms.parse_positions(await request.form(), "chair_")
+    order = [entrant_id for entrant_id, p in sorted(positions.items(), key=lambda kv: (kv[1], kv[0])) if p > 0]
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        await services.set_chair_order(session=session, competition=fresh, entrant_ids=order,
+                                       actor_id=actor_id(request))
     flash(request, "The chair’s casting decision is recorded.")
     return _see_other(manage_url(competition, "results"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("results"), "Back to results")
 async def release(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
-    try:
-        if form.get("confirm") not in ("on", "1", "yes"):
-            raise InvalidInput("Tick the box to confirm: released results cannot be changed.")
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.release_results(session=session, competition=fresh,
-                                           visibility=str(form.get("visibility", "")), actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    if form.get("confirm") not in ("on", "1", "yes"):
+        raise InvalidInput("Tick the box to confirm: released results cannot be changed.")
+    async with request.app.state.db.write() as session:
+        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        await services.release_results(session=session, competition=fresh,
+                                       visibility=str(form.get("visibility", "")), actor_id=actor_id(request))
     flash(request, "Results released.")
     return _see_other(manage_url(competition, "results"))
 

@@ -14,7 +14,7 @@ from kernel.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import JudgingError
 from judging.models import CompetitionStatus, ResultsVisibility
-from judging.pages import judge_competition_for, load_competition, refuse
+from judging.pages import judge_competition_for, load_competition, refusing
 from judging.results import load_results
 from judging.score_pages import declare_conflict, judge_service_worker, judge_state, score
 
@@ -74,20 +74,18 @@ async def apply(request: Request) -> Response:
 # --- magic-link sign-in ----------------------------------------------------------------------------
 
 @guard(PUBLIC)
+@refusing()
 async def magic(request: Request) -> Response:
     """GET shows a confirm button (mail scanners that open links do not use them up); POST signs in."""
     token = request.path_params["token"]
     db = request.app.state.db
-    try:
-        if request.method == "GET":
-            async with db.read() as session:
-                judge = await judges.check_magic_link(session=session, token=token)
-            return render(request, "judging/magic.html", {"judge": judge, "token": token},
-                          headers={"cache-control": "no-store"})
-        async with db.write() as session:
-            judge, competition_id = await judges.redeem_magic_link(session=session, token=token)
-    except JudgingError as exc:
-        return refuse(request, exc)
+    if request.method == "GET":
+        async with db.read() as session:
+            judge = await judges.check_magic_link(session=session, token=token)
+        return render(request, "judging/magic.html", {"judge": judge, "token": token},
+                      headers={"cache-control": "no-store"})
+    async with db.write() as session:
+        judge, competition_id = await judges.redeem_magic_link(session=session, token=token)
     request.session.clear()  # a fresh session (and CSRF token) on every sign-in, as kernel.auth.login does
     request.session["uid"] = judge.id
     request.session["sv"] = judge.session_version
