@@ -32,11 +32,13 @@ from kernel.web import env, london
 from events.models import Event
 from judging import scoring
 from judging.charts import Chart, criterion_chart, spread_chart
+from judging.entrants import entrants_for
 from judging.errors import JudgingError, NotFound
 from judging.judges import conflicts_for, panel
 from judging.models import Competition, Criterion, Entrant, Score, ScoreSheet, SheetStatus
 from judging.results import Group, ResultsView, load_results
-from judging.services import criteria_for, entrants_for, rounds_for
+from judging.rounds import rounds_for
+from judging.rubric import criteria_for
 
 PDF_MIMETYPE = "application/pdf"
 STYLESHEETS = ("judging_documents.css",)

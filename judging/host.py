@@ -16,7 +16,8 @@ from kernel.auth import ORGANISERS, flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
-from judging import night, services, votes
+from judging import night, votes
+from judging.competitions import get_competition
 from judging.errors import JudgingError
 from judging.pages import Back, actor_id, competition_page, load_competition, manage_url, refusing
 
@@ -70,7 +71,7 @@ async def _act(request: Request, action, done: str, back: Back) -> Response:
     reaches the route's @refusing, whose way back is the same `back`."""
     competition, _ = await load_competition(request)
     async with request.app.state.db.write() as session:
-        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
         result = await action(session, fresh)
     flash(request, done.format(result=result))
     return RedirectResponse(await back(request), status_code=303)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from kernel.web import render
 from events.models import Event
-from judging import services
+from judging.competitions import get_competition
 from judging.errors import JudgingError, NotFound
 from judging.models import Competition
 
@@ -69,8 +69,7 @@ def refusing(back: Back | None = None, label: str = "Go back") -> Callable[[Endp
 async def load_competition(request: Request, *, key: str = "competition_id") -> tuple[Competition, Event]:
     async with request.app.state.db.read() as session:
         try:
-            competition = await services.get_competition(session=session,
-                                                         competition_id=request.path_params[key])
+            competition = await get_competition(session=session, competition_id=request.path_params[key])
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
         event = await session.get(Event, competition.event_id)

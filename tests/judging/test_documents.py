@@ -16,7 +16,8 @@ from pypdf import PdfReader
 from kernel.accounts import Role, User
 from kernel.db import utcnow
 from events.models import Event
-from judging import documents, scoring, services, votes
+from judging import documents, scoring, votes
+from judging.competitions import release_results
 from judging.documents import (
     FeedbackDoc,
     FeedbackEntrant,
@@ -97,7 +98,7 @@ async def build_night(db, *, release: bool = False, audience_percent: int = 20) 
         fresh = await session.get(Competition, competition.id)
         await votes.close_voting(session=session, competition=fresh, actor_id=None)
         if release:
-            await services.release_results(session=session, competition=fresh, visibility="public", actor_id=None)
+            await release_results(session=session, competition=fresh, visibility="public", actor_id=None)
     return {"competition_id": competition.id, "entrants": entrants, "judges": judges, "event": event}
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from judging import services
+from judging.competitions import release_results
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, sign_in
 from tests.judging.factories import make_competition, make_entrant, make_judge, score
@@ -51,8 +51,8 @@ async def released(db):
         entrant = await make_entrant(session, competition)
         judge = await make_judge(session, competition)
         await score(session, competition, judge, entrant, 7)
-        await services.release_results(session=session, competition=competition, visibility="public",
-                                       actor_id=None)
+        await release_results(session=session, competition=competition, visibility="public",
+                              actor_id=None)
     return competition.id, entrant.id
 
 
