@@ -48,9 +48,11 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
 
     from kernel.accounts import Role, User, create_user
     from kernel.db import Database
-    from judging import demo, night, services
+    from judging import demo, night
+    from judging.entrants import entrants_for
     from judging.judges import new_magic_link
     from judging.models import Competition, JudgeAssignment
+    from judging.rubric import criteria_for
 
     db = Database(url)
     try:
@@ -60,7 +62,7 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
                 raise BenchError("the demo database has no demo competition (judging/demo.py)")
             await night.next_entrant(session=session, competition=competition, actor_id=None)
             await night.start_pitch(session=session, competition=competition, actor_id=None)
-            entrants = await services.entrants_for(session=session, competition_id=competition.id, accepted_only=True)
+            entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
             for entrant in entrants[1:]:
                 await night.open_scoring(session=session, competition=competition, entrant_id=entrant.id,
                                          actor_id=None)
@@ -72,7 +74,7 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
                 emails.append(user.email)
             chair = await session.scalar(select(User).where(User.email == demo.JUDGES[0][0]))
             token, _ = await new_magic_link(session=session, user=chair, competition=competition, base_url=base_url)
-            criteria = [c.id for c in await services.criteria_for(session=session, competition_id=competition.id)]
+            criteria = [c.id for c in await criteria_for(session=session, competition_id=competition.id)]
             return {"competition": competition.id, "entrants": [e.id for e in entrants], "emails": emails,
                     "criteria": criteria, "chair": chair.name, "token": token}
     finally:

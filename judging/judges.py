@@ -14,6 +14,7 @@ from kernel.tokens import hash_token
 from kernel import mail
 from kernel.accounts import AccountError, Role, User, create_user, normalise_email
 from kernel.db import utcnow
+from judging.audit import audit
 from judging.errors import (
     InvalidInput,
     JudgingError,
@@ -33,7 +34,6 @@ from judging.models import (
     Score,
     ScoreSheet,
 )
-from judging.services import audit
 
 MAGIC_LINK_TTL = dt.timedelta(days=14)
 

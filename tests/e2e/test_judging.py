@@ -31,8 +31,10 @@ from kernel.accounts import Role, create_user
 from kernel.db import Database
 from events.models import Event
 from judging import demo as judging_demo
-from judging import judges, services
+from judging import judges
 from judging import night as judging_night
+from judging.competitions import create_competition
+from judging.entrants import EntrantInput, add_entrant
 from judging.models import Competition, JudgeAssignment, ScoreSheet
 from tests.e2e.conftest import DEVICES, PageProblems, Server, assert_fits_width, screenshot
 from tests.e2e.test_door import expect_verdict, type_scan
@@ -66,15 +68,15 @@ async def _night(server: Server, *, judges_count: int, entrants=ENTRANTS, open_s
     try:
         async with db.write() as session:
             event_id = await session.scalar(select(Event.id).where(Event.slug == DRAGONS_SLUG))
-            competition = await services.create_competition(session=session, event_id=event_id,
-                                                            name=f"{title} {suffix}", actor_id=None)
+            competition = await create_competition(session=session, event_id=event_id,
+                                                   name=f"{title} {suffix}", actor_id=None)
             entrant_ids = []
             for enterprise, name, pitch in entrants:
-                entrant = await services.add_entrant(session=session, competition=competition, actor_id=None,
-                                                     data=services.EntrantInput(
-                                                         name=name, enterprise=enterprise, pitch=pitch,
-                                                         social_mission=f"{pitch} Run in Birmingham.",
-                                                         contact_email=f"{suffix}.{len(entrant_ids)}@example.org"))
+                entrant = await add_entrant(session=session, competition=competition, actor_id=None,
+                                            data=EntrantInput(
+                                                name=name, enterprise=enterprise, pitch=pitch,
+                                                social_mission=f"{pitch} Run in Birmingham.",
+                                                contact_email=f"{suffix}.{len(entrant_ids)}@example.org"))
                 entrant_ids.append(entrant.id)
             if open_scoring:
                 await session.flush()
