@@ -69,7 +69,7 @@ async def test_a_group_that_fails_runs_each_job_again_on_its_own(sqlite_db):
         # Ends the group's transaction under it: its savepoint's release, and the group's commit, then fail.
         await session.execute(insert(RateEvent).values(bucket="group-test", key="breaker"))
         await session.connection()
-        raw = (await session.connection()).sync_connection.connection.driver_connection._connection
+        raw = (await session.connection()).sync_connection.connection.driver_connection.sqlite
         raw.execute("ROLLBACK")
         return "broke it"
 
