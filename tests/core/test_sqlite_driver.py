@@ -4,7 +4,6 @@ only, and a test fails if they ever fall back to the slow path without saying so
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 
@@ -13,17 +12,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from kernel import sqlite_driver
-from kernel.db import Database, raw_sqlite
+from kernel.db import raw_sqlite
 from kernel.ratelimit import RateEvent
-
-
-@pytest.fixture
-async def sqlite_db(tmp_path, sqlite_template):
-    path = tmp_path / "driver.sqlite3"
-    shutil.copy(sqlite_template, path)
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    yield database
-    await database.dispose()
 
 
 async def test_the_fast_paths_reach_sqlite3_on_sqlite_and_nothing_elsewhere(db):
