@@ -109,7 +109,7 @@ class _Merger:
         from pypdf.generic import NameObject, TextStringObject
 
         self.writer.add_metadata({"/Title": self.title, "/Creator": "denhub"})
-        self.writer._root_object[NameObject("/Lang")] = TextStringObject("en-GB")
+        self.writer.root_object[NameObject("/Lang")] = TextStringObject("en-GB")  # pypdf: the document catalog
         out = io.BytesIO()
         self.writer.write(out)
         return out.getvalue()

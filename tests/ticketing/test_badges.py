@@ -155,6 +155,7 @@ def test_sheet_has_names_roles_organisations_and_the_event(sheet_pdf):
     reader = PdfReader(io.BytesIO(sheet_pdf))
     assert len(reader.pages) == 2
     assert reader.metadata.title == f"Badges: {EVENT_TITLE}"
+    assert reader.root_object["/Lang"] == "en-GB"  # set on the merged file, for screen readers
     first, second = (page.extract_text() for page in reader.pages)
     for name in LATIN_NAMES[:10]:
         assert flat(name) in flat(first)
