@@ -78,7 +78,7 @@ class InlineConnection:
     def _open(self) -> sqlite3.Connection:
         if self.sqlite is None:
             # aiosqlite's words: SQLAlchemy's dialect reads them as a lost connection.
-            raise ValueError("Connection closed")
+            raise ValueError("no active connection")
         return self.sqlite
 
     @property

@@ -42,7 +42,7 @@ async def test_statements_run_on_the_event_loops_thread(sqlite_db):
 
 
 async def test_a_connection_closed_under_sqlalchemy_is_replaced(sqlite_db):
-    """Our connection says "Connection closed" as aiosqlite does: SQLAlchemy takes it for a lost connection,
+    """Our connection says "no active connection" as aiosqlite does: SQLAlchemy takes it for a lost connection,
     raises, and the pool opens a fresh one for the next use."""
     async with sqlite_db.read() as session:
         driver = (await session.connection()).sync_connection.connection.driver_connection

@@ -162,7 +162,8 @@ def _outcome(session, statement, params, *, fast: bool) -> dict:
             rows = result.all()
             outcome["rows"] = [(tuple(row), row._fields, [type(v) for v in row], dict(row._mapping)) for row in rows]
         if statement.is_dml:
-            outcome["rowcount"] = result.rowcount
+            if not len(statement.exported_columns):  # a RETURNING's row count is the driver's (SQLAlchemy 2.0: -1)
+                outcome["rowcount"] = result.rowcount
             table = statement.table.name
             outcome["stored"] = raw_sqlite(conn).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
         return outcome
