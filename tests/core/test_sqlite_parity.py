@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import importlib
 import inspect
 import json
+import pathlib
+import re
 import secrets
 from collections.abc import Callable
 
@@ -25,7 +28,7 @@ from kernel.sqlite_direct import DirectSQLite, direct, read_now
 from tests.factories import make_event
 from tests.judging.factories import make_competition, make_entrant, make_judge, score
 from tests.ticketing.factories import make_ticket_type
-from ticketing import booking_state, checkin, inventory, services
+from ticketing import booking_state, checkin, door_access, inventory, services
 
 # Not UTC and with microseconds: the conversion to SQLite's stored text is part of what is compared.
 AT = dt.datetime(2026, 12, 5, 20, 15, 30, 123456, tzinfo=dt.timezone(dt.timedelta(hours=1)))
@@ -99,7 +102,7 @@ def _audit(w: dict, n: int) -> dict:
 
 # (statement, its parameters for the world), as the code runs it. Every one runs straight on SQLite.
 CASES: dict[str, tuple[object, Callable[[dict], dict | list[dict]]]] = {
-    "door: access": (checkin._ACCESS, lambda w: {"event_id": w["event"], "user_id": 0}),
+    "door: access": (door_access._ACCESS, lambda w: {"event_id": w["event"], "user_id": 0}),
     "door: ticket by code": (checkin._TICKET_BY_CODE, lambda w: {"code": w["code"]}),
     "door: ticket by id": (checkin._TICKET_BY_ID, lambda w: {"id": w["ticket"]}),
     "door: event key": (checkin._EVENT_KEY, lambda w: {"event_id": w["event"]}),
@@ -204,13 +207,27 @@ async def test_a_booking_states_read_straight_on_sqlite_is_what_sqlalchemy_reads
 _THROUGH_SQLALCHEMY = (services._TYPES, services._INSERT_TICKETS, checkin._MOVED_SINCE, booking_state._TYPES)
 
 
+def _modules_with_fast_paths() -> list:
+    """Every module of the app's packages that uses kernel.sqlite_direct."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    found = []
+    for package in sorted(p.parent for p in root.glob("*/__init__.py") if p.parent.name not in ("tests", "bench")):
+        for path in sorted(package.rglob("*.py")):
+            name = ".".join(path.relative_to(root).with_suffix("").parts)
+            if name != "kernel.sqlite_direct" and re.search(r"\bsqlite_direct\b", path.read_text()):
+                found.append(importlib.import_module(name))
+    return found
+
+
 def test_every_statement_those_modules_run_is_compared_here_or_left_to_sqlalchemy():
     """A statement constant that a module with fast paths runs (`….execute(_X, …)`, `read_now(db, _X, …)`)
     is in CASES above (or said to go through SQLAlchemy), so a new hot statement cannot skip the comparison."""
     known = {id(statement) for statement, _ in CASES.values()} | {id(s) for s in _THROUGH_SQLALCHEMY}
     known.add(id(booking_state._STATE))
+    modules = _modules_with_fast_paths()
+    assert {checkin, door_access, services, sheets, outbox, ratelimit} <= set(modules)
     unknown = []
-    for module in (checkin, services, inventory, booking_state, sheets, outbox, ratelimit):
+    for module in modules:
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if not isinstance(node, ast.Call):
                 continue
