@@ -10,7 +10,8 @@ aiosqlite dialect, so `InlineConnection` offers the part of aiosqlite's Connecti
 uses (cursor, commit, rollback, close, stop, create_function, isolation_level: the driver-level asyncio
 connection of its `AsyncIODBAPIConnection` protocol). Our own code reaches the sqlite3 connection underneath as
 `InlineConnection.sqlite`, from `Connection.connection.driver_connection` (both public SQLAlchemy API),
-without reading any library's internals.
+without reading any library's internals. Tested with SQLAlchemy 2.0 and 2.1 (pyproject.toml stops below 2.2):
+a release that drives its aiosqlite connection differently fails tests/core/test_sqlite_driver.py.
 
 SQLite's own busy handler would sleep on the loop's thread, so the busy timeout is 0 (kernel.db) and a
 statement or commit that finds the database locked by another process is tried again after an asyncio sleep,
