@@ -113,13 +113,15 @@ async def attendee_list(request: Request) -> Response:
         key = await attendees.key_of(session=session, event_id=event.id, ticket_id=after_id) if after_id else None
         page = await attendees.tickets_page(session=session, event_id=event.id, filters=filters, after=key,
                                             limit=attendees.LIST_PAGE + 1)
-        total = await attendees.count(session=session, event_id=event.id, filters=filters)
-        counts = await services.counts_by_type(session=session, event_id=event.id)
+        tickets, more = page[:attendees.LIST_PAGE], len(page) > attendees.LIST_PAGE
+        # Counted only when the page does not hold them all: a count reads every match again.
+        total = len(tickets) if key is None and not more else await attendees.count(
+            session=session, event_id=event.id, filters=filters)
+        types = await services.list_ticket_types(session=session, event_id=event.id, include_inactive=True)
         waiting = await waitlist.waiting_counts(session=session, event_id=event.id)
-    tickets, more = page[:attendees.LIST_PAGE], len(page) > attendees.LIST_PAGE
     query = "&".join(f"{k}={v}" for k, v in params.items() if v)
     return render(request, "ticketing/attendees.html", {
-        "event": event, "tickets": tickets, "total": total, "counts": counts, "waiting": waiting,
+        "event": event, "tickets": tickets, "total": total, "types": types, "waiting": waiting,
         "params": params, "query": query, "page_size": attendees.LIST_PAGE, "first_page": key is None,
         "next_after": tickets[-1].id if more else None,
     })
