@@ -3,7 +3,8 @@
 SQLite: WAL, foreign keys, and write transactions that start with BEGIN IMMEDIATE so concurrent writers
 queue for the write lock instead of failing half-way with "database is locked". Writers in one process
 queue in order (an asyncio lock) before they ask SQLite; statements run at once on the event loop's
-thread (see kernel.sqlite_driver), and a lock held by another process is waited for without blocking the loop.
+thread (see kernel.sqlite_driver), and a lock held by another process is waited for without blocking the loop;
+long reads (Database.slow_read) run on aiosqlite's own thread instead.
 PostgreSQL: asyncpg, READ COMMITTED; row locks and atomic conditional UPDATEs where it matters.
 """
 
@@ -147,6 +148,25 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(statement)
 
 
+def _configure_threaded_sqlite_reads(engine: AsyncEngine) -> None:
+    """Connections for Database.slow_read(): aiosqlite as it comes, each statement on the connection's own
+    thread (sqlite3 lets go of the GIL while SQLite works), so a long read leaves the event loop free."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # transactions begin in _on_begin, as on the main engine
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")  # these sessions only read
+        # SQLite's busy handler may sleep here: on aiosqlite's thread, not the loop's.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):
+        # One snapshot for the session's statements (a page of rows and what the ORM loads with it).
+        conn.exec_driver_sql("BEGIN")
+
+
 def raw_sqlite(conn) -> sqlite3.Connection | None:
     """The sqlite3 connection under a SQLAlchemy Connection on SQLite (the driver connection is ours, see
     kernel.sqlite_driver), or None (PostgreSQL, or an engine not made by create_engine)."""
@@ -189,6 +209,7 @@ class Database:
             weakref.WeakKeyDictionary()
         )
         self._on_dispose: list[Callable[[], None]] = []
+        self._slow_engine: AsyncEngine | None = None  # SQLite: made by the first slow_read()
 
     @property
     def is_sqlite(self) -> bool:
@@ -198,6 +219,27 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reading; rolled back at the end."""
         async with self._session(self._reads) as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def slow_read(self) -> AsyncIterator[AsyncSession]:
+        """A session for a read that may take long (an organiser's export or search); rolled back at the end.
+
+        read()'s statements run on the event loop's thread on SQLite (see _InlineSQLite): right for the short
+        statements of a request, but one that scans thousands of rows holds up every request meanwhile, the
+        door's scans among them. These run on aiosqlite's thread instead, on connections of their own (read
+        only), and the loop serves the others while SQLite works. PostgreSQL (asyncpg never blocks the loop)
+        and an in-memory SQLite (a second engine would see another database): the same as read().
+        """
+        database = make_url(self.url).database
+        if not self.is_sqlite or not database or database == ":memory:":
+            async with self.read() as session:
+                yield session
+            return
+        if self._slow_engine is None:
+            self._slow_engine = create_async_engine(self.url, pool_size=2, max_overflow=3, pool_timeout=30)
+            _configure_threaded_sqlite_reads(self._slow_engine)
+        async with AsyncSession(self._slow_engine, expire_on_commit=False) as session:
             yield session
 
     @contextlib.asynccontextmanager
@@ -266,4 +308,7 @@ class Database:
         for callback in self._on_dispose:
             callback()
         self._on_dispose.clear()
+        if self._slow_engine is not None:
+            await self._slow_engine.dispose()
+            self._slow_engine = None
         await self.engine.dispose()

@@ -106,9 +106,11 @@ class EventKey(Base):
 
 class Order(Base):
     __tablename__ = "ticket_order"
+    # An event's orders in the order they were booked: the attendee list and its export walk it a page at a time.
+    __table_args__ = (Index("ix_ticket_order_event_created", "event_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(40), unique=True)  # unguessable; the order page's address
     reference: Mapped[str] = mapped_column(String(12), index=True)  # short, for people to read out
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from kernel import sqlite_direct
 from kernel.db import utcnow
 from events.models import Event, EventStatus
-from ticketing import inventory
+from ticketing import attendees, inventory
 from ticketing.inventory import SoldOut
 from ticketing.models import (
     COMMUNITY_DECLARATIONS, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier,
@@ -423,26 +423,8 @@ async def counts_by_type(*, session: AsyncSession, event_id: int) -> list[TypeCo
 async def search_attendees(*, session: AsyncSession, event_id: int, q: str = "", ticket_type_id: int | None = None,
                            status: str = "", paid: str = "", limit: int = 500) -> list[Ticket]:
     """Tickets of an event with their orders, filtered by text (name, email, code, reference) and state."""
-    stmt = (select(Ticket).join(Order, Ticket.order_id == Order.id).where(Ticket.event_id == event_id)
-            .options(selectinload(Ticket.order), selectinload(Ticket.ticket_type)))
-    if q:
-        # contains(autoescape=True): a search for "%" or "_" means those characters, not wildcards.
-        text = q.strip().lower()
-        stmt = stmt.where(
-            func.lower(Ticket.attendee_name).contains(text, autoescape=True)
-            | func.lower(Order.email).contains(text, autoescape=True)
-            | func.lower(Ticket.code).contains(text, autoescape=True)
-            | func.lower(Order.reference).contains(text, autoescape=True)
-        )
-    if ticket_type_id:
-        stmt = stmt.where(Ticket.ticket_type_id == ticket_type_id)
-    if status in ("valid", "cancelled"):
-        stmt = stmt.where(Ticket.status == status)
-    if paid == "unpaid":
-        stmt = stmt.where(Order.status == OrderStatus.AWAITING_PAYMENT.value)
-    elif paid == "paid":
-        stmt = stmt.where(Order.paid_at.is_not(None))
-    return list(await session.scalars(stmt.order_by(Order.created_at, Ticket.id).limit(limit)))
+    filters = attendees.AttendeeFilter(q=q, ticket_type_id=ticket_type_id, status=status, paid=paid)
+    return await attendees.tickets_page(session=session, event_id=event_id, filters=filters, limit=limit)
 
 
 async def save_ticket_type(*, session: AsyncSession, event_id: int, data, ticket_type: TicketType | None = None) -> TicketType:
