@@ -164,20 +164,23 @@ class UserCache:
     The entries are detached User objects that nothing modifies. Any change to an account flushed through
     the ORM in this process (password, session version, deactivation, role) drops its entry at once, in
     every cache of the process; another process's change (another worker, the CLI) is seen within
-    `seconds`. Zero turns the cache off.
+    `seconds`. Zero turns the cache off. `clock` gives the time in seconds (time.monotonic unless a test
+    passes one it can move).
     """
 
     _all: ClassVar[weakref.WeakSet[UserCache]] = weakref.WeakSet()
 
-    def __init__(self, seconds: float, max_entries: int = 4096) -> None:
+    def __init__(self, seconds: float, max_entries: int = 4096,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: dict[int, tuple[float, User | None]] = {}
         UserCache._all.add(self)
 
     def get(self, uid: int) -> tuple[bool, User | None]:
         entry = self._entries.get(uid)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self.clock():
             return False, None
         return True, entry[1]
 
@@ -186,7 +189,7 @@ class UserCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # simplest bound; a full cache refills from the database
-        self._entries[uid] = (time.monotonic() + self.seconds, user)
+        self._entries[uid] = (self.clock() + self.seconds, user)
 
     def forget(self, uid: int) -> None:
         self._entries.pop(uid, None)

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from denhub.app import create_app
+from kernel.accounts import use_password_hasher
 from kernel.db import Database
 from kernel.migrate import upgrade
 from denhub.models import metadata
@@ -25,6 +27,10 @@ from kernel.settings import Settings
 REQUIRE_ALL = os.environ.get("DENHUB_TEST_REQUIRE_ALL") == "1"
 POSTGRES_URL = os.environ.get("DENHUB_TEST_POSTGRES_URL", "")
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-denhub-0123456789"
+
+# Real argon2id hashes, made cheaply: at the production cost (64 MB, 3 passes) the sign-ins of the suite took
+# most of its time. Servers the tests start in other processes (e2e, CLI) keep the production cost.
+use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 def skip_or_fail(reason: str) -> None:

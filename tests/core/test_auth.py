@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from kernel.accounts import Role, User, authenticate, set_password
+from tests.clock import ManualClock
 from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_error_page, new_client, page_text, running_app, sign_in
 from tests.factories import PASSWORD, make_user
@@ -247,18 +248,21 @@ async def test_deactivating_or_demoting_an_account_applies_at_once_in_this_proce
 
 
 async def test_a_change_from_another_process_is_seen_once_the_cache_time_has_passed(settings, db):
-    import asyncio
-
     from sqlalchemy import update
 
-    async with running_app(settings, user_cache_seconds=0.5) as app, new_client(app) as client:
+    from kernel.auth import UserCache
+
+    clock = ManualClock()
+    async with running_app(settings) as app, new_client(app) as client:
+        app.state.user_cache = UserCache(5, clock=clock)  # the app's cache, on a clock this test moves
         user = await sign_in(client, app.state.db)
         assert await _signed_in(client)
         # Core UPDATE, as another worker or the CLI would change it: no ORM flush in this process.
         async with app.state.db.write() as session:
             await session.execute(update(User).where(User.id == user.id).values(is_active=False))
-        assert await _signed_in(client)  # this worker still has the account it loaded
-        await asyncio.sleep(0.6)
+        clock.advance(5)
+        assert await _signed_in(client)  # this worker still has the account it loaded, for 5 s
+        clock.advance(0.001)
         assert not await _signed_in(client)
 
 
