@@ -30,6 +30,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the import contracts in pyproject.toml; both run, so one report shows every failure
+lint: $(STAMP)
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/lint-imports --no-cache || status=1; \
+	exit $$status
+
 # requirements.lock from pyproject.toml (the app, its test and lint extras), for every platform and Python
 # 3.11 and later; pins that still satisfy pyproject.toml are kept unless UPGRADE says otherwise
 lock:
