@@ -104,23 +104,35 @@ def test_bengali_names_are_measured_with_the_bengali_font():
     assert fit_pt("মোহাম্মদ আব্দুল করিম উদ্দিন চৌধুরী " * 4, box, (22, 6), weight=700)[0] < 22
 
 
-def test_fast_qr_codewords_equal_qrcodes_own_for_every_length():
-    """kernel.badges.qr computes the codewords itself (10 times faster); they must be qrcode's exactly."""
-    import random
+# Byte-mode capacity at level M of some versions (ISO/IEC 18004, table 7): the smallest version must be used.
+M_BYTES = {1: 14, 2: 26, 3: 42, 7: 122, 8: 152, 10: 213, 40: 2331}
 
-    from qrcode import constants, util
 
-    from kernel.badges.qr import _codewords, _qr_version
+@pytest.mark.parametrize("version", sorted(M_BYTES))
+def test_badge_qr_is_the_smallest_version_at_level_m_and_decodes(version):
+    """kernel.badges.qr fixes the mask and looks the version up by length: the codes must stay what a
+    scanner expects, one pixel per module with a 2-module quiet zone."""
+    import base64
 
-    rng = random.Random(7)
-    for n in [*range(0, 400, 3), 1000, 2331]:
-        data = bytes(rng.randrange(256) for _ in range(n))
-        version = _qr_version(n)
-        for v in {version, min(version + 1, 40)}:
-            segment = util.QRData(data, mode=util.MODE_8BIT_BYTE)
-            assert _codewords(data, v) == util.create_data(v, constants.ERROR_CORRECT_M, [segment]), (n, v)
-    with pytest.raises(ValueError):
-        _qr_version(2332)  # more than version 40-M holds
+    import zxingcpp
+    from PIL import Image
+
+    from kernel.badges.qr import QR_BORDER, qr_png_uri
+
+    for n, expected in ((M_BYTES[version], version), (M_BYTES[version] + 1, version + 1)):
+        if expected > 40:
+            with pytest.raises(ValueError):
+                qr_png_uri("x" * n)
+            continue
+        payload = ("eyJ0Ijo-_.Q9" * 200)[:n]  # base64url-like text, as ticket payloads are
+        uri = qr_png_uri(payload)
+        image = Image.open(io.BytesIO(base64.b64decode(uri.removeprefix("data:image/png;base64,"))))
+        assert image.mode == "L"
+        assert image.size == (17 + 4 * expected + 2 * QR_BORDER,) * 2
+        assert set(image.tobytes()) == {0, 255}
+        [result] = zxingcpp.read_barcodes(image.resize((image.width * 4,) * 2, Image.Resampling.NEAREST))
+        assert result.text == payload
+        assert (result.extra["Version"], result.extra["ECLevel"]) == (str(expected), "M")
 
 
 def test_template_escapes_names():
