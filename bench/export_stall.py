@@ -33,6 +33,7 @@ import csv
 import datetime as dt
 import http.cookiejar
 import io
+import os
 import re
 import secrets
 import threading
@@ -225,13 +226,18 @@ class Organiser(threading.Thread):
 
 # --- the benchmark ----------------------------------------------------------------------------------
 
+def _setting(name: str, default: float) -> float:
+    raw = os.environ.get(f"BENCH_{name}")
+    return float(raw) if raw else default
+
+
 def main() -> None:
-    duration = checkin._setting("DURATION", 5)
-    runs = int(checkin._setting("RUNS", 3))
-    connections = int(checkin._setting("CONNECTIONS", 32))
-    threads = int(checkin._setting("THREADS", 2))
-    warmup = checkin._setting("WARMUP", 2)
-    attendees = int(checkin._setting("EXPORT_ATTENDEES", 20000))
+    duration = _setting("DURATION", 5)
+    runs = int(_setting("RUNS", 3))
+    connections = int(_setting("CONNECTIONS", 32))
+    threads = int(_setting("THREADS", 2))
+    warmup = _setting("WARMUP", 2)
+    attendees = int(_setting("EXPORT_ATTENDEES", 20000))
     ensure_wrk()
 
     port = free_port()
