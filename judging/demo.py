@@ -12,10 +12,10 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import Role, User, create_user
 from events.models import Category, Event
 from judging import services
 from judging.models import Competition, JudgeAssignment
+from kernel.accounts import Role, User, create_user
 
 DEMO_EVENT_SLUG = "dragons-den-pitch-night"
 COMPETITION_NAME = "Dragons’ Den: social entrepreneurs"

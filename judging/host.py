@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from judging import night, services, votes
+from judging.errors import JudgingError
+from judging.pages import actor_id, load_competition, manage_url, refuse
 from kernel.auth import ORGANISERS, flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
-from judging import night, services, votes
-from judging.errors import JudgingError
-from judging.pages import actor_id, load_competition, manage_url, refuse
 
 
 def vote_url(request: Request, competition_id: int) -> str:

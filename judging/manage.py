@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import ORGANISERS, flash, form_id, guard
-from kernel.web import render
 from judging import documents, emails, forms, services
 from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
 from judging.pages import actor_id, load_competition, manage_url, refuse
 from judging.results import heat_leaders
+from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.web import render
 
 
 def _see_other(url: str) -> RedirectResponse:

@@ -11,16 +11,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.accounts import User
-from kernel.auth import ORGANISERS, flash, guard
-from kernel.db import utcnow
-from kernel.qr import qr_svg
-from kernel.web import render
 from judging import forms, judges, services, sheets
 from judging.errors import InvalidInput, JudgingError, NotFound
 from judging.models import JudgeAssignment, ResultsVisibility
 from judging.pages import actor_id, load_competition, manage_url, refuse
 from judging.results import load_live, load_results
+from kernel.accounts import User
+from kernel.auth import ORGANISERS, flash, guard
+from kernel.db import utcnow
+from kernel.qr import qr_svg
+from kernel.web import render
 
 
 def _see_other(url: str) -> RedirectResponse:

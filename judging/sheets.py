@@ -15,9 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from kernel import sqlite_direct
-from kernel.accounts import User
-from kernel.db import utcnow
 from judging.errors import (
     Conflicted,
     InvalidInput,
@@ -27,7 +24,7 @@ from judging.errors import (
     ScoringClosed,
     SheetLocked,
 )
-from judging.judges import PanelMember, panel, require_judge
+from judging.judges import PanelMember, require_judge
 from judging.models import (
     AuditEntry,
     Competition,
@@ -42,13 +39,16 @@ from judging.models import (
     SheetStatus,
 )
 from judging.services import audit, criteria_for, entrants_for, get_competition, lock_rubric
+from kernel import sqlite_direct
+from kernel.accounts import User
+from kernel.db import utcnow
 
 MAX_COMMENT = 4000
 
 
 @dataclass
 class SheetView:
-    sheet: "ScoreSheet | SheetRow | None"
+    sheet: ScoreSheet | SheetRow | None
     values: dict[int, int]  # criterion id -> value
 
     @property

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
-from kernel.web import london_time
 from judging.errors import AlreadyVoted, InvalidInput, JudgingError, NotEligible, NotFound, VotingClosed
 from judging.models import AudienceVote, Competition, Entrant, EntrantStatus
 from judging.services import audit, entrants_for, get_competition
+from kernel.db import utcnow
+from kernel.web import london_time
 from ticketing.models import Ticket
 
 VIA_TICKET = "ticket"  # the ticket page

@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from denhub.app import create_app
-from kernel.migrate import upgrade
 from denhub.models import metadata
+from kernel.migrate import upgrade
 from kernel.settings import Settings
 
 REQUIRE_ALL = os.environ.get("DENHUB_TEST_REQUIRE_ALL") == "1"

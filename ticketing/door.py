@@ -11,13 +11,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.tokens import hash_token
+from events.models import Event
 from kernel import mail, ratelimit
 from kernel.accounts import Role, _verify
 from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
 from kernel.db import utcnow
+from kernel.tokens import hash_token
 from kernel.web import render
-from events.models import Event
 from ticketing import checkin, checkin_writer, services
 from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus
 from ticketing.signing import public_key_b64

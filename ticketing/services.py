@@ -15,13 +15,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from events.models import Event, EventStatus
 from kernel import sqlite_direct
 from kernel.db import utcnow
-from events.models import Event, EventStatus
 from ticketing import inventory
 from ticketing.inventory import SoldOut
 from ticketing.models import (
-    COMMUNITY_DECLARATIONS, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier,
+    COMMUNITY_DECLARATIONS,
+    EventKey,
+    Order,
+    OrderStatus,
+    Ticket,
+    TicketStatus,
+    TicketType,
+    Tier,
 )
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read out at the door

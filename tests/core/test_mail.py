@@ -22,8 +22,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
-from kernel import mail
 from denhub.app import create_app
+from kernel import mail
 from kernel.db import Database, utcnow
 from kernel.mail import (
     DEAD,
@@ -34,9 +34,9 @@ from kernel.mail import (
     OutboxMessage,
     SMTPTransport,
     attachment,
+    bodies,
     enqueue,
     message_id_header,
-    bodies,
     register_attachment_provider,
     register_body_provider,
     render_email,

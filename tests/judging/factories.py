@@ -7,10 +7,10 @@ import itertools
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import Role, User
-from kernel.db import utcnow
 from judging import services, sheets
 from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
+from kernel.accounts import Role, User
+from kernel.db import utcnow
 from tests.factories import make_event, make_user
 
 _seq = itertools.count(1)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from denhub import demo
-from kernel.accounts import User, authenticate
-from kernel.db import utcnow
 from judging import judges as panel_service
 from judging import services
 from judging.models import Competition, JudgeAssignment
+from kernel.accounts import User, authenticate
+from kernel.db import utcnow
 
 
 async def test_the_demo_pitch_night_has_a_competition_ready_to_judge(db):

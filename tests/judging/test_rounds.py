@@ -8,11 +8,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from kernel.accounts import Role
-from kernel.db import utcnow
 from judging import judges, night, results, services, sheets
 from judging.errors import InvalidInput, NotFound, PitchNotStarted, RoundRule, ScoringClosed
 from judging.models import AuditEntry, Competition, Conflict, Entrant, Round, ScoreSheet
+from kernel.accounts import Role
+from kernel.db import utcnow
 from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_error_page, new_client, page_text, sign_in
 from tests.factories import PASSWORD
