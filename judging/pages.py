@@ -10,11 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kernel.web import render
 from events.models import Event
 from judging.competitions import get_competition
 from judging.errors import JudgingError, NotFound
 from judging.models import Competition
+from kernel.web import render
 
 TITLES = {
     403: "Not allowed",

@@ -7,9 +7,9 @@ import itertools
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.models import Event, EventImage, EventStatus
 from kernel.accounts import Role, User, create_user
 from kernel.db import utcnow
-from events.models import Event, EventImage, EventStatus
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery"

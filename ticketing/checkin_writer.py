@@ -125,7 +125,7 @@ async def scan_many(db: Database, scans: list[dict], *, access: DoorAccess | Non
             answers.append(await _scan(db, None, scan))
         except (OperationalError, InterfaceError):
             raise
-        except Exception:  # noqa: BLE001 - this scan alone; the others go on
+        except Exception:  # this scan alone; the others go on
             log.exception("offline scan %r could not be recorded", scan.get("client_scan_id"))
             answers.append("This scan could not be recorded (a fault on our side, reported to the team).")
     return answers

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import mail
-from kernel.db import Database
 from events.calendar import event_ics
 from events.models import Event
+from kernel import mail
+from kernel.db import Database
 from ticketing import services
 from ticketing.models import Order, TicketType, WaitlistEntry
 from ticketing.outputs import order_pdf

@@ -127,7 +127,7 @@ class Order(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    tickets: Mapped[list["Ticket"]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
 
     @property
     def status_label(self) -> str:

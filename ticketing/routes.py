@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.models import EventStatus
+from events.routes import event_page_context, public_event
 from kernel import group_commit, mail, ratelimit
 from kernel.auth import PUBLIC, client_address, flash, guard
 from kernel.hooks import Panel
 from kernel.db import utcnow
 from kernel.web import render, render_framed
-from events.routes import event_page_context, public_event
-from events.models import EventStatus
 from ticketing import booking_state, emails, services, waitlist
 from ticketing.forms import (
-    HONEYPOT_FIELD, MAX_TICKETS_PER_ORDER, parse_quantities, parse_registration, valid_email, valid_form_token,
+    HONEYPOT_FIELD,
+    MAX_TICKETS_PER_ORDER,
+    parse_quantities,
+    parse_registration,
+    valid_email,
+    valid_form_token,
 )
 from ticketing.inventory import SoldOut, combined_left
 from ticketing.models import COMMUNITY_DECLARATIONS, Order, Tier

@@ -31,7 +31,6 @@ from kernel.badges.layout import (
 )
 from kernel.pdf import PdfError, render_pdf, render_pdf_sync
 
-
 Progress = Callable[[int, int], None]  # (badges done, badges in all)
 CHUNK_SHEETS = 3  # 30 badges: a fraction of a second each, so work spreads evenly and progress moves
 PARALLEL_FROM_SHEETS = 4  # below this a process pool costs more than it saves

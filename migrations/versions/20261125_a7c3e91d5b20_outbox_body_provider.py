@@ -4,9 +4,8 @@ Revision ID: a7c3e91d5b20
 Revises: 2573b74fbcaa
 Create Date: 2026-11-25 01:40:00.000000
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'a7c3e91d5b20'
 down_revision = '2573b74fbcaa'

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from events.models import Event
 from kernel.accounts import Role
 from kernel.auth import MAX_FORM_FIELDS, PUBLIC, FormRequest, urlencoded_form
 from kernel.ratelimit import RateEvent
-from events.models import Event
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, event_form, new_client, sign_in
 from tests.core.routes import walk

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
+from events.models import Event
 from kernel.db import utcnow
 from kernel.sqlite_direct import DirectSQLite, direct
-from events.models import Event
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
 from ticketing import checkin, services

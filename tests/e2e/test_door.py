@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from denhub import demo
-from kernel.qr import qr_png
 from events.models import Event
+from kernel.qr import qr_png
 from tests.conftest import csrf_from
 from tests.e2e.conftest import (
     CHROMIUM,

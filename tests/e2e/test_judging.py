@@ -27,8 +27,6 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
-from kernel.accounts import Role, create_user
-from kernel.db import Database
 from events.models import Event
 from judging import demo as judging_demo
 from judging import judges
@@ -36,6 +34,8 @@ from judging import night as judging_night
 from judging.competitions import create_competition
 from judging.entrants import EntrantInput, add_entrant
 from judging.models import Competition, JudgeAssignment, ScoreSheet
+from kernel.accounts import Role, create_user
+from kernel.db import Database
 from tests.e2e.conftest import DEVICES, PageProblems, Server, assert_fits_width, screenshot
 from tests.e2e.test_door import expect_verdict, type_scan
 from tests.e2e.test_organiser import sign_in as organiser_sign_in

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from kernel.accounts import Role, User
-from kernel.db import utcnow
 from events.models import Event
 from judging import documents, scoring, votes
 from judging.competitions import release_results
@@ -41,6 +39,8 @@ from judging.documents import (
 from judging.judges import declare_conflict
 from judging.models import DEFAULT_RUBRIC, Competition, Criterion, Entrant
 from judging.results import Group, ResultsView
+from kernel.accounts import Role, User
+from kernel.db import utcnow
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event
 from tests.judging.factories import make_competition, make_entrant, make_judge, make_tickets, score
@@ -192,7 +192,7 @@ def ink_outside(png: Path, dpi: int, *, left: float = 10, right: float = 10, top
 
     image = Image.open(png).convert("L")
     w, h = image.size
-    px = lambda mm: round(mm / MM * dpi)  # noqa: E731
+    px = lambda mm: round(mm / MM * dpi)
     dark = 0
     for box in ((0, 0, px(left), h), (w - px(right), 0, w, h), (0, 0, w, px(top)), (0, h - px(bottom), w, h)):
         dark += sum(image.crop(box).histogram()[:128])

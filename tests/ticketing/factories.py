@@ -28,7 +28,7 @@ def booking_form(csrf: str, form_token: str, lines: list[tuple[int, str]], **ext
 
 # --- whole bookings ---------------------------------------------------------------------------------
 
-import re  # noqa: E402 - kept with the helpers that use it
+import re  # kept with the helpers that use it
 
 FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
 

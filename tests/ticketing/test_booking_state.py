@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kernel.mail import OutboxMessage, bodies
 from events.models import Event
+from kernel.mail import OutboxMessage, bodies
 from tests.core.helpers import new_client, running_app
 from tests.factories import make_event
 from tests.ticketing.factories import book, make_ticket_type

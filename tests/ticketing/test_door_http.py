@@ -701,7 +701,7 @@ async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_sc
 
     page = await client.get(f"/organiser/events/{event.id}/door")
     assert page.status_code == 200
-    [listed] = re.findall(r'<ul class="door-duplicates">(.*?)</ul>', page.text, re.S)
+    [listed] = re.findall(r'<ul class="door-duplicates">(.*?)</ul>', page.text, re.DOTALL)
     assert "Amina Khatun" in listed and "Online phone" in listed and "Offline phone" not in listed
     assert "DH1." not in listed
     # The counts refresh themselves from the scanner's counts endpoint (a script from /static: the CSP).

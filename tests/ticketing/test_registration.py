@@ -10,15 +10,19 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from events.models import Event
 from kernel.accounts import Role
 from kernel.db import utcnow
 from kernel.mail import OutboxMessage
-from events.models import Event
-from tests.conftest import csrf_from, csrf_for
+from tests.conftest import csrf_for, csrf_from
 from tests.core.helpers import elements, new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import (
-    book, booking_form, form_token_from, make_ticket_type, start_booking,
+    book,
+    booking_form,
+    form_token_from,
+    make_ticket_type,
+    start_booking,
 )
 from ticketing.models import Order, Ticket, TicketType
 
