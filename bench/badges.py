@@ -95,9 +95,11 @@ def _cpu_seconds(pids: set[int]) -> dict[int, float]:
 
 
 def _child_time(n: int, runs: int) -> dict:
-    from kernel.badges import render_badges
-    from pypdf import PdfReader
     import io
+
+    from pypdf import PdfReader
+
+    from kernel.badges import render_badges
 
     _warm()
     render_badges(_badges(20, 98), "sheet", with_qr=False, parallel=False)  # this process's renderer, too
@@ -106,14 +108,14 @@ def _child_time(n: int, runs: int) -> dict:
         badges = _badges(n, run)
         result = {}
 
-        def qr():
+        def qr(badges=badges, result=result):
             pdf = render_badges(badges, "sheet", title="Badges")
             result["pages"] = len(PdfReader(io.BytesIO(pdf)).pages)
 
-        def text():
+        def text(badges=badges):
             render_badges(badges, "sheet", with_qr=False, parallel=False)
 
-        def text_parallel():
+        def text_parallel(badges=badges):
             render_badges(badges, "sheet", with_qr=False, parallel=True)
 
         order = [("qr", qr), ("text", text)] if run % 2 == 0 else [("text", text), ("qr", qr)]
@@ -161,7 +163,7 @@ def _child_rss(n: int) -> dict:
 
 def _run_child(mode: str, n: int, runs: int) -> dict:
     done = subprocess.run([sys.executable, "-m", "bench.badges", "--child", mode, str(n), str(runs)],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=3600)
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=3600, check=False)
     sys.stderr.write("".join(line + "\n" for line in done.stderr.splitlines() if line.startswith("bench:")))
     if done.returncode != 0:
         raise BenchError(f"bench.badges --child {mode} failed (exit {done.returncode}):\n"

@@ -45,9 +45,9 @@ FORGED_COUNT = 50
 
 async def prepare(url: str, tickets: int) -> dict:
     """An event with `tickets` booked tickets, a door staff account on its team; the QR payloads."""
+    from events.models import Event, EventStatus
     from kernel.accounts import Role, create_user
     from kernel.db import Database, utcnow
-    from events.models import Event, EventStatus
     from ticketing import services
     from ticketing.models import DoorAssignment, EventKey, Ticket, TicketType
     from ticketing.outputs import qr_payload

@@ -56,7 +56,15 @@ import os
 from bench.common import BenchError, bench_command, emit, log, record, setting
 from bench.databases import BenchDatabase, demo_database, postgres_database, postgres_reachable
 from bench.flash_sale_attempts import SaleRun, booking_form, run_sale
-from bench.flash_sale_data import SALE_SLUG, WARMUP_CAPACITY, WARMUP_SLUG, Counts, counts, seed, wait_for_outbox
+from bench.flash_sale_data import (
+    SALE_SLUG,
+    WARMUP_CAPACITY,
+    WARMUP_SLUG,
+    Counts,
+    counts,
+    seed,
+    wait_for_outbox,
+)
 from bench.load import Contender, Rounds, get_load
 from bench.servers import clean_env, free_port, serve
 from bench.wrk import WrkResult, ensure_wrk
@@ -192,7 +200,7 @@ def main() -> None:
         raise BenchError("a flash sale needs more attempts than seats")
     ensure_wrk()
     problems: list[str] = []
-    options = dict(attempts=attempts, capacity=capacity, connections=connections, threads=threads)
+    options = {"attempts": attempts, "capacity": capacity, "connections": connections, "threads": threads}
 
     port = free_port()
     with demo_database(base_url=f"http://127.0.0.1:{port}", demo=False, **server_settings()) as db:

@@ -31,8 +31,8 @@ def seed(url: str, capacity: int) -> dict[str, Sale]:
 
 async def _seed(url: str, capacity: int) -> dict[str, Sale]:
     """The sale event and the warm-up event, each with one free ticket type and no event-wide cap."""
-    from kernel.db import Database, utcnow
     from events.models import Event, EventStatus
+    from kernel.db import Database, utcnow
     from ticketing import services
     from ticketing.forms import TicketTypeInput
 
@@ -74,9 +74,9 @@ class Counts:
 async def _counts(url: str, sale: Sale) -> Counts:
     from sqlalchemy import func, select
 
+    from events.models import Event
     from kernel.db import Database
     from kernel.mail import PENDING, OutboxMessage
-    from events.models import Event
     from ticketing.models import Order, Ticket, TicketType
 
     db = Database(url, pool_size=1)

@@ -46,13 +46,13 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
     add `judges` bench judges with passwords, and make a sign-in link for the demo chair."""
     from sqlalchemy import select
 
-    from kernel.accounts import Role, User, create_user
-    from kernel.db import Database
     from judging import demo, night
     from judging.entrants import entrants_for
     from judging.judges import new_magic_link
     from judging.models import Competition, JudgeAssignment
     from judging.rubric import criteria_for
+    from kernel.accounts import Role, User, create_user
+    from kernel.db import Database
 
     db = Database(url)
     try:

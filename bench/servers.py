@@ -55,7 +55,7 @@ def _denhub_command() -> list[str]:
 def denhub(args: list[str], *, env: dict[str, str]) -> None:
     """Run `denhub <args>` (a migration, the demo data) with `env`; a BenchError with its output if it fails."""
     done = subprocess.run(_denhub_command() + args, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     if done.returncode != 0:
         raise BenchError(f"`denhub {' '.join(args)}` failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
 
@@ -150,7 +150,7 @@ def fetch(url: str, *, headers: dict[str, str] | None = None, timeout: float = 1
     """One GET with urllib. Redirects are not followed: a 3xx comes back as it is."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        def redirect_request(self, *args, **kwargs):
             return None
 
     opener = urllib.request.build_opener(NoRedirect)

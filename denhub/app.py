@@ -21,9 +21,9 @@ from kernel import auth, documents, login
 from kernel.auth import PUBLIC, guard
 from kernel.db import Database
 from kernel.hooks import Domain, Hooks, JobContext
+from kernel.mail import MailSender
 from kernel.middleware import SecurityHeaders
 from kernel.sessions import Sessions
-from kernel.mail import MailSender
 from kernel.settings import PROJECT_ROOT, Settings
 from kernel.web import http_error, server_error
 

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import Role, User, create_user
-from kernel.hooks import Domain
 from denhub.domains import DOMAINS
 from events.demo import programme  # noqa: F401 - the demo's dates, for tests and benchmarks
 from events.models import Event
+from kernel.accounts import Role, User, create_user
+from kernel.hooks import Domain
 
 DEMO_ORGANISER_EMAIL = "organiser@denhub.example"
 DEMO_ORGANISER_PASSWORD = "soho-house-demo"  # development only; see cli.demo

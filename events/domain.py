@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
+from events import demo, manage, models, routes
 from kernel.accounts import Role
 from kernel.hooks import Domain, MenuEntry
-from events import demo, manage, models, routes
 
 DOMAIN = Domain(
     name="events",

@@ -11,13 +11,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from events import services
+from events.calendar import event_ics
+from events.models import CATEGORY_LABELS, Category
 from kernel.auth import PUBLIC, guard
 from kernel.hooks import hooks_of
 from kernel.markdown import render_markdown
 from kernel.web import render, render_string
-from events import services
-from events.calendar import event_ics
-from events.models import CATEGORY_LABELS, Category
 
 
 class ListingCache:

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
 from judging.models import AuditEntry
+from kernel.db import utcnow
 
 
 async def audit(*, session: AsyncSession, competition_id: int, actor_id: int | None, action: str,

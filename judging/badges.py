@@ -7,11 +7,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.models import Event
+from judging.models import Competition, Entrant, EntrantStatus, JudgeAssignment
 from kernel.accounts import User
 from kernel.badges import BadgeData, alphabetical
 from kernel.hooks import BadgeRole
-from events.models import Event
-from judging.models import Competition, Entrant, EntrantStatus, JudgeAssignment
 
 
 async def _has_competition(session: AsyncSession, event: Event) -> bool:

@@ -131,8 +131,8 @@ def criterion_chart(*, entrants: Sequence[tuple[str, dict[str, float]]],
     for r, (name, means) in enumerate(entrants):
         row_prefix = f"{prefix}-r{r}"
         parts = [_pattern_defs(row_prefix, range(n)), axis.grid(height),
-                 f'<line x1="{_n(PLOT_X0)}" y1="0" x2="{_n(PLOT_X0)}" y2="{_n(height)}" stroke="#000" '
-                 f'stroke-width="0.8"/>']
+                 (f'<line x1="{_n(PLOT_X0)}" y1="0" x2="{_n(PLOT_X0)}" y2="{_n(height)}" stroke="#000" '
+                 f'stroke-width="0.8"/>')]
         described = []
         for i, c in enumerate(criteria):
             y = ROW_PAD + i * (BAR_H + BAR_GAP)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
 from events.models import Category, Event
 from judging import scoring
 from judging.audit import audit
@@ -29,6 +28,7 @@ from judging.models import (
     ResultsVisibility,
 )
 from judging.rubric import criteria_for, lock_rubric
+from kernel.db import utcnow
 
 
 async def get_competition(*, session: AsyncSession, competition_id: int, for_update: bool = False) -> Competition:

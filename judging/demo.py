@@ -12,12 +12,12 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import Role, User, create_user
 from events.models import Category, Event
 from judging.competitions import create_competition
 from judging.entrants import EntrantInput, add_entrant
 from judging.models import Competition, JudgeAssignment
 from judging.rubric import slug_key
+from kernel.accounts import Role, User, create_user
 
 DEMO_EVENT_SLUG = "dragons-den-pitch-night"
 COMPETITION_NAME = "Dragons’ Den: social entrepreneurs"

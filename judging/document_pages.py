@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kernel.auth import ORGANISERS, form_id, guard
 from judging import documents
 from judging.models import Competition
 from judging.pages import Endpoint, competition_page, load_competition, refusing
+from kernel.auth import ORGANISERS, form_id, guard
 
 Loader = Callable[[Request, AsyncSession, Competition], Awaitable[Any]]
 Renderer = Callable[[Any], Awaitable[tuple[str, str, bytes]]]

@@ -25,10 +25,6 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
-from kernel.pdf import render_pdf
-from kernel.qr import qr_svg
-from kernel.web import env, london
 from events.models import Event
 from judging import scoring
 from judging.charts import Chart, criterion_chart, spread_chart
@@ -39,6 +35,10 @@ from judging.models import Competition, Criterion, Entrant, Score, ScoreSheet, S
 from judging.results import Group, ResultsView, load_results
 from judging.rounds import rounds_for
 from judging.rubric import criteria_for
+from kernel.db import utcnow
+from kernel.pdf import render_pdf
+from kernel.qr import qr_svg
+from kernel.web import env, london
 
 PDF_MIMETYPE = "application/pdf"
 STYLESHEETS = ("judging_documents.css",)

@@ -8,9 +8,9 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Mount
 
+from judging import badges, demo, host, manage, manage_panel, models, routes, vote_pages
 from kernel.accounts import Role
 from kernel.hooks import Domain, MenuEntry
-from judging import badges, demo, host, manage, manage_panel, models, routes, vote_pages
 
 
 async def load_demo(*, session: AsyncSession, now: dt.datetime) -> list:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
 from judging.audit import audit
 from judging.errors import InvalidInput, JudgingError, NotFound, RoundRule, ScoringClosed
 from judging.models import Competition, CompetitionStatus, Entrant, EntrantStatus, Round, ScoreSheet
+from kernel.db import utcnow
 
 
 @dataclass

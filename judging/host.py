@@ -12,14 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import ORGANISERS, flash, guard
-from kernel.db import utcnow
-from kernel.qr import qr_svg
-from kernel.web import render
 from judging import night, votes
 from judging.competitions import get_competition
 from judging.errors import JudgingError
 from judging.pages import Back, actor_id, competition_page, load_competition, manage_url, refusing
+from kernel.auth import ORGANISERS, flash, guard
+from kernel.db import utcnow
+from kernel.qr import qr_svg
+from kernel.web import render
 
 
 def vote_url(request: Request, competition_id: int) -> str:

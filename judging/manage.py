@@ -9,8 +9,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import ORGANISERS, flash, form_id, guard
-from kernel.web import render
 from judging import document_pages, emails, forms
 from judging.competitions import (
     create_competition,
@@ -35,6 +33,8 @@ from judging.pages import actor_id, competition_page, load_competition, manage_u
 from judging.results import heat_leaders
 from judging.rounds import add_round, advance_entrants, rounds_for
 from judging.rubric import criteria_for, locked_message, save_rubric
+from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.web import render
 
 
 def _see_other(url: str) -> RedirectResponse:

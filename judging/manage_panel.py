@@ -11,11 +11,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.accounts import User
-from kernel.auth import ORGANISERS, flash, guard
-from kernel.db import utcnow
-from kernel.qr import qr_svg
-from kernel.web import render
 from judging import forms, judges, sheets
 from judging.audit import audit, audit_trail
 from judging.competitions import get_competition, release_results, set_chair_order
@@ -24,6 +19,11 @@ from judging.errors import InvalidInput, JudgingError, NotFound
 from judging.models import JudgeAssignment, ResultsVisibility
 from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
 from judging.results import load_live, load_results
+from kernel.accounts import User
+from kernel.auth import ORGANISERS, flash, guard
+from kernel.db import utcnow
+from kernel.qr import qr_svg
+from kernel.web import render
 
 
 def _see_other(url: str) -> RedirectResponse:

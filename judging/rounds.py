@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
 from judging.audit import audit
 from judging.entrants import next_position
 from judging.errors import InvalidInput, NotFound, RoundRule, ScoringClosed
 from judging.models import Competition, Conflict, Entrant, EntrantStatus, Round, RoundKind
+from kernel.db import utcnow
 
 
 async def rounds_for(*, session: AsyncSession, competition_id: int) -> list[Round]:

@@ -7,10 +7,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel import ratelimit
-from kernel.accounts import Role
-from kernel.auth import JUDGES, PUBLIC, client_address, flash, guard
-from kernel.web import render
 from judging import forms, judges, sheets
 from judging.competitions import get_competition
 from judging.entrants import apply
@@ -20,6 +16,10 @@ from judging.pages import judge_competition_for, load_competition, refusing
 from judging.results import load_results
 from judging.rounds import rounds_for
 from judging.score_pages import declare_conflict, judge_service_worker, judge_state, score
+from kernel import ratelimit
+from kernel.accounts import Role
+from kernel.auth import JUDGES, PUBLIC, client_address, flash, guard
+from kernel.web import render
 
 
 def _see_other(url: str) -> RedirectResponse:

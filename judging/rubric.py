@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
 from judging import scoring
 from judging.audit import audit
 from judging.errors import InvalidInput, RubricLocked
 from judging.models import Competition, CompetitionStatus, Criterion
-
+from kernel.db import utcnow
 
 MAX_SCALE_VALUES = 21  # one big button per value: more would not fit a phone
 

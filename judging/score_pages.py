@@ -41,9 +41,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from kernel.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
-from kernel.settings import PROJECT_ROOT
-from kernel.web import render
 from judging import forms, judges, sheets
 from judging.competitions import get_competition
 from judging.errors import (
@@ -58,6 +55,9 @@ from judging.errors import (
 )
 from judging.pages import judge_competition_for
 from judging.rubric import criteria_for
+from kernel.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
+from kernel.settings import PROJECT_ROOT
+from kernel.web import render
 
 SERVICE_WORKER = (PROJECT_ROOT / "static" / "js" / "judge-sw.js").read_bytes()
 SERVICE_WORKER_ETAG = '"' + hashlib.sha256(SERVICE_WORKER).hexdigest()[:16] + '"'

@@ -15,9 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from kernel import sqlite_direct
-from kernel.accounts import User
-from kernel.db import utcnow
 from judging.audit import audit
 from judging.competitions import get_competition
 from judging.entrants import entrants_for
@@ -45,13 +42,16 @@ from judging.models import (
     SheetStatus,
 )
 from judging.rubric import criteria_for, lock_rubric
+from kernel import sqlite_direct
+from kernel.accounts import User
+from kernel.db import utcnow
 
 MAX_COMMENT = 4000
 
 
 @dataclass
 class SheetView:
-    sheet: "ScoreSheet | SheetRow | None"
+    sheet: ScoreSheet | SheetRow | None
     values: dict[int, int]  # criterion id -> value
 
     @property

@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import PUBLIC, flash, form_id, guard
-from kernel.hooks import Panel
-from kernel.web import render
 from judging import votes
 from judging.errors import JudgingError
 from judging.models import Entrant
 from judging.pages import load_competition
 from judging.services import entrants_for
+from kernel.auth import PUBLIC, flash, form_id, guard
+from kernel.hooks import Panel
+from kernel.web import render
 
 CODE_MAX = 64  # as ticketing.tickets: no ticket code is longer
 

@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
-from kernel.web import london_time
 from judging.audit import audit
 from judging.competitions import get_competition
 from judging.entrants import entrants_for
 from judging.errors import AlreadyVoted, InvalidInput, JudgingError, NotEligible, NotFound, VotingClosed
 from judging.models import AudienceVote, Competition, Entrant, EntrantStatus
+from kernel.db import utcnow
+from kernel.web import london_time
 from ticketing.models import Ticket
 
 VIA_TICKET = "ticket"  # the ticket page

@@ -109,7 +109,7 @@ def _row_class_for(plan: _Plan, cursor: sqlite3.Cursor) -> type:
 
 
 def _row_class(fields: Sequence[str]) -> type:
-    base = namedtuple("Row", fields, rename=True)  # noqa: PYI024 - rows are plain tuples with names
+    base = namedtuple("Row", fields, rename=True)
 
     class Row(base):
         __slots__ = ()

@@ -26,7 +26,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -123,17 +123,17 @@ class InlineConnection:
 class InlineCursor:
     """aiosqlite's cursor interface over a sqlite3 cursor, every call run in place."""
 
-    __slots__ = ("_owner", "_cursor")
+    __slots__ = ("_cursor", "_owner")
 
     def __init__(self, connection: InlineConnection) -> None:
         self._owner = connection
 
-    async def __aenter__(self) -> InlineCursor:
+    async def __aenter__(self) -> Self:
         # Opened here, where SQLAlchemy's dialect (as with aiosqlite) reads a closed connection as a lost one.
         self._cursor = self._owner._open().cursor()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._cursor.close()
 
     def __await__(self):
@@ -200,7 +200,7 @@ class InlineCursor:
 
 # --- a savepoint SQLAlchemy does not know of --------------------------------------------------------------
 
-class savepoint:  # noqa: N801 - used as a context manager, like contextlib's
+class savepoint:
     """`async with savepoint(raw):` the block in a SAVEPOINT of SQLite's own on the sqlite3 connection `raw`,
     released when the block ends, rolled back to (and released) when it raises.
 

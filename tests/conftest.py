@@ -18,10 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from denhub.app import create_app
+from denhub.models import metadata
 from kernel.accounts import use_password_hasher
 from kernel.db import Database
 from kernel.migrate import upgrade
-from denhub.models import metadata
 from kernel.settings import Settings
 
 REQUIRE_ALL = os.environ.get("DENHUB_TEST_REQUIRE_ALL") == "1"

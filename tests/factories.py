@@ -29,11 +29,11 @@ async def make_user(session: AsyncSession, *, role: Role | str = Role.ORGANISER,
 async def make_event(session: AsyncSession, **overrides) -> Event:
     n = next(_seq)
     starts = overrides.pop("starts_at", utcnow() + dt.timedelta(days=7))
-    fields = dict(
-        slug=f"event-{n}", title=f"Event {n}", summary="A test event", description="Some *text*",
-        category="workshop", venue_name="Soho House – Visitor Centre", venue_address="Soho Avenue, B18 5LB",
-        starts_at=starts, ends_at=starts + dt.timedelta(hours=2), status=EventStatus.PUBLISHED.value,
-    )
+    fields = {
+        "slug": f"event-{n}", "title": f"Event {n}", "summary": "A test event", "description": "Some *text*",
+        "category": "workshop", "venue_name": "Soho House – Visitor Centre", "venue_address": "Soho Avenue, B18 5LB",
+        "starts_at": starts, "ends_at": starts + dt.timedelta(hours=2), "status": EventStatus.PUBLISHED.value,
+    }
     fields.update(overrides)
     event = Event(**fields)
     session.add(event)

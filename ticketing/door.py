@@ -11,13 +11,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.tokens import hash_token
+from events.models import Event
 from kernel import mail, ratelimit
 from kernel.accounts import Role, verify_secret
 from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
 from kernel.db import utcnow
+from kernel.tokens import hash_token
 from kernel.web import render
-from events.models import Event
 from ticketing import checkin, checkin_writer, door_reports, services
 from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access
 from ticketing.models import DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket, TicketStatus
@@ -164,7 +164,7 @@ def _parse_time(value) -> dt.datetime | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
         return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     except (ValueError, OverflowError):
         return None

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from kernel.sqlite_direct import direct
 from events.models import Event
+from kernel.sqlite_direct import direct
 from ticketing.models import DoorAssignment
 
 

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from events.models import Event
 from kernel.auth import ORGANISERS, flash, form_id, guard
 from kernel.web import london, render
-from events.models import Event
 from ticketing import attendees, badges, emails, services, waitlist
 from ticketing.forms import parse_ticket_type_form, values_from_type
 from ticketing.models import COMMUNITY_DECLARATIONS, TIER_LABELS, Order, Ticket, TicketType

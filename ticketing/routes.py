@@ -15,8 +15,8 @@ from events.models import EventStatus
 from events.routes import event_page_context, public_event
 from kernel import group_commit, mail, ratelimit
 from kernel.auth import PUBLIC, client_address, flash, guard
-from kernel.hooks import Panel
 from kernel.db import utcnow
+from kernel.hooks import Panel
 from kernel.web import render, render_framed
 from ticketing import booking_state, emails, services, waitlist
 from ticketing.forms import (

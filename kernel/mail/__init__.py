@@ -29,6 +29,7 @@ from kernel.mail.providers import (
     render_email,
     resolve_attachment,
 )
+from kernel.mail.sender import MailSender, hold_off
 from kernel.mail.transports import (
     Connection,
     FileTransport,
@@ -37,7 +38,6 @@ from kernel.mail.transports import (
     TransportUnavailable,
     transport_for,
 )
-from kernel.mail.sender import MailSender, hold_off
 
 __all__ = [
     "DEAD",

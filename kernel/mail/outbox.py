@@ -108,22 +108,22 @@ async def enqueue(
     if (text is None) == (body is None) or (body is not None and html is not None):
         raise ValueError("an email needs its text (and HTML), or a body provider, not both")
     now = utcnow()
-    values = dict(
-        message_id=uuid.uuid4().hex,
-        to_addr=to,
-        subject=_one_line("subject", subject, 300),
-        text_body=text or "",
-        html_body=html,
-        body=_attachment_spec(body) if body is not None else None,
-        attachments=[_attachment_spec(a) for a in attachments],
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        last_error=None,
-        claimed_until=None,
-        sent_at=None,
-        created_at=now,
-    )
+    values = {
+        "message_id": uuid.uuid4().hex,
+        "to_addr": to,
+        "subject": _one_line("subject", subject, 300),
+        "text_body": text or "",
+        "html_body": html,
+        "body": _attachment_spec(body) if body is not None else None,
+        "attachments": [_attachment_spec(a) for a in attachments],
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "claimed_until": None,
+        "sent_at": None,
+        "created_at": now,
+    }
     # A Core INSERT and an object standing for the row (every column set), not the ORM's unit of work:
     # a booking rush queues one email per booking.
     row_id = (await sqlite_direct.execute(session, _INSERT_OUTBOX, values)).scalar()

@@ -233,7 +233,7 @@ class MailSender:
                            OutboxMessage.claimed_until == lease_until)
                     .values(claimed_until=None)
                 )
-        except Exception:  # noqa: BLE001 - the lease runs out by itself
+        except Exception:
             log.warning("could not release %d claimed emails; they wait for their lease", len(rows),
                         exc_info=True)
 
@@ -265,7 +265,7 @@ class MailSender:
                 try:
                     await self.send_due(batch)
                     failures = 0
-                except Exception:  # noqa: BLE001 - a database hiccup must not stop email for good
+                except Exception:
                     failures += 1
                     log.exception("outbox sender failed (%d in a row)", failures)
                 if self._stopping:

@@ -6,7 +6,6 @@ Create Date: 2026-12-07 16:10:00.000000
 """
 from alembic import op
 
-
 revision = '5d2e8a1c7b40'
 down_revision = 'a7c3e91d5b20'
 branch_labels = None

@@ -23,8 +23,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
-from kernel import mail
 from denhub.app import create_app
+from kernel import mail
 from kernel.db import Database, utcnow
 from kernel.mail import (
     DEAD,
@@ -35,9 +35,9 @@ from kernel.mail import (
     OutboxMessage,
     SMTPTransport,
     attachment,
+    bodies,
     enqueue,
     message_id_header,
-    bodies,
     render_email,
 )
 from kernel.settings import PROJECT_ROOT, Settings, SettingsError

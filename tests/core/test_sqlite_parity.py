@@ -22,8 +22,8 @@ from sqlalchemy.sql.expression import Executable
 from judging import sheets
 from judging.models import Criterion, Score, ScoreSheet
 from kernel import ratelimit
+from kernel.db import raw_sqlite
 from kernel.mail import outbox
-from kernel.db import raw_sqlite, utcnow
 from kernel.sqlite_direct import DirectSQLite, direct, read_now
 from tests.factories import make_event
 from tests.judging.factories import make_competition, make_entrant, make_judge, score
@@ -64,9 +64,9 @@ async def _world(db) -> dict:
                                               .order_by(Criterion.id)))
         for key in ("203.0.113.9", "203.0.113.9", "198.51.100.1"):
             await ratelimit.record(session=session, bucket=booking_state.REGISTER_BUCKET, key=key)
-        return dict(event=event.id, slug=event.slug, type=ticket_type.id, order=order.id, form_token=req.form_token,
-                    ticket=ticket.id, code=ticket.code, not_in=not_in.id, competition=competition.id, entrant=entrant.id,
-                    judge=judge.id, sheet=sheet.id, empty_sheet=empty.id, scores=[s.id for s in scores], criteria=[c.id for c in criteria])
+        return {"event": event.id, "slug": event.slug, "type": ticket_type.id, "order": order.id, "form_token": req.form_token,
+                    "ticket": ticket.id, "code": ticket.code, "not_in": not_in.id, "competition": competition.id, "entrant": entrant.id,
+                    "judge": judge.id, "sheet": sheet.id, "empty_sheet": empty.id, "scores": [s.id for s in scores], "criteria": [c.id for c in criteria]}
 
 
 def _scan(event_id: int, ticket_id: int | None, scan_id: str, **changes) -> dict:
@@ -76,23 +76,23 @@ def _scan(event_id: int, ticket_id: int | None, scan_id: str, **changes) -> dict
 
 
 def _order(w: dict) -> dict:
-    return dict(event_id=w["event"], code=secrets.token_hex(8), reference="DH-PARITY", form_token="parity-token",
-                email="b@example.org", buyer_name="Bilal", access_needs="", organisation="", community_declaration="",
-                status="confirmed", total_pence=0, consent_at=AT, paid_at=None, paid_note="", created_at=AT,
-                cancelled_at=None)
+    return {"event_id": w["event"], "code": secrets.token_hex(8), "reference": "DH-PARITY", "form_token": "parity-token",
+                "email": "b@example.org", "buyer_name": "Bilal", "access_needs": "", "organisation": "", "community_declaration": "",
+                "status": "confirmed", "total_pence": 0, "consent_at": AT, "paid_at": None, "paid_note": "", "created_at": AT,
+                "cancelled_at": None}
 
 
 def _ticket(w: dict) -> dict:
-    return dict(code=secrets.token_hex(6), order_id=w["order"], event_id=w["event"], ticket_type_id=w["type"],
-                attendee_name="Chen Wei", price_pence=0, status="valid", created_at=AT, cancelled_at=None,
-                checked_in_at=None, checked_in_device="", checked_in_gate="", inside=False)
+    return {"code": secrets.token_hex(6), "order_id": w["order"], "event_id": w["event"], "ticket_type_id": w["type"],
+                "attendee_name": "Chen Wei", "price_pence": 0, "status": "valid", "created_at": AT, "cancelled_at": None,
+                "checked_in_at": None, "checked_in_device": "", "checked_in_gate": "", "inside": False}
 
 
 def _outbox(w: dict) -> dict:
-    return dict(message_id=secrets.token_hex(16), to_addr="amina@example.org", subject="Your tickets",
-                text_body="", html_body=None, body={"provider": "tickets", "args": {"order_id": w["order"]}},
-                attachments=[{"provider": "ics", "args": {"event_id": w["event"]}}], status="pending", attempts=0,
-                next_attempt_at=AT, last_error=None, claimed_until=None, sent_at=None, created_at=AT)
+    return {"message_id": secrets.token_hex(16), "to_addr": "amina@example.org", "subject": "Your tickets",
+                "text_body": "", "html_body": None, "body": {"provider": "tickets", "args": {"order_id": w["order"]}},
+                "attachments": [{"provider": "ics", "args": {"event_id": w["event"]}}], "status": "pending", "attempts": 0,
+                "next_attempt_at": AT, "last_error": None, "claimed_until": None, "sent_at": None, "created_at": AT}
 
 
 def _audit(w: dict, n: int) -> dict:

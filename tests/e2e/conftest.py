@@ -118,7 +118,7 @@ def _denhub_command() -> list[str]:
 
 def _run(args: list[str], env: dict[str, str]) -> str:
     result = subprocess.run(
-        _denhub_command() + args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        _denhub_command() + args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )
     if result.returncode != 0:
         command = " ".join(args)

@@ -41,8 +41,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_organiser import sign_in as organiser_sign_in
 from tests.ticketing.factories import booking_form, form_token_from
-from ticketing.models import CheckIn
-from ticketing.models import EventKey, Order, Ticket, TicketType
+from ticketing.models import CheckIn, EventKey, Order, Ticket, TicketType
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, sign_ticket
 

@@ -7,13 +7,13 @@ import itertools
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import Role, User
-from kernel.db import utcnow
 from judging import sheets
 from judging.competitions import create_competition
 from judging.entrants import EntrantInput, add_entrant
 from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
 from judging.rubric import criteria_for
+from kernel.accounts import Role, User
+from kernel.db import utcnow
 from tests.factories import make_event, make_user
 
 _seq = itertools.count(1)

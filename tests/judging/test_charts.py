@@ -66,7 +66,7 @@ def test_more_criteria_than_patterns_are_numbered():
     svg = str(chart.rows[0].svg)
     assert f'height="{3.5 * 2 + n * 6.5 + (n - 1) * 1.5:g}pt"' in svg  # 93.5
     assert ">7.0 (1)</text>" in svg and f">7.0 ({n})</text>" in svg
-    assert [label for _, label in chart.legend][0] == "1. Criterion 0"
+    assert next(label for _, label in chart.legend) == "1. Criterion 0"
     # the eleventh criterion wears the first one's fill again: the number tells them apart
     assert 'fill="#000"' in str(chart.legend[0][0]) and 'fill="#000"' in str(chart.legend[n - 1][0])
 

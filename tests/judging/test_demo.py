@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from denhub import demo
-from kernel.accounts import User, authenticate
-from kernel.db import utcnow
 from judging import judges as panel_service
 from judging.entrants import entrants_for
 from judging.models import Competition, JudgeAssignment
 from judging.rubric import criteria_for
+from kernel.accounts import User, authenticate
+from kernel.db import utcnow
 
 
 async def test_the_demo_pitch_night_has_a_competition_ready_to_judge(db):

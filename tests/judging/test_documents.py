@@ -6,6 +6,7 @@ emoji and Bengali names that must not break the layout."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import subprocess
 from pathlib import Path
@@ -230,7 +231,7 @@ async def test_score_sheets_one_section_per_judge_with_rubric_and_running_order(
         mine = [name for name in JUDGES if shows(name, text)]
         assert len(mine) == 1, text[:300]
         owners.append(mine[0])
-    assert [owners[0]] + [b for a, b in zip(owners, owners[1:]) if a != b] == [j.name for j in doc.judges]
+    assert [owners[0]] + [b for a, b in itertools.pairwise(owners) if a != b] == [j.name for j in doc.judges]
     for judge in doc.judges:
         text = "\n".join(t for t, o in zip(pages, owners) if o == judge.name)
         assert flat(text).count("Socialimpact") >= 2  # the rubric and the column headings
@@ -527,7 +528,7 @@ async def test_long_emoji_and_bengali_names_wrap_inside_the_page():
 
 
 def test_templates_escape_what_people_type():
-    competition, event, criteria, entrants, judges = _awkward()
+    competition, event, criteria, entrants, _judges = _awkward()
     entrants[0].enterprise = '<script>alert("x")</script> & Co'
     doc = ScoreSheetsDoc(competition=competition, event=event, criteria=criteria, entrants=entrants, rounds={},
                          judges=[SheetJudge(11, "<b>Judge</b>", False, frozenset())],

@@ -40,7 +40,7 @@ CLOSED = [
 
 
 def way_back(text: str) -> tuple[str, str] | None:
-    found = re.search(r'<section class="error-page".*?<p><a href="([^"]*)">([^<]*)</a></p>', text, re.S)
+    found = re.search(r'<section class="error-page".*?<p><a href="([^"]*)">([^<]*)</a></p>', text, re.DOTALL)
     return (found.group(1), found.group(2)) if found else None
 
 

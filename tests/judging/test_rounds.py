@@ -8,8 +8,6 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from kernel.accounts import Role
-from kernel.db import utcnow
 from judging import judges, night, results, sheets
 from judging.audit import audit_trail
 from judging.competitions import get_competition, release_results
@@ -17,6 +15,8 @@ from judging.entrants import EntrantInput, update_entrant
 from judging.errors import InvalidInput, NotFound, PitchNotStarted, RoundRule, ScoringClosed
 from judging.models import AuditEntry, Competition, Conflict, Entrant, Round, ScoreSheet
 from judging.rounds import add_round, advance_entrants
+from kernel.accounts import Role
+from kernel.db import utcnow
 from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_error_page, new_client, page_text, sign_in
 from tests.factories import PASSWORD
@@ -54,7 +54,7 @@ async def _advance(db, competition, final, ids):
 
 
 async def test_advancing_makes_linked_finalists_without_copying_scores(db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, two) = await _heats(db)
+    competition, (heat1, _heat2, final), (a, _b, _c, d), (_one, two) = await _heats(db)
     finalists = await _advance(db, competition, final, [a.id, d.id])
     async with db.read() as session:
         rows = list(await session.scalars(select(Entrant).where(Entrant.round_id == final.id).order_by(Entrant.id)))
@@ -77,7 +77,7 @@ async def test_advancing_makes_linked_finalists_without_copying_scores(db):
 
 
 async def test_a_finalist_is_scored_in_the_final_apart_from_their_heat_sheet(db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, two) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, b, c, d), (one, two) = await _heats(db)
     fa, fb = await _advance(db, competition, final, [a.id, b.id])
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
@@ -104,7 +104,7 @@ async def test_a_finalist_is_scored_in_the_final_apart_from_their_heat_sheet(db)
 
 
 async def test_results_rank_the_final_first_and_separately_and_name_each_finalists_heat(db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, two) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, b, c, d), (one, _two) = await _heats(db)
     fa, fd = await _advance(db, competition, final, [a.id, d.id])
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
@@ -134,7 +134,7 @@ async def test_results_rank_the_final_first_and_separately_and_name_each_finalis
 
 
 async def test_top_of_a_heat_follows_its_ranking_and_needs_submitted_scores(db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, _heat2, final), (a, b, c, _d), _ = await _heats(db)
     async with db.write() as session:
         empty = await add_round(session=session, competition=competition, name="Heat 3", actor_id=None)
         await make_entrant(session, competition, round_id=empty.id)
@@ -155,7 +155,7 @@ async def test_top_of_a_heat_follows_its_ranking_and_needs_submitted_scores(db):
 
 
 async def test_advancing_refuses_bad_choices_and_changes_nothing(db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, _heat2, final), (a, b, _c, _d), _ = await _heats(db)
     async with db.write() as session:
         other = await make_competition(session)
         other_heat = await add_round(session=session, competition=other, name="Heat", actor_id=None)
@@ -197,7 +197,7 @@ async def test_advancing_refuses_bad_choices_and_changes_nothing(db):
 
 
 async def test_an_entrant_with_score_sheets_cannot_move_to_another_round(db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, heat2, final), (a, b, _c, _d), _ = await _heats(db)
     async with db.write() as session:
         fresh_entrant = await make_entrant(session, competition, round_id=heat1.id)
     (fa,) = await _advance(db, competition, final, [a.id])
@@ -229,7 +229,7 @@ async def test_an_entrant_with_score_sheets_cannot_move_to_another_round(db):
 # --- through HTTP ----------------------------------------------------------------------------------
 
 async def test_organiser_advances_the_top_of_a_heat_and_chosen_entrants(client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, _) = await _heats(db)
+    competition, (heat1, _heat2, final), (a, b, c, d), (one, _) = await _heats(db)
     await sign_in(client, db, Role.ORGANISER)
     base = f"/organiser/competitions/{competition.id}"
     page = await client.get(f"{base}/entrants")
@@ -284,7 +284,7 @@ async def test_organiser_advances_the_top_of_a_heat_and_chosen_entrants(client, 
     ({"final_id": "FINAL", "top": "2", "heat_id": "EMPTY_HEAT"}, 409, "no submitted scores"),
 ])
 async def test_bad_advance_requests_get_a_clear_4xx(client, db, form, status, message):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, _heat2, final), (a, _b, _c, _d), _ = await _heats(db)
     async with db.write() as session:
         other = await make_competition(session)
         foreign_heat = await add_round(session=session, competition=other, name="Heat", actor_id=None)
@@ -307,7 +307,7 @@ async def test_bad_advance_requests_get_a_clear_4xx(client, db, form, status, me
 
 
 async def test_only_organisers_advance_and_csrf_is_required(app, client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, _) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, _b, _c, _d), (one, _) = await _heats(db)
     url = f"/organiser/competitions/{competition.id}/advance"
     data = {"final_id": str(final.id), "entrant": [str(a.id)]}
     async with new_client(app) as anonymous:
@@ -328,7 +328,7 @@ async def test_only_organisers_advance_and_csrf_is_required(app, client, db):
 
 
 async def test_organiser_cannot_move_a_scored_entrant_by_editing_it(client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, heat2, _final), (_a, b, _c, _d), _ = await _heats(db)
     await sign_in(client, db, Role.ORGANISER)
     url = f"/organiser/competitions/{competition.id}/entrants/{b.id}/edit"
     token = await csrf_for(client, url)
@@ -342,7 +342,7 @@ async def test_organiser_cannot_move_a_scored_entrant_by_editing_it(client, db):
 
 
 async def test_judges_see_the_finalists_after_the_heats_and_score_them_once_open(client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, _) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, b, c, d), (one, _) = await _heats(db)
     (fa,) = await _advance(db, competition, final, [a.id])
     await login(client, one.email, PASSWORD)
     page = page_text(await client.get(f"/judging/{competition.id}"))

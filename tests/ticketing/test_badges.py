@@ -29,8 +29,7 @@ from tests.ticketing.factories import make_order, make_ticket_type
 from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, need, page_fonts
 from ticketing import services
 from ticketing.badges import event_badges
-from ticketing.models import DoorAssignment
-from ticketing.models import EventKey
+from ticketing.models import DoorAssignment, EventKey
 from ticketing.signing import generate_keypair, initials, sign_ticket, verify_ticket
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -400,7 +399,7 @@ async def test_organiser_chooses_prepares_and_downloads(app, db, festival):
         page = html.unescape(form.text)
         assert "Everyone at the event (4)" in page and "Attendees (3)" in page and "Volunteers (1)" in page
         assert "Organisers (2)" in page and "Adult (2)" in page and "Child (1)" in page
-        assert 'href="/organiser/events/%d/badges" aria-current="page"' % event.id in form.text
+        assert f'href="/organiser/events/{event.id}/badges" aria-current="page"' in form.text
 
         prepare = await client.get(f"/organiser/events/{event.id}/badges/prepare",
                                    params={"layout": "a6", "role": "attendee", "type": festival["adult"].id})

@@ -64,7 +64,7 @@ async def test_cancelled_unpaid_wrong_event_unknown_forged(db):
         await services.cancel_tickets(session=session, tickets=[t])
     assert (await _scan(db, event, payload)).verdict == Verdict.CANCELLED
 
-    unpaid, unpaid_payload, order = await _book(db, event, paid_type)
+    _unpaid, unpaid_payload, order = await _book(db, event, paid_type)
     result = await _scan(db, event, unpaid_payload)
     assert result.verdict == Verdict.UNPAID and result.as_json()["ticket"]["unpaid"] is True
     async with db.write() as session:
@@ -159,7 +159,7 @@ async def test_scans_arriving_together_are_each_judged_in_arrival_order(db):
 
     event, tt = await _setup(db)
     booked = [await _book(db, event, tt, name=f"Guest {i}") for i in range(6)]
-    _, forger_public = generate_keypair()
+    _, _forger_public = generate_keypair()
     texts = [payload for _, payload, _ in booked]
     # each ticket twice (the second is a duplicate), a forged code, an unknown code, one replayed scan id
     scans = [*texts, *texts, texts[0].rsplit(".", 1)[0] + ".AAAA", "NOSUCHCODE123"]
@@ -283,7 +283,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     assert await _inside(db, event) == (1, 0)
 
     # Scanned in offline at T3, while inside (admitted T1), checked out online at T4: a late scan, no re-entry.
-    ticket2, payload2, _ = await _book(db, event, tt, name="Guest 2")
+    _ticket2, payload2, _ = await _book(db, event, tt, name="Guest 2")
     assert (await _scan(db, event, payload2, now=at[1])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload2, direction="out", now=at[4])).verdict == Verdict.CHECKED_OUT
     late = await _scan(db, event, payload2, device="Offline", scanned_at=at[3], client_scan_id="o-2", offline=True)
@@ -292,7 +292,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
 
     # Out online at T1 and back in at T3; a check-out made offline at T2 syncs after: older than the T3
     # entry, so they are still inside.
-    ticket3, payload3, _ = await _book(db, event, tt, name="Guest 3")
+    _ticket3, payload3, _ = await _book(db, event, tt, name="Guest 3")
     assert (await _scan(db, event, payload3, now=at[0])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload3, direction="out", now=at[1])).verdict == Verdict.CHECKED_OUT
     assert (await _scan(db, event, payload3, now=at[3])).verdict == Verdict.READMITTED
@@ -301,7 +301,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     assert await _inside(db, event) == (3, 1)
 
     # A real re-entry made offline after the last recorded exit still counts.
-    ticket4, payload4, _ = await _book(db, event, tt, name="Guest 4")
+    _ticket4, payload4, _ = await _book(db, event, tt, name="Guest 4")
     assert (await _scan(db, event, payload4, now=at[0])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload4, direction="out", now=at[1])).verdict == Verdict.CHECKED_OUT
     back = await _scan(db, event, payload4, scanned_at=at[2], client_scan_id="o-4", offline=True)

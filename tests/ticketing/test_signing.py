@@ -319,7 +319,7 @@ def test_with_the_private_half_an_issued_ticket_is_recognised_and_anything_else_
     forged = sign_ticket(other_private, ticket_code="ISSUED1", event_id=7, ticket_type_id=3, initials="নর")
     with pytest.raises(ForgedTicket):
         verify_ticket_remembered(public, forged, private)
-    head, claims, signature = good.split(".")
+    head, _claims, signature = good.split(".")
     tampered_claims = sign_ticket(private, ticket_code="ISSUED2", event_id=7, ticket_type_id=3,
                                   initials="নর").split(".")[1]
     with pytest.raises(ForgedTicket):

@@ -19,9 +19,9 @@ from tests.core.helpers import new_client, sign_in
 from tests.core.test_mail import smtp_server, smtp_settings  # noqa: F401 - smtp_server is a fixture
 from tests.factories import make_event
 from tests.ticketing.factories import book, make_ticket_type
+from ticketing.domain import DOMAIN as TICKETING
 from ticketing.models import Order, Ticket
 from ticketing.signing import verify_ticket
-from ticketing.domain import DOMAIN as TICKETING
 
 
 @pytest.fixture

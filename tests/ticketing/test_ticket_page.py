@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import math
 import re
 from collections import Counter
@@ -45,7 +46,7 @@ async def test_ticket_and_order_codes_are_long_random_and_unique(db):
     for code in order_codes:
         assert re.fullmatch(r"[A-Za-z0-9_-]{21,40}", code)
     # not a counter or a timestamp: codes made one after the other share no prefix to speak of
-    longest_shared_prefix = max(len(_common_prefix(a, b)) for a, b in zip(codes, codes[1:]))
+    longest_shared_prefix = max(len(_common_prefix(a, b)) for a, b in itertools.pairwise(codes))
     assert longest_shared_prefix <= 4
     # characters spread over the whole base64url alphabet (a sequential or hex code would not)
     counts = Counter("".join(codes))
