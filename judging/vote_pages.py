@@ -12,10 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from judging import votes
+from judging.entrants import entrants_for
 from judging.errors import JudgingError
 from judging.models import Entrant
 from judging.pages import load_competition
-from judging.services import entrants_for
 from kernel.auth import PUBLIC, flash, form_id, guard
 from kernel.hooks import Panel
 from kernel.web import render
