@@ -28,7 +28,7 @@ run: $(STAMP)
 	$(BIN)/denhub serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 # ruff, then the import contracts in pyproject.toml; both run, so one report shows every failure
 lint: $(STAMP)

@@ -44,10 +44,10 @@ from kernel.accounts import Role, User
 from kernel.db import utcnow
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event
+from tests.files import need, pdf_pages, write_pdf
 from tests.judging.factories import make_competition, make_entrant, make_judge, make_tickets, score
-from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, need, page_fonts
+from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, page_fonts
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BASE_URL = "http://testserver"  # the `settings` fixture's base_url
 MM = 25.4
 
@@ -108,23 +108,9 @@ async def _competition(db, competition_id: int) -> Competition:
         return await session.get(Competition, competition_id)
 
 
-def save(pdf: bytes, stem: str, dpi: int | None = None) -> list[Path]:
-    """Write tests/artifacts/<stem>.pdf, and each page as <stem>-N.png when dpi is given."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{stem}.pdf"
-    path.write_bytes(pdf)
-    if dpi is None:
-        return []
-    for old in ARTIFACTS.glob(f"{stem}-*.png"):
-        old.unlink()
-    subprocess.run([need("pdftoppm"), "-r", str(dpi), "-png", str(path), str(ARTIFACTS / stem)], check=True)
-    return sorted(ARTIFACTS.glob(f"{stem}-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-
-
 def pdftotext(pdf: bytes, stem: str) -> list[str]:
     """Each page's text by poppler (pypdf garbles a page once a glyph is missing, as with emoji)."""
-    save(pdf, stem)
-    out = subprocess.run([need("pdftotext"), "-layout", str(ARTIFACTS / f"{stem}.pdf"), "-"], check=True,
+    out = subprocess.run([need("pdftotext"), "-layout", str(write_pdf(pdf, stem)), "-"], check=True,
                          capture_output=True, text=True).stdout
     return out.split("\f")[:-1]
 
@@ -144,8 +130,7 @@ def shows(name: str, text: str) -> bool:
 
 def assert_fonts_embedded_and_complete(pdf: bytes, stem: str, *, bengali: bool = True) -> None:
     """pdffonts: every font embedded, ours only (Bengali among them when asked); no .notdef glyph drawn."""
-    save(pdf, stem)
-    out = subprocess.run([need("pdffonts"), str(ARTIFACTS / f"{stem}.pdf")], check=True, capture_output=True,
+    out = subprocess.run([need("pdffonts"), str(write_pdf(pdf, stem))], check=True, capture_output=True,
                          text=True).stdout
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     assert rows, out
@@ -256,7 +241,7 @@ async def test_every_score_sheet_qr_code_scans_to_the_scoring_page(db, night):
     async with db.read() as session:
         doc = await load_score_sheets(session=session, competition=competition, base_url=BASE_URL)
     _, _, pdf = await score_sheets_pdf(doc)
-    pngs = save(pdf, "judging-doc-sheets", dpi=150)
+    pngs = pdf_pages(pdf, "judging-doc-sheets", dpi=150)
     found = []
     for png in pngs:
         for result in qr_codes(png):
@@ -285,7 +270,7 @@ async def test_a_long_running_order_flows_onto_more_pages_with_the_headings_repe
         assert "Socialimpact" in flat(text) and "Viability" in text  # the table's headings again
         seen += re.findall(r"Enterprise number (\d\d)", text)
     assert seen == [f"{i:02d}" for i in range(1, 15)]  # every entrant once, in running order
-    for png in save(pdf, "judging-doc-sheets-long", dpi=80):
+    for png in pdf_pages(pdf, "judging-doc-sheets-long", dpi=80):
         assert ink_outside(png, 80) == 0
 
 
@@ -519,7 +504,7 @@ async def test_long_emoji_and_bengali_names_wrap_inside_the_page():
         assert flat("Zoë’s 😀 Solar") in whole and "Łódź" in whole, stem
         assert letters("সুমাইয়া বেগম")[:3] in letters("".join(pages)) or letters(BENGALI_LONG)[:6] in letters(
             "".join(pages)), stem
-        for png in save(pdf, stem, dpi=80):
+        for png in pdf_pages(pdf, stem, dpi=80):
             assert ink_outside(png, 80) == 0, png  # nothing runs off the page
     assert len(pdftotext(sheets_pdf, "judging-doc-awkward-sheets")) >= 3  # one judge a page at least
     # the feedback pack never names a judge, even a 200-character one

@@ -25,14 +25,14 @@ from kernel.badges import (
 from tests.conftest import TEST_SECRET
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event, make_user
+from tests.files import need, pdf_pages, write_pdf
 from tests.ticketing.factories import make_order, make_ticket_type
-from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, need, page_fonts
+from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, page_fonts
 from ticketing import services
 from ticketing.badges import event_badges
 from ticketing.models import DoorAssignment, EventKey
 from ticketing.signing import generate_keypair, initials, sign_ticket, verify_ticket
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 EVENT_TITLE = "বাংলা মাস: Bangla Month celebration"
 EVENT_ID = 12
 KEYS = generate_keypair()
@@ -52,18 +52,6 @@ def attendee(i: int, name: str, organisation: str = "Handsworth Community Kitche
 
 
 SEVENTEEN = [attendee(i, name) for i, name in enumerate(LATIN_NAMES + BENGALI_NAMES)]
-
-
-def render_png(pdf: bytes, stem: str, dpi: int = 150) -> list[Path]:
-    """Write the PDF to tests/artifacts/<stem>.pdf and each page to <stem>-N.png; returns the PNGs."""
-    pdftoppm = need("pdftoppm")
-    ARTIFACTS.mkdir(exist_ok=True)
-    for old in ARTIFACTS.glob(f"{stem}-*.png"):
-        old.unlink()
-    path = ARTIFACTS / f"{stem}.pdf"
-    path.write_bytes(pdf)
-    subprocess.run([pdftoppm, "-r", str(dpi), "-png", str(path), str(ARTIFACTS / stem)], check=True)
-    return sorted(ARTIFACTS.glob(f"{stem}-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
 
 
 def qr_codes(png: Path) -> list:
@@ -186,7 +174,7 @@ def test_parallel_and_single_renders_say_the_same(sheet_pdf):
 
 
 def test_every_qr_on_the_sheets_scans_and_verifies_with_the_event_key(sheet_pdf):
-    pngs = render_png(sheet_pdf, "badges-sheet", dpi=150)
+    pngs = pdf_pages(sheet_pdf, "badges-sheet", dpi=150)
     assert len(pngs) == 2
     codes = {}
     for png, expected in zip(pngs, (10, 7), strict=True):
@@ -204,7 +192,7 @@ def test_every_qr_on_the_sheets_scans_and_verifies_with_the_event_key(sheet_pdf)
 def test_a6_and_label_qr_codes_scan(layout, min_mm):
     badges = SEVENTEEN[-5:]
     pdf = render_badges(badges, layout, parallel=False)
-    pngs = render_png(pdf, f"badges-{layout}", dpi=150)
+    pngs = pdf_pages(pdf, f"badges-{layout}", dpi=150)
     found = []
     for png in pngs:
         for result in qr_codes(png):
@@ -220,9 +208,7 @@ def test_bengali_is_embedded_from_our_font_with_no_missing_glyph(sheet_pdf):
     assert families == {"Noto Sans", "Noto Sans Bengali"}
     for page in reader.pages:
         assert missing_glyphs(reader, page) == []
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "badges-fonts.pdf"
-    path.write_bytes(sheet_pdf)
+    path = write_pdf(sheet_pdf, "badges-fonts")
     out = subprocess.run([need("pdffonts"), str(path)], check=True, capture_output=True, text=True).stdout
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     assert any("Denhub-Bengali" in row[0] for row in rows), out
@@ -245,7 +231,7 @@ def test_a_200_character_name_stays_inside_its_badge_and_a_half_sheet_is_blank_b
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
     assert flat(LONG_NAME) in flat(text) and "JUDGE" in text
-    [png] = render_png(pdf, "badges-long-name", dpi=100)
+    [png] = pdf_pages(pdf, "badges-long-name", dpi=100)
     image = Image.open(png)
     # The grid starts at 15 x 11 mm; cells are 90 x 55 mm with cards 2 mm inside. Three cells are filled:
     # row 0 (both) and row 1 (left). Below the long name's card, before the next card: only the cut-mark
@@ -263,9 +249,7 @@ def test_emoji_and_mixed_scripts_render():
     for layout in LAYOUTS:
         pdf = render_badges(badges, layout, parallel=False)
         # poppler, not pypdf: pypdf garbles a page's text once a glyph is missing (WeasyPrint's .notdef)
-        path = ARTIFACTS / f"badges-mixed-{layout}.pdf"
-        ARTIFACTS.mkdir(exist_ok=True)
-        path.write_bytes(pdf)
+        path = write_pdf(pdf, f"badges-mixed-{layout}")
         text = subprocess.run([need("pdftotext"), str(path), "-"], check=True, capture_output=True,
                               text=True).stdout
         assert "Zoë 😀 Łukasz 王小明" in text and "محمد" in text and "ORGANISER" in text and "VOLUNTEER" in text

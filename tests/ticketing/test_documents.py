@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import unicodedata
@@ -20,10 +19,10 @@ from pypdf.generic import ContentStream
 
 from kernel.pdf import render_pdf, render_pdf_sync
 from kernel.settings import PROJECT_ROOT
+from tests.files import need, pdf_pages, write_pdf
 from ticketing.documents import TicketDoc, ticket_html, ticket_pdf, when_label
 from ticketing.signing import generate_keypair, initials, sign_ticket, verify_ticket
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 EVENT_TITLE = "বাংলা মাস: Bangla Month celebration"
 ENGLISH_NAME = "Eleanor Whitfield-Okafor"
 BENGALI_NAME = "সুমাইয়া বেগম"
@@ -73,23 +72,12 @@ def rendered() -> tuple[str, str, bytes]:
         result = asyncio.run(ticket_pdf(TICKETS, filename_stem="bangla month/tickets"))
     finally:
         logger.removeHandler(WEASYPRINT_WARNINGS)
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "tickets.pdf").write_bytes(result[2])
     return result
 
 
 @pytest.fixture(scope="module")
 def reader(rendered) -> PdfReader:
     return PdfReader(io.BytesIO(rendered[2]))
-
-
-def need(tool: str, package: str = "poppler-utils") -> str:
-    path = shutil.which(tool)
-    if path is None:
-        from tests.conftest import skip_or_fail
-
-        skip_or_fail(f"{tool} ({package}) not installed")
-    return path
 
 
 def letters(text: str) -> str:
@@ -212,7 +200,7 @@ def test_missing_glyph_check_catches_tofu():
 
 def test_pdffonts_lists_every_font_embedded(rendered):
     pdffonts = need("pdffonts")
-    path = ARTIFACTS / "tickets.pdf"
+    path = write_pdf(rendered[2], "tickets")
     out = subprocess.run([pdffonts, str(path)], check=True, capture_output=True, text=True).stdout
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     assert any("Denhub-Bengali" in row[0] for row in rows), out
@@ -227,10 +215,7 @@ def test_qr_codes_scan_from_a_150_dpi_render_and_verify(rendered):
     import zxingcpp
     from PIL import Image
 
-    pdftoppm = need("pdftoppm")
-    pdf, prefix = ARTIFACTS / "tickets.pdf", ARTIFACTS / "tickets"
-    subprocess.run([pdftoppm, "-r", "150", "-png", str(pdf), str(prefix)], check=True)
-    pages = sorted(ARTIFACTS.glob("tickets-*.png"))
+    pages = pdf_pages(rendered[2], "tickets", dpi=150)
     assert len(pages) == 2
     for png, ticket in zip(pages, TICKETS, strict=True):
         results = [
@@ -252,16 +237,11 @@ def test_cancelled_ticket_is_marked_and_has_no_qr():
     from PIL import Image
 
     _, _, pdf = asyncio.run(ticket_pdf([make_doc("Z9Z9Z9Z9Z9", "রহিম উদ্দিন", status="cancelled")]))
-    path = ARTIFACTS / "ticket-cancelled.pdf"
-    ARTIFACTS.mkdir(exist_ok=True)
-    path.write_bytes(pdf)
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert "CANCELLED" in text and "will not be accepted" in text and "Z9Z9Z9Z9Z9" in text
     assert "রহিম উদ্দিন" in text
-    pdftoppm = need("pdftoppm")
-    prefix = ARTIFACTS / "ticket-cancelled"
-    subprocess.run([pdftoppm, "-r", "100", "-png", str(path), str(prefix)], check=True)
-    image = Image.open(next(ARTIFACTS.glob("ticket-cancelled-*.png")))
+    [page] = pdf_pages(pdf, "ticket-cancelled", dpi=100)
+    image = Image.open(page)
     assert zxingcpp.read_barcodes(image) == []
 
 
