@@ -33,7 +33,6 @@ import csv
 import datetime as dt
 import http.cookiejar
 import io
-import os
 import re
 import secrets
 import threading
@@ -44,20 +43,10 @@ import uuid
 from collections import defaultdict
 
 from bench import checkin
-from bench.common import (
-    BenchError,
-    WrkResult,
-    bench_command,
-    demo_database,
-    emit,
-    ensure_wrk,
-    free_port,
-    log,
-    median,
-    record,
-    run_wrk,
-    serve,
-)
+from bench.common import BenchError, bench_command, emit, log, median, record, setting
+from bench.databases import demo_database
+from bench.servers import free_port, serve
+from bench.wrk import WrkResult, ensure_wrk, run_wrk, tally
 
 TARGET_RATIO = 2.0
 ORGANISER_EMAIL = "bench.organiser@example.org"
@@ -226,18 +215,13 @@ class Organiser(threading.Thread):
 
 # --- the benchmark ----------------------------------------------------------------------------------
 
-def _setting(name: str, default: float) -> float:
-    raw = os.environ.get(f"BENCH_{name}")
-    return float(raw) if raw else default
-
-
 def main() -> None:
-    duration = _setting("DURATION", 5)
-    runs = int(_setting("RUNS", 3))
-    connections = int(_setting("CONNECTIONS", 32))
-    threads = int(_setting("THREADS", 2))
-    warmup = _setting("WARMUP", 2)
-    attendees = int(_setting("EXPORT_ATTENDEES", 20000))
+    duration = setting("DURATION", 5)
+    runs = int(setting("RUNS", 3))
+    connections = int(setting("CONNECTIONS", 32))
+    threads = int(setting("THREADS", 2))
+    warmup = setting("WARMUP", 2)
+    attendees = int(setting("EXPORT_ATTENDEES", 20000))
     ensure_wrk()
 
     port = free_port()
@@ -248,7 +232,7 @@ def main() -> None:
         log(f"booked in {time.monotonic() - started:.0f} s ({data['orders']} orders)")
         event_id = data["event_id"]
         with serve("denhub.app:app_factory", env=db.env, port=port, ready_path="/healthz") as app:
-            cookie, csrf = checkin.sign_in(app.url, event_id)
+            cookie, csrf = checkin.door_session(app.url, event_id)
             first = checkin.scan_once(app.url, event_id, cookie, csrf, data["payloads"][-1], "check-1")
             fake = checkin.scan_once(app.url, event_id, cookie, csrf, data["forged"][0], "check-2")
             if (first["verdict"], fake["verdict"]) != ("admitted", "forged"):
@@ -266,7 +250,7 @@ def main() -> None:
                 # A long timeout: a scan that waits seconds behind an export is the figure, not a failure.
                 result = run_wrk(scan_url, connections=connections, threads=threads, duration=seconds,
                                  lua_script=script, timeout=30).check()
-                mix = checkin.parse_mix(result.output)
+                mix = tally(result.output, "BENCH_MIX")
                 if mix["other"]:
                     raise BenchError(f"{mix['other']} scans had an unexpected verdict: {mix}")
                 log(f"server CPU {app.cpu_seconds() - cpu:.1f} s over the {seconds:g} s of scans")
