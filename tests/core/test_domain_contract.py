@@ -25,29 +25,39 @@ async def test_a_new_domain_plugs_in_by_being_listed(settings):
         db = app.state.db
         async with db.engine.begin() as connection:  # a real domain's table comes with its migration
             await connection.run_sync(ToyBase.metadata.create_all)
-        async with db.write() as session:  # its demo row, after the events it hangs on
-            created = await demo.load(session=session, now=utcnow(), organiser_password="organiser-password-1",
-                                      domains=app.state.hooks.domains)
-        assert [s.name for s in created["toy"]] == ["Shahida Steward"] and created["events"]
-        festival = next(e for e in created["events"] if e.slug.startswith("bangla-month"))
-        workshop = next(e for e in created["events"] if e.slug.startswith("social-enterprise"))
-
-        async with new_client(app) as client:
-            page = await client.get(f"/stewards/{festival.id}")  # its route, under its own prefix
-            assert page.status_code == 200 and page.text == "Shahida Steward"
-            await sign_in(client, db, Role.ORGANISER)
-            badges = html.unescape((await client.get(f"/organiser/events/{festival.id}/badges")).text)
-            assert "Stewards (1)" in badges and "Attendees (0)" in badges  # its badge role beside ticketing's
-            pdf = await client.get(f"/organiser/events/{festival.id}/badges.pdf", params={"role": "steward"})
-            assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-            other = html.unescape((await client.get(f"/organiser/events/{workshop.id}/badges")).text)
-            assert "Stewards (" not in other and "Attendees (0)" in other  # declined: no stewards there
-            assert '<a href="/stewards/1">Stewards</a>' in (await client.get("/organiser/events")).text
+        try:
+            festival = await _walk_through_the_toy(app, db)
+        finally:  # the PostgreSQL database is shared by the run's tests: leave it as the migrations made it
+            async with db.engine.begin() as connection:
+                await connection.run_sync(ToyBase.metadata.drop_all)
 
     plain = create_app(settings)  # the app without it knows nothing of it
     async with plain.router.lifespan_context(plain), new_client(plain) as client:
         assert (await client.get(f"/stewards/{festival.id}")).status_code == 404
         assert "steward" not in plain.state.hooks.badge_roles
+
+
+async def _walk_through_the_toy(app, db):
+    """Its demo row, its page, its badges and its menu entry, in the app that lists it."""
+    async with db.write() as session:  # its demo row, after the events it hangs on
+        created = await demo.load(session=session, now=utcnow(), organiser_password="organiser-password-1",
+                                  domains=app.state.hooks.domains)
+    assert [s.name for s in created["toy"]] == ["Shahida Steward"] and created["events"]
+    festival = next(e for e in created["events"] if e.slug.startswith("bangla-month"))
+    workshop = next(e for e in created["events"] if e.slug.startswith("social-enterprise"))
+
+    async with new_client(app) as client:
+        page = await client.get(f"/stewards/{festival.id}")  # its route, under its own prefix
+        assert page.status_code == 200 and page.text == "Shahida Steward"
+        await sign_in(client, db, Role.ORGANISER)
+        badges = html.unescape((await client.get(f"/organiser/events/{festival.id}/badges")).text)
+        assert "Stewards (1)" in badges and "Attendees (0)" in badges  # its badge role beside ticketing's
+        pdf = await client.get(f"/organiser/events/{festival.id}/badges.pdf", params={"role": "steward"})
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        other = html.unescape((await client.get(f"/organiser/events/{workshop.id}/badges")).text)
+        assert "Stewards (" not in other and "Attendees (0)" in other  # declined: no stewards there
+        assert '<a href="/stewards/1">Stewards</a>' in (await client.get("/organiser/events")).text
+    return festival
 
 
 def test_two_domains_cannot_claim_the_same_thing():

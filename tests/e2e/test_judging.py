@@ -127,10 +127,12 @@ async def _judge_signs_in(context, name: str, token: str, competition_id: int):
 async def _host(page, competition_id: int, action: str) -> None:
     """Press a host-screen button (the page reloads after each)."""
     await page.goto(f"/organiser/competitions/{competition_id}/host")
-    await page.get_by_role("button", name=re.compile(action)).click()
+    # The button's POST redirects back to this same address, so the address alone cannot tell the new page
+    # from the old: wait for the new page's load event, its deferred script included (moving on sooner
+    # cancels that script's download, a failed request).
+    async with page.expect_navigation(wait_until="load"):
+        await page.get_by_role("button", name=re.compile(action)).click()
     await expect(page).to_have_url(re.compile(rf"/organiser/competitions/{competition_id}/host$"))
-    # Loaded, its deferred script included: moving on sooner cancels that script's download (a failed request).
-    await page.wait_for_load_state("load")
 
 
 async def _score(page, entrant_id: int, marks: list[int]) -> None:
@@ -313,10 +315,11 @@ async def _shown_link(page, name: str) -> str:
 
 async def _host_press(page, button: str, said: str) -> None:
     """Press a button on the host screen; it reloads, saying what happened."""
-    await page.get_by_role("button", name=button).click()
+    # It reloads at the same address: wait for the new page's load event, its deferred script included
+    # (pressing on sooner would cancel that script's download).
+    async with page.expect_navigation(wait_until="load"):
+        await page.get_by_role("button", name=button).click()
     await expect(page.locator(".host-flash").filter(has_text=said)).to_be_visible()
-    # The flash shows before the deferred script has loaded; pressing on at once would cancel its download.
-    await page.wait_for_load_state("load")
 
 
 async def _judge_opens_link(context, link: str, name: str):
