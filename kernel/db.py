@@ -225,7 +225,7 @@ class Database:
     async def slow_read(self) -> AsyncIterator[AsyncSession]:
         """A session for a read that may take long (an organiser's export or search); rolled back at the end.
 
-        read()'s statements run on the event loop's thread on SQLite (see _InlineSQLite): right for the short
+        read()'s statements run on the event loop's thread on SQLite (see kernel.sqlite_driver): right for the short
         statements of a request, but one that scans thousands of rows holds up every request meanwhile, the
         door's scans among them. These run on aiosqlite's thread instead, on connections of their own (read
         only), and the loop serves the others while SQLite works. PostgreSQL (asyncpg never blocks the loop)
