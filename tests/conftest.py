@@ -137,6 +137,10 @@ def settings(db_url, tmp_path) -> Settings:
 async def app(settings):
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        # Without its outbox sender, which would render the PDF tickets of every booking a test makes (no
+        # test reads them) and, in tests that start servers on the same database, race theirs for the
+        # emails. Tests of email run a sender of their own (tests/core/test_mail.py, test_ticket_email.py).
+        await app.state.mail_sender.stop()
         yield app
 
 

@@ -36,9 +36,11 @@ def new_client(
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, **changes) -> AsyncIterator:
-    """An app (own process state: listing cache, settings) over the same database as `settings`."""
+    """An app (own process state: listing cache, settings) over the same database as `settings`; without
+    its outbox sender, as the `app` fixture."""
     app = create_app(dataclasses.replace(settings, **changes).validated())
     async with app.router.lifespan_context(app):
+        await app.state.mail_sender.stop()
         yield app
 
 

@@ -242,7 +242,7 @@ EVENT_TITLE = "Dragons’ Den pitch night: social entrepreneurs"
 PANTRY, BIKES, TUTORS, REPAIR, STITCH = (enterprise for _, enterprise, _, _ in judging_demo.ENTRANTS)
 NIA, BILAL, GRACE = (name for _, name, _ in judging_demo.JUDGES)
 BILAL_EMAIL = judging_demo.JUDGES[1][0]
-POLL_WAIT = 25_000  # ms: a waiting judge's phone asks every 15 s whether the pitch has started
+POLL_MS = 15_000  # a waiting judge's phone asks this often whether the pitch has started (static/js/judge.js)
 
 
 def _flat(mark: int) -> list[int]:
@@ -315,8 +315,8 @@ async def _shown_link(page, name: str) -> str:
 
 async def _host_press(page, button: str, said: str) -> None:
     """Press a button on the host screen; it reloads, saying what happened."""
-    # It reloads at the same address: wait for the new page's load event, its deferred script included
-    # (pressing on sooner would cancel that script's download).
+    await page.wait_for_load_state("load")  # pressing before its deferred script loads cancels the download
+    # It reloads at the same address: wait for the new page's load event, its deferred script included.
     async with page.expect_navigation(wait_until="load"):
         await page.get_by_role("button", name=button).click()
     await expect(page.locator(".host-flash").filter(has_text=said)).to_be_visible()
@@ -334,12 +334,14 @@ async def _judge_opens_link(context, link: str, name: str):
 
 
 async def _judge_taps_and_submits(page, enterprise: str, marks: list[int], *, shot: str | None = None):
-    """On the judge's phone, waiting on this entrant: the form opens by itself once the pitch has started;
-    one tap per criterion, then "Submit scores"."""
+    """On the judge's phone, waiting on this entrant: the form opens by itself once the pitch has started
+    (the phone's clock is moved on to its next question, not waited for); one tap per criterion, then
+    "Submit scores"."""
     await expect(page.get_by_role("heading", level=1)).to_have_text(enterprise)
     fieldsets = page.locator("#judge-app fieldset.criterion")
     await expect(fieldsets).to_have_count(len(marks))
-    await expect(fieldsets.first.locator("input").first).to_be_enabled(timeout=POLL_WAIT)
+    await page.clock.run_for(POLL_MS)
+    await expect(fieldsets.first.locator("input").first).to_be_enabled()
     for i, mark in enumerate(marks):
         await fieldsets.nth(i).locator(f'label[for$="-{mark}"]').tap()
         await expect(fieldsets.nth(i).locator("input:checked")).to_have_value(str(mark))
@@ -451,6 +453,7 @@ async def test_the_demo_pitch_night_three_phone_judges_a_conflict_the_audience_v
         for name in (NIA, BILAL, GRACE):
             context = await _context(browser, server, problems, "phone")
             contexts.append(context)
+            await context.clock.install()  # Playwright's: the normal pace until the test moves it on
             panel[name] = await _judge_opens_link(context, links[name], name)
         await expect(panel[NIA].get_by_text("Scoring opens when the pitch starts: this form opens by itself.")
                      ).to_be_visible()
