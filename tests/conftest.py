@@ -90,14 +90,24 @@ def postgres_database():
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _truncate_postgres(url: str) -> None:
-    engine = create_async_engine(url)
+# Children before parents, so no foreign key is ever left pointing at a deleted row.
+_EMPTY_EVERY_TABLE = "; ".join(f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables))
+# The sequences of id columns (those a table owns), so ids start at 1 again as in a fresh database.
+_RESTART_IDS = """SELECT setval(s.oid, 1, false) FROM pg_class s
+                  JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i') WHERE s.relkind = 'S'"""
+
+
+async def _empty_postgres(url: str) -> None:
+    """Every table emptied and every id sequence restarted, in one transaction. DELETE rather than TRUNCATE:
+    on the few rows a test leaves it is ten times faster (TRUNCATE makes new files for every table)."""
+    import asyncpg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
     try:
-        async with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await conn.execute(f"BEGIN; {_EMPTY_EVERY_TABLE}; {_RESTART_IDS}; COMMIT")
     finally:
-        await engine.dispose()
+        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -111,7 +121,7 @@ async def db_url(request, tmp_path, sqlite_template, postgres_database) -> str:
         skip_or_fail("PostgreSQL tests need DENHUB_TEST_POSTGRES_URL")
     if isinstance(postgres_database, Exception):
         skip_or_fail(f"PostgreSQL at DENHUB_TEST_POSTGRES_URL is not usable: {postgres_database}")
-    await _truncate_postgres(postgres_database)
+    await _empty_postgres(postgres_database)
     return postgres_database
 
 
