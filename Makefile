@@ -5,13 +5,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make lock` runs this uv; UPGRADE="--upgrade" moves every pin, UPGRADE="--upgrade-package NAME" one
+UV_VERSION := 0.13.10
+UPGRADE ?=
 
-.PHONY: run test bench install lint clean
+.PHONY: run test bench install lint lock clean
 
-$(STAMP): pyproject.toml
+# Every package at the version and with the hashes in requirements.lock (nothing resolved here, so every
+# clone gets the same files), then denhub itself on top, editable, without its dependencies.
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +29,21 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
+
+# ruff, then the import contracts in pyproject.toml; both run, so one report shows every failure
+lint: $(STAMP)
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/lint-imports --no-cache || status=1; \
+	exit $$status
+
+# requirements.lock from pyproject.toml (the app, its test and lint extras), for every platform and Python
+# 3.11 and later; pins that still satisfy pyproject.toml are kept unless UPGRADE says otherwise
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra lint --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command 'make lock' $(UPGRADE) -o requirements.lock >/dev/null
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -19,6 +19,7 @@ BENCHMARKS = [
     "badges",
     "checkin",
     "judging",
+    "export_stall",
 ]
 
 

@@ -24,30 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import http.cookiejar
-import json
-import os
 import re
 import secrets
-import urllib.parse
-import urllib.request
 import uuid
 
-from bench.common import (
-    BenchError,
-    WrkResult,
-    bench_command,
-    demo_database,
-    emit,
-    ensure_wrk,
-    free_port,
-    log,
-    median,
-    median_result,
-    record,
-    run_wrk,
-    serve,
-)
+from bench.common import BenchError, bench_command, emit, log, record, setting
+from bench.databases import demo_database
+from bench.load import Contender, Rounds, get_load
+from bench.servers import free_port, post_json, serve, sign_in
+from bench.wrk import THREADS_LUA, WrkResult, ensure_wrk, lua_string, run_wrk, tally, tally_lua
 
 TARGET_P99_MS = 50.0
 TARGET_RATIO = 0.15
@@ -56,21 +41,15 @@ STAFF_PASSWORD = secrets.token_urlsafe(18)
 FORGED_COUNT = 50
 
 
-def _setting(name: str, default: float) -> float:
-    raw = os.environ.get(f"BENCH_{name}")
-    return float(raw) if raw else default
-
-
 # --- data --------------------------------------------------------------------------------------------
 
 async def prepare(url: str, tickets: int) -> dict:
     """An event with `tickets` booked tickets, a door staff account on its team; the QR payloads."""
+    from events.models import Event, EventStatus
     from kernel.accounts import Role, create_user
     from kernel.db import Database, utcnow
-    from events.models import Event, EventStatus
     from ticketing import services
-    from ticketing.checkin import DoorAssignment
-    from ticketing.models import EventKey, Ticket, TicketType
+    from ticketing.models import DoorAssignment, EventKey, Ticket, TicketType
     from ticketing.outputs import qr_payload
     from ticketing.signing import generate_keypair, initials, sign_ticket
 
@@ -133,7 +112,7 @@ async def verdict_mix(url: str, event_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from kernel.db import Database
-    from ticketing.checkin import CheckIn
+    from ticketing.models import CheckIn
 
     db = Database(url)
     try:
@@ -147,58 +126,33 @@ async def verdict_mix(url: str, event_id: int) -> dict[str, int]:
 
 # --- a door staff session, as a phone gets it ----------------------------------------------------------
 
-def sign_in(base: str, event_id: int) -> tuple[str, str]:
+def door_session(base: str, event_id: int) -> tuple[str, str]:
     """(Cookie header, CSRF token) for the door staff account, through the login form and the scanner page."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    login_page = opener.open(f"{base}/login", timeout=10).read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
-    if not csrf:
-        raise BenchError("the login page has no CSRF token")
-    form = urllib.parse.urlencode({"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": csrf.group(1),
-                                   "next": f"/door/events/{event_id}"}).encode()
-    scanner = opener.open(f"{base}/login", data=form, timeout=10)
-    page = scanner.read().decode()
-    if not scanner.url.endswith(f"/door/events/{event_id}"):
-        raise BenchError(f"signing in did not open the scanner (ended at {scanner.url})")
+    cookie, page = sign_in(base, email=STAFF_EMAIL, password=STAFF_PASSWORD, next_path=f"/door/events/{event_id}")
     token = re.search(r'data-csrf="([^"]+)"', page)
     if not token:
         raise BenchError("the scanner page has no data-csrf")
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     return cookie, token.group(1)
 
 
 def scan_once(base: str, event_id: int, cookie: str, csrf: str, text: str, scan_id: str) -> dict:
-    body = json.dumps({"text": text, "direction": "in", "client_scan_id": scan_id}).encode()
-    request = urllib.request.Request(f"{base}/door/events/{event_id}/scan", data=body, method="POST", headers={
-        "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf, "Cookie": cookie})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    body = {"text": text, "direction": "in", "client_scan_id": scan_id}
+    return post_json(f"{base}/door/events/{event_id}/scan", body, cookie=cookie, csrf=csrf)
 
 
 # --- wrk --------------------------------------------------------------------------------------------
-
-def _lua_string(value: str) -> str:
-    return json.dumps(value)  # ASCII payloads: a JSON string is a valid Lua string literal
-
 
 def lua_script(*, event_id: int, cookie: str, csrf: str, payloads: list[str], forged: list[str], run: str,
                start: int, threads: int) -> str:
     """Each thread walks its own share of the tickets for first scans, re-scans ones it admitted (duplicates),
     and now and then sends a forged code; it counts the verdicts it gets back."""
-    return f"""
-local payloads = {{{",".join(_lua_string(p) for p in payloads)}}}
-local forged = {{{",".join(_lua_string(p) for p in forged)}}}
+    return THREADS_LUA + f"""
+local payloads = {{{",".join(lua_string(p) for p in payloads)}}}
+local forged = {{{",".join(lua_string(p) for p in forged)}}}
 local path = "/door/events/{event_id}/scan"
 local headers = {{["Content-Type"] = "application/json", ["Accept"] = "application/json",
-                  ["X-CSRF-Token"] = {_lua_string(csrf)}, ["Cookie"] = {_lua_string(cookie)}}}
-local run, start, nthreads = {_lua_string(run)}, {start}, {threads}
-local threads = {{}}
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
+                  ["X-CSRF-Token"] = {lua_string(csrf)}, ["Cookie"] = {lua_string(cookie)}}}
+local run, start, nthreads = {lua_string(run)}, {start}, {threads}
 
 function init(args)
   n, firsts = 0, 0
@@ -230,35 +184,18 @@ function response(status, headers, body)
   elseif verdict == "forged" then forged_seen = forged_seen + 1
   else other = other + 1 end
 end
-
-function done(summary, latency, requests)
-  local a, d, f, o, firsts_max = 0, 0, 0, 0, 0
-  for _, thread in ipairs(threads) do
-    a = a + thread:get("admitted"); d = d + thread:get("already")
-    f = f + thread:get("forged_seen"); o = o + thread:get("other")
-    firsts_max = math.max(firsts_max, thread:get("firsts"))
-  end
-  io.write(string.format("BENCH_MIX admitted=%d already=%d forged=%d other=%d firsts=%d\\n", a, d, f, o, firsts_max))
-end
-"""
-
-
-def parse_mix(output: str) -> dict[str, int]:
-    match = re.search(r"^BENCH_MIX (.*)$", output, re.MULTILINE)
-    if not match:
-        raise BenchError(f"wrk did not report the verdicts:\n{output}")
-    return {k: int(v) for k, v in (pair.split("=") for pair in match.group(1).split())}
+""" + tally_lua("BENCH_MIX", ["admitted", "already", "forged_seen", "other"])
 
 
 # --- the benchmark ----------------------------------------------------------------------------------
 
 def main() -> None:
-    duration = _setting("DURATION", 5)
-    runs = int(_setting("RUNS", 3))
-    connections = int(_setting("CONNECTIONS", 32))
-    threads = int(_setting("THREADS", 2))
-    warmup = _setting("WARMUP", 2)
-    tickets = int(_setting("CHECKIN_TICKETS", 2000))
+    duration = setting("DURATION", 5)
+    runs = int(setting("RUNS", 3))
+    connections = int(setting("CONNECTIONS", 32))
+    threads = int(setting("THREADS", 2))
+    warmup = setting("WARMUP", 2)
+    tickets = int(setting("CHECKIN_TICKETS", 2000))
     ensure_wrk()
 
     port = free_port()
@@ -268,7 +205,7 @@ def main() -> None:
         event_id = data["event_id"]
         with serve("denhub.app:app_factory", env=db.env, port=port, ready_path="/healthz") as app, \
                 serve("bench.hello:app_factory", env=db.env) as hello:
-            cookie, csrf = sign_in(app.url, event_id)
+            cookie, csrf = door_session(app.url, event_id)
             # The endpoint under load answers what it should, before anything is measured.
             first = scan_once(app.url, event_id, cookie, csrf, data["payloads"][-1], "check-1")
             again = scan_once(app.url, event_id, cookie, csrf, data["payloads"][-1], "check-2")
@@ -276,48 +213,28 @@ def main() -> None:
             if (first["verdict"], again["verdict"], fake["verdict"]) != ("admitted", "already_checked_in", "forged"):
                 raise BenchError(f"unexpected verdicts before the load: {first}, {again}, {fake}")
 
-            scan_url = f"{app.url}/door/events/{event_id}/scan"
-            servers = {"checkin": app, "hello": hello}
-            cpu_per_request: dict[str, list[float]] = {name: [] for name in servers}
-
-            def load(name: str, seconds: float) -> WrkResult:
-                server = servers[name]
-                cpu = server.cpu_seconds()
-                if name == "checkin":
-                    reset_check_ins(db.url, event_id)
-                    script = lua_script(event_id=event_id, cookie=cookie, csrf=csrf, payloads=data["payloads"],
-                                        forged=data["forged"], run=uuid.uuid4().hex[:8], start=0,
-                                        threads=threads)
-                    result = run_wrk(scan_url, connections=connections, threads=threads, duration=seconds,
-                                     lua_script=script).check()
-                    mix = parse_mix(result.output)
-                    if mix["other"]:
-                        raise BenchError(f"{mix['other']} scans had an unexpected verdict: {mix}")
-                else:
-                    result = run_wrk(server.url + "/", connections=connections, threads=threads,
-                                     duration=seconds).check()
-                cpu_us = (server.cpu_seconds() - cpu) / result.requests * 1e6
-                log(f"{name}: {result.summary}; server CPU {cpu_us:.0f} us/request")
-                cpu_per_request[name].append(cpu_us)
+            def scans(seconds: float) -> WrkResult:
+                reset_check_ins(db.url, event_id)
+                script = lua_script(event_id=event_id, cookie=cookie, csrf=csrf, payloads=data["payloads"],
+                                    forged=data["forged"], run=uuid.uuid4().hex[:8], start=0, threads=threads)
+                result = run_wrk(f"{app.url}/door/events/{event_id}/scan", connections=connections,
+                                 threads=threads, duration=seconds, lua_script=script).check()
+                mix = tally(result.output, "BENCH_MIX")
+                if mix["other"]:
+                    raise BenchError(f"{mix['other']} scans had an unexpected verdict: {mix}")
                 return result
 
-            for name in servers:
-                log(f"warming up {name} ({warmup:g} s)")
-                load(name, warmup)
-                cpu_per_request[name].clear()
-
-            results: dict[str, list[WrkResult]] = {name: [] for name in servers}
-            for i in range(runs):
-                order = ("checkin", "hello") if i % 2 == 0 else ("hello", "checkin")
-                log(f"pair {i + 1}/{runs}")
-                for name in order:
-                    results[name].append(load(name, duration))
+            rounds = Rounds({
+                "checkin": Contender(app, scans),
+                "hello": Contender(hello, get_load(hello.url + "/", connections=connections, threads=threads)),
+            })
+            rounds.warm_up(warmup)
+            rounds.alternate(runs, duration)
         recorded = asyncio.run(verdict_mix(db.url, event_id))
 
-    checkin, hello_ = median_result(results["checkin"]), median_result(results["hello"])
-    p99 = median([r.p99_ms for r in results["checkin"]])
-    ratio = median([c.rps / h.rps for c, h in zip(results["checkin"], results["hello"])])
-    cpu_us = {name: median(values) for name, values in cpu_per_request.items()}
+    checkin, hello_ = rounds.median("checkin"), rounds.median("hello")
+    p99 = rounds.median_p99_ms("checkin")
+    ratio = rounds.ratio("checkin")
     emit("checkin_rps", checkin.rps, "req/s")
     emit("checkin_p99_ms", p99, "ms")
     emit("checkin_hello_rps", hello_.rps, "req/s")
@@ -329,19 +246,14 @@ def main() -> None:
     command = bench_command("checkin")
     record("checkin_rps", checkin.rps, "req/s", command,
            f"POST /door/events/{{id}}/scan JSON (door staff session, CSRF header, unique client_scan_id), "
-           f"SQLite; {how}; p50 {checkin.p50_ms:.2f} ms; server CPU {cpu_us['checkin']:.0f} us/request",
+           f"SQLite; {how}; p50 {checkin.p50_ms:.2f} ms; server CPU {rounds.cpu('checkin'):.0f} us/request",
            target="—")
     record("checkin_p99_ms", p99, "ms", command,
            f"median over the runs of wrk's p99 for the scans above (-c{connections})", target=f"<= {TARGET_P99_MS:g}")
     record("checkin_vs_hello", ratio, "ratio", command,
            f"median over {runs} back-to-back pairs of check-in req/s / hello req/s (-c{connections}); "
-           f"hello {hello_.rps:.0f} req/s, p99 {hello_.p99_ms:.2f} ms"
-           + (f"; CPU-time ratio {cpu_us['hello'] / cpu_us['checkin']:.2f}" if cpu_us["checkin"] else ""),
+           f"hello {hello_.rps:.0f} req/s, p99 {hello_.p99_ms:.2f} ms" + rounds.cpu_ratio_note("checkin"),
            target=f">= {TARGET_RATIO}")
-    if p99 > TARGET_P99_MS:
-        log(f"checkin_p99_ms {p99:.1f} is above the target {TARGET_P99_MS:g}")
-    if ratio < TARGET_RATIO:
-        log(f"checkin_vs_hello {ratio:.3f} is below the target {TARGET_RATIO}")
 
 
 if __name__ == "__main__":

@@ -19,27 +19,16 @@ Settings (environment): BENCH_DURATION (10 s), BENCH_RUNS (3), BENCH_WARMUP (2 s
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import json
 import os
 import re
 import secrets
-import urllib.parse
-import urllib.request
 
-from bench.common import (
-    BenchError,
-    bench_command,
-    demo_database,
-    emit,
-    ensure_wrk,
-    free_port,
-    log,
-    median,
-    record,
-    run_wrk,
-    serve,
-)
+from bench.common import BenchError, bench_command, emit, log, median, record, setting
+from bench.databases import demo_database
+from bench.load import Contender, Rounds
+from bench.servers import free_port, post_json, serve, sign_in
+from bench.wrk import THREADS_LUA, WrkResult, ensure_wrk, lua_string, run_wrk, tally, tally_lua
 
 PAGE_TARGET_BYTES = 30 * 1024
 SAVE_TARGET_P99_MS = 50.0
@@ -50,11 +39,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 PASSWORD = secrets.token_urlsafe(18)
 
 
-def _setting(name: str, default: float) -> float:
-    raw = os.environ.get(f"BENCH_{name}")
-    return float(raw) if raw else default
-
-
 # --- data --------------------------------------------------------------------------------------------
 
 async def prepare(url: str, base_url: str, judges: int) -> dict:
@@ -62,11 +46,13 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
     add `judges` bench judges with passwords, and make a sign-in link for the demo chair."""
     from sqlalchemy import select
 
-    from kernel.accounts import Role, User, create_user
-    from kernel.db import Database
-    from judging import demo, night, services
+    from judging import demo, night
+    from judging.entrants import entrants_for
     from judging.judges import new_magic_link
     from judging.models import Competition, JudgeAssignment
+    from judging.rubric import criteria_for
+    from kernel.accounts import Role, User, create_user
+    from kernel.db import Database
 
     db = Database(url)
     try:
@@ -76,7 +62,7 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
                 raise BenchError("the demo database has no demo competition (judging/demo.py)")
             await night.next_entrant(session=session, competition=competition, actor_id=None)
             await night.start_pitch(session=session, competition=competition, actor_id=None)
-            entrants = await services.entrants_for(session=session, competition_id=competition.id, accepted_only=True)
+            entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
             for entrant in entrants[1:]:
                 await night.open_scoring(session=session, competition=competition, entrant_id=entrant.id,
                                          actor_id=None)
@@ -88,7 +74,7 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
                 emails.append(user.email)
             chair = await session.scalar(select(User).where(User.email == demo.JUDGES[0][0]))
             token, _ = await new_magic_link(session=session, user=chair, competition=competition, base_url=base_url)
-            criteria = [c.id for c in await services.criteria_for(session=session, competition_id=competition.id)]
+            criteria = [c.id for c in await criteria_for(session=session, competition_id=competition.id)]
             return {"competition": competition.id, "entrants": [e.id for e in entrants], "emails": emails,
                     "criteria": criteria, "chair": chair.name, "token": token}
     finally:
@@ -135,48 +121,27 @@ async def page_bytes(base: str, data: dict) -> tuple[int, list[tuple[str, int]]]
 
 # --- twenty judges saving -----------------------------------------------------------------------------
 
-def sign_in(base: str, email: str, competition: int, entrant: int) -> tuple[str, str]:
+def judge_session(base: str, email: str, competition: int, entrant: int) -> tuple[str, str]:
     """(Cookie header, CSRF token) for one judge: the login form, then their scoring page's data."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    login_page = opener.open(f"{base}/login", timeout=10).read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
-    if not csrf:
-        raise BenchError("the login page has no CSRF token")
-    path = f"/judging/{competition}/entrants/{entrant}"
-    form = urllib.parse.urlencode({"email": email, "password": PASSWORD, "csrf_token": csrf.group(1),
-                                   "next": path}).encode()
-    response = opener.open(f"{base}/login", data=form, timeout=10)
-    page = response.read().decode()
-    if not response.url.endswith(path):
-        raise BenchError(f"signing in did not open the scoring page (ended at {response.url})")
+    cookie, page = sign_in(base, email=email, password=PASSWORD, next_path=f"/judging/{competition}/entrants/{entrant}")
     found = re.search(r'<script type="application/json" id="judge-data">(.*?)</script>', page, re.DOTALL)
     if not found:
         raise BenchError("the scoring page has no judge-data")
-    return "; ".join(f"{c.name}={c.value}" for c in jar), json.loads(found.group(1))["csrf"]
+    return cookie, json.loads(found.group(1))["csrf"]
 
 
 def save_once(base: str, path: str, cookie: str, csrf: str, criteria: list[int]) -> dict:
-    body = json.dumps({"values": {str(c): 5 for c in criteria}, "comment": "", "action": "save"}).encode()
-    request = urllib.request.Request(base + path, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf, "Cookie": cookie})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    body = {"values": {str(c): 5 for c in criteria}, "comment": "", "action": "save"}
+    return post_json(base + path, body, cookie=cookie, csrf=csrf)
 
 
 def lua_script(sessions: list[dict], criteria: list[int]) -> str:
     """Thread i is judge i: it saves its entrant's sheet again and again, every save changing the scores."""
-    rows = ",".join(f"{{cookie={json.dumps(s['cookie'])}, csrf={json.dumps(s['csrf'])}, path={json.dumps(s['path'])}}}"
+    rows = ",".join(f"{{cookie={lua_string(s['cookie'])}, csrf={lua_string(s['csrf'])}, path={lua_string(s['path'])}}}"
                     for s in sessions)
-    return f"""
+    return THREADS_LUA + f"""
 local sessions = {{{rows}}}
 local criteria = {{{",".join(str(c) for c in criteria)}}}
-local threads = {{}}
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
 
 function init(args)
   n, saved, refused = 0, 0, 0
@@ -195,20 +160,14 @@ end
 function response(status, headers, body)
   if status == 200 and body:find('"ok":true', 1, true) then saved = saved + 1 else refused = refused + 1 end
 end
-
-function done(summary, latency, requests)
-  local s, r = 0, 0
-  for _, thread in ipairs(threads) do s = s + thread:get("saved"); r = r + thread:get("refused") end
-  io.write(string.format("BENCH_SAVES saved=%d refused=%d\\n", s, r))
-end
-"""
+""" + tally_lua("BENCH_SAVES", ["saved", "refused"])
 
 
 def main() -> None:
-    duration = _setting("DURATION", 10)
-    runs = int(_setting("RUNS", 3))
-    warmup = _setting("WARMUP", 2)
-    judges = int(_setting("JUDGES", 20))
+    duration = setting("DURATION", 10)
+    runs = int(setting("RUNS", 3))
+    warmup = setting("WARMUP", 2)
+    judges = int(setting("JUDGES", 20))
     ensure_wrk()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -224,7 +183,7 @@ def main() -> None:
             sessions = []
             for n, email in enumerate(data["emails"]):
                 entrant = entrants[n % len(entrants)]
-                cookie, csrf = sign_in(app.url, email, data["competition"], entrant)
+                cookie, csrf = judge_session(app.url, email, data["competition"], entrant)
                 sessions.append({"cookie": cookie, "csrf": csrf,
                                  "path": f"/judging/{data['competition']}/entrants/{entrant}"})
             check = save_once(app.url, sessions[0]["path"], sessions[0]["cookie"], sessions[0]["csrf"],
@@ -232,27 +191,20 @@ def main() -> None:
             if not check.get("ok") or check.get("status") != "draft":
                 raise BenchError(f"a save before the load did not work: {check}")
             script = lua_script(sessions, data["criteria"])
-            url = app.url + sessions[0]["path"]
 
-            cpu_per_save: list[float] = []
-
-            def load(seconds: float):
-                cpu = app.cpu_seconds()
-                result = run_wrk(url, connections=judges, threads=judges, duration=seconds, lua_script=script).check()
-                saves = re.search(r"BENCH_SAVES saved=(\d+) refused=(\d+)", result.output)
-                if not saves or int(saves.group(2)):
+            def saves(seconds: float) -> WrkResult:
+                result = run_wrk(app.url + sessions[0]["path"], connections=judges, threads=judges, duration=seconds,
+                                 lua_script=script).check()
+                if tally(result.output, "BENCH_SAVES")["refused"]:
                     raise BenchError(f"some saves were refused under load:\n{result.output}")
-                cpu_per_save.append((app.cpu_seconds() - cpu) / result.requests * 1e6)
-                log(f"saves: {result.summary}; server CPU {cpu_per_save[-1]:.0f} us/save")
                 return result
 
-            log(f"warming up ({warmup:g} s)")
-            load(warmup)
-            cpu_per_save.clear()
-            results = [load(duration) for _ in range(runs)]
+            rounds = Rounds({"saves": Contender(app, saves)})
+            rounds.warm_up(warmup)
+            rounds.alternate(runs, duration)
     load_average = os.getloadavg()[0]
-    p99 = median([r.p99_ms for r in results])
-    rps = median([r.rps for r in results])
+    p99 = rounds.median_p99_ms("saves")
+    rps = median([r.rps for r in rounds.results["saves"]])
     emit("judge_page_bytes", total, "bytes")
     emit("score_save_p99_ms", p99, "ms")
     command = bench_command("judging")
@@ -264,9 +216,5 @@ def main() -> None:
            note=f"median p99 of {runs} wrk runs of {duration:g} s, {judges} judges (-t{judges} -c{judges}), each "
                 f"its own session saving all five scores changed each time (JSON + X-CSRF-Token; 5 audit rows a "
                 f"save); {rps:.0f} saves/s; server CPU "
-                f"{median(cpu_per_save):.0f} us/save; SQLite, 1 uvicorn worker; {os.cpu_count()} CPUs, load "
+                f"{rounds.cpu('saves'):.0f} us/save; SQLite, 1 uvicorn worker; {os.cpu_count()} CPUs, load "
                 f"average {load_average:.1f}")
-    if total > PAGE_TARGET_BYTES:
-        log(f"judge_page_bytes {total} is over the target of {PAGE_TARGET_BYTES}")
-    if p99 > SAVE_TARGET_P99_MS:
-        log(f"score_save_p99_ms {p99:.1f} is over the target of {SAVE_TARGET_P99_MS:g} ms")

@@ -18,31 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 
-from bench.common import (
-    BenchError,
-    WrkResult,
-    bench_command,
-    demo_database,
-    emit,
-    ensure_wrk,
-    fetch,
-    free_port,
-    log,
-    median,
-    median_result,
-    record,
-    run_wrk,
-    serve,
-)
+from bench.common import BenchError, bench_command, emit, record, setting
+from bench.databases import demo_database
+from bench.load import Contender, Rounds, check_hello, get_load
+from bench.servers import fetch, free_port, serve
+from bench.wrk import ensure_wrk
 
 TARGET_RATIO = 0.5
-
-
-def _setting(name: str, default: float) -> float:
-    raw = os.environ.get(f"BENCH_{name}")
-    return float(raw) if raw else default
 
 
 def check_listing_page(url: str) -> None:
@@ -60,60 +43,31 @@ def check_listing_page(url: str) -> None:
         raise BenchError(f"GET {url} has no Content-Security-Policy header: not the page as served")
 
 
-def check_hello_page(url: str) -> None:
-    page = fetch(url)
-    if page.status != 200 or page.body != "hello":
-        raise BenchError(f"GET {url} answered {page.status} {page.body[:200]!r}, not 200 'hello'")
-
-
 def main() -> None:
-    duration = _setting("DURATION", 5)
-    runs = int(_setting("RUNS", 5))
-    connections = int(_setting("CONNECTIONS", 64))
-    threads = int(_setting("THREADS", 2))
-    warmup = _setting("WARMUP", 3)
+    duration = setting("DURATION", 5)
+    runs = int(setting("RUNS", 5))
+    connections = int(setting("CONNECTIONS", 64))
+    threads = int(setting("THREADS", 2))
+    warmup = setting("WARMUP", 3)
     ensure_wrk()
 
     port = free_port()
     with demo_database(base_url=f"http://127.0.0.1:{port}") as db, \
             serve("denhub.app:app_factory", env=db.env, port=port, ready_path="/healthz") as app, \
             serve("bench.hello:app_factory", env=db.env) as hello:
-        servers = {"listing": app, "hello": hello}
         check_listing_page(app.url + "/")
-        check_hello_page(hello.url + "/")
-
-        cpu_per_request: dict[str, list[float]] = {name: [] for name in servers}
-
-        def load(name: str, seconds: float) -> WrkResult:
-            server = servers[name]
-            cpu = server.cpu_seconds()
-            result = run_wrk(server.url + "/", connections=connections, threads=threads, duration=seconds)
-            result.check()
-            cpu_us = (server.cpu_seconds() - cpu) / result.requests * 1e6
-            log(f"{name}: {result.summary}; server CPU {cpu_us:.0f} us/request")
-            cpu_per_request[name].append(cpu_us)
-            return result
-
-        for name in servers:
-            log(f"warming up {name} ({warmup:g} s)")
-            load(name, warmup)
-            cpu_per_request[name].clear()
-
-        results: dict[str, list[WrkResult]] = {name: [] for name in servers}
-        for i in range(runs):
-            order = ("listing", "hello") if i % 2 == 0 else ("hello", "listing")
-            log(f"pair {i + 1}/{runs}")
-            for name in order:
-                results[name].append(load(name, duration))
-
+        check_hello(hello)
+        rounds = Rounds({
+            "listing": Contender(app, get_load(app.url + "/", connections=connections, threads=threads)),
+            "hello": Contender(hello, get_load(hello.url + "/", connections=connections, threads=threads)),
+        })
+        rounds.warm_up(warmup)
+        rounds.alternate(runs, duration)
         # Still the real listing after the load (not an error page cached under load).
         check_listing_page(app.url + "/")
 
-    listing, hello_ = median_result(results["listing"]), median_result(results["hello"])
-    # Each pair ran back to back, so a burst of other work on the machine mostly hits both halves of a
-    # pair; the median of the pairs' ratios is steadier than the ratio of the two medians.
-    ratio = median([lst.rps / hel.rps for lst, hel in zip(results["listing"], results["hello"])])
-    cpu_us = {name: median(values) for name, values in cpu_per_request.items()}
+    listing, hello_ = rounds.median("listing"), rounds.median("hello")
+    ratio = rounds.ratio("listing")
     emit("listing_rps", listing.rps, "req/s")
     emit("hello_rps", hello_.rps, "req/s")
     emit("listing_vs_hello", ratio, "ratio")
@@ -123,16 +77,14 @@ def main() -> None:
     command = bench_command("listing")
     record("listing_rps", listing.rps, "req/s", command,
            f"GET / signed out, SQLite demo programme; {how}; p50 {listing.p50_ms:.2f} ms, "
-           f"p99 {listing.p99_ms:.2f} ms; server CPU {cpu_us['listing']:.0f} us/request", target="—")
+           f"p99 {listing.p99_ms:.2f} ms; server CPU {rounds.cpu('listing'):.0f} us/request", target="—")
     record("hello_rps", hello_.rps, "req/s", command,
            f"bare Starlette PlainTextResponse; {how}; p50 {hello_.p50_ms:.2f} ms, p99 {hello_.p99_ms:.2f} ms; "
-           f"server CPU {cpu_us['hello']:.0f} us/request", target="—")
+           f"server CPU {rounds.cpu('hello'):.0f} us/request", target="—")
     record("listing_vs_hello", ratio, "ratio", command,
            f"median over {runs} back-to-back pairs of listing req/s / hello req/s"
-           + (f"; CPU-time ratio {cpu_us['hello'] / cpu_us['listing']:.2f}" if cpu_us["listing"] else ""),
+           + rounds.cpu_ratio_note("listing"),
            target=f">= {TARGET_RATIO}")
-    if ratio < TARGET_RATIO:
-        log(f"listing_vs_hello {ratio:.3f} is below the target {TARGET_RATIO}")
 
 
 if __name__ == "__main__":

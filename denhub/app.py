@@ -1,41 +1,30 @@
-"""The application factory: one Starlette app, a Mount per domain, shared state set up here."""
+"""The application factory: the composition root. It lists the domains (denhub.domains), mounts their routes,
+starts their jobs and collects their contributions to the kernel's extension points (kernel.hooks)."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-import events.manage
-import events.routes
-import judging.host
-import judging.manage
-import judging.manage_panel
-import judging.routes
-import judging.vote_pages
-import ticketing.door
-import ticketing.door_manage
-import ticketing.manage
-import ticketing.routes
-import ticketing.tickets
-from kernel import auth
+from denhub.domains import DOMAINS
+from kernel import auth, documents, login
 from kernel.auth import PUBLIC, guard
 from kernel.db import Database
+from kernel.hooks import Domain, Hooks, JobContext
+from kernel.mail import MailSender
 from kernel.middleware import SecurityHeaders
 from kernel.sessions import Sessions
-from kernel.mail import MailSender
 from kernel.settings import PROJECT_ROOT, Settings
-from ticketing.emails import register_attachment_providers
-from ticketing.jobs import WaitlistExpirer
 from kernel.web import http_error, server_error
 
 log = logging.getLogger("denhub")
@@ -47,46 +36,61 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def merged_mounts(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """`routes` with the Mounts that share a path made one (in order): several domains add pages under
+    /events, and Starlette stops at the first Mount whose prefix matches."""
+    merged: list[BaseRoute] = []
+    mounts: dict[str, Mount] = {}
+    for route in routes:
+        if isinstance(route, Mount) and route.app is not None and hasattr(route.app, "routes") \
+                and route.name is None:
+            if route.path in mounts:
+                mounts[route.path].routes.extend(route.routes)
+                continue
+            route = mounts[route.path] = Mount(route.path, routes=list(route.routes))
+        merged.append(route)
+    return merged
+
+
+def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | None = None) -> Starlette:
+    """The app made of `domains` (denhub.domains.DOMAINS when not given): their routes, jobs, state and
+    contributions to the extension points (kernel.hooks)."""
     settings = settings or Settings.from_env()
+    domains = DOMAINS if domains is None else tuple(domains)
+    hooks = Hooks.collect(domains)
     db = Database(settings.effective_database_url)
-    mail_sender = MailSender(db, settings)
-    expirer = WaitlistExpirer(db, settings, on_mail=mail_sender.wake)
-    register_attachment_providers()
+    mail_sender = MailSender(db, settings, bodies=hooks.mail_bodies, attachments=hooks.mail_attachments)
+    context = JobContext(db=db, settings=settings, wake_mail=mail_sender.wake)
+    jobs = {name: factory(context) for domain in domains for name, factory in domain.jobs.items()}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         mail_sender.start()
-        expirer.start()
+        for job in jobs.values():
+            job.start()
         # Everything loaded so far (modules, templates, mappers) lives as long as the process: keep it out
         # of the garbage collector's full collections, which otherwise walk it all and stall every request.
         gc.collect()
         gc.freeze()
         try:
-            yield {}
+            yield {"settings": settings, "db": db, "hooks": hooks}
         finally:
-            await expirer.stop()
+            for job in reversed(jobs.values()):
+                await job.stop()
             await mail_sender.stop()
             await db.dispose()
 
-    # Starlette tries routes in order, so the busiest come first: a booking rush's POSTs, the listing, then the
-    # door's scans, judges' saves and registrations (no two of these paths overlap, so the order changes nothing
-    # else).
-    routes = [
-        ticketing.routes.booking_route,
-        Route("/", events.routes.listing, methods=["GET"], name="listing"),
-        Mount("/door", routes=ticketing.door.routes),
-        Mount("/judging", routes=[*judging.routes.routes, *judging.vote_pages.routes]),
-        Mount("/events", routes=[*ticketing.routes.event_routes, *ticketing.tickets.event_routes,
-                                 *events.routes.routes]),
+    # Starlette tries routes in order: the domains' busiest first (a booking rush's POSTs, the listing), then
+    # the rest (no two paths overlap, so the order changes nothing else).
+    routes = merged_mounts([
+        *(route for domain in domains for route in domain.first_routes),
+        *(route for domain in domains for route in domain.routes),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
-        *auth.routes,
-        # judging adds the people's-choice ballot to the ticket page (judging.vote_pages).
-        *judging.vote_pages.with_ticket_ballots(ticketing.tickets.routes),
-        Mount("/organiser", routes=[*events.manage.routes, *ticketing.manage.routes, *ticketing.door_manage.routes,
-                                    *judging.manage.routes, *judging.manage_panel.routes, *judging.host.routes]),
+        *login.routes,
+        *documents.routes,
+        Mount("/organiser", routes=[route for domain in domains for route in domain.organiser_routes]),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
-    ]
+    ])
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(
@@ -106,12 +110,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.hooks = hooks
     app.state.mail_sender = mail_sender
-    app.state.waitlist_expirer = expirer
-    app.state.event_page_extras = [ticketing.routes.registration_panel]
-    app.state.door_link_loader = ticketing.door.load_door_link
     app.state.user_cache = auth.UserCache(settings.user_cache_seconds)
-    app.state.listing_cache = events.routes.ListingCache(settings.listing_cache_seconds)
+    for domain in domains:
+        for name, value in (domain.state(settings) if domain.state else {}).items():
+            setattr(app.state, name, value)
+    for name, job in jobs.items():
+        setattr(app.state, name, job)
     return app
 
 

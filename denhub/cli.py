@@ -1,4 +1,4 @@
-"""The `denhub` command: serve, db upgrade, demo, user add, badges, settings."""
+"""The `denhub` command: serve, db upgrade, demo, user add, settings, and each domain's own (badges...)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import asyncio
 import getpass
 import secrets
 import sys
-from pathlib import Path
 
+from denhub.domains import DOMAINS
+from kernel.hooks import Command, CommandContext, Hooks
 from kernel.settings import Settings, SettingsError
 
 
@@ -51,7 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 if args.if_empty and not await demo.is_empty(session=session):
                     return False, 0
                 created = await demo.load(session=session, now=utcnow(), organiser_password=password)
-                return True, len(created)
+                return True, len(created.get("events", ()))
         finally:
             await db.dispose()
 
@@ -88,54 +89,11 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     print(f"added {args.role} {args.email}")
 
 
-def cmd_badges(args: argparse.Namespace) -> None:
-    from kernel.badges import LAYOUTS, page_count, render_badges
-    from kernel.db import Database
-    from ticketing.badges import PROVIDERS, event_badges, find_event, find_ticket_type
+def _domain_command(command: Command):
+    def run(args: argparse.Namespace) -> None:
+        command.run(args, CommandContext(settings=_settings(), hooks=Hooks.collect(DOMAINS)))
 
-    settings = _settings()
-    unknown = [role for role in args.role or () if role not in PROVIDERS]
-    if unknown:
-        sys.exit(f"denhub: no such role {', '.join(unknown)}; roles are {', '.join(PROVIDERS)}")
-
-    async def load():
-        db = Database(settings.effective_database_url)
-        try:
-            async with db.read() as session:
-                event = await find_event(session=session, ref=args.event)
-                if event is None:
-                    sys.exit(f"denhub: there is no event {args.event!r} (give its slug or number)")
-                type_id = None
-                if args.type:
-                    ticket_type = await find_ticket_type(session=session, event=event, ref=args.type)
-                    if ticket_type is None:
-                        sys.exit(f"denhub: {event.title} has no ticket type {args.type!r}")
-                    type_id = ticket_type.id
-                return event, await event_badges(session=session, event=event, roles=args.role or (),
-                                                 ticket_type_id=type_id)
-        finally:
-            await db.dispose()
-
-    event, badges = asyncio.run(load())
-    if not badges:
-        if args.role or args.type:
-            sys.exit(f"denhub: nothing to print: nobody at {event.title} matches --role / --type")
-        sys.exit(f"denhub: nothing to print: {event.title} has no attendees, door volunteers, judges or "
-                 "entrants yet")
-
-    def progress(done: int, total: int) -> None:
-        last = done >= total or not sys.stderr.isatty()
-        print(f"rendering badges {done}/{total}", end="\n" if last else "\r", file=sys.stderr, flush=True)
-
-    progress(0, len(badges))
-    pdf = render_badges(badges, args.layout, title=f"Badges: {event.title}", progress=progress)
-    out = Path(args.out)
-    partial = out.with_name(out.name + ".part")
-    partial.write_bytes(pdf)
-    partial.replace(out)
-    pages = page_count(len(badges), LAYOUTS[args.layout])
-    plural = "s" if len(badges) != 1 else ""
-    print(f"{len(badges)} badge{plural} on {pages} page{'s' if pages != 1 else ''}: {out}")
+    return run
 
 
 def cmd_settings(args: argparse.Namespace) -> None:
@@ -172,19 +130,13 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
     add.set_defaults(func=cmd_user_add)
 
-    badges = sub.add_parser("badges", help="print an event's name badges to a PDF")
-    badges.add_argument("event", help="the event's slug or number")
-    badges.add_argument("--out", required=True, help="the PDF file to write")
-    badges.add_argument("--layout", default="sheet", choices=["sheet", "a6", "label"],
-                        help="sheet: A4, 10 of 90 x 55 mm; a6: A4, 4 of A6; label: one 62 x 100 mm label "
-                             "a page")
-    badges.add_argument("--role", action="append",
-                        help="attendee, volunteer, organiser, judge or entrant; repeat for several "
-                             "(default: everyone at the event, organisers not included)")
-    badges.add_argument("--type", help="only attendees of this ticket type (its number or name)")
-    badges.set_defaults(func=cmd_badges)
-
     sub.add_parser("settings", help="list settings and their current values").set_defaults(func=cmd_settings)
+
+    for domain in DOMAINS:  # each domain's own commands (kernel.hooks.Command), e.g. ticketing's `badges`
+        for command in domain.commands:
+            parser_of_command = sub.add_parser(command.name, help=command.help)
+            command.configure(parser_of_command)
+            parser_of_command.set_defaults(func=_domain_command(command))
 
     args = parser.parse_args(argv)
     if args.command == "serve" and args.workers > 1:

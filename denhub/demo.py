@@ -1,162 +1,35 @@
-"""The demo programme: what a newcomer sees after `make run`."""
+"""The demo: the organiser account, then each listed domain's demo rows in order (`denhub demo`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from denhub.domains import DOMAINS
+from events.demo import programme  # noqa: F401 - the demo's dates, for tests and benchmarks
+from events.models import Event
 from kernel.accounts import Role, User, create_user
-from kernel.web import LONDON
-from events.models import Category, Event, EventStatus
-from judging import demo as judging_demo
-from ticketing.models import TicketType
+from kernel.hooks import Domain
 
 DEMO_ORGANISER_EMAIL = "organiser@denhub.example"
 DEMO_ORGANISER_PASSWORD = "soho-house-demo"  # development only; see cli.demo
 
-SOHO_HOUSE = "Soho House – Visitor Centre"
-SOHO_ADDRESS = "Soho Avenue, Handsworth, Birmingham B18 5LB"
 
-
-def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON).astimezone(dt.UTC)
-
-
-def _next_weekday(today: dt.date, weekday: int, weeks_ahead: int) -> dt.date:
-    days = (weekday - today.weekday()) % 7 or 7
-    return today + dt.timedelta(days=days + 7 * weeks_ahead)
-
-
-def programme(now: dt.datetime) -> list[dict]:
-    """The demo events, dated relative to `now` (the festival is the coming or current November)."""
-    today = now.astimezone(LONDON).date()
-    # This year's festival until it has ended (30 November, 18:00), then next year's.
-    year = today.year if now < _local(dt.date(today.year, 11, 30), 18) else today.year + 1
-    saturday = _next_weekday(today, 5, 0)
-    friday = _next_weekday(today, 4, 1)
-    wednesday = _next_weekday(today, 2, 2)
-    last_month = today - dt.timedelta(days=30)
-    return [
-        dict(
-            slug=f"bangla-month-{year}", title=f"Bangla Month {year}", category=Category.FESTIVAL,
-            summary="A month of Bengali music, poetry, food and film at Soho House, with workshops for all ages.",
-            description=(
-                f"## বাংলা মাস · Bangla Month {year}\n\n"
-                "Every November Handsworth celebrates Bengali heritage and culture. Join us for:\n\n"
-                "- **Baul and Nazrul songs** in the Visitor Centre every Saturday afternoon\n"
-                "- *Alpana* floor-art and calligraphy workshops for families\n"
-                "- A community iftar-style shared supper with local caterers\n"
-                "- Poetry readings in Bangla and English\n\n"
-                "Free for everyone; some workshops have limited places."
-            ),
-            venue_name=SOHO_HOUSE, venue_address=SOHO_ADDRESS,
-            starts_at=_local(dt.date(year, 11, 1), 10), ends_at=_local(dt.date(year, 11, 30), 18),
-            capacity=400, step_free=True, accessible_toilet=True, hearing_loop=True, bsl=False,
-            accessibility_notes="Step-free entrance from Soho Avenue. Ask at the desk for the hearing loop.",
-        ),
-        dict(
-            slug="outdoor-cinema-soho-house-gardens", title="Outdoor cinema in the Soho House gardens",
-            category=Category.SCREENING,
-            summary="Handsworth Creative screens a family film under the trees. Bring a blanket; hot chai on sale.",
-            description=(
-                "Presented with **Handsworth Creative**. Gates open 45 minutes before the film.\n\n"
-                "Seating is on the lawn: bring a blanket or a low chair. Some chairs are kept for people "
-                "who need them; ask a steward. The screening goes ahead in light rain."
-            ),
-            venue_name="Soho House gardens", venue_address=SOHO_ADDRESS,
-            starts_at=_local(saturday, 18), ends_at=_local(saturday, 20, 30), capacity=150,
-            step_free=True, captions=True, accessible_toilet=True,
-            accessibility_notes="Firm paths to the lawn; subtitles on screen.",
-        ),
-        dict(
-            slug="dragons-den-pitch-night", title="Dragons’ Den pitch night: social entrepreneurs",
-            category=Category.PITCH_NIGHT,
-            summary="Early-stage social entrepreneurs pitch to a panel of judges, with Legacy West Midlands.",
-            description=(
-                "Five early-stage social enterprises from Handsworth, Lozells and Aston have five minutes each "
-                "to pitch to our panel. Judges score social impact, viability, innovation, team and pitch; "
-                "the audience votes for a people's choice award.\n\n"
-                "In partnership with **Legacy West Midlands**."
-            ),
-            venue_name=SOHO_HOUSE, venue_address=SOHO_ADDRESS,
-            starts_at=_local(friday, 18, 30), ends_at=_local(friday, 21), capacity=80,
-            step_free=True, hearing_loop=True, bsl=True, accessible_toilet=True,
-        ),
-        dict(
-            slug="social-enterprise-start-up-workshop", title="Starting a social enterprise: a practical workshop",
-            category=Category.WORKSHOP,
-            summary="Legal forms, a first business plan and where the money comes from, in one evening.",
-            description=(
-                "A hands-on evening for people with an idea for a social enterprise. We cover:\n\n"
-                "1. Choosing a legal form (CIC, co-operative, charity)\n"
-                "2. Writing a one-page business plan\n"
-                "3. Grants, social investment and trading income\n\n"
-                "Tea, coffee and samosas provided."
-            ),
-            venue_name=SOHO_HOUSE, venue_address=SOHO_ADDRESS,
-            starts_at=_local(wednesday, 18), ends_at=_local(wednesday, 20, 30), capacity=30,
-            step_free=True, quiet_space=True, accessible_toilet=True,
-        ),
-        dict(
-            slug="community-business-clinic", title="Community business clinic",
-            category=Category.OTHER,
-            summary="One-to-one advice for community businesses in Handsworth.",
-            description="Drop-in advice sessions with volunteer accountants and mentors.",
-            venue_name=SOHO_HOUSE, venue_address=SOHO_ADDRESS,
-            starts_at=_local(last_month, 10), ends_at=_local(last_month, 13), step_free=True,
-        ),
-    ]
-
-
-# Ticket types per demo event slug prefix: (name, tier, price in pence, capacity, description)
-DEMO_TICKETS = {
-    "bangla-month": [
-        ("Festival day pass", "free", 0, 300, "Music, poetry and workshops on any festival day."),
-        ("Community supper", "community", 300, 60, "Shared supper; for residents, community groups, students and unwaged."),
-        ("Supporter supper", "standard", 1200, 40, "Shared supper at the full price, helping to fund community places."),
-    ],
-    "outdoor-cinema": [
-        ("Lawn seat", "free", 0, 120, "Bring a blanket."),
-        ("Pay what you can", "pay_what_you_can", 200, 30, "A reserved chair; pay at least £2 at the gate."),
-    ],
-    "dragons-den": [
-        ("Audience", "free", 0, 60, "Watch the pitches and vote for the people's choice."),
-        ("Corporate guest", "corporate", 2500, 20, "For businesses supporting the evening."),
-    ],
-    "social-enterprise": [
-        ("Community rate", "community", 500, 20, ""),
-        ("Standard", "standard", 1500, 10, ""),
-    ],
-}
-
-
-def _tickets_for(slug: str) -> list[tuple]:
-    for prefix, tickets in DEMO_TICKETS.items():
-        if slug.startswith(prefix):
-            return tickets
-    return []
-
-
-async def load(*, session: AsyncSession, now: dt.datetime, organiser_password: str) -> list[Event]:
-    """Create the demo organiser and programme; returns the events created."""
+async def load(*, session: AsyncSession, now: dt.datetime, organiser_password: str,
+               domains: Sequence[Domain] | None = None) -> dict[str, list]:
+    """Create the demo organiser and every domain's demo rows; what each domain added, by domain name."""
+    domains = DOMAINS if domains is None else domains
     if not await session.scalar(select(User.id).where(User.email == DEMO_ORGANISER_EMAIL)):
         await create_user(session=session, email=DEMO_ORGANISER_EMAIL, name="Demo Organiser",
                           role=Role.ORGANISER, password=organiser_password)
-    created = []
-    for spec in programme(now):
-        if await session.scalar(select(Event.id).where(Event.slug == spec["slug"])):
-            continue
-        event = Event(status=EventStatus.PUBLISHED.value, **{**spec, "category": spec["category"].value})
-        session.add(event)
-        await session.flush()
-        for position, (name, tier, price, capacity, description) in enumerate(_tickets_for(spec["slug"])):
-            session.add(TicketType(event_id=event.id, name=name, tier=tier, price_pence=price, capacity=capacity,
-                                   description=description, position=position, max_per_order=6))
-        created.append(event)
+    created = {}
+    for domain in domains:
+        if domain.demo is not None:
+            created[domain.name] = list(await domain.demo(session=session, now=now) or ())
     await session.flush()
-    await judging_demo.load(session=session)  # the pitch night's competition, entrants and judges
     return created
 
 

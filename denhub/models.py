@@ -1,12 +1,11 @@
-"""Imports every domain's models so Base.metadata is complete (for Alembic and test schemas)."""
+"""Every table: the kernel's and each listed domain's models (kernel.hooks.Domain.models), so that
+Base.metadata is complete for Alembic and the test schemas."""
 
-import kernel.accounts  # noqa: F401
-import kernel.mail  # noqa: F401
+import kernel.accounts
+import kernel.mail
 import kernel.ratelimit  # noqa: F401
-import events.models  # noqa: F401
-import judging.models  # noqa: F401
-import ticketing.checkin  # noqa: F401
-import ticketing.models  # noqa: F401
+from denhub.domains import DOMAINS
 from kernel.db import Base
 
+MODEL_MODULES = tuple(module for domain in DOMAINS for module in domain.models)  # imported with the domains
 metadata = Base.metadata

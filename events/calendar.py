@@ -5,8 +5,8 @@ from __future__ import annotations
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
-from kernel.db import utcnow
 from events.models import Event
+from kernel.db import utcnow
 
 
 def event_ics(event: Event, *, base_url: str) -> bytes:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import FormData, UploadFile
 
-from kernel.web import LONDON
 from events.models import ACCESS_FEATURES, Category
+from kernel.web import LONDON
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESERVED_SLUGS = {"past", "new", "manage", "static"}

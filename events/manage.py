@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import ORGANISERS, flash, guard
-from kernel.web import render
 from events import services
 from events.forms import parse_event_form, values_from_event
 from events.models import ACCESS_FEATURES, CATEGORY_LABELS
+from kernel.auth import ORGANISERS, flash, guard
+from kernel.web import render
 
 EMPTY_VALUES = {"category": "other", **{attr: False for attr, _ in ACCESS_FEATURES}}
 

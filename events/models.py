@@ -79,7 +79,7 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    image: Mapped["EventImage | None"] = relationship(
+    image: Mapped[EventImage | None] = relationship(
         back_populates="event", cascade="all, delete-orphan", uselist=False, lazy="raise"
     )
 

@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import PUBLIC, guard
-from kernel.markdown import render_markdown
-from kernel.web import render, render_string
 from events import services
 from events.calendar import event_ics
 from events.models import CATEGORY_LABELS, Category
+from kernel.auth import PUBLIC, guard
+from kernel.hooks import hooks_of
+from kernel.markdown import render_markdown
+from kernel.web import render, render_string
 
 
 class ListingCache:
@@ -134,8 +135,9 @@ async def _public_event(request: Request):
 
 
 async def event_page_context(request: Request, event) -> dict:
-    """Everything events/event.html needs; other domains add theirs through app.state.event_page_extras
-    (async callables (request, event) -> dict), e.g. ticketing's registration panel."""
+    """Everything events/event.html needs. Other domains add panels through the event_page_panels extension
+    point (kernel.hooks), e.g. ticketing's booking panel: each panel's template is included in order
+    (`panel_templates`) and its context merged in."""
     image_alt = ""
     if event.image_version:
         async with request.app.state.db.read() as session:
@@ -143,8 +145,11 @@ async def event_page_context(request: Request, event) -> dict:
             image = await services.get_image(session=session, slug=event.slug, include_drafts=True)
             image_alt = image.alt_text if image else ""
     context = {"event": event, "description_html": render_markdown(event.description), "image_alt": image_alt}
-    for extra in getattr(request.app.state, "event_page_extras", []):
-        context.update(await extra(request, event))
+    hooks = hooks_of(request.app)
+    context["panel_templates"] = []
+    for panel in await hooks.panels(hooks.event_page_panels, request, event):
+        context.update(panel.context)
+        context["panel_templates"].append(panel.template)
     return context
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from kernel.db import utcnow
 from events.forms import EventInput
 from events.models import Category, Event, EventImage, EventStatus
+from kernel.db import utcnow
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED.value, EventStatus.CANCELLED.value)
 

@@ -12,10 +12,12 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import Role, User, create_user
 from events.models import Category, Event
-from judging import services
+from judging.competitions import create_competition
+from judging.entrants import EntrantInput, add_entrant
 from judging.models import Competition, JudgeAssignment
+from judging.rubric import slug_key
+from kernel.accounts import Role, User, create_user
 
 DEMO_EVENT_SLUG = "dragons-den-pitch-night"
 COMPETITION_NAME = "Dragons’ Den: social entrepreneurs"
@@ -67,14 +69,13 @@ async def load(*, session: AsyncSession) -> Competition | None:
                                                      Event.category == Category.PITCH_NIGHT.value))
     if event is None or await session.scalar(select(Competition.id).where(Competition.event_id == event.id)):
         return None
-    competition = await services.create_competition(session=session, event_id=event.id, name=COMPETITION_NAME,
-                                                    actor_id=None, pitch_seconds=300)
+    competition = await create_competition(session=session, event_id=event.id, name=COMPETITION_NAME,
+                                           actor_id=None, pitch_seconds=300)
     for name, enterprise, pitch, mission in ENTRANTS:
-        slug = services.slug_key(enterprise).replace("_", ".")
-        await services.add_entrant(session=session, competition=competition, actor_id=None,
-                                   data=services.EntrantInput(name=name, enterprise=enterprise, pitch=pitch,
-                                                              social_mission=mission,
-                                                              contact_email=f"{slug}@example.org"))
+        slug = slug_key(enterprise).replace("_", ".")
+        await add_entrant(session=session, competition=competition, actor_id=None,
+                          data=EntrantInput(name=name, enterprise=enterprise, pitch=pitch, social_mission=mission,
+                                            contact_email=f"{slug}@example.org"))
     competition.applications_open = False  # the running order is settled
     for email, name, chair in JUDGES:
         user = await _judge(session, email, name)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import mail
-from kernel.web import london
 from events.models import Event
 from judging.models import Competition, Entrant, EntrantStatus
+from kernel import mail
+from kernel.web import london
 
 
 async def enqueue_decision(*, session: AsyncSession, entrant: Entrant, competition: Competition,

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
-from kernel.auth import form_id, form_int
 from judging import scoring
+from judging.competitions import Settings
+from judging.entrants import EntrantInput
 from judging.errors import InvalidInput, JudgingError
 from judging.models import Criterion, Round
-from judging.services import CriterionInput, EntrantInput, Settings
+from judging.rubric import CriterionInput
+from kernel.auth import form_id, form_int
 
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

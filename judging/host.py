@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from judging import night, votes
+from judging.competitions import get_competition
+from judging.errors import JudgingError
+from judging.pages import Back, actor_id, competition_page, load_competition, manage_url, refusing
 from kernel.auth import ORGANISERS, flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
-from judging import night, services, votes
-from judging.errors import JudgingError
-from judging.pages import actor_id, load_competition, manage_url, refuse
 
 
 def vote_url(request: Request, competition_id: int) -> str:
@@ -65,36 +66,49 @@ async def host_state(request: Request) -> Response:
     }, headers={"cache-control": "no-store"})
 
 
-async def _act(request: Request, action, done: str, *, back: str | None = None) -> Response:
+async def _act(request: Request, action, done: str, back: Back) -> Response:
+    """Run `action` on the locked competition, then flash `done` and go `back`; a domain error it raises
+    reaches the route's @refusing, whose way back is the same `back`."""
     competition, _ = await load_competition(request)
-    back = back or manage_url(competition, "host")
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            result = await action(session, fresh)
-    except JudgingError as exc:
-        return refuse(request, exc, back=back, back_label="Back")
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        result = await action(session, fresh)
     flash(request, done.format(result=result))
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(await back(request), status_code=303)
+
+
+async def _vote_back(request: Request) -> str:
+    """The vote is opened and closed from the host screen and from the results page: go back to the one the
+    form came from (only those two, never an address from the form as it stands)."""
+    back = str((await request.form()).get("back", ""))
+    competition_id = request.path_params["competition_id"]
+    allowed = {manage_url(competition_id, "host"), manage_url(competition_id, "results")}
+    return back if back in allowed else manage_url(competition_id, "host")
+
+
+HOST, ENTRANTS = competition_page("host"), competition_page("entrants")
 
 
 @guard(ORGANISERS)
+@refusing(HOST, "Back")
 async def next_entrant(request: Request) -> Response:
     return await _act(request, lambda session, c: night.next_entrant(session=session, competition=c,
                                                                      actor_id=actor_id(request)),
-                      "{result.enterprise} is up.")
+                      "{result.enterprise} is up.", HOST)
 
 
 @guard(ORGANISERS)
+@refusing(HOST, "Back")
 async def start_pitch(request: Request) -> Response:
     async def action(session, competition):
         entrant = await night.start_pitch(session=session, competition=competition, actor_id=actor_id(request))
         return entrant.enterprise
 
-    return await _act(request, action, "{result}’s pitch has started: the judges can score them now.")
+    return await _act(request, action, "{result}’s pitch has started: the judges can score them now.", HOST)
 
 
 @guard(ORGANISERS)
+@refusing(_vote_back, "Back")
 async def voting(request: Request) -> Response:
     form = await request.form()
     choice = str(form.get("voting", ""))
@@ -108,13 +122,11 @@ async def voting(request: Request) -> Response:
             return "The audience vote is closed."
         raise JudgingError("Choose whether to open or close the vote.")
 
-    back = str(form.get("back", ""))
-    competition_id = request.path_params["competition_id"]
-    allowed = {manage_url(competition_id, "host"), manage_url(competition_id, "results")}
-    return await _act(request, action, "{result}", back=back if back in allowed else None)
+    return await _act(request, action, "{result}", _vote_back)
 
 
 @guard(ORGANISERS)
+@refusing(ENTRANTS, "Back")
 async def open_scoring(request: Request) -> Response:
     entrant_id = request.path_params["entrant_id"]
 
@@ -123,9 +135,8 @@ async def open_scoring(request: Request) -> Response:
                                            actor_id=actor_id(request))
         return entrant.enterprise
 
-    competition_id = request.path_params["competition_id"]
     return await _act(request, action, "Scoring for {result} is open (without a pitch on the host screen).",
-                      back=manage_url(competition_id, "entrants"))
+                      ENTRANTS)
 
 
 routes = [

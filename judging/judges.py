@@ -10,10 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.tokens import hash_token
-from kernel import mail
-from kernel.accounts import AccountError, Role, User, create_user, normalise_email
-from kernel.db import utcnow
+from judging.audit import audit
 from judging.errors import (
     InvalidInput,
     JudgingError,
@@ -33,7 +30,10 @@ from judging.models import (
     Score,
     ScoreSheet,
 )
-from judging.services import audit
+from kernel import mail
+from kernel.accounts import AccountError, Role, User, create_user, normalise_email
+from kernel.db import utcnow
+from kernel.tokens import hash_token
 
 MAGIC_LINK_TTL = dt.timedelta(days=14)
 

@@ -9,14 +9,32 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import ORGANISERS, flash, form_id, guard
-from kernel.web import render
-from judging import documents, emails, forms, services
+from judging import document_pages, emails, forms
+from judging.competitions import (
+    create_competition,
+    get_competition,
+    list_competitions,
+    pitch_night_events,
+    start_scoring,
+    update_settings,
+)
+from judging.entrants import (
+    add_entrant,
+    entrants_for,
+    get_entrant,
+    set_entrant_status,
+    set_running_order,
+    update_entrant,
+)
 from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
-from judging.pages import actor_id, load_competition, manage_url, refuse
+from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
 from judging.results import heat_leaders
+from judging.rounds import add_round, advance_entrants, rounds_for
+from judging.rubric import criteria_for, locked_message, save_rubric
+from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.web import render
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -28,7 +46,7 @@ def _see_other(url: str) -> RedirectResponse:
 @guard(ORGANISERS)
 async def competitions(request: Request) -> Response:
     async with request.app.state.db.read() as session:
-        rows = await services.list_competitions(session=session)
+        rows = await list_competitions(session=session)
     return render(request, "judging/manage_list.html", {"rows": rows})
 
 
@@ -36,7 +54,7 @@ async def competitions(request: Request) -> Response:
 async def new_competition(request: Request) -> Response:
     db = request.app.state.db
     async with db.read() as session:
-        events = await services.pitch_night_events(session=session)
+        events = await pitch_night_events(session=session)
     values = {"event_id": request.query_params.get("event", ""), "name": "", "pitch_minutes": "5"}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -51,7 +69,7 @@ async def new_competition(request: Request) -> Response:
         else:
             try:
                 async with db.write() as session:
-                    competition = await services.create_competition(
+                    competition = await create_competition(
                         session=session, event_id=event_id, name=values.get("name", ""),
                         pitch_seconds=round(minutes * 60), actor_id=actor_id(request))
             except JudgingError as exc:
@@ -65,8 +83,8 @@ async def new_competition(request: Request) -> Response:
 
 async def _overview_context(request: Request, competition, event, values=None, errors=None) -> dict:
     async with request.app.state.db.read() as session:
-        criteria = await services.criteria_for(session=session, competition_id=competition.id)
-        entrants = await services.entrants_for(session=session, competition_id=competition.id)
+        criteria = await criteria_for(session=session, competition_id=competition.id)
+        entrants = await entrants_for(session=session, competition_id=competition.id)
         members = await panel(session=session, competition_id=competition.id)
     if values is None:
         values = {"name": competition.name, "pitch_minutes": f"{competition.pitch_seconds / 60:g}",
@@ -94,10 +112,10 @@ async def settings(request: Request) -> Response:
     if data is not None:
         try:
             async with request.app.state.db.write() as session:
-                fresh = await services.get_competition(session=session, competition_id=competition.id,
-                                                       for_update=True)
-                await services.update_settings(session=session, competition=fresh, data=data,
-                                               actor_id=actor_id(request))
+                fresh = await get_competition(session=session, competition_id=competition.id,
+                                              for_update=True)
+                await update_settings(session=session, competition=fresh, data=data,
+                                      actor_id=actor_id(request))
         except JudgingError as exc:
             errors = {exc.field or "__all__": str(exc)}
             status = exc.status
@@ -110,14 +128,12 @@ async def settings(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page())
 async def start(request: Request) -> Response:
     competition, _ = await load_competition(request)
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.start_scoring(session=session, competition=fresh, actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition))
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        await start_scoring(session=session, competition=fresh, actor_id=actor_id(request))
     flash(request, "Scoring has started. The rubric is now locked.")
     return _see_other(manage_url(competition))
 
@@ -126,8 +142,8 @@ async def start(request: Request) -> Response:
 
 async def _entrants_context(request: Request, competition, event) -> dict:
     async with request.app.state.db.read() as session:
-        entrants = await services.entrants_for(session=session, competition_id=competition.id)
-        rounds = await services.rounds_for(session=session, competition_id=competition.id)
+        entrants = await entrants_for(session=session, competition_id=competition.id)
+        rounds = await rounds_for(session=session, competition_id=competition.id)
     accepted = [e for e in entrants if e.status == EntrantStatus.ACCEPTED]
     advanced = {e.advanced_from_id for e in entrants if e.advanced_from_id is not None}
     heats = [r for r in rounds if not r.is_final]
@@ -150,7 +166,7 @@ async def entrants(request: Request) -> Response:
 async def _entrant_form(request: Request, competition, event, entrant=None) -> Response:
     db = request.app.state.db
     async with db.read() as session:
-        rounds = await services.rounds_for(session=session, competition_id=competition.id)
+        rounds = await rounds_for(session=session, competition_id=competition.id)
     if entrant is not None:
         values = {"name": entrant.name, "enterprise": entrant.enterprise, "pitch": entrant.pitch,
                   "social_mission": entrant.social_mission, "contact_email": entrant.contact_email,
@@ -166,13 +182,13 @@ async def _entrant_form(request: Request, competition, event, entrant=None) -> R
             try:
                 async with db.write() as session:
                     if entrant is None:
-                        fresh = await services.get_competition(session=session, competition_id=competition.id)
-                        saved = await services.add_entrant(session=session, competition=fresh, data=data,
-                                                           actor_id=actor_id(request))
+                        fresh = await get_competition(session=session, competition_id=competition.id)
+                        saved = await add_entrant(session=session, competition=fresh, data=data,
+                                                  actor_id=actor_id(request))
                     else:
-                        saved = await services.get_entrant(session=session, entrant_id=entrant.id)
-                        await services.update_entrant(session=session, entrant=saved, data=data,
-                                                      actor_id=actor_id(request))
+                        saved = await get_entrant(session=session, entrant_id=entrant.id)
+                        await update_entrant(session=session, entrant=saved, data=data,
+                                             actor_id=actor_id(request))
             except JudgingError as exc:
                 errors = {exc.field or "__all__": str(exc)}
                 status = exc.status
@@ -187,8 +203,8 @@ async def _entrant_form(request: Request, competition, event, entrant=None) -> R
 async def _entrant(request: Request, competition):
     async with request.app.state.db.read() as session:
         try:
-            return await services.get_entrant(session=session, entrant_id=request.path_params["entrant_id"],
-                                              competition_id=competition.id)
+            return await get_entrant(session=session, entrant_id=request.path_params["entrant_id"],
+                                     competition_id=competition.id)
         except JudgingError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -206,73 +222,65 @@ async def edit_entrant(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def entrant_status(request: Request) -> Response:
     competition, _ = await load_competition(request)
     entrant = await _entrant(request, competition)
     form = await request.form()
     status = str(form.get("status", ""))
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_entrant(session=session, entrant_id=entrant.id)
-            was_applied = fresh.status == EntrantStatus.APPLIED
-            await services.set_entrant_status(session=session, entrant=fresh, status=status,
-                                              actor_id=actor_id(request))
-            if was_applied and fresh.status != EntrantStatus.APPLIED:
-                await emails.enqueue_decision(session=session, entrant=fresh, competition=competition,
-                                              base_url=request.app.state.settings.base_url)
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
+    async with request.app.state.db.write() as session:
+        fresh = await get_entrant(session=session, entrant_id=entrant.id)
+        was_applied = fresh.status == EntrantStatus.APPLIED
+        await set_entrant_status(session=session, entrant=fresh, status=status,
+                                 actor_id=actor_id(request))
+        if was_applied and fresh.status != EntrantStatus.APPLIED:
+            await emails.enqueue_decision(session=session, entrant=fresh, competition=competition,
+                                          base_url=request.app.state.settings.base_url)
     flash(request, f"“{entrant.enterprise}” is now {status}.")
     return _see_other(manage_url(competition, "entrants"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def running_order(request: Request) -> Response:
     competition, _ = await load_competition(request)
-    try:
-        positions = forms.parse_positions(await request.form(), "order_")
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.set_running_order(session=session, competition=fresh, positions=positions,
-                                             actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
+    positions = forms.parse_positions(await request.form(), "order_")
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        await set_running_order(session=session, competition=fresh, positions=positions,
+                                actor_id=actor_id(request))
     flash(request, "Running order saved.")
     return _see_other(manage_url(competition, "entrants"))
 
 
 @guard(ORGANISERS)
-async def add_round(request: Request) -> Response:
+@refusing(competition_page("entrants"), "Back to entrants")
+async def new_round(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
-    try:
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id)
-            heat = await services.add_round(session=session, competition=fresh, name=str(form.get("round_name", "")),
-                                            kind=str(form.get("round_kind", "heat")), actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "entrants"), back_label="Back to entrants")
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id)
+        heat = await add_round(session=session, competition=fresh, name=str(form.get("round_name", "")),
+                               kind=str(form.get("round_kind", "heat")), actor_id=actor_id(request))
     flash(request, f"Round “{heat.name}” added. Choose it on each entrant’s page.")
     return _see_other(manage_url(competition, "entrants"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("entrants"), "Back to entrants")
 async def advance(request: Request) -> Response:
     """Advance to the final: a heat's top N (its ranking as the results page shows it now) or entrants the
     organiser ticks. Each becomes a new entrant in the final, scored and ranked there on its own."""
     competition, _ = await load_competition(request)
     back = manage_url(competition, "entrants")
-    try:
-        data = forms.parse_advance(await request.form())
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            entrant_ids = data.entrant_ids or await heat_leaders(session=session, competition=fresh,
-                                                                 round_id=data.heat_id, top=data.top)
-            finalists = await services.advance_entrants(session=session, competition=fresh, final_id=data.final_id,
-                                                        entrant_ids=entrant_ids, actor_id=actor_id(request))
-            names = ", ".join(e.enterprise for e in finalists)
-    except JudgingError as exc:
-        return refuse(request, exc, back=back, back_label="Back to entrants")
+    data = forms.parse_advance(await request.form())
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        entrant_ids = data.entrant_ids or await heat_leaders(session=session, competition=fresh,
+                                                             round_id=data.heat_id, top=data.top)
+        finalists = await advance_entrants(session=session, competition=fresh, final_id=data.final_id,
+                                           entrant_ids=entrant_ids, actor_id=actor_id(request))
+        names = ", ".join(e.enterprise for e in finalists)
     flash(request, f"Advanced to the final: {names}. They join the end of the running order; judges score them "
                    "again when their final pitch starts.")
     return _see_other(back)
@@ -303,7 +311,7 @@ async def rubric(request: Request) -> Response:
     competition, event = await load_competition(request)
     db = request.app.state.db
     async with db.read() as session:
-        criteria = await services.criteria_for(session=session, competition_id=competition.id)
+        criteria = await criteria_for(session=session, competition_id=competition.id)
     values, errors, status = _rubric_rows(criteria), {}, 200
     if request.method == "POST":
         rows, errors, values = forms.parse_rubric(await request.form())
@@ -311,10 +319,10 @@ async def rubric(request: Request) -> Response:
         if rows is not None:
             try:
                 async with db.write() as session:
-                    fresh = await services.get_competition(session=session, competition_id=competition.id,
-                                                           for_update=True)
-                    await services.save_rubric(session=session, competition=fresh, rows=rows,
-                                               actor_id=actor_id(request))
+                    fresh = await get_competition(session=session, competition_id=competition.id,
+                                                  for_update=True)
+                    await save_rubric(session=session, competition=fresh, rows=rows,
+                                      actor_id=actor_id(request))
             except JudgingError as exc:
                 errors = {"__all__": str(exc)}
                 status = exc.status
@@ -325,7 +333,7 @@ async def rubric(request: Request) -> Response:
     return render(request, "judging/rubric.html",
                   {"competition": competition, "event": event, "criteria": criteria, "values": values,
                    "errors": errors, "rows": range(_row_count(values)), "total_weight": total,
-                   "locked_message": services.locked_message(competition) if competition.rubric_locked else ""},
+                   "locked_message": locked_message(competition) if competition.rubric_locked else ""},
                   status_code=status)
 
 
@@ -344,8 +352,8 @@ routes = [
           methods=["POST"], name="judging_entrant_status"),
     Route("/competitions/{competition_id:int}/running-order", running_order, methods=["POST"],
           name="judging_running_order"),
-    Route("/competitions/{competition_id:int}/rounds", add_round, methods=["POST"], name="judging_add_round"),
+    Route("/competitions/{competition_id:int}/rounds", new_round, methods=["POST"], name="judging_add_round"),
     Route("/competitions/{competition_id:int}/advance", advance, methods=["POST"], name="judging_advance"),
     Route("/competitions/{competition_id:int}/rubric", rubric, methods=["GET", "POST"], name="judging_rubric"),
-    *documents.routes,  # score-sheets.pdf, feedback.pdf, results.pdf (judging/documents.py)
+    *document_pages.routes,  # score-sheets.pdf, feedback.pdf, results.pdf (judging/document_pages.py)
 ]

@@ -11,16 +11,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from judging import forms, judges, sheets
+from judging.audit import audit, audit_trail
+from judging.competitions import get_competition, release_results, set_chair_order
+from judging.entrants import entrants_for
+from judging.errors import InvalidInput, JudgingError, NotFound
+from judging.models import JudgeAssignment, ResultsVisibility
+from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
+from judging.results import load_live, load_results
 from kernel.accounts import User
 from kernel.auth import ORGANISERS, flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
-from judging import forms, judges, services, sheets
-from judging.errors import InvalidInput, JudgingError, NotFound
-from judging.models import JudgeAssignment, ResultsVisibility
-from judging.pages import actor_id, load_competition, manage_url, refuse
-from judging.results import load_live, load_results
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -34,7 +37,7 @@ async def _panel_page(request: Request, competition, event, *, values=None, erro
     async with request.app.state.db.read() as session:
         members = await judges.panel(session=session, competition_id=competition.id)
         conflicts = await judges.conflicts_for(session=session, competition_id=competition.id)
-        entrants = {e.id: e for e in await services.entrants_for(session=session, competition_id=competition.id)}
+        entrants = {e.id: e for e in await entrants_for(session=session, competition_id=competition.id)}
     names = {m.user.id: m.user.name for m in members}
     context = {
         "competition": competition, "event": event, "members": members, "values": values or {},
@@ -63,7 +66,7 @@ async def panel_page(request: Request) -> Response:
         return await _panel_page(request, competition, event, values=values, errors=errors, status=422)
     try:
         async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id)
+            fresh = await get_competition(session=session, competition_id=competition.id)
             invitation = await judges.invite_judge(
                 session=session, competition=fresh, email=email, name=name,
                 is_chair=values.get("is_chair") in ("on", "1"), base_url=request.app.state.settings.base_url,
@@ -93,11 +96,11 @@ async def new_link(request: Request) -> Response:
     _, user = await _assignment(request, competition)
     settings = request.app.state.settings
     async with request.app.state.db.write() as session:
-        fresh = await services.get_competition(session=session, competition_id=competition.id)
+        fresh = await get_competition(session=session, competition_id=competition.id)
         _, link = await judges.new_magic_link(session=session, user=user, competition=fresh,
                                               base_url=settings.base_url)
-        await services.audit(session=session, competition_id=competition.id, actor_id=actor_id(request),
-                             action="judge.link", subject=user.email)
+        await audit(session=session, competition_id=competition.id, actor_id=actor_id(request),
+                    action="judge.link", subject=user.email)
     return await _panel_page(request, competition, event,
                              new_link={"name": user.name, "email": user.email, "link": link,
                                        "created_account": False})
@@ -131,18 +134,16 @@ async def live(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("live"), "Back to the live view")
 async def unlock(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
-    try:
-        async with request.app.state.db.write() as session:
-            sheet = await session.get(sheets.ScoreSheet, request.path_params["sheet_id"])
-            if sheet is None or sheet.competition_id != competition.id:
-                raise NotFound("There is no score sheet with that number in this competition.")
-            await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason=str(form.get("reason", "")),
-                                      actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "live"), back_label="Back to the live view")
+    async with request.app.state.db.write() as session:
+        sheet = await session.get(sheets.ScoreSheet, request.path_params["sheet_id"])
+        if sheet is None or sheet.competition_id != competition.id:
+            raise NotFound("There is no score sheet with that number in this competition.")
+        await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason=str(form.get("reason", "")),
+                                  actor_id=actor_id(request))
     flash(request, "Sheet unlocked: the judge can change it and submit again.")
     return _see_other(manage_url(competition, "live"))
 
@@ -160,34 +161,30 @@ async def results_preview(request: Request) -> Response:
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("results"), "Back to results")
 async def chair_order(request: Request) -> Response:
     competition, _ = await load_competition(request)
-    try:
-        positions = forms.parse_positions(await request.form(), "chair_")
-        order = [entrant_id for entrant_id, p in sorted(positions.items(), key=lambda kv: (kv[1], kv[0])) if p > 0]
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.set_chair_order(session=session, competition=fresh, entrant_ids=order,
-                                           actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    positions = forms.parse_positions(await request.form(), "chair_")
+    order = [entrant_id for entrant_id, p in sorted(positions.items(), key=lambda kv: (kv[1], kv[0])) if p > 0]
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        await set_chair_order(session=session, competition=fresh, entrant_ids=order,
+                              actor_id=actor_id(request))
     flash(request, "The chair’s casting decision is recorded.")
     return _see_other(manage_url(competition, "results"))
 
 
 @guard(ORGANISERS)
+@refusing(competition_page("results"), "Back to results")
 async def release(request: Request) -> Response:
     competition, _ = await load_competition(request)
     form = await request.form()
-    try:
-        if form.get("confirm") not in ("on", "1", "yes"):
-            raise InvalidInput("Tick the box to confirm: released results cannot be changed.")
-        async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-            await services.release_results(session=session, competition=fresh,
-                                           visibility=str(form.get("visibility", "")), actor_id=actor_id(request))
-    except JudgingError as exc:
-        return refuse(request, exc, back=manage_url(competition, "results"), back_label="Back to results")
+    if form.get("confirm") not in ("on", "1", "yes"):
+        raise InvalidInput("Tick the box to confirm: released results cannot be changed.")
+    async with request.app.state.db.write() as session:
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        await release_results(session=session, competition=fresh,
+                              visibility=str(form.get("visibility", "")), actor_id=actor_id(request))
     flash(request, "Results released.")
     return _see_other(manage_url(competition, "results"))
 
@@ -196,7 +193,7 @@ async def release(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     competition, event = await load_competition(request)
     async with request.app.state.db.read() as session:
-        entries = await services.audit_trail(session=session, competition_id=competition.id)
+        entries = await audit_trail(session=session, competition_id=competition.id)
         ids = {e.actor_id for e in entries if e.actor_id}
         users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
     return render(request, "judging/audit.html",

@@ -104,7 +104,7 @@ class Competition(Base):
 class Round(Base):
     """An optional heat or final; entrants without a round are ranked together.
 
-    Advancing a heat's entrant to the final adds a new entrant in the final (judging.services.advance_entrants)
+    Advancing a heat's entrant to the final adds a new entrant in the final (judging.rounds.advance_entrants)
     pointing back at the heat's one, so each keeps its own score sheets and each round is ranked on its own."""
 
     __tablename__ = "judging_round"

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
-from kernel.web import london_time
+from judging.audit import audit
+from judging.entrants import entrants_for
 from judging.errors import JudgingError, NotFound, ScoringClosed
 from judging.models import Competition, Entrant, EntrantStatus
-from judging.services import audit, criteria_for, entrants_for, lock_rubric
+from judging.rubric import criteria_for, lock_rubric
+from kernel.db import utcnow
+from kernel.web import london_time
 
 
 @dataclass

@@ -1,17 +1,20 @@
 """Helpers shared by the judging route modules: loading what a URL names, and turning domain errors into
-clear pages with the right status."""
+clear pages with the right status (`refusing`, the one place organiser and judge routes do so)."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kernel.web import render
 from events.models import Event
-from judging import services
+from judging.competitions import get_competition
 from judging.errors import JudgingError, NotFound
 from judging.models import Competition
+from kernel.web import render
 
 TITLES = {
     403: "Not allowed",
@@ -31,11 +34,42 @@ def refuse(request: Request, exc: JudgingError, *, back: str | None = None, back
                    "back": back, "back_label": back_label}, status_code=status)
 
 
+# Where a refused page links back to, worked out from the request that was refused.
+Back = Callable[[Request], Awaitable[str | None]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def competition_page(page: str = "") -> Back:
+    """The way back to the organiser's page `page` (the overview when empty) of the competition in the URL."""
+
+    async def back(request: Request) -> str:
+        return manage_url(request.path_params["competition_id"], page)
+
+    return back
+
+
+def refusing(back: Back | None = None, label: str = "Go back") -> Callable[[Endpoint], Endpoint]:
+    """Route decorator: a JudgingError the route raises (its transaction already rolled back) answers with
+    refuse(): the error's status and message, and a link `label` to `back(request)` when given. Put it
+    under @guard, so only a permitted user's request reaches the route."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def refused_on_error(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except JudgingError as exc:
+                return refuse(request, exc, back=await back(request) if back else None, back_label=label)
+
+        return refused_on_error
+
+    return decorate
+
+
 async def load_competition(request: Request, *, key: str = "competition_id") -> tuple[Competition, Event]:
     async with request.app.state.db.read() as session:
         try:
-            competition = await services.get_competition(session=session,
-                                                         competition_id=request.path_params[key])
+            competition = await get_competition(session=session, competition_id=request.path_params[key])
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
         event = await session.get(Event, competition.event_id)

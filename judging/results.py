@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.accounts import User
 from judging import scoring
+from judging.entrants import entrants_for
+from judging.errors import InvalidInput, NotFound, RoundRule
 from judging.judges import PanelMember, panel
 from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus
-from judging.errors import InvalidInput, NotFound, RoundRule
-from judging.services import criteria_for, entrants_for, rounds_for
+from judging.rounds import rounds_for
+from judging.rubric import criteria_for
 from judging.sheets import LiveGrid, build_live_grid
 from judging.votes import fold, on_ballot, tally
+from kernel.accounts import User
 
 
 @dataclass

@@ -7,16 +7,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from judging import forms, judges, sheets
+from judging.competitions import get_competition
+from judging.entrants import apply
+from judging.errors import JudgingError
+from judging.models import CompetitionStatus, ResultsVisibility
+from judging.pages import judge_competition_for, load_competition, refusing
+from judging.results import load_results
+from judging.rounds import rounds_for
+from judging.score_pages import declare_conflict, judge_service_worker, judge_state, score
 from kernel import ratelimit
 from kernel.accounts import Role
 from kernel.auth import JUDGES, PUBLIC, client_address, flash, guard
 from kernel.web import render
-from judging import forms, judges, services, sheets
-from judging.errors import JudgingError
-from judging.models import CompetitionStatus, ResultsVisibility
-from judging.pages import judge_competition_for, load_competition, refuse
-from judging.results import load_results
-from judging.score_pages import declare_conflict, judge_service_worker, judge_state, score
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -30,7 +33,7 @@ def _applications_open(competition) -> bool:
 
 
 @guard(PUBLIC)
-async def apply(request: Request) -> Response:
+async def apply_page(request: Request) -> Response:
     """The public application form: creates an applied entrant the organiser accepts or rejects."""
     competition, event = await load_competition(request)
     context = {"competition": competition, "event": event, "values": {}, "errors": {},
@@ -60,8 +63,8 @@ async def apply(request: Request) -> Response:
                                  "minutes and try again.")
     try:
         async with db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id)
-            await services.apply(session=session, competition=fresh, data=data)
+            fresh = await get_competition(session=session, competition_id=competition.id)
+            await apply(session=session, competition=fresh, data=data)
             await ratelimit.record(session=session, bucket="judging-apply", key=client_address(request))
     except JudgingError as exc:
         return render(request, "judging/apply.html", {**context, "values": values, "errors": {"__all__": str(exc)}},
@@ -74,20 +77,18 @@ async def apply(request: Request) -> Response:
 # --- magic-link sign-in ----------------------------------------------------------------------------
 
 @guard(PUBLIC)
+@refusing()
 async def magic(request: Request) -> Response:
     """GET shows a confirm button (mail scanners that open links do not use them up); POST signs in."""
     token = request.path_params["token"]
     db = request.app.state.db
-    try:
-        if request.method == "GET":
-            async with db.read() as session:
-                judge = await judges.check_magic_link(session=session, token=token)
-            return render(request, "judging/magic.html", {"judge": judge, "token": token},
-                          headers={"cache-control": "no-store"})
-        async with db.write() as session:
-            judge, competition_id = await judges.redeem_magic_link(session=session, token=token)
-    except JudgingError as exc:
-        return refuse(request, exc)
+    if request.method == "GET":
+        async with db.read() as session:
+            judge = await judges.check_magic_link(session=session, token=token)
+        return render(request, "judging/magic.html", {"judge": judge, "token": token},
+                      headers={"cache-control": "no-store"})
+    async with db.write() as session:
+        judge, competition_id = await judges.redeem_magic_link(session=session, token=token)
     request.session.clear()  # a fresh session (and CSRF token) on every sign-in, as kernel.auth.login does
     request.session["uid"] = judge.id
     request.session["sv"] = judge.session_version
@@ -110,7 +111,7 @@ async def judge_competition(request: Request) -> Response:
     competition, event, assignment = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
         rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
-        rounds = {r.id: r for r in await services.rounds_for(session=session, competition_id=competition.id)}
+        rounds = {r.id: r for r in await rounds_for(session=session, competition_id=competition.id)}
     next_row = next((r for r in rows if r.status in ("to score", "draft")), None)
     return render(request, "judging/judge_competition.html",
                   {"competition": competition, "event": event, "rows": rows, "next_row": next_row,
@@ -145,7 +146,7 @@ async def results(request: Request) -> Response:
 
 routes = [
     Route("/", home, methods=["GET"], name="judging_home"),
-    Route("/apply/{competition_id:int}", apply, methods=["GET", "POST"], name="judging_apply"),
+    Route("/apply/{competition_id:int}", apply_page, methods=["GET", "POST"], name="judging_apply"),
     Route("/magic/{token}", magic, methods=["GET", "POST"], name="judging_magic"),
     Route("/sw.js", judge_service_worker, methods=["GET"], name="judging_service_worker"),
     Route("/results/{competition_id:int}", results, methods=["GET"], name="judging_results"),

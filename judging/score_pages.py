@@ -41,10 +41,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from kernel.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
-from kernel.settings import PROJECT_ROOT
-from kernel.web import render
-from judging import forms, judges, services, sheets
+from judging import forms, judges, sheets
+from judging.competitions import get_competition
 from judging.errors import (
     Conflicted,
     InvalidInput,
@@ -56,6 +54,10 @@ from judging.errors import (
     SheetLocked,
 )
 from judging.pages import judge_competition_for
+from judging.rubric import criteria_for
+from kernel.auth import JUDGES, PUBLIC, csrf_token, flash, form_int, guard
+from kernel.settings import PROJECT_ROOT
+from kernel.web import render
 
 SERVICE_WORKER = (PROJECT_ROOT / "static" / "js" / "judge-sw.js").read_bytes()
 SERVICE_WORKER_ETAG = '"' + hashlib.sha256(SERVICE_WORKER).hexdigest()[:16] + '"'
@@ -97,7 +99,7 @@ async def _score_context(request: Request, competition, event, entrant_id: int) 
             entrant = await sheets.scorable_entrant(session=session, competition=competition, entrant_id=entrant_id)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
-        criteria = await services.criteria_for(session=session, competition_id=competition.id)
+        criteria = await criteria_for(session=session, competition_id=competition.id)
         rows = await sheets.judge_overview(session=session, competition=competition, judge_id=judge_id,
                                            with_values=True)
     index = next(i for i, r in enumerate(rows) if r.entrant.id == entrant.id)
@@ -215,7 +217,7 @@ async def declare_conflict(request: Request) -> Response:
     reason = str(form.get("reason", ""))[:1000]
     try:
         async with request.app.state.db.write() as session:
-            fresh = await services.get_competition(session=session, competition_id=competition.id)
+            fresh = await get_competition(session=session, competition_id=competition.id)
             await judges.declare_conflict(session=session, competition=fresh, judge_id=request.state.user.id,
                                           entrant_id=entrant_id, reason=reason)
     except JudgingError as exc:

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from kernel import sqlite_direct
-from kernel.accounts import User
-from kernel.db import utcnow
+from judging.audit import audit
+from judging.competitions import get_competition
+from judging.entrants import entrants_for
 from judging.errors import (
     Conflicted,
     InvalidInput,
@@ -27,7 +27,7 @@ from judging.errors import (
     ScoringClosed,
     SheetLocked,
 )
-from judging.judges import PanelMember, panel, require_judge
+from judging.judges import PanelMember, require_judge
 from judging.models import (
     AuditEntry,
     Competition,
@@ -41,14 +41,17 @@ from judging.models import (
     ScoreSheet,
     SheetStatus,
 )
-from judging.services import audit, criteria_for, entrants_for, get_competition, lock_rubric
+from judging.rubric import criteria_for, lock_rubric
+from kernel import sqlite_direct
+from kernel.accounts import User
+from kernel.db import utcnow
 
 MAX_COMMENT = 4000
 
 
 @dataclass
 class SheetView:
-    sheet: "ScoreSheet | SheetRow | None"
+    sheet: ScoreSheet | SheetRow | None
     values: dict[int, int]  # criterion id -> value
 
     @property
@@ -90,7 +93,7 @@ class RubricRow:
     scale_max: int
 
 
-# A locked rubric never changes again (judging.services.save_rubric refuses once it is locked), so each
+# A locked rubric never changes again (judging.rubric.save_rubric refuses once it is locked), so each
 # worker keeps it, keyed by the moment it was locked: the truth, not a hint that could go stale.
 _locked_rubrics: dict[tuple[int, object], tuple[RubricRow, ...]] = {}
 
@@ -309,7 +312,7 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
             setattr(sheet, key, value)
         else:
             set_committed_value(sheet, key, value)
-    if trail:  # the rows judging.services.audit would add
+    if trail:  # the rows judging.audit.audit would add
         await sqlite_direct.execute(session, _ADD_AUDIT, trail)
     if not competition.rubric_locked:
         await lock_rubric(session=session, competition=competition, actor_id=judge_id,

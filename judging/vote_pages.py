@@ -1,26 +1,24 @@
 """The audience's side of the people's-choice vote: the public vote page the big screen's QR code opens
 (the voter types their ticket code), the vote itself, and the ballot on each ticket's own page.
 
-The ticket page belongs to ticketing (ticketing.tickets.ticket_page); `with_ticket_ballots` wraps it so
-that judging adds its ballots (request.state.ballots, shown by templates/judging/_ticket_ballots.html)
-without ticketing knowing about judging.
+The ticket page belongs to ticketing (ticketing.tickets.ticket_page); judging adds its ballots to it through
+the ticket_page_panels extension point (`ticket_ballots`), without ticketing knowing about judging.
 """
 
 from __future__ import annotations
 
-import functools
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
-from kernel.auth import PUBLIC, flash, form_id, guard
-from kernel.web import render
 from judging import votes
+from judging.entrants import entrants_for
 from judging.errors import JudgingError
 from judging.models import Entrant
 from judging.pages import load_competition
-from judging.services import entrants_for
+from kernel.auth import PUBLIC, flash, form_id, guard
+from kernel.hooks import Panel
+from kernel.web import render
 
 CODE_MAX = 64  # as ticketing.tickets: no ticket code is longer
 
@@ -66,29 +64,14 @@ async def thanks(request: Request) -> Response:
     return render(request, "judging/vote_thanks.html", {"competition": competition, "event": event})
 
 
-def with_ticket_ballots(routes: list[BaseRoute]) -> list[BaseRoute]:
-    """`routes` with the ticket page (the route named "ticket") wrapped to show this ticket's ballots."""
-    wrapped: list[BaseRoute] = []
-    for route in routes:
-        if isinstance(route, Route) and route.name == "ticket":
-            route = Route(route.path, _with_ballots(route.endpoint), methods=["GET"], name=route.name)
-        wrapped.append(route)
-    return wrapped
-
-
-def _with_ballots(endpoint):
-    @guard(PUBLIC)
-    @functools.wraps(endpoint)
-    async def ticket_page(request: Request) -> Response:
-        code = request.path_params.get("code", "")
-        if len(code) <= CODE_MAX:
-            async with request.app.state.db.read() as session:
-                ticket = await votes.find_ticket(session=session, code=code)
-                if ticket is not None:
-                    request.state.ballots = await votes.ballots_for_ticket(session=session, ticket=ticket)
-        return await endpoint(request)
-
-    return ticket_page
+async def ticket_ballots(request: Request, ticket, event) -> Panel | None:
+    """The ticket page's people's-choice ballots (ticket_page_panels, kernel.hooks); None when the ticket's event
+    has no vote open to it."""
+    del event  # the ballots are found from the ticket
+    async with request.app.state.db.read() as session:
+        ours = await votes.find_ticket(session=session, code=ticket.code)  # loaded in this session
+        ballots = await votes.ballots_for_ticket(session=session, ticket=ours) if ours is not None else []
+    return Panel("judging/_ticket_ballots.html", {"ballots": ballots}) if ballots else None
 
 
 routes = [

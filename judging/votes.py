@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db import utcnow
-from kernel.web import london_time
+from judging.audit import audit
+from judging.competitions import get_competition
+from judging.entrants import entrants_for
 from judging.errors import AlreadyVoted, InvalidInput, JudgingError, NotEligible, NotFound, VotingClosed
 from judging.models import AudienceVote, Competition, Entrant, EntrantStatus
-from judging.services import audit, entrants_for, get_competition
+from kernel.db import utcnow
+from kernel.web import london_time
 from ticketing.models import Ticket
 
 VIA_TICKET = "ticket"  # the ticket page
@@ -28,8 +30,8 @@ CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,64}")
 
 
 # --- one enterprise, one line ----------------------------------------------------------------------
-# An entrant advanced from a heat to the final is one enterprise with two entries (judging.services
-# advance): the audience votes for the enterprise, so ballots and tallies show it once, as its latest
+# An entrant advanced from a heat to the final is one enterprise with two entries (judging.rounds
+# advance_entrants): the audience votes for the enterprise, so ballots and tallies show it once, as its latest
 # entry, and a vote cast for either entry counts for both.
 
 def _successors(entrants: list[Entrant]) -> dict[int, int]:

@@ -78,7 +78,9 @@ async def hash_password(password: str) -> str:
     return await anyio.to_thread.run_sync(_hasher.hash, password)
 
 
-async def _verify(hash_: str, password: str) -> bool:
+async def verify_secret(hash_: str, password: str) -> bool:
+    """Whether `password` (or a door PIN) matches its argon2id `hash_`, checked off the event loop."""
+
     def check() -> bool:
         try:
             return _hasher.verify(hash_, password)
@@ -120,9 +122,9 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> U
     """The active user with this email and password, or None (after the same work either way)."""
     user = await session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
-        await _verify(await anyio.to_thread.run_sync(_dummy), password)
+        await verify_secret(await anyio.to_thread.run_sync(_dummy), password)
         return None
-    if not await _verify(user.password_hash, password):
+    if not await verify_secret(user.password_hash, password):
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)

@@ -15,6 +15,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sqlalchemy import event, select
@@ -23,10 +24,9 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
-from kernel import ratelimit
-from kernel.accounts import Role, User, authenticate, normalise_email
+from kernel.accounts import Role, User
+from kernel.hooks import hooks_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1  # the largest Integer primary key on PostgreSQL
@@ -105,9 +105,9 @@ async def urlencoded_form(request: Request, limit: int) -> FormData:
     this one), parsed by the standard library: python-multipart's parser in pure Python costs more than a
     whole sold-out answer's database read. Names and values are decoded as Starlette does (percent escapes
     as UTF-8, other bytes as Latin-1). A body over `limit` bytes is refused (413); so is one over
-    MAX_FORM_FIELDS fields (400)."""
-    if request._form is not None:  # noqa: SLF001 - Starlette caches the parsed form here
-        return request._form  # noqa: SLF001
+    MAX_FORM_FIELDS fields (400). `check_csrf` hands the endpoint a FormRequest holding it."""
+    if isinstance(request, FormRequest):
+        return request.parsed_form
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -119,11 +119,24 @@ async def urlencoded_form(request: Request, limit: int) -> FormData:
                           max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
         raise HTTPException(400, f"Too many fields. Maximum number of fields is {MAX_FORM_FIELDS}.") from None
-    request._form = form = FormData(items)  # noqa: SLF001 - what request.form() returns from now on
-    return form
+    return FormData(items)
 
 
-async def check_csrf(request: Request) -> None:
+class FormRequest(Request):
+    """The same request (same scope: session, state, path) with its urlencoded body already parsed, so the
+    endpoint's `await request.form()` reads it without parsing (or reading) the body again."""
+
+    def __init__(self, request: Request, form: FormData) -> None:
+        super().__init__(request.scope, request.receive)
+        self.parsed_form = form
+
+    async def form(self, **_options) -> FormData:  # type: ignore[override]
+        return self.parsed_form
+
+
+async def check_csrf(request: Request) -> Request:
+    """Refuse (403) a state-changing request without the session's CSRF token, in a header or the form; the
+    request to go on with (a FormRequest once a urlencoded form has been parsed for the token)."""
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
@@ -131,6 +144,7 @@ async def check_csrf(request: Request) -> None:
         limit = request.app.state.settings.max_image_bytes + 1024
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = await urlencoded_form(request, limit)
+            request = FormRequest(request, form)
         elif content_type.startswith("multipart/form-data"):
             form = await request.form(max_part_size=limit)
         else:
@@ -140,6 +154,7 @@ async def check_csrf(request: Request) -> None:
             sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
         raise CSRFError()
+    return request
 
 
 class UserCache:
@@ -153,7 +168,7 @@ class UserCache:
     passes one it can move).
     """
 
-    _all: "weakref.WeakSet[UserCache]" = weakref.WeakSet()
+    _all: ClassVar[weakref.WeakSet[UserCache]] = weakref.WeakSet()
 
     def __init__(self, seconds: float, max_entries: int = 4096,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -208,12 +223,12 @@ async def _load_user(request: Request, uid: int) -> User | None:
 def state_of(request: Request, name: str):
     """request.state.<name>, or None when unset (getattr with a default raises and catches inside Starlette:
     measurable on the door's hot path)."""
-    return request.state._state.get(name)  # noqa: SLF001 - Starlette keeps state in a dict
+    return request.scope.get("state", {}).get(name)  # the ASGI scope's state: what request.state wraps
 
 
 async def current_user(request: Request) -> User | None:
     """The signed-in user, loaded once per request; None when signed out or the session is stale."""
-    if "user" in request.state._state:  # noqa: SLF001 - Starlette keeps state in a dict
+    if "user" in request.scope.get("state", ()):
         return request.state.user
     user = None
     uid = request.session.get("uid") if "session" in request.scope else None
@@ -228,11 +243,11 @@ async def current_user(request: Request) -> User | None:
 
 async def current_door_link(request: Request):
     """The door link this session signed in with (checked against the database: revocation is immediate)."""
-    if "door_link" in request.state._state:  # noqa: SLF001
+    if "door_link" in request.scope.get("state", ()):
         return request.state.door_link
     link = None
     if "session" in request.scope and request.session.get("door_link"):
-        loader = getattr(request.app.state, "door_link_loader", None)
+        loader = hooks_of(request.app).door_link_loader
         link = await loader(request, request.session["door_link"]) if loader else None
         if link is None:
             request.session.pop("door_link", None)
@@ -258,21 +273,30 @@ def safe_next(target: str | None, default: str) -> str:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+async def refusal(request: Request, access: Access) -> Response | None:
+    """None when `access` lets this request in; a redirect to sign in (GET from someone signed out), or raises
+    403. `guard` asks it for every endpoint; a route serving several kinds of thing asks it per thing."""
+    user = await current_user(request) if "session" in request.scope else None
+    if access.allows(user) or (access.door_links and await current_door_link(request)):
+        return None
+    if user is None and request.method in SAFE_METHODS:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    if user is None:
+        raise HTTPException(403, "Please sign in to do this.")
+    raise HTTPException(403, "Your account does not have access to this page.")
+
+
 def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
     """Declare who may use an endpoint; also checks CSRF on POST, PUT, PATCH and DELETE."""
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
-            user = await current_user(request) if "session" in request.scope else None
-            if not access.allows(user) and not (access.door_links and await current_door_link(request)):
-                if user is None and request.method in SAFE_METHODS:
-                    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-                if user is None:
-                    raise HTTPException(403, "Please sign in to do this.")
-                raise HTTPException(403, "Your account does not have access to this page.")
+            refused = await refusal(request, access)
+            if refused is not None:
+                return refused
             if request.method not in SAFE_METHODS:
-                await check_csrf(request)
+                request = await check_csrf(request)
             if "\x00" in request.scope["path"] or any(
                 isinstance(value, int) and not 0 <= value <= MAX_ID for value in request.path_params.values()
             ):  # no row has such a slug or id, and the database would refuse the query (a 500, not a 404)
@@ -289,93 +313,10 @@ def guard(access: Access) -> Callable[[Endpoint], Endpoint]:
     return decorate
 
 
-def home_for(user: User) -> str:
-    if user.role == Role.ORGANISER:
-        return "/organiser/events"
-    if user.role == Role.DOOR_STAFF:
-        return "/door/"
-    return "/account"
+def home_for(request: Request, user: User) -> str:
+    """Where `user` lands after signing in: their role's home as a domain gives it (kernel.hooks.role_homes)."""
+    return hooks_of(request.app).role_homes.get(user.role, "/account")
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-@guard(PUBLIC)
-async def login(request: Request) -> Response:
-    from kernel.web import render
-
-    settings = request.app.state.settings
-    next_url = request.query_params.get("next", "")
-    if request.method == "GET":
-        return render(request, "auth/login.html", {"email": "", "next": next_url, "error": None})
-
-    form = await request.form()
-    # NUL can be in no address, and PostgreSQL refuses it in a query parameter (a 500, not a 401).
-    email = str(form.get("email", "")).replace("\x00", "")[:254]
-    password = str(form.get("password", ""))[:1024]
-    next_url = str(form.get("next", ""))
-    account_key = normalise_email(email)
-    address_key = client_address(request)
-    db = request.app.state.db
-    window = settings.login_window_seconds
-    async with db.read() as session:
-        account_failures = await ratelimit.count_recent(
-            session=session, bucket="login-account", key=account_key, window_seconds=window,
-            up_to=settings.login_max_failures,
-        )
-        address_failures = await ratelimit.count_recent(
-            session=session, bucket="login-address", key=address_key, window_seconds=window,
-            up_to=settings.login_max_failures * 4,
-        )
-    if account_failures >= settings.login_max_failures or address_failures >= settings.login_max_failures * 4:
-        minutes = max(1, window // 60)
-        return render(
-            request,
-            "auth/login.html",
-            {"email": email, "next": next_url,
-             "error": f"Too many failed sign-in attempts. Wait {minutes} minutes and try again."},
-            status_code=429,
-            headers={"Retry-After": str(window)},
-        )
-    async with db.write() as session:
-        user = await authenticate(session=session, email=email, password=password)
-        if user is None:
-            await ratelimit.record(session=session, bucket="login-account", key=account_key)
-            await ratelimit.record(session=session, bucket="login-address", key=address_key)
-        else:
-            await ratelimit.clear(session=session, bucket="login-account", key=account_key)
-            await ratelimit.prune(session=session)
-    if user is None:
-        return render(
-            request,
-            "auth/login.html",
-            {"email": email, "next": next_url, "error": "That email and password do not match an account."},
-            status_code=401,
-        )
-    request.session.clear()  # a fresh session (and CSRF token) on every sign-in
-    request.session["uid"] = user.id
-    request.session["sv"] = user.session_version
-    request.state.user = user
-    flash(request, f"Signed in as {user.name}.")
-    return RedirectResponse(safe_next(next_url, home_for(user)), status_code=303)
-
-
-@guard(SIGNED_IN)
-async def logout(request: Request) -> Response:
-    request.session.clear()
-    return RedirectResponse("/", status_code=303)
-
-
-@guard(SIGNED_IN)
-async def account(request: Request) -> Response:
-    from kernel.web import render
-
-    return render(request, "auth/account.html", {})
-
-
-routes = [
-    Route("/login", login, methods=["GET", "POST"], name="login"),
-    Route("/logout", logout, methods=["POST"], name="logout"),
-    Route("/account", account, methods=["GET"], name="account"),
-]

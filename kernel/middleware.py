@@ -8,9 +8,9 @@ SECURITY_HEADERS = [
     (b"content-security-policy",
      # 'wasm-unsafe-eval' lets the door scanner compile its vendored QR decoder (static/vendor/zxing-wasm);
      # it allows WebAssembly only, not eval() of JavaScript.
-     b"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
+     (b"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
      b"media-src 'self' blob:; object-src 'none'; "
-     b"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+     b"base-uri 'self'; form-action 'self'; frame-ancestors 'none'")),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),

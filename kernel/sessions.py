@@ -12,7 +12,7 @@ import json
 import time
 from base64 import b64decode, b64encode
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import MutableHeaders
@@ -66,7 +66,7 @@ class Session(dict[str, Any]):
         self.mark_modified()
         super().update(*args, **kwargs)
 
-    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> Self:  # type: ignore[override,misc]
         self.mark_modified()
         return super().__ior__(other)
 

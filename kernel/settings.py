@@ -97,7 +97,7 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Build settings from DENHUB_* variables; a .env file fills in what the environment lacks."""
         source = dict(_read_env_file(env_file or PROJECT_ROOT / ".env"))
         source.update(os.environ if environ is None else environ)
@@ -123,7 +123,7 @@ class Settings:
                 values[f.name] = raw
         return cls(**values).validated()
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"DENHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         if self.env != "development":

@@ -5,12 +5,16 @@ The door judges every scan with a handful of small Core statements (ticketing/ch
 object, and a greenlet switch out to the async driver and back (AsyncSession.run_sync). `direct(conn)`
 gives the same `execute(statement, params)` interface, run on the sqlite3 connection of `conn`'s
 transaction with SQLAlchemy's own compiled SQL and its own type conversions (so values are stored and read
-back exactly as through SQLAlchemy: UTC datetimes, booleans), and sqlite3's errors raised as SQLAlchemy's
+back exactly as through SQLAlchemy: UTC datetimes, booleans, JSON), and sqlite3's errors raised as SQLAlchemy's
 (IntegrityError and the rest), so callers cannot tell the difference. Everywhere else (PostgreSQL, read
 transactions, a statement with parameters expanded at run time) `direct` returns `conn` itself.
 
 Only for statements built once (module constants): each one's compiled form is kept for the life of the
-process, keyed by the statement object.
+process, keyed by the statement object. Everything is taken from SQLAlchemy's public API: the statement compiled
+for the dialect (its SQL, `positiontup`, `binds`, `construct_params`), each parameter's and each returned
+column's type (`exported_columns`) with its `dialect_impl(dialect)`'s bind and result processors, the very
+functions SQLAlchemy applies. tests/core/test_sqlite_parity.py runs every hot statement both ways and compares
+what is stored and read, and fails if one of them stops running straight on SQLite.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import threading
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
@@ -31,16 +35,18 @@ from sqlalchemy.sql import ClauseElement
 from kernel.db import WRITE_OPTION, Database, raw_sqlite
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     sql: str
     names: tuple[str, ...]  # the statement's parameters, in the order of its `?` placeholders
     fixed: dict  # values of parameters the statement carries itself (literals)
     binds: tuple[Callable | None, ...]  # SQLAlchemy's bind processor per placeholder
-    row: type | None  # a SELECT's row class; None for INSERT/UPDATE/DELETE
+    returns_rows: bool  # a SELECT, or RETURNING
     results: tuple[Callable | None, ...]  # SQLAlchemy's result processor per column
     converts: bool = False  # whether any parameter has a bind processor
     plain: bool = False  # no result processor at all: rows are made straight from sqlite3's tuples
+    # The row class, made when the statement first runs (see _row_class_for).
+    row: type | None = field(default=None, compare=False)
 
 
 _plans: dict[tuple, _Plan | None] = {}
@@ -55,10 +61,7 @@ def _plan(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) -> _P
         pass
     if len(_plans) >= MAX_PLANS:
         _plans.clear()
-    try:
-        plan = _compile(statement, dialect, keys)
-    except (AttributeError, KeyError, TypeError):  # SQLAlchemy's internals moved: let SQLAlchemy run it
-        plan = None
+    plan = _compile(statement, dialect, keys)
     _plans[cache_key] = plan
     return plan
 
@@ -74,34 +77,39 @@ def _compile(statement: ClauseElement, dialect, keys: tuple[str, ...] | None) ->
     if _selects_objects(statement):
         return None
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
-    plan = None
     names = tuple(compiled.positiontup or ())
     # Not: parameters expanded when run, or column defaults SQLAlchemy computes in Python as it executes (an
     # INSERT missing a column that has one, an UPDATE of a table with `onupdate`): those need its machinery.
     supported = (dialect.paramstyle == "qmark" and not compiled.post_compile_params
                  and not compiled.literal_execute_params
-                 and not getattr(compiled, "insert_prefetch", None) and not getattr(compiled, "update_prefetch", None)
+                 and not compiled.insert_prefetch and not compiled.update_prefetch
                  and (not compiled.isinsert
                       or {name for name in names if compiled.binds[name].required} <= set(keys or ())))
-    if supported:
-        required = {name: None for name in names if compiled.binds[name].required}
-        fixed = {name: value for name, value in compiled.construct_params(required).items() if name not in required}
-        processors = compiled._bind_processors  # noqa: SLF001 - SQLAlchemy's own conversions, as it applies them
-        row = results = None
-        if compiled._result_columns:  # noqa: SLF001
-            columns = compiled._result_columns  # noqa: SLF001
-            fields = [column[0] for column in columns]
-            row = _row_class(fields)
-            results = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
-        plan = _Plan(sql=compiled.string, names=names, fixed=fixed,
-                     binds=tuple(processors.get(name) for name in names), row=row, results=results or (),
-                     converts=any(processors.get(name) for name in names),
-                     plain=not any(results or ()))
-    return plan
+    if not supported or not hasattr(statement, "exported_columns"):  # text() without .columns(): rows unknown
+        return None
+    required = {name: None for name in names if compiled.binds[name].required}
+    fixed = {name: value for name, value in compiled.construct_params(required).items() if name not in required}
+    # SQLAlchemy's own conversions, as it applies them: each type's implementation for this dialect, for each
+    # parameter and each column the statement returns (none for INSERT/UPDATE/DELETE without RETURNING).
+    binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in statement.exported_columns)
+    return _Plan(sql=compiled.string, names=names, fixed=fixed, binds=binds, returns_rows=bool(results),
+                 results=results, converts=any(binds), plain=not any(results))
+
+
+def _row_class_for(plan: _Plan, cursor: sqlite3.Cursor) -> type:
+    """The rows' class, named as SQLAlchemy names them: as the compiled SQL does (a column's own name, or the
+    label SQLAlchemy gives it: `count_1`, `id_1`), which is what sqlite3's cursor reports."""
+    fields = [column[0] for column in cursor.description]
+    if len(fields) != len(plan.results):
+        raise RuntimeError(f"{len(fields)} columns where the statement has {len(plan.results)}: {plan.sql}")
+    plan.row = _row_class(fields)
+    return plan.row
 
 
 def _row_class(fields: Sequence[str]) -> type:
-    base = namedtuple("Row", fields, rename=True)  # noqa: PYI024 - rows are plain tuples with names
+    base = namedtuple("Row", fields, rename=True)
 
     class Row(base):
         __slots__ = ()
@@ -149,8 +157,8 @@ def _run(raw: sqlite3.Connection, plan: _Plan, params: dict | list[dict], dialec
             return Result([], cursor.rowcount)
         cursor = raw.execute(plan.sql, values)
         rows = []
-        if plan.row is not None:
-            make = plan.row._make
+        if plan.returns_rows:
+            make = (plan.row or _row_class_for(plan, cursor))._make
             if plan.plain:
                 rows = list(map(make, cursor.fetchall()))
             else:
@@ -197,7 +205,7 @@ class DirectSQLite:
         if many and not params:
             return None
         plan = _plan(statement, self.dialect, _keys(statement, params))
-        return None if plan is None or (many and plan.row is not None) else plan
+        return None if plan is None or (many and plan.returns_rows) else plan
 
     def run(self, plan: _Plan, params: dict | list[dict] | None) -> Result:
         return _run(self.raw, plan, params if isinstance(params, list) else (params or {}), self.dialect)
@@ -232,7 +240,7 @@ def read_now(db: Database, statement: ClauseElement, params: dict | None = None)
         return None
     dialect = db.engine.dialect
     plan = _plan(statement, dialect, None)
-    if plan is None or plan.row is None:
+    if plan is None or not plan.returns_rows:
         return None
     raw = _reader(db)
     if raw is None:

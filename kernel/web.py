@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from kernel.auth import csrf_token
+from kernel.hooks import hooks_of
 from kernel.settings import PROJECT_ROOT
 
 LONDON = ZoneInfo("Europe/London")
@@ -79,11 +80,14 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """Render a page with the base context: user, CSRF token function, flash messages."""
+    """Render a page with the base context: user, the navigation's entries for them (kernel.hooks.menu), CSRF
+    token function, flash messages."""
     has_session = "session" in request.scope
+    user = getattr(request.state, "user", None)
     base = {
         "request": request,
-        "user": getattr(request.state, "user", None),
+        "user": user,
+        "menu": hooks_of(request.scope.get("app")).menu_for(user.role if user is not None else None),
         "csrf_token": (lambda: csrf_token(request)) if has_session else (lambda: ""),
         "flashes": _flashes(request),
     }

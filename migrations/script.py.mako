@@ -4,9 +4,10 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
+
+import kernel.db  # noqa: F401 - autogenerate writes kernel.db's column types (UTCDateTime) into some migrations
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

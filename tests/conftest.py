@@ -18,9 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from denhub.app import create_app
-from kernel.accounts import use_password_hasher
-from kernel.migrate import upgrade
 from denhub.models import metadata
+from kernel.accounts import use_password_hasher
+from kernel.db import Database
+from kernel.migrate import upgrade
 from kernel.settings import Settings
 
 REQUIRE_ALL = os.environ.get("DENHUB_TEST_REQUIRE_ALL") == "1"
@@ -122,6 +123,16 @@ async def db_url(request, tmp_path, sqlite_template, postgres_database) -> str:
         skip_or_fail(f"PostgreSQL at DENHUB_TEST_POSTGRES_URL is not usable: {postgres_database}")
     await _empty_postgres(postgres_database)
     return postgres_database
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path, sqlite_template):
+    """A Database on a migrated SQLite file of its own, without the app: for tests of SQLite's own machinery."""
+    path = tmp_path / "own.sqlite3"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import itertools
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.models import Event, EventImage, EventStatus
 from kernel.accounts import Role, User, create_user
 from kernel.db import utcnow
-from events.models import Event, EventImage, EventStatus
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -29,11 +29,11 @@ async def make_user(session: AsyncSession, *, role: Role | str = Role.ORGANISER,
 async def make_event(session: AsyncSession, **overrides) -> Event:
     n = next(_seq)
     starts = overrides.pop("starts_at", utcnow() + dt.timedelta(days=7))
-    fields = dict(
-        slug=f"event-{n}", title=f"Event {n}", summary="A test event", description="Some *text*",
-        category="workshop", venue_name="Soho House – Visitor Centre", venue_address="Soho Avenue, B18 5LB",
-        starts_at=starts, ends_at=starts + dt.timedelta(hours=2), status=EventStatus.PUBLISHED.value,
-    )
+    fields = {
+        "slug": f"event-{n}", "title": f"Event {n}", "summary": "A test event", "description": "Some *text*",
+        "category": "workshop", "venue_name": "Soho House – Visitor Centre", "venue_address": "Soho Avenue, B18 5LB",
+        "starts_at": starts, "ends_at": starts + dt.timedelta(hours=2), "status": EventStatus.PUBLISHED.value,
+    }
     fields.update(overrides)
     event = Event(**fields)
     session.add(event)

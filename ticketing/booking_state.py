@@ -22,10 +22,10 @@ import weakref
 from sqlalchemy import String, bindparam, select, true, type_coerce
 from sqlalchemy.orm.attributes import set_committed_value
 
+from events.models import Event
 from kernel.db import Database, UTCDateTime, utcnow
 from kernel.ratelimit import recent
 from kernel.sqlite_direct import read_now
-from events.models import Event
 from ticketing.models import Order, TicketType
 
 CACHE_SECONDS = 0.5

@@ -3,6 +3,9 @@
 Verdicts: admitted, readmitted (after a check-out), already_checked_in, cancelled, unpaid, wrong_event,
 unknown (not a ticket of ours), forged (bad signature), checked_out, not_inside,
 late (an offline scan synced after later movements of the ticket); rejected (not judged).
+
+Who may scan is ticketing/door_access.py's rule; counts, duplicates and the offline ticket list are in
+ticketing/door_reports.py; the tables (CheckIn, DoorAssignment, DoorLink) in ticketing/models.py.
 """
 
 from __future__ import annotations
@@ -13,31 +16,14 @@ import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    Boolean,
-    Connection,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    UniqueConstraint,
-    and_,
-    bindparam,
-    cast,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Integer, String, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from kernel.db import Base, UTCDateTime, utcnow
+from kernel.db import UTCDateTime, utcnow
 from kernel.sqlite_direct import DirectSQLite, direct
-from events.models import Event
-from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
+from ticketing.models import CheckIn, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
 from ticketing.signing import verify_ticket_remembered as verify_ticket
 
@@ -94,58 +80,6 @@ HEADLINES = {
 }
 
 
-class DoorAssignment(Base):
-    """A door staff account allowed to scan for one event."""
-
-    __tablename__ = "door_assignment"
-    __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_door_assignment_event_user"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class DoorLink(Base):
-    """A per-event door link for volunteers without accounts: the link plus a PIN, revocable."""
-
-    __tablename__ = "door_link"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    label: Mapped[str] = mapped_column(String(80))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    pin_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-
-class CheckIn(Base):
-    """Every scan with its verdict; `client_scan_id` makes replayed offline batches harmless."""
-
-    __tablename__ = "check_in"
-    __table_args__ = (Index("ix_check_in_event_recorded", "event_id", "recorded_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=True, index=True)
-    scanned_text: Mapped[str] = mapped_column(String(80), default="")
-    verdict: Mapped[str] = mapped_column(String(30))
-    direction: Mapped[str] = mapped_column(String(3), default="in")
-    device: Mapped[str] = mapped_column(String(64), default="")
-    gate: Mapped[str] = mapped_column(String(64), default="")
-    scanned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    client_scan_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
-    offline: Mapped[bool] = mapped_column(Boolean, default=False)
-    # A scan that admitted someone already admitted by an earlier scan (seen when offline devices sync).
-    duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
 @dataclass(frozen=True)
 class DoorTicket:
     """What the door is told about a ticket (read with its type and order in one query)."""
@@ -191,43 +125,6 @@ class ScanResult:
             "first_checked_in_at": self.first_checked_in_at.isoformat() if self.first_checked_in_at else None,
             "first_device": self.first_device, "first_gate": self.first_gate, "inside": self.inside,
         }
-
-
-# --- who may scan ------------------------------------------------------------------------------------
-
-class DoorRefused(Exception):
-    """This requester may not scan for this event (routes answer 403)."""
-
-
-class NoSuchEvent(Exception):
-    """No event has that number (routes answer 404)."""
-
-
-@dataclass(frozen=True)
-class DoorAccess:
-    """Who is scanning: an organiser (every event), a door staff account, and/or a door link's event."""
-
-    everywhere: bool = False
-    user_id: int | None = None
-    link_event_id: int | None = None
-
-
-def check_access(session: Session, *, event_id: int, access: DoorAccess) -> None:
-    """Raise DoorRefused or NoSuchEvent (refusal first: it says nothing about which events exist)."""
-    row = direct(session.connection()).execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0}).first()
-    allowed = access.everywhere or access.link_event_id == event_id or (row is not None and row[1] is not None)
-    if not allowed:
-        raise DoorRefused
-    if row is None:
-        raise NoSuchEvent
-
-
-_ACCESS = (
-    select(Event.__table__.c.id, DoorAssignment.__table__.c.id)
-    .outerjoin(DoorAssignment.__table__, and_(DoorAssignment.__table__.c.event_id == Event.__table__.c.id,
-                                              DoorAssignment.__table__.c.user_id == bindparam("user_id")))
-    .where(Event.__table__.c.id == bindparam("event_id"))
-)
 
 
 # --- judging a scan ----------------------------------------------------------------------------------
@@ -502,72 +399,3 @@ def _replay(conn: Connection, previous, event_id: int) -> ScanResult:
         result.first_device, result.first_gate = row.checked_in_device, row.checked_in_gate
         result.inside = bool(row.inside)
     return result
-
-
-@dataclass
-class DoorCount:
-    ticket_type_id: int | None
-    name: str
-    expected: int
-    checked_in: int
-    inside: int
-
-
-async def counts(*, session: AsyncSession, event_id: int) -> list[DoorCount]:
-    """Checked in / expected per ticket type, plus a total row (ticket_type_id None)."""
-    rows = await session.execute(
-        select(TicketType.id, TicketType.name, func.count(Ticket.id),
-               func.count(Ticket.checked_in_at),
-               func.coalesce(func.sum(cast(Ticket.inside, Integer)), 0))
-        .join(Ticket, (Ticket.ticket_type_id == TicketType.id) & (Ticket.status == TicketStatus.VALID.value),
-              isouter=True)
-        .where(TicketType.event_id == event_id)
-        .group_by(TicketType.id, TicketType.name, TicketType.position)
-        .order_by(TicketType.position, TicketType.id)
-    )
-    result = [DoorCount(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
-    total = DoorCount(None, "All tickets", sum(c.expected for c in result), sum(c.checked_in for c in result),
-                      sum(c.inside for c in result))
-    return [*result, total]
-
-
-@dataclass(frozen=True)
-class DuplicateScan:
-    """A scan of a ticket already admitted (or synced too late to count), for the organiser's door page."""
-
-    scanned_at: dt.datetime
-    device: str
-    gate: str
-    offline: bool
-    verdict: str
-    direction: str
-    attendee_name: str
-    ticket_code: str
-
-
-async def duplicates(*, session: AsyncSession, event_id: int, limit: int = 50) -> list[DuplicateScan]:
-    rows = await session.execute(
-        select(CheckIn.scanned_at, CheckIn.device, CheckIn.gate, CheckIn.offline, CheckIn.verdict, CheckIn.direction,
-               Ticket.attendee_name, Ticket.code)
-        .outerjoin(Ticket, Ticket.id == CheckIn.ticket_id)
-        .where(CheckIn.event_id == event_id, CheckIn.duplicate.is_(True))
-        .order_by(CheckIn.recorded_at.desc(), CheckIn.id.desc()).limit(limit)
-    )
-    return [DuplicateScan(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7] or "") for r in rows]
-
-
-async def manifest(*, session: AsyncSession, event_id: int) -> list[dict]:
-    """The ticket list a scanner keeps for offline use: codes, names, types and status."""
-    rows = await session.execute(
-        select(Ticket.code, Ticket.attendee_name, Ticket.ticket_type_id, TicketType.name, TicketType.tier,
-               Ticket.status, Order.status, Ticket.checked_in_at, Ticket.inside, Ticket.checked_in_device,
-               Ticket.checked_in_gate)
-        .join(TicketType, Ticket.ticket_type_id == TicketType.id).join(Order, Ticket.order_id == Order.id)
-        .where(Ticket.event_id == event_id).order_by(Ticket.id)
-    )
-    return [
-        {"code": r[0], "name": r[1], "type_id": r[2], "type": r[3], "tier": r[4], "tier_label": Tier(r[4]).label,
-         "status": r[5], "unpaid": r[6] == OrderStatus.AWAITING_PAYMENT, "checked_in_at": r[7].isoformat() if r[7] else None,
-         "inside": bool(r[8]), "checked_in_device": r[9] or "", "checked_in_gate": r[10] or ""}
-        for r in rows
-    ]

@@ -23,16 +23,8 @@ from sqlalchemy.orm import Session
 
 from kernel import group_commit
 from kernel.db import Database
-from ticketing.checkin import (
-    DoorAccess,
-    DoorRefused,
-    NoSuchEvent,
-    ScanResult,
-    check_access,
-    insert_records,
-    judge,
-    recorded_scans,
-)
+from ticketing.checkin import ScanResult, insert_records, judge, recorded_scans
+from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +125,7 @@ async def scan_many(db: Database, scans: list[dict], *, access: DoorAccess | Non
             answers.append(await _scan(db, None, scan))
         except (OperationalError, InterfaceError):
             raise
-        except Exception:  # noqa: BLE001 - this scan alone; the others go on
+        except Exception:  # this scan alone; the others go on
             log.exception("offline scan %r could not be recorded", scan.get("client_scan_id"))
             answers.append("This scan could not be recorded (a fault on our side, reported to the team).")
     return answers

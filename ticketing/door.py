@@ -11,15 +11,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.tokens import hash_token
+from events.models import Event
 from kernel import mail, ratelimit
-from kernel.accounts import Role, _verify
+from kernel.accounts import Role, verify_secret
 from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
 from kernel.db import utcnow
+from kernel.tokens import hash_token
 from kernel.web import render
-from events.models import Event
-from ticketing import checkin, checkin_writer, services
-from ticketing.models import EventKey, Order, OrderStatus, Ticket, TicketStatus
+from ticketing import checkin, checkin_writer, door_reports, services
+from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access
+from ticketing.models import DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket, TicketStatus
 from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
@@ -28,12 +29,12 @@ EARLIEST_SCAN = dt.timedelta(days=2)  # offline scan times: from this long befor
 CLOCK_SKEW = dt.timedelta(minutes=5)  # ... up to this far ahead of our clock
 
 
-async def load_door_link(request: Request, link_id) -> checkin.DoorLink | None:
+async def load_door_link(request: Request, link_id) -> DoorLink | None:
     """Used by kernel.auth.current_door_link: an active link, or None."""
     if not isinstance(link_id, int):
         return None
     async with request.app.state.db.read() as session:
-        link = await session.get(checkin.DoorLink, link_id)
+        link = await session.get(DoorLink, link_id)
     return link if link is not None and link.is_active else None
 
 
@@ -46,7 +47,7 @@ async def allowed_event_ids(request: Request) -> set[int] | None:
     if user is not None and user.role == Role.DOOR_STAFF:
         async with request.app.state.db.read() as session:
             ids |= set(await session.scalars(
-                select(checkin.DoorAssignment.event_id).where(checkin.DoorAssignment.user_id == user.id)))
+                select(DoorAssignment.event_id).where(DoorAssignment.user_id == user.id)))
     link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
         from kernel.auth import current_door_link
@@ -57,15 +58,15 @@ async def allowed_event_ids(request: Request) -> set[int] | None:
     return ids
 
 
-async def door_access(request: Request) -> checkin.DoorAccess:
-    """Who is asking, as the door's permission rule (checkin.check_access) needs it."""
+async def door_access(request: Request) -> DoorAccess:
+    """Who is asking, as the door's permission rule (door_access.check_access) needs it."""
     user = state_of(request, "user")
     link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
         from kernel.auth import current_door_link
 
         link = await current_door_link(request)
-    return checkin.DoorAccess(
+    return DoorAccess(
         everywhere=user is not None and user.role == Role.ORGANISER,
         user_id=user.id if user is not None and user.role == Role.DOOR_STAFF else None,
         link_event_id=link.event_id if link is not None else None,
@@ -73,7 +74,7 @@ async def door_access(request: Request) -> checkin.DoorAccess:
 
 
 def _refused(exc: Exception) -> HTTPException:
-    if isinstance(exc, checkin.NoSuchEvent):
+    if isinstance(exc, NoSuchEvent):
         return HTTPException(404, "There is no event with that number.")
     return HTTPException(403, "You are not on the door team for this event.")
 
@@ -84,8 +85,8 @@ async def door_event(request: Request) -> Event:
     access = await door_access(request)
     async with request.app.state.db.read() as session:
         try:
-            await session.run_sync(checkin.check_access, event_id=event_id, access=access)
-        except (checkin.DoorRefused, checkin.NoSuchEvent) as exc:
+            await session.run_sync(check_access, event_id=event_id, access=access)
+        except (DoorRefused, NoSuchEvent) as exc:
             raise _refused(exc) from None
         return await session.get(Event, event_id)
 
@@ -115,7 +116,7 @@ async def door_home(request: Request) -> Response:
 
 async def _counts(request: Request, event_id: int):
     async with request.app.state.db.read() as session:
-        return await checkin.counts(session=session, event_id=event_id)
+        return await door_reports.counts(session=session, event_id=event_id)
 
 
 async def _scanner_page(request: Request, event: Event, result: checkin.ScanResult | None, *,
@@ -163,7 +164,7 @@ def _parse_time(value) -> dt.datetime | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
         return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     except (ValueError, OverflowError):
         return None
@@ -213,7 +214,7 @@ async def scan(request: Request) -> Response:
             device=_str(data, "device", 64) or device_label(request), gate=_str(data, "gate", 64),
             client_scan_id=_str(data, "client_scan_id", 64) or None,
         )
-    except (checkin.DoorRefused, checkin.NoSuchEvent) as exc:
+    except (DoorRefused, NoSuchEvent) as exc:
         raise _refused(exc) from None
     if event is None or _wants_json(request):
         return JSONResponse(result.as_json())
@@ -294,7 +295,7 @@ async def manifest(request: Request) -> Response:
     # Every open scanner asks again each minute: a read, and a write only for an event with no key yet.
     async with db.read() as session:
         key: EventKey | None = await session.get(EventKey, event.id)
-        tickets = await checkin.manifest(session=session, event_id=event.id)
+        tickets = await door_reports.manifest(session=session, event_id=event.id)
     if key is None:
         async with db.write() as session:
             key = await services.ensure_event_key(session=session, event_id=event.id)
@@ -345,7 +346,7 @@ async def door_link(request: Request) -> Response:
     token = request.path_params["token"]
     db = request.app.state.db
     async with db.read() as session:
-        link = await session.scalar(select(checkin.DoorLink).where(checkin.DoorLink.token_hash == hash_token(token)))
+        link = await session.scalar(select(DoorLink).where(DoorLink.token_hash == hash_token(token)))
         event = await session.get(Event, link.event_id) if link else None
     if link is None or not link.is_active:
         raise HTTPException(404, "This door link is not valid. Ask the organiser for a new one.")
@@ -360,7 +361,7 @@ async def door_link(request: Request) -> Response:
             error, status = "Too many wrong PINs. Wait 15 minutes or ask the organiser.", 429
         else:
             pin = str((await request.form()).get("pin", ""))[:32]
-            if await _verify(link.pin_hash, pin):
+            if await verify_secret(link.pin_hash, pin):
                 request.session.clear()
                 request.session["door_link"] = link.id
                 return RedirectResponse(f"/door/events/{link.event_id}", status_code=303)

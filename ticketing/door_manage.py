@@ -13,14 +13,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.models import Event
 from kernel.accounts import Role, User, hash_password
 from kernel.auth import ORGANISERS, flash, form_id, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
-from kernel.web import render
-from events.models import Event
-from ticketing import checkin
 from kernel.tokens import hash_token
+from kernel.web import render
+from ticketing import door_reports
+from ticketing.models import DoorAssignment, DoorLink
 
 PIN_RE = re.compile(r"\d{4,8}")
 
@@ -36,14 +37,14 @@ async def _event(request: Request) -> Event:
 async def _page(request: Request, event: Event, *, new_link=None, errors=None, values=None, status_code=200):
     async with request.app.state.db.read() as session:
         assigned = list(await session.scalars(
-            select(User).join(checkin.DoorAssignment, checkin.DoorAssignment.user_id == User.id)
-            .where(checkin.DoorAssignment.event_id == event.id).order_by(User.name)))
+            select(User).join(DoorAssignment, DoorAssignment.user_id == User.id)
+            .where(DoorAssignment.event_id == event.id).order_by(User.name)))
         staff = list(await session.scalars(select(User).where(User.role == Role.DOOR_STAFF.value,
                                                               User.is_active.is_(True)).order_by(User.name)))
-        links = list(await session.scalars(select(checkin.DoorLink).where(checkin.DoorLink.event_id == event.id)
-                                           .order_by(checkin.DoorLink.created_at.desc())))
-        counts = await checkin.counts(session=session, event_id=event.id)
-        dups = await checkin.duplicates(session=session, event_id=event.id)
+        links = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)
+                                           .order_by(DoorLink.created_at.desc())))
+        counts = await door_reports.counts(session=session, event_id=event.id)
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
     return render(request, "door/manage.html", {
         "event": event, "assigned": assigned, "staff": [u for u in staff if u not in assigned], "links": links,
         "counts": counts, "duplicates": dups, "new_link": new_link, "errors": errors or {}, "values": values or {},
@@ -66,12 +67,12 @@ async def assign(request: Request) -> Response:
         user = await session.get(User, user_id)
         if user is None or user.role != Role.DOOR_STAFF:
             raise HTTPException(422, "Only door staff accounts can be put on the door team.")
-        exists = await session.scalar(select(checkin.DoorAssignment.id).where(
-            checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == user.id))
+        exists = await session.scalar(select(DoorAssignment.id).where(
+            DoorAssignment.event_id == event.id, DoorAssignment.user_id == user.id))
         if not exists:
             try:
                 async with session.begin_nested():  # a double click racing this one may insert it first
-                    session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+                    session.add(DoorAssignment(event_id=event.id, user_id=user.id))
             except IntegrityError:
                 pass  # already on the team: the same outcome
     flash(request, f"{user.name} can now scan tickets for this event.")
@@ -82,9 +83,9 @@ async def assign(request: Request) -> Response:
 async def unassign(request: Request) -> Response:
     event = await _event(request)
     async with request.app.state.db.write() as session:
-        row = await session.scalar(select(checkin.DoorAssignment).where(
-            checkin.DoorAssignment.event_id == event.id,
-            checkin.DoorAssignment.user_id == request.path_params["user_id"]))
+        row = await session.scalar(select(DoorAssignment).where(
+            DoorAssignment.event_id == event.id,
+            DoorAssignment.user_id == request.path_params["user_id"]))
         if row is not None:
             await session.delete(row)
     flash(request, "Removed from the door team.")
@@ -106,10 +107,10 @@ async def create_link(request: Request) -> Response:
         return await _page(request, event, errors=errors, values={"label": label}, status_code=422)
     token = secrets.token_urlsafe(24)
     async with request.app.state.db.write() as session:
-        session.add(checkin.DoorLink(event_id=event.id, label=label, token_hash=hash_token(token),
+        session.add(DoorLink(event_id=event.id, label=label, token_hash=hash_token(token),
                                      pin_hash=await hash_password(pin)))
     url = f"{request.app.state.settings.base_url.rstrip('/')}/door/link/{token}"
-    new_link = {"label": label, "url": url, "qr": Markup(qr_svg(url))}  # noqa: S704 - our own SVG
+    new_link = {"label": label, "url": url, "qr": Markup(qr_svg(url))}
     return await _page(request, event, new_link=new_link)
 
 
@@ -117,7 +118,7 @@ async def create_link(request: Request) -> Response:
 async def revoke_link(request: Request) -> Response:
     event = await _event(request)
     async with request.app.state.db.write() as session:
-        link = await session.get(checkin.DoorLink, request.path_params["link_id"])
+        link = await session.get(DoorLink, request.path_params["link_id"])
         if link is None or link.event_id != event.id:
             raise HTTPException(404, "There is no such door link for this event.")
         if link.revoked_at is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import mail
-from kernel.db import Database
 from events.calendar import event_ics
 from events.models import Event
+from kernel import mail
+from kernel.db import Database
 from ticketing import services
 from ticketing.models import Order, TicketType, WaitlistEntry
 from ticketing.outputs import order_pdf
@@ -38,7 +38,7 @@ async def enqueue_confirmation(*, session: AsyncSession, order: Order | services
     )
 
 
-async def _confirmation_body(db: Database, args: dict) -> tuple[str, str]:
+async def confirmation_body(db: Database, args: dict) -> tuple[str, str]:
     async with db.read() as session:
         order = await services.get_order_by_id(session=session, order_id=int(args["order_id"]))
         if order is None:
@@ -59,7 +59,7 @@ async def enqueue_offer(*, session: AsyncSession, entry: WaitlistEntry, token: s
                        text=text, html=html)
 
 
-async def _pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
+async def pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
     async with db.read() as session:
         order = await services.get_order_by_id(session=session, order_id=int(args["order_id"]))
         if order is None:
@@ -67,7 +67,7 @@ async def _pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
         return await order_pdf(session=session, order=order)
 
 
-async def _ics_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
+async def ics_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
     async with db.read() as session:
         event = await session.get(Event, int(args["event_id"]))
         if event is None:
@@ -75,7 +75,3 @@ async def _ics_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
         return f"{event.slug}.ics", "text/calendar", event_ics(event, base_url=args.get("base_url", ""))
 
 
-def register_attachment_providers() -> None:
-    mail.register_body_provider(CONFIRMATION_PROVIDER, _confirmation_body)
-    mail.register_attachment_provider(PDF_PROVIDER, _pdf_attachment)
-    mail.register_attachment_provider(ICS_PROVIDER, _ics_attachment)

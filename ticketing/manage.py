@@ -7,15 +7,15 @@ import io
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from events.models import Event
 from kernel.auth import ORGANISERS, flash, form_id, guard
 from kernel.web import london, render
-from events.models import Event
-from ticketing import badges, emails, services, waitlist
+from ticketing import attendees, badges, emails, services, waitlist
 from ticketing.forms import parse_ticket_type_form, values_from_type
-from ticketing.models import TIER_LABELS, Order, Ticket, TicketType
+from ticketing.models import COMMUNITY_DECLARATIONS, TIER_LABELS, Order, Ticket, TicketType
 from ticketing.tickets import offer_notifier
 
 ATTENDEE_FILTERS = ("q", "type", "status", "paid")
@@ -94,26 +94,36 @@ def _filters(request: Request) -> dict:
     return params
 
 
-async def _search(request: Request, event: Event, params: dict) -> list[Ticket]:
-    async with request.app.state.db.read() as session:
-        return await services.search_attendees(
-            session=session, event_id=event.id, q=params["q"],
-            ticket_type_id=form_id(params["type"]) if params["type"] else None,
-            status=params["status"], paid=params["paid"], limit=5000,
-        )
+def _attendee_filter(params: dict) -> attendees.AttendeeFilter:
+    return attendees.AttendeeFilter(q=params["q"], ticket_type_id=form_id(params["type"]) if params["type"] else None,
+                                    status=params["status"], paid=params["paid"])
 
 
 @guard(ORGANISERS)
-async def attendees(request: Request) -> Response:
+async def attendee_list(request: Request) -> Response:
     event = await _event(request)
     params = _filters(request)
-    tickets = await _search(request, event, params)
-    async with request.app.state.db.read() as session:
-        counts = await services.counts_by_type(session=session, event_id=event.id)
+    after = request.query_params.get("after", "")
+    after_id = form_id(after) if after else None
+    if after and after_id is None:
+        raise HTTPException(400, "The page must start after a ticket number.")
+    filters = _attendee_filter(params)
+    # slow_read: on SQLite a search through 20,000 attendees would otherwise hold up the door's scans.
+    async with request.app.state.db.slow_read() as session:
+        key = await attendees.key_of(session=session, event_id=event.id, ticket_id=after_id) if after_id else None
+        page = await attendees.tickets_page(session=session, event_id=event.id, filters=filters, after=key,
+                                            limit=attendees.LIST_PAGE + 1)
+        tickets, more = page[:attendees.LIST_PAGE], len(page) > attendees.LIST_PAGE
+        # Counted only when the page does not hold them all: a count reads every match again.
+        total = len(tickets) if key is None and not more else await attendees.count(
+            session=session, event_id=event.id, filters=filters)
+        types = await services.list_ticket_types(session=session, event_id=event.id, include_inactive=True)
         waiting = await waitlist.waiting_counts(session=session, event_id=event.id)
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v)
     return render(request, "ticketing/attendees.html", {
-        "event": event, "tickets": tickets, "counts": counts, "waiting": waiting, "params": params,
-        "query": "&".join(f"{k}={v}" for k, v in params.items() if v),
+        "event": event, "tickets": tickets, "total": total, "types": types, "waiting": waiting,
+        "params": params, "query": query, "page_size": attendees.LIST_PAGE, "first_page": key is None,
+        "next_after": tickets[-1].id if more else None,
     })
 
 
@@ -123,23 +133,54 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+CSV_HEADER = ["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "order_reference",
+              "email", "order_status", "paid_at", "community_declaration", "access_needs", "booked_at"]
+
+
+def _csv_text(lines) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows(lines)
+    return out.getvalue()
+
+
+def _csv_page(rows) -> str:
+    """The export's lines for a page of rows of attendees.EXPORT_COLUMNS.
+
+    Every page runs on the event loop between two reads, so this is kept cheap: rows unpacked as tuples, and
+    each order's times formatted once (its tickets share them).
+    """
+    stamps: dict = {None: ""}
+
+    def stamp(value) -> str:
+        text = stamps.get(value)
+        if text is None:
+            text = stamps[value] = london(value, "%Y-%m-%d %H:%M")
+        return text
+
+    declarations = COMMUNITY_DECLARATIONS
+    return _csv_text(
+        [_cell(x) for x in (code, name, type_name, TIER_LABELS[tier], f"{price / 100:.2f}", status, reference, email,
+                            order_status, stamp(paid_at), declarations.get(declaration, declaration) if declaration
+                            else "", access_needs, stamp(booked_at))]
+        for (_id, code, name, type_name, tier, price, status, reference, email, order_status, paid_at, declaration,
+             access_needs, booked_at) in rows
+    )
+
+
 @guard(ORGANISERS)
 async def attendees_csv(request: Request) -> Response:
     event = await _event(request)
-    tickets = await _search(request, event, _filters(request))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "order_reference",
-                     "email", "order_status", "paid_at", "community_declaration", "access_needs", "booked_at"])
-    for t in tickets:
-        o = t.order
-        writer.writerow([_cell(x) for x in (
-            t.code, t.attendee_name, t.ticket_type.name, t.ticket_type.tier_label, f"{t.price_pence / 100:.2f}",
-            t.status, o.reference, o.email, o.status, london(o.paid_at, "%Y-%m-%d %H:%M") if o.paid_at else "",
-            o.declaration_label if o.community_declaration else "", o.access_needs,
-            london(o.created_at, "%Y-%m-%d %H:%M"),
-        )])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+    filters = _attendee_filter(_filters(request))
+    db = request.app.state.db
+
+    async def body():
+        # A page at a time, each read on its own (Database.slow_read) and sent before the next is read: a
+        # 20,000-row export never holds the event loop, which answers the door's scans, for more than a page.
+        yield "\ufeff" + _csv_text([CSV_HEADER])  # a BOM, so that Excel reads UTF-8
+        async for rows in attendees.export_pages(db, event_id=event.id, filters=filters):
+            yield _csv_page(rows)
+
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{event.slug}-attendees.csv"',
         "Cache-Control": "private, no-store",
     })
@@ -219,7 +260,7 @@ routes = [
     Route("/events/{event_id:int}/tickets", ticket_types, methods=["GET"], name="manage_ticket_types"),
     Route("/events/{event_id:int}/ticket-types/new", new_type, methods=["GET", "POST"], name="new_ticket_type"),
     Route("/ticket-types/{type_id:int}/edit", edit_type, methods=["GET", "POST"], name="edit_ticket_type"),
-    Route("/events/{event_id:int}/attendees", attendees, methods=["GET"], name="attendees"),
+    Route("/events/{event_id:int}/attendees", attendee_list, methods=["GET"], name="attendees"),
     Route("/events/{event_id:int}/attendees.csv", attendees_csv, methods=["GET"], name="attendees_csv"),
     Route("/orders/{order_id:int}/mark-paid", mark_paid, methods=["POST"], name="mark_paid"),
     Route("/orders/{order_id:int}/cancel", cancel_order, methods=["POST"], name="cancel_order"),

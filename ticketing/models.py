@@ -1,11 +1,12 @@
-"""Ticketing: ticket types, orders, tickets, the event signing key and the waiting list."""
+"""Ticketing: ticket types, orders, tickets, the event signing key, the waiting list and the door (who may
+scan, door links, every scan)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.db import Base, UTCDateTime, utcnow
@@ -105,9 +106,11 @@ class EventKey(Base):
 
 class Order(Base):
     __tablename__ = "ticket_order"
+    # An event's orders in the order they were booked: the attendee list and its export walk it a page at a time.
+    __table_args__ = (Index("ix_ticket_order_event_created", "event_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(40), unique=True)  # unguessable; the order page's address
     reference: Mapped[str] = mapped_column(String(12), index=True)  # short, for people to read out
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
@@ -124,7 +127,7 @@ class Order(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    tickets: Mapped[list["Ticket"]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
 
     @property
     def status_label(self) -> str:
@@ -181,3 +184,57 @@ class WaitlistEntry(Base):
     offer_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_order.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- the door ----------------------------------------------------------------------------------------
+
+class DoorAssignment(Base):
+    """A door staff account allowed to scan for one event."""
+
+    __tablename__ = "door_assignment"
+    __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_door_assignment_event_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DoorLink(Base):
+    """A per-event door link for volunteers without accounts: the link plus a PIN, revocable."""
+
+    __tablename__ = "door_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class CheckIn(Base):
+    """Every scan with its verdict; `client_scan_id` makes replayed offline batches harmless."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (Index("ix_check_in_event_recorded", "event_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=True, index=True)
+    scanned_text: Mapped[str] = mapped_column(String(80), default="")
+    verdict: Mapped[str] = mapped_column(String(30))
+    direction: Mapped[str] = mapped_column(String(3), default="in")
+    device: Mapped[str] = mapped_column(String(64), default="")
+    gate: Mapped[str] = mapped_column(String(64), default="")
+    scanned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_scan_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A scan that admitted someone already admitted by an earlier scan (seen when offline devices sync).
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.web import pence
 from events.models import Event
+from kernel.web import pence
 from ticketing.models import EventKey, Order, Ticket
 from ticketing.signing import initials, sign_ticket
 

@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.models import EventStatus
+from events.routes import event_page_context, public_event
 from kernel import group_commit, mail, ratelimit
 from kernel.auth import PUBLIC, client_address, flash, guard
 from kernel.db import utcnow
+from kernel.hooks import Panel
 from kernel.web import render, render_framed
-from events.routes import event_page_context, public_event
-from events.models import EventStatus
 from ticketing import booking_state, emails, services, waitlist
 from ticketing.forms import (
-    HONEYPOT_FIELD, MAX_TICKETS_PER_ORDER, parse_quantities, parse_registration, valid_email, valid_form_token,
+    HONEYPOT_FIELD,
+    MAX_TICKETS_PER_ORDER,
+    parse_quantities,
+    parse_registration,
+    valid_email,
+    valid_form_token,
 )
 from ticketing.inventory import SoldOut, combined_left
 from ticketing.models import COMMUNITY_DECLARATIONS, Order, Tier
 
 
-async def registration_panel(request: Request, event) -> dict:
-    """Ticket types with what is left and whether they are on sale, for the event page."""
+async def registration_panel(request: Request, event) -> Panel:
+    """The event page's booking panel (event_page_panels): ticket types with what is left and whether they
+    are on sale."""
     now = utcnow()
     async with request.app.state.db.read() as session:
         types = await services.list_ticket_types(session=session, event_id=event.id)
@@ -39,7 +46,8 @@ async def registration_panel(request: Request, event) -> dict:
         choices = min(t.max_per_order, left if left is not None else t.max_per_order)
         rows.append({"type": t, "left": left, "state": state, "choices": choices})
     open_for_booking = event.is_published and event.ends_at > now
-    return {"ticket_rows": rows, "booking_open": open_for_booking, "panel_errors": {}, "panel_values": {}}
+    return Panel("ticketing/_panel.html", {"ticket_rows": rows, "booking_open": open_for_booking,
+                                           "panel_errors": {}, "panel_values": {}})
 
 
 def _community(types) -> bool:

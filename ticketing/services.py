@@ -15,13 +15,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from events.models import Event, EventStatus
 from kernel import sqlite_direct
 from kernel.db import utcnow
-from events.models import Event, EventStatus
-from ticketing import inventory
+from ticketing import attendees, inventory
 from ticketing.inventory import SoldOut
 from ticketing.models import (
-    COMMUNITY_DECLARATIONS, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier,
+    COMMUNITY_DECLARATIONS,
+    EventKey,
+    Order,
+    OrderStatus,
+    Ticket,
+    TicketStatus,
+    TicketType,
+    Tier,
 )
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read out at the door
@@ -279,20 +286,20 @@ async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest
                           names={t: types[t].name for t in quantities})
     total = sum(prices)
     code, email = new_code(16), req.email
-    order_id = (await sqlite_direct.execute(session, _INSERT_ORDER, dict(
-        event_id=event.id, code=code, reference=new_reference(), form_token=req.form_token,
-        email=email, buyer_name=req.lines[0].attendee_name.strip(), access_needs=req.access_needs.strip(),
-        organisation=req.organisation.strip()[:120],
-        community_declaration=req.community_declaration if any(
+    order_id = (await sqlite_direct.execute(session, _INSERT_ORDER, {
+        "event_id": event.id, "code": code, "reference": new_reference(), "form_token": req.form_token,
+        "email": email, "buyer_name": req.lines[0].attendee_name.strip(), "access_needs": req.access_needs.strip(),
+        "organisation": req.organisation.strip()[:120],
+        "community_declaration": req.community_declaration if any(
             types[t].tier == Tier.COMMUNITY for t in quantities) else "",
-        status=OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
-        total_pence=total, consent_at=now, paid_at=None, paid_note="", created_at=now, cancelled_at=None,
-    ))).scalar()
+        "status": OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
+        "total_pence": total, "consent_at": now, "paid_at": None, "paid_note": "", "created_at": now, "cancelled_at": None,
+    })).scalar()
     ticket_values = [
-        dict(code=new_code(12), order_id=order_id, event_id=event.id, ticket_type_id=line.ticket_type_id,
-             attendee_name=line.attendee_name.strip(), price_pence=price, status=TicketStatus.VALID.value,
-             created_at=now, cancelled_at=None, checked_in_at=None, checked_in_device="", checked_in_gate="",
-             inside=False)
+        {"code": new_code(12), "order_id": order_id, "event_id": event.id, "ticket_type_id": line.ticket_type_id,
+             "attendee_name": line.attendee_name.strip(), "price_pence": price, "status": TicketStatus.VALID.value,
+             "created_at": now, "cancelled_at": None, "checked_in_at": None, "checked_in_device": "", "checked_in_gate": "",
+             "inside": False}
         for line, price in zip(req.lines, prices, strict=True)
     ]
     if len(ticket_values) == 1:  # the usual booking: one statement, straight on SQLite (sqlite_direct)
@@ -423,33 +430,15 @@ async def counts_by_type(*, session: AsyncSession, event_id: int) -> list[TypeCo
 async def search_attendees(*, session: AsyncSession, event_id: int, q: str = "", ticket_type_id: int | None = None,
                            status: str = "", paid: str = "", limit: int = 500) -> list[Ticket]:
     """Tickets of an event with their orders, filtered by text (name, email, code, reference) and state."""
-    stmt = (select(Ticket).join(Order, Ticket.order_id == Order.id).where(Ticket.event_id == event_id)
-            .options(selectinload(Ticket.order), selectinload(Ticket.ticket_type)))
-    if q:
-        # contains(autoescape=True): a search for "%" or "_" means those characters, not wildcards.
-        text = q.strip().lower()
-        stmt = stmt.where(
-            func.lower(Ticket.attendee_name).contains(text, autoescape=True)
-            | func.lower(Order.email).contains(text, autoescape=True)
-            | func.lower(Ticket.code).contains(text, autoescape=True)
-            | func.lower(Order.reference).contains(text, autoescape=True)
-        )
-    if ticket_type_id:
-        stmt = stmt.where(Ticket.ticket_type_id == ticket_type_id)
-    if status in ("valid", "cancelled"):
-        stmt = stmt.where(Ticket.status == status)
-    if paid == "unpaid":
-        stmt = stmt.where(Order.status == OrderStatus.AWAITING_PAYMENT.value)
-    elif paid == "paid":
-        stmt = stmt.where(Order.paid_at.is_not(None))
-    return list(await session.scalars(stmt.order_by(Order.created_at, Ticket.id).limit(limit)))
+    filters = attendees.AttendeeFilter(q=q, ticket_type_id=ticket_type_id, status=status, paid=paid)
+    return await attendees.tickets_page(session=session, event_id=event_id, filters=filters, limit=limit)
 
 
 async def save_ticket_type(*, session: AsyncSession, event_id: int, data, ticket_type: TicketType | None = None) -> TicketType:
     """Create or edit a ticket type; a capacity below the seats already taken is refused atomically."""
-    fields = dict(name=data.name, description=data.description, tier=data.tier, price_pence=data.price_pence,
-                  sales_start=data.sales_start, sales_end=data.sales_end, max_per_order=data.max_per_order,
-                  position=data.position, is_active=data.is_active)
+    fields = {"name": data.name, "description": data.description, "tier": data.tier, "price_pence": data.price_pence,
+                  "sales_start": data.sales_start, "sales_end": data.sales_end, "max_per_order": data.max_per_order,
+                  "position": data.position, "is_active": data.is_active}
     if ticket_type is None:
         ticket_type = TicketType(event_id=event_id, capacity=data.capacity, sold=0, **fields)
         session.add(ticket_type)

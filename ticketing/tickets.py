@@ -11,12 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kernel.auth import DOOR, PUBLIC, flash, guard
-from kernel.db import utcnow
-from kernel.qr import qr_svg
-from kernel.web import render
 from events.models import Event
 from events.routes import public_event
+from kernel.auth import DOOR, PUBLIC, flash, guard
+from kernel.db import utcnow
+from kernel.documents import document_path
+from kernel.hooks import Document, DocumentProvider, hooks_of
+from kernel.qr import qr_svg
+from kernel.web import render
 from ticketing import emails, services, waitlist
 from ticketing.models import EventKey, WaitlistStatus
 from ticketing.outputs import order_pdf, qr_payload
@@ -30,11 +32,6 @@ def _code(request: Request, name: str = "code") -> str:
     if len(code) > CODE_MAX:
         raise HTTPException(404, "We could not find that ticket. Check the link in your email.")
     return code
-
-
-def _pdf_response(filename: str, mimetype: str, body: bytes) -> Response:
-    return Response(body, media_type=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
 
 
 def map_link(event: Event) -> str:
@@ -58,15 +55,21 @@ async def order_page(request: Request) -> Response:
                   headers={"Cache-Control": "private, no-store"})
 
 
-@guard(PUBLIC)
-async def order_pdf_download(request: Request) -> Response:
+async def order_tickets_pdf(request: Request, code: str) -> Document | None:
+    """Every ticket of a booking still valid, as one PDF (the documents extension point: order-tickets)."""
     async with request.app.state.db.read() as session:
-        order = await services.get_order(session=session, code=_code(request))
+        order = await services.get_order(session=session, code=code)
         if order is None:
             raise HTTPException(404, "We could not find that booking.")
         if not any(not t.is_cancelled for t in order.tickets):
             raise HTTPException(410, "Every ticket in this booking has been cancelled, so there is nothing to print.")
-        return _pdf_response(*await order_pdf(session=session, order=order))
+        return Document(*await order_pdf(session=session, order=order))
+
+
+@guard(PUBLIC)
+async def old_order_pdf(request: Request) -> Response:
+    """Where the tickets PDF of a booking was before documents had one route (links in emails already sent)."""
+    return RedirectResponse(document_path("order-tickets", _code(request)), status_code=308)
 
 
 async def _ticket(request: Request):
@@ -84,22 +87,43 @@ async def ticket_page(request: Request) -> Response:
     ticket, event, key = await _ticket(request)
     qr = None
     if not ticket.is_cancelled and key is not None:
-        qr = Markup(qr_svg(qr_payload(key, ticket)))  # noqa: S704 - SVG built by qrcode from our own payload
+        qr = Markup(qr_svg(qr_payload(key, ticket)))
+    hooks = hooks_of(request.app)
+    panels = await hooks.panels(hooks.ticket_page_panels, request, ticket, event)
     return render(request, "ticketing/ticket.html",
-                  {"ticket": ticket, "order": ticket.order, "event": event, "qr_svg": qr, "map_url": map_link(event)},
+                  {"ticket": ticket, "order": ticket.order, "event": event, "qr_svg": qr, "map_url": map_link(event),
+                   "panels": panels},
                   status_code=200, headers={"Cache-Control": "private, no-store"})
 
 
-@guard(PUBLIC)
-async def ticket_pdf_download(request: Request) -> Response:
-    ticket, event, key = await _ticket(request)
+async def ticket_pdf(request: Request, code: str) -> Document | None:
+    """One ticket as a PDF (the documents extension point: ticket)."""
+    async with request.app.state.db.read() as session:
+        ticket = await services.get_ticket(session=session, code=code)
+        if ticket is None:
+            raise HTTPException(404, "We could not find that ticket. Check the link in your email.")
+        event = await session.get(Event, ticket.event_id)
+        key = await session.get(EventKey, ticket.event_id)
     if ticket.is_cancelled:
         raise HTTPException(410, "This ticket has been cancelled, so there is nothing to print.")
-    from ticketing.documents import ticket_pdf
+    from ticketing.documents import ticket_pdf as render_ticket_pdf
     from ticketing.outputs import ticket_doc
 
     doc = ticket_doc(ticket=ticket, order=ticket.order, event=event, key=key)
-    return _pdf_response(*await ticket_pdf([doc], filename_stem=f"ticket-{ticket.order.reference}"))
+    return Document(*await render_ticket_pdf([doc], filename_stem=f"ticket-{ticket.order.reference}"))
+
+
+@guard(PUBLIC)
+async def old_ticket_pdf(request: Request) -> Response:
+    """Where a ticket's PDF was before documents had one route (links in emails already sent)."""
+    return RedirectResponse(document_path("ticket", _code(request)), status_code=308)
+
+
+DOCUMENTS = (
+    # Anyone with the code printed on the ticket or in the booking email: the code is the secret.
+    DocumentProvider("ticket", PUBLIC, ticket_pdf),
+    DocumentProvider("order-tickets", PUBLIC, order_tickets_pdf),
+)
 
 
 def offer_notifier(request: Request):
@@ -182,9 +206,9 @@ async def public_key(request: Request) -> Response:
 
 routes = [
     Route("/orders/{code}", order_page, methods=["GET"], name="order"),
-    Route("/orders/{code}/tickets.pdf", order_pdf_download, methods=["GET"], name="order_pdf"),
+    Route("/orders/{code}/tickets.pdf", old_order_pdf, methods=["GET"], name="order_pdf"),
     Route("/tickets/{code}", ticket_page, methods=["GET"], name="ticket"),
-    Route("/tickets/{code}/ticket.pdf", ticket_pdf_download, methods=["GET"], name="ticket_pdf"),
+    Route("/tickets/{code}/ticket.pdf", old_ticket_pdf, methods=["GET"], name="ticket_pdf"),
     Route("/tickets/{code}/cancel", cancel_ticket, methods=["POST"], name="cancel_ticket"),
     Route("/waitlist/claim/{token}", claim_offer, methods=["GET", "POST"], name="claim_offer"),
 ]

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.tokens import hash_token
-from kernel.db import utcnow
 from events.models import Event
+from kernel.db import utcnow
+from kernel.tokens import hash_token
 from ticketing import inventory
 from ticketing.models import Order, OrderStatus, Ticket, TicketType, WaitlistEntry, WaitlistStatus
 from ticketing.services import TicketingError, ensure_event_key, new_code, new_reference

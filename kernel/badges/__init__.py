@@ -17,6 +17,7 @@ from kernel.badges.layout import (
     Box,
     Layout,
     NothingToPrint,
+    alphabetical,
     badges_html,
     filename,
     fit_pt,
@@ -27,6 +28,20 @@ from kernel.badges.qr import qr_png_uri
 from kernel.badges.render import render_badges, render_badges_async
 
 __all__ = [
-    "LAYOUTS", "PDF_MIMETYPE", "ROLE_LABELS", "BadgeData", "Box", "Layout", "NothingToPrint", "badges_html",
-    "filename", "fit_pt", "page_count", "qr_png_uri", "render_badges", "render_badges_async", "text_em",
+    "LAYOUTS",
+    "PDF_MIMETYPE",
+    "ROLE_LABELS",
+    "BadgeData",
+    "Box",
+    "Layout",
+    "NothingToPrint",
+    "alphabetical",
+    "badges_html",
+    "filename",
+    "fit_pt",
+    "page_count",
+    "qr_png_uri",
+    "render_badges",
+    "render_badges_async",
+    "text_em",
 ]

@@ -42,10 +42,16 @@ class BadgeData:
     event_title: str
     qr_payload: str = ""  # attendees: ticketing.outputs.qr_payload(...); others: usually none
     ticket_type_id: int | None = None  # attendees: for choosing badges by ticket type; not printed
+    label: str = ""  # the words in the band, as the role's provider names it (kernel.hooks.BadgeRole.label)
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role) or self.role.replace("_", " ").strip().capitalize() or "Guest"
+        return self.label or ROLE_LABELS.get(self.role) or self.role.replace("_", " ").strip().capitalize() or "Guest"
+
+
+def alphabetical(badges: list[BadgeData]) -> list[BadgeData]:
+    """Badges A to Z by name, then organisation, so that the badge table at the door can be laid out A to Z."""
+    return sorted(badges, key=lambda b: (b.name.casefold(), b.organisation.casefold()))
 
 
 # --- layouts ---------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from kernel.badges.layout import (
 )
 from kernel.pdf import PdfError, render_pdf, render_pdf_sync
 
-
 Progress = Callable[[int, int], None]  # (badges done, badges in all)
 CHUNK_SHEETS = 3  # 30 badges: a fraction of a second each, so work spreads evenly and progress moves
 PARALLEL_FROM_SHEETS = 4  # below this a process pool costs more than it saves
@@ -109,7 +108,7 @@ class _Merger:
         from pypdf.generic import NameObject, TextStringObject
 
         self.writer.add_metadata({"/Title": self.title, "/Creator": "denhub"})
-        self.writer._root_object[NameObject("/Lang")] = TextStringObject("en-GB")
+        self.writer.root_object[NameObject("/Lang")] = TextStringObject("en-GB")  # pypdf: the document catalog
         out = io.BytesIO()
         self.writer.write(out)
         return out.getvalue()

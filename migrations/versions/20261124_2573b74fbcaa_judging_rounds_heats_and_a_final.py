@@ -7,10 +7,8 @@ Revision ID: 2573b74fbcaa
 Revises: f6b76fd2ec7e
 Create Date: 2026-11-24 20:31:22.761361
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
-
+from alembic import op
 
 revision = '2573b74fbcaa'
 down_revision = 'f6b76fd2ec7e'

@@ -4,10 +4,10 @@ Revision ID: 3e8f47a3431a
 Revises: 6f309a010d8e
 Create Date: 2026-11-24 14:31:07.547806
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
 
+import kernel.db
 
 revision = '3e8f47a3431a'
 down_revision = '6f309a010d8e'

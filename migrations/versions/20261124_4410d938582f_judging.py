@@ -4,10 +4,10 @@ Revision ID: 4410d938582f
 Revises: fb1a2cb90d4a
 Create Date: 2026-11-24 14:52:15.864705
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
 
+import kernel.db
 
 revision = '4410d938582f'
 down_revision = 'fb1a2cb90d4a'

@@ -4,10 +4,10 @@ Revision ID: 6f309a010d8e
 Revises: e4eb43190445
 Create Date: 2026-11-24 14:30:11.295791
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
 
+import kernel.db
 
 revision = '6f309a010d8e'
 down_revision = 'e4eb43190445'

@@ -4,10 +4,10 @@ Revision ID: 866958d30abd
 Revises: 3e8f47a3431a
 Create Date: 2026-11-24 14:47:05.983938
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
 
+import kernel.db
 
 revision = '866958d30abd'
 down_revision = '3e8f47a3431a'

@@ -4,10 +4,10 @@ Revision ID: e4eb43190445
 Revises: 
 Create Date: 2026-11-24 14:22:01.806367
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
 
+import kernel.db
 
 revision = 'e4eb43190445'
 down_revision = None

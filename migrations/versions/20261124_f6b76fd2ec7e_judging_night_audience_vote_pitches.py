@@ -7,10 +7,10 @@ Revision ID: f6b76fd2ec7e
 Revises: 4410d938582f
 Create Date: 2026-11-24 15:38:40.480401
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
+from alembic import op
 
+import kernel.db
 
 revision = 'f6b76fd2ec7e'
 down_revision = '4410d938582f'

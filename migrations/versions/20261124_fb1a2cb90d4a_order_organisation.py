@@ -4,10 +4,8 @@ Revision ID: fb1a2cb90d4a
 Revises: 866958d30abd
 Create Date: 2026-11-24 14:48:31.884251
 """
-from alembic import op
 import sqlalchemy as sa
-import kernel.db
-
+from alembic import op
 
 revision = 'fb1a2cb90d4a'
 down_revision = '866958d30abd'

@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 
 import httpx
 
-from kernel.accounts import Role, User
 from denhub.app import create_app
+from kernel.accounts import Role, User
 from kernel.settings import Settings
 from kernel.web import LONDON
 from tests.conftest import csrf_for, login

@@ -8,11 +8,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from kernel.accounts import User, authenticate
 from denhub.cli import main
-from kernel.db import Database
 from events import services
 from events.models import Event
+from kernel.accounts import User, authenticate
+from kernel.db import Database
 from tests.conftest import TEST_SECRET
 
 

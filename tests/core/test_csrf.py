@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from kernel.accounts import Role
-from kernel.auth import MAX_FORM_FIELDS, PUBLIC, urlencoded_form
-from kernel.ratelimit import RateEvent
 from events.models import Event
+from kernel.accounts import Role
+from kernel.auth import MAX_FORM_FIELDS, PUBLIC, FormRequest, urlencoded_form
+from kernel.ratelimit import RateEvent
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, event_form, new_client, sign_in
 from tests.core.routes import walk
@@ -172,8 +172,8 @@ async def test_urlencoded_form_reads_fields_as_starlettes_parser_does():
     assert ours["name_0"] == "আমিনা Khatun" and ours["email"] == "a+b@example.org" and ours.getlist("type_0") == ["3", "4"]
     assert ours["note"] == "50% off & more" and ours["empty"] == "" and ours["raw"] == "café"
     # parsed once: the endpoint's request.form() gets the same form without reading the body again
-    request = _request(body)
-    assert await urlencoded_form(request, limit=10_000) is await request.form()
+    request = FormRequest(_request(body), ours)
+    assert await urlencoded_form(request, limit=10_000) is ours and await request.form() is ours
 
     with pytest.raises(HTTPException) as too_large:
         await urlencoded_form(_request(b"a=" + b"x" * 200), limit=100)

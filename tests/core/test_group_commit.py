@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 from sqlalchemy import func, insert, select
 
 from kernel import group_commit
-from kernel.db import Database
 from kernel.ratelimit import RateEvent
 
 
@@ -52,24 +50,15 @@ async def test_jobs_sent_together_commit_together_and_a_failing_job_alone_is_und
         assert writes == 4
 
 
-@pytest.fixture
-async def sqlite_db(tmp_path, sqlite_template):
-    """Groups are SQLite's (on PostgreSQL each job runs alone already)."""
-    path = tmp_path / "group.sqlite3"
-    shutil.copy(sqlite_template, path)
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    yield database
-    await database.dispose()
-
-
 async def test_a_group_that_fails_runs_each_job_again_on_its_own(sqlite_db):
+    """Groups are SQLite's (on PostgreSQL each job runs alone already)."""
     db = sqlite_db
 
     async def breaks_the_transaction(session):
         # Ends the group's transaction under it: its savepoint's release, and the group's commit, then fail.
         await session.execute(insert(RateEvent).values(bucket="group-test", key="breaker"))
         await session.connection()
-        raw = (await session.connection()).sync_connection.connection.driver_connection._connection
+        raw = (await session.connection()).sync_connection.connection.driver_connection.sqlite
         raw.execute("ROLLBACK")
         return "broke it"
 

@@ -16,14 +16,15 @@ import socket
 import sys
 import textwrap
 import time
+import weakref
 from email.parser import BytesParser
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
-from kernel import mail
 from denhub.app import create_app
+from kernel import mail
 from kernel.db import Database, utcnow
 from kernel.mail import (
     DEAD,
@@ -34,11 +35,9 @@ from kernel.mail import (
     OutboxMessage,
     SMTPTransport,
     attachment,
+    bodies,
     enqueue,
     message_id_header,
-    bodies,
-    register_attachment_provider,
-    register_body_provider,
     render_email,
 )
 from kernel.settings import PROJECT_ROOT, Settings, SettingsError
@@ -50,7 +49,6 @@ async def _test_ticket_pdf(db: Database, args: dict) -> tuple[str, str, bytes]:
     return f"ticket-{args['ticket_id']}.pdf", "application/pdf", PDF_BYTES + str(args["ticket_id"]).encode()
 
 
-register_attachment_provider("test_ticket_pdf", _test_ticket_pdf)
 
 
 async def _test_greeting(db: Database, args: dict) -> tuple[str, str]:
@@ -59,7 +57,8 @@ async def _test_greeting(db: Database, args: dict) -> tuple[str, str]:
     return f"Hello {args['name']}, one of {count}.", f"<p>Hello {args['name']} &amp; welcome</p>"
 
 
-register_body_provider("test_greeting", _test_greeting)
+# What a domain would give through kernel.hooks (mail_bodies, mail_attachments).
+PROVIDERS = {"bodies": {"test_greeting": _test_greeting}, "attachments": {"test_ticket_pdf": _test_ticket_pdf}}
 
 
 # --- a real SMTP server ----------------------------------------------------------------------------
@@ -178,7 +177,7 @@ async def test_send_due_delivers_text_html_and_attachment(mail_db, settings, smt
         queued = await enqueue(session=session, to="Amira Khan <amira@example.org>",
                                subject="Your ticket for Bangla Month", text=text, html=html,
                                attachments=[attachment("test_ticket_pdf", ticket_id=7)])
-    sender = MailSender(mail_db, smtp_settings(settings, server.port))
+    sender = MailSender(mail_db, smtp_settings(settings, server.port), **PROVIDERS)
 
     assert await sender.send_due() == 1
 
@@ -224,14 +223,14 @@ async def test_rolled_back_enqueue_leaves_no_row_and_sends_nothing(mail_db, sett
             raise OrderFailed
 
     assert await outbox_rows(mail_db) == []
-    assert await MailSender(mail_db, smtp_settings(settings, server.port)).send_due() == 0
+    assert await MailSender(mail_db, smtp_settings(settings, server.port), **PROVIDERS).send_due() == 0
     assert server.envelopes == []
 
 
 async def test_smtp_down_records_backoff_then_delivers_once_when_up(mail_db, settings, smtp_server):
     port = free_port()  # nothing listens here yet
     clock = FakeClock()
-    sender = MailSender(mail_db, smtp_settings(settings, port), clock=clock)
+    sender = MailSender(mail_db, smtp_settings(settings, port), clock=clock, **PROVIDERS)
     await queue(mail_db)
 
     assert await sender.send_due() == 0
@@ -258,7 +257,7 @@ async def test_smtp_down_records_backoff_then_delivers_once_when_up(mail_db, set
 
 async def test_repeated_failures_back_off_exponentially_then_give_up(mail_db, settings):
     clock = FakeClock()
-    sender = MailSender(mail_db, smtp_settings(settings, free_port()), clock=clock)
+    sender = MailSender(mail_db, smtp_settings(settings, free_port()), clock=clock, **PROVIDERS)
     sender.max_attempts = 4
     await queue(mail_db)
 
@@ -281,7 +280,7 @@ async def test_permanent_refusal_is_dead_at_once_and_others_still_go(mail_db, se
     server = smtp_server()
     await queue(mail_db, to="nobody@example.org")
     await queue(mail_db, to="amira@example.org")
-    sender = MailSender(mail_db, smtp_settings(settings, server.port))
+    sender = MailSender(mail_db, smtp_settings(settings, server.port), **PROVIDERS)
 
     assert await sender.send_due() == 1
 
@@ -295,7 +294,7 @@ async def test_permanent_refusal_is_dead_at_once_and_others_still_go(mail_db, se
 async def test_unknown_attachment_provider_is_a_failure_to_retry(mail_db, settings, smtp_server):
     server = smtp_server()
     await queue(mail_db, attachments=[attachment("no_such_provider", x=1)])
-    sender = MailSender(mail_db, smtp_settings(settings, server.port))
+    sender = MailSender(mail_db, smtp_settings(settings, server.port), **PROVIDERS)
 
     assert await sender.send_due() == 0
     [row] = await outbox_rows(mail_db)
@@ -313,8 +312,8 @@ async def test_body_provider_makes_the_bodies_when_sending_and_the_row_keeps_the
                       body={"provider": "no_such_body", "args": {}})
     queued, lost = await outbox_rows(mail_db)
     assert queued.text_body == "" and queued.html_body is None  # nothing rendered while queueing
-    assert await bodies(mail_db, queued) == ("Hello Amira, one of 2.", "<p>Hello Amira &amp; welcome</p>")
-    sender = MailSender(mail_db, smtp_settings(settings, server.port))
+    assert await bodies(mail_db, queued, PROVIDERS["bodies"]) == ("Hello Amira, one of 2.", "<p>Hello Amira &amp; welcome</p>")
+    sender = MailSender(mail_db, smtp_settings(settings, server.port), **PROVIDERS)
 
     assert await sender.send_due() == 1
     [message] = server.messages
@@ -332,7 +331,7 @@ async def test_stale_lease_is_reclaimed_after_it_expires(mail_db, settings, smtp
     server = smtp_server()
     [row_id] = await queue(mail_db)
     clock = FakeClock()
-    sender = MailSender(mail_db, smtp_settings(settings, server.port), clock=clock)
+    sender = MailSender(mail_db, smtp_settings(settings, server.port), clock=clock, **PROVIDERS)
     # A worker claimed the row and died before sending it.
     async with mail_db.write() as session:
         await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
@@ -353,7 +352,7 @@ async def test_concurrent_senders_deliver_every_email_exactly_once(mail_db, db_u
     ids = await queue(mail_db, 30)
     second_db = mail_db if shared else Database(db_url)
     config = smtp_settings(settings, server.port)
-    senders = [MailSender(mail_db, config), MailSender(second_db, config)]
+    senders = [MailSender(mail_db, config, **PROVIDERS), MailSender(second_db, config, **PROVIDERS)]
     try:
         sent = [0, 0]
         for _ in range(20):
@@ -442,7 +441,7 @@ async def test_without_smtp_each_email_is_an_eml_file(mail_db, settings):
     [row_id] = await queue(mail_db, subject="Fish & chips night", text="See you there",
                            html="<p>See you <b>there</b></p>",
                            attachments=[attachment("test_ticket_pdf", ticket_id=3)])
-    sender = MailSender(mail_db, settings)
+    sender = MailSender(mail_db, settings, **PROVIDERS)
     assert isinstance(sender.transport, FileTransport)
 
     assert await sender.send_due() == 1
@@ -487,7 +486,7 @@ async def test_app_lifespan_sender_delivers_queued_email(settings, smtp_server):
 
 async def test_run_forever_survives_errors_and_polls(mail_db, settings, smtp_server, monkeypatch):
     server = smtp_server()
-    sender = MailSender(mail_db, smtp_settings(settings, server.port, mail_poll_seconds=0.05))
+    sender = MailSender(mail_db, smtp_settings(settings, server.port, mail_poll_seconds=0.05), **PROVIDERS)
     real_claim = sender._claim
     calls = {"n": 0}
 
@@ -498,7 +497,7 @@ async def test_run_forever_survives_errors_and_polls(mail_db, settings, smtp_ser
         return await real_claim(*args, **kwargs)
 
     monkeypatch.setattr(sender, "_claim", flaky_claim)
-    monkeypatch.setattr(mail, "_running_senders", mail.weakref.WeakSet())  # no wake-up: polling only
+    monkeypatch.setattr(mail.sender, "_running_senders", weakref.WeakSet())  # no wake-up: polling only
     await queue(mail_db)
     task = sender.start()
     try:

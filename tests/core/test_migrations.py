@@ -10,8 +10,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, String, Table, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kernel.migrate import alembic_config, upgrade
 from denhub.models import metadata
+from kernel.migrate import alembic_config, upgrade
 
 
 async def _schema_differences(url: str, target: MetaData = metadata) -> tuple[list, set[str]]:

@@ -12,8 +12,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kernel.accounts import Role
 from denhub.app import create_app
+from kernel.accounts import Role
 from kernel.auth import PUBLIC, SAFE_METHODS, guard
 from kernel.settings import Settings
 from tests.conftest import TEST_SECRET, csrf_for

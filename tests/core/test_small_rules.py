@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from kernel.accounts import AccountError, create_user
 from denhub.demo import programme
 from events.forms import whole_number
+from kernel.accounts import AccountError, create_user
 
 
 @pytest.mark.parametrize("text", ["1_0", "-5", "+5", " 5", "5.0", "٥", "1e3", "", "0", "100001", "9" * 12])

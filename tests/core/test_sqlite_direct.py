@@ -8,14 +8,13 @@ import pytest
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
+from events.models import Event
 from kernel.db import utcnow
 from kernel.sqlite_direct import DirectSQLite, direct
-from events.models import Event
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
 from ticketing import checkin, services
-from ticketing.checkin import CheckIn
-from ticketing.models import Ticket
+from ticketing.models import CheckIn, Ticket
 
 
 async def _ticket(db):
@@ -130,7 +129,7 @@ async def test_statements_in_a_savepoint_rolled_back_are_undone_and_the_rest_kep
 async def test_read_now_reads_committed_rows_as_sqlalchemy_does_and_only_on_sqlite(db):
     from kernel.sqlite_direct import _readers, read_now
 
-    event, ticket = await _ticket(db)
+    _event, ticket = await _ticket(db)
     rows = read_now(db, checkin._TICKET_BY_CODE, {"code": ticket.code})
     if not db.is_sqlite:
         assert rows is None  # the caller reads through SQLAlchemy
@@ -189,7 +188,7 @@ async def test_a_write_waits_for_a_write_lock_held_by_another_process(db):
 
     if not db.is_sqlite:
         return
-    event, ticket = await _ticket(db)
+    _event, ticket = await _ticket(db)
     other = sqlite3.connect(make_url(db.url).database, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     at = utcnow()

@@ -118,7 +118,7 @@ def _denhub_command() -> list[str]:
 
 def _run(args: list[str], env: dict[str, str]) -> str:
     result = subprocess.run(
-        _denhub_command() + args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        _denhub_command() + args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )
     if result.returncode != 0:
         command = " ".join(args)
@@ -275,7 +275,15 @@ class PageProblems:
         page.on("console", on_console)
         page.on("pageerror", lambda exc: self.items.append(f"page error: {exc}"))
         page.on("response", on_response)
-        page.on("requestfailed", lambda req: self.items.append(f"request failed: {req.url} {req.failure}"))
+        def on_request_failed(request) -> None:
+            # Chromium says ERR_ABORTED only when it cancelled the request itself: the page moved on (a test
+            # presses on while a slow machine is still fetching a font or a deferred script). A missing or
+            # broken asset is still caught: as a 4xx/5xx response above, or as another network error here.
+            if request.failure == "net::ERR_ABORTED" and "/static/" in request.url:
+                return
+            self.items.append(f"request failed: {request.url} {request.failure}")
+
+        page.on("requestfailed", on_request_failed)
 
 
 @pytest.fixture

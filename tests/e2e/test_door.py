@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from denhub import demo
-from kernel.qr import qr_png
 from events.models import Event
+from kernel.qr import qr_png
 from tests.conftest import csrf_from
 from tests.e2e.conftest import (
     CHROMIUM,
@@ -41,8 +41,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_organiser import sign_in as organiser_sign_in
 from tests.ticketing.factories import booking_form, form_token_from
-from ticketing.checkin import CheckIn
-from ticketing.models import EventKey, Order, Ticket, TicketType
+from ticketing.models import CheckIn, EventKey, Order, Ticket, TicketType
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, sign_ticket
 

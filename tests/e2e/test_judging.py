@@ -27,13 +27,15 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
-from kernel.accounts import Role, create_user
-from kernel.db import Database
 from events.models import Event
 from judging import demo as judging_demo
-from judging import judges, services
+from judging import judges
 from judging import night as judging_night
+from judging.competitions import create_competition
+from judging.entrants import EntrantInput, add_entrant
 from judging.models import Competition, JudgeAssignment, ScoreSheet
+from kernel.accounts import Role, create_user
+from kernel.db import Database
 from tests.e2e.conftest import DEVICES, PageProblems, Server, assert_fits_width, screenshot
 from tests.e2e.test_door import expect_verdict, type_scan
 from tests.e2e.test_organiser import sign_in as organiser_sign_in
@@ -66,15 +68,15 @@ async def _night(server: Server, *, judges_count: int, entrants=ENTRANTS, open_s
     try:
         async with db.write() as session:
             event_id = await session.scalar(select(Event.id).where(Event.slug == DRAGONS_SLUG))
-            competition = await services.create_competition(session=session, event_id=event_id,
-                                                            name=f"{title} {suffix}", actor_id=None)
+            competition = await create_competition(session=session, event_id=event_id,
+                                                   name=f"{title} {suffix}", actor_id=None)
             entrant_ids = []
             for enterprise, name, pitch in entrants:
-                entrant = await services.add_entrant(session=session, competition=competition, actor_id=None,
-                                                     data=services.EntrantInput(
-                                                         name=name, enterprise=enterprise, pitch=pitch,
-                                                         social_mission=f"{pitch} Run in Birmingham.",
-                                                         contact_email=f"{suffix}.{len(entrant_ids)}@example.org"))
+                entrant = await add_entrant(session=session, competition=competition, actor_id=None,
+                                            data=EntrantInput(
+                                                name=name, enterprise=enterprise, pitch=pitch,
+                                                social_mission=f"{pitch} Run in Birmingham.",
+                                                contact_email=f"{suffix}.{len(entrant_ids)}@example.org"))
                 entrant_ids.append(entrant.id)
             if open_scoring:
                 await session.flush()
@@ -125,10 +127,12 @@ async def _judge_signs_in(context, name: str, token: str, competition_id: int):
 async def _host(page, competition_id: int, action: str) -> None:
     """Press a host-screen button (the page reloads after each)."""
     await page.goto(f"/organiser/competitions/{competition_id}/host")
-    await page.get_by_role("button", name=re.compile(action)).click()
+    # The button's POST redirects back to this same address, so the address alone cannot tell the new page
+    # from the old: wait for the new page's load event, its deferred script included (moving on sooner
+    # cancels that script's download, a failed request).
+    async with page.expect_navigation(wait_until="load"):
+        await page.get_by_role("button", name=re.compile(action)).click()
     await expect(page).to_have_url(re.compile(rf"/organiser/competitions/{competition_id}/host$"))
-    # Loaded, its deferred script included: moving on sooner cancels that script's download (a failed request).
-    await page.wait_for_load_state("load")
 
 
 async def _score(page, entrant_id: int, marks: list[int]) -> None:
@@ -312,10 +316,10 @@ async def _shown_link(page, name: str) -> str:
 async def _host_press(page, button: str, said: str) -> None:
     """Press a button on the host screen; it reloads, saying what happened."""
     await page.wait_for_load_state("load")  # pressing before its deferred script loads cancels the download
-    await page.get_by_role("button", name=button).click()
+    # It reloads at the same address: wait for the new page's load event, its deferred script included.
+    async with page.expect_navigation(wait_until="load"):
+        await page.get_by_role("button", name=button).click()
     await expect(page.locator(".host-flash").filter(has_text=said)).to_be_visible()
-    # The flash shows before the deferred script has loaded; pressing on at once would cancel its download.
-    await page.wait_for_load_state("load")
 
 
 async def _judge_opens_link(context, link: str, name: str):

@@ -13,10 +13,10 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from kernel.db import Database
 from events.models import Event
 from judging import demo as judging_demo
 from judging.models import Competition
+from kernel.db import Database
 from tests.e2e.conftest import DEVICES, PageProblems, Server, assert_fits_width, screenshot
 from tests.e2e.test_organiser import sign_in as organiser_sign_in
 from tests.judging.factories import make_competition, make_entrant, make_judge, score
@@ -82,8 +82,8 @@ async def test_the_provisional_ranking_updates_without_a_reload(browser, server,
         await expect(page.locator("#live-status")).to_have_text("")
 
         async def full_marks(session):
-            from kernel.accounts import User
             from judging.models import Entrant
+            from kernel.accounts import User
 
             await score(session, await session.get(Competition, cid), await session.get(User, second_id),
                         await session.get(Entrant, cafe_id), 10)

@@ -95,7 +95,7 @@ async def test_sign_in_with_a_wrong_password_explains_what_went_wrong(page, demo
     await screenshot(page, "login", device)
     await page.get_by_label("Email", exact=True).fill(demo_login.email)
     await page.get_by_label("Password", exact=True).fill("not-the-password")
-    is_login_post = lambda r: r.url.endswith("/login") and r.request.method == "POST"  # noqa: E731
+    is_login_post = lambda r: r.url.endswith("/login") and r.request.method == "POST"
     async with page.expect_response(is_login_post) as info:
         await page.get_by_role("button", name="Sign in").click()
     assert (await info.value).status == 401

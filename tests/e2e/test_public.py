@@ -11,6 +11,7 @@ from icalendar import Calendar
 from playwright.async_api import expect
 
 from denhub import demo
+from kernel.web import LONDON
 from tests.e2e.conftest import assert_fits_width, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -96,7 +97,7 @@ async def test_event_page_from_the_listing(page, device):
     await expect(page.get_by_role("heading", level=1)).to_have_text(CINEMA)
     facts = page.locator("dl.facts")
     await expect(facts.locator("dt")).to_contain_text(["When", "Where"])
-    when = CINEMA_SPEC["starts_at"].astimezone(demo.LONDON)
+    when = CINEMA_SPEC["starts_at"].astimezone(LONDON)
     await expect(facts.locator("dd").first).to_contain_text(when.strftime("%a %-d %b %Y, %H:%M"))
     await expect(facts.locator("dd").nth(1)).to_contain_text(CINEMA_SPEC["venue_name"])
     await expect(facts.locator("dd").nth(1)).to_contain_text(CINEMA_SPEC["venue_address"])

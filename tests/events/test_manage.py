@@ -9,8 +9,8 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from kernel.accounts import Role
 from events.models import Event, EventImage
+from kernel.accounts import Role
 from tests.conftest import csrf_for
 from tests.core.helpers import (
     assert_error_page,

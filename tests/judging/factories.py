@@ -7,10 +7,13 @@ import itertools
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from judging import sheets
+from judging.competitions import create_competition
+from judging.entrants import EntrantInput, add_entrant
+from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
+from judging.rubric import criteria_for
 from kernel.accounts import Role, User
 from kernel.db import utcnow
-from judging import services, sheets
-from judging.models import AuditEntry, Competition, Criterion, Entrant, JudgeAssignment
 from tests.factories import make_event, make_user
 
 _seq = itertools.count(1)
@@ -18,9 +21,9 @@ _seq = itertools.count(1)
 
 async def make_competition(session: AsyncSession, *, event=None, **overrides) -> Competition:
     event = event or await make_event(session, category="pitch_night")
-    competition = await services.create_competition(session=session, event_id=event.id,
-                                                    name=overrides.pop("name", f"Pitch night {next(_seq)}"),
-                                                    actor_id=None)
+    competition = await create_competition(session=session, event_id=event.id,
+                                           name=overrides.pop("name", f"Pitch night {next(_seq)}"),
+                                           actor_id=None)
     for key, value in overrides.items():
         setattr(competition, key, value)
     await session.flush()
@@ -32,12 +35,12 @@ async def make_entrant(session: AsyncSession, competition: Competition, *, open_
     """An accepted entrant at the end of the running order. Scoring for it is open, as if its pitch had started
     (the organiser's override), unless open_scoring=False: then judges must wait for its pitch."""
     n = next(_seq)
-    data = services.EntrantInput(
+    data = EntrantInput(
         name=overrides.pop("name", f"Founder {n}"), enterprise=overrides.pop("enterprise", f"Enterprise {n}"),
         pitch=overrides.pop("pitch", "Repair cafés for Handsworth"),
         social_mission=overrides.pop("social_mission", "Less waste, more skills."),
         contact_email=overrides.pop("contact_email", f"founder{n}@example.org"))
-    entrant = await services.add_entrant(session=session, competition=competition, data=data, actor_id=None)
+    entrant = await add_entrant(session=session, competition=competition, data=data, actor_id=None)
     if open_scoring:
         entrant.scoring_opened_at = utcnow()
     for key, value in overrides.items():
@@ -56,7 +59,7 @@ async def make_judge(session: AsyncSession, competition: Competition, *, user: U
 
 
 async def criteria(session: AsyncSession, competition: Competition) -> list[Criterion]:
-    return await services.criteria_for(session=session, competition_id=competition.id)
+    return await criteria_for(session=session, competition_id=competition.id)
 
 
 async def score(session: AsyncSession, competition: Competition, judge: User, entrant: Entrant,

@@ -8,9 +8,9 @@ from urllib.parse import quote
 import httpx
 from sqlalchemy import func, select
 
+from judging.models import AuditEntry, Conflict, Score, ScoreSheet
 from kernel.accounts import Role
 from kernel.auth import JUDGES, ORGANISERS, PUBLIC
-from judging.models import AuditEntry, Conflict, Score, ScoreSheet
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.core.routes import walk

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from kernel.mail import OutboxMessage
 from judging.models import Competition, Entrant
+from kernel.mail import OutboxMessage
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, running_app, sign_in
 from tests.judging.factories import make_competition

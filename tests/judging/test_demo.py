@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from denhub import demo
+from judging import judges as panel_service
+from judging.entrants import entrants_for
+from judging.models import Competition, JudgeAssignment
+from judging.rubric import criteria_for
 from kernel.accounts import User, authenticate
 from kernel.db import utcnow
-from judging import judges as panel_service
-from judging import services
-from judging.models import Competition, JudgeAssignment
 
 
 async def test_the_demo_pitch_night_has_a_competition_ready_to_judge(db):
@@ -18,8 +19,8 @@ async def test_the_demo_pitch_night_has_a_competition_ready_to_judge(db):
         await demo.load(session=session, now=utcnow(), organiser_password="organiser-password-1")
     async with db.read() as session:
         competition = await session.scalar(select(Competition))
-        entrants = await services.entrants_for(session=session, competition_id=competition.id)
-        rubric = await services.criteria_for(session=session, competition_id=competition.id)
+        entrants = await entrants_for(session=session, competition_id=competition.id)
+        rubric = await criteria_for(session=session, competition_id=competition.id)
         members = await panel_service.panel(session=session, competition_id=competition.id)
     assert competition.name == "Dragons’ Den: social entrepreneurs" and competition.pitch_seconds == 300
     assert competition.status == "setup" and not competition.applications_open

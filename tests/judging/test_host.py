@@ -9,12 +9,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from kernel.accounts import Role
-from kernel.db import utcnow
-from kernel.web import london, london_time
 from judging import night, sheets, votes
 from judging.errors import JudgingError, PitchNotStarted, ScoringClosed
 from judging.models import AuditEntry, Competition, Entrant, ScoreSheet
+from kernel.accounts import Role
+from kernel.db import utcnow
+from kernel.web import london, london_time
 from tests.conftest import csrf_for, login
 from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import PASSWORD

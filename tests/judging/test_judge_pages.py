@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from kernel.db import utcnow
 from judging import judges
 from judging.models import AuditEntry, Conflict, MagicLink, Score, ScoreSheet
+from kernel.db import utcnow
 from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_in_layout, new_client, page_text
 from tests.factories import PASSWORD

@@ -7,10 +7,10 @@ import re
 
 from sqlalchemy import select
 
-from kernel.accounts import Role
-from kernel.mail import OutboxMessage
 from judging import votes
 from judging.models import AuditEntry, Competition, Criterion, Entrant, MagicLink, ScoreSheet
+from kernel.accounts import Role
+from kernel.mail import OutboxMessage
 from tests.conftest import csrf_for
 from tests.core.helpers import assert_error_page, assert_in_layout, page_text, sign_in
 from tests.factories import make_event

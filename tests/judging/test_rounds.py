@@ -8,11 +8,15 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from kernel.accounts import Role
-from kernel.db import utcnow
-from judging import judges, night, results, services, sheets
+from judging import judges, night, results, sheets
+from judging.audit import audit_trail
+from judging.competitions import get_competition, release_results
+from judging.entrants import EntrantInput, update_entrant
 from judging.errors import InvalidInput, NotFound, PitchNotStarted, RoundRule, ScoringClosed
 from judging.models import AuditEntry, Competition, Conflict, Entrant, Round, ScoreSheet
+from judging.rounds import add_round, advance_entrants
+from kernel.accounts import Role
+from kernel.db import utcnow
 from tests.conftest import csrf_for, login
 from tests.core.helpers import assert_error_page, new_client, page_text, sign_in
 from tests.factories import PASSWORD
@@ -24,10 +28,10 @@ async def _heats(db):
     Heat 1 sheets: A 9 and 8, B 7 and 6 (judge Two recused from A, so A has one), C 3 and 2."""
     async with db.write() as session:
         competition = await make_competition(session)
-        heat1 = await services.add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
-        heat2 = await services.add_round(session=session, competition=competition, name="Heat 2", actor_id=None)
-        final = await services.add_round(session=session, competition=competition, name="Grand final",
-                                         kind="final", actor_id=None)
+        heat1 = await add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
+        heat2 = await add_round(session=session, competition=competition, name="Heat 2", actor_id=None)
+        final = await add_round(session=session, competition=competition, name="Grand final",
+                                kind="final", actor_id=None)
         a, b, c = [await make_entrant(session, competition, enterprise=n, round_id=heat1.id) for n in "ABC"]
         d = await make_entrant(session, competition, enterprise="D", round_id=heat2.id)
         one = await make_judge(session, competition, name="One")
@@ -44,13 +48,13 @@ async def _heats(db):
 
 async def _advance(db, competition, final, ids):
     async with db.write() as session:
-        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-        return await services.advance_entrants(session=session, competition=fresh, final_id=final.id,
-                                               entrant_ids=ids, actor_id=None)
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        return await advance_entrants(session=session, competition=fresh, final_id=final.id,
+                                      entrant_ids=ids, actor_id=None)
 
 
 async def test_advancing_makes_linked_finalists_without_copying_scores(db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, two) = await _heats(db)
+    competition, (heat1, _heat2, final), (a, _b, _c, d), (_one, two) = await _heats(db)
     finalists = await _advance(db, competition, final, [a.id, d.id])
     async with db.read() as session:
         rows = list(await session.scalars(select(Entrant).where(Entrant.round_id == final.id).order_by(Entrant.id)))
@@ -58,7 +62,7 @@ async def test_advancing_makes_linked_finalists_without_copying_scores(db):
             select(func.count(ScoreSheet.id)).where(ScoreSheet.entrant_id.in_([e.id for e in rows])))
         copied = list(await session.scalars(select(Conflict).where(Conflict.entrant_id.in_([e.id for e in rows]))))
         heat_a = await session.get(Entrant, a.id)
-        trail = [e for e in await services.audit_trail(session=session, competition_id=competition.id)
+        trail = [e for e in await audit_trail(session=session, competition_id=competition.id)
                  if e.action == "entrant.advance"]
     assert [e.id for e in rows] == [f.id for f in finalists] and len(rows) == 2
     fa, fd = rows
@@ -73,7 +77,7 @@ async def test_advancing_makes_linked_finalists_without_copying_scores(db):
 
 
 async def test_a_finalist_is_scored_in_the_final_apart_from_their_heat_sheet(db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, two) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, b, c, d), (one, two) = await _heats(db)
     fa, fb = await _advance(db, competition, final, [a.id, b.id])
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
@@ -100,7 +104,7 @@ async def test_a_finalist_is_scored_in_the_final_apart_from_their_heat_sheet(db)
 
 
 async def test_results_rank_the_final_first_and_separately_and_name_each_finalists_heat(db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, two) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, b, c, d), (one, _two) = await _heats(db)
     fa, fd = await _advance(db, competition, final, [a.id, d.id])
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
@@ -130,9 +134,9 @@ async def test_results_rank_the_final_first_and_separately_and_name_each_finalis
 
 
 async def test_top_of_a_heat_follows_its_ranking_and_needs_submitted_scores(db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, _heat2, final), (a, b, c, _d), _ = await _heats(db)
     async with db.write() as session:
-        empty = await services.add_round(session=session, competition=competition, name="Heat 3", actor_id=None)
+        empty = await add_round(session=session, competition=competition, name="Heat 3", actor_id=None)
         await make_entrant(session, competition, round_id=empty.id)
     async with db.read() as session:
         fresh = await session.get(Competition, competition.id)
@@ -151,10 +155,10 @@ async def test_top_of_a_heat_follows_its_ranking_and_needs_submitted_scores(db):
 
 
 async def test_advancing_refuses_bad_choices_and_changes_nothing(db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, _heat2, final), (a, b, _c, _d), _ = await _heats(db)
     async with db.write() as session:
         other = await make_competition(session)
-        other_heat = await services.add_round(session=session, competition=other, name="Heat", actor_id=None)
+        other_heat = await add_round(session=session, competition=other, name="Heat", actor_id=None)
         foreign = await make_entrant(session, other, round_id=other_heat.id)
         unrounded = await make_entrant(session, competition)
         waiting = await make_entrant(session, competition, round_id=heat1.id, status="applied")
@@ -176,15 +180,15 @@ async def test_advancing_refuses_bad_choices_and_changes_nothing(db):
         await _advance(db, competition, final, [fa.id])
     async with db.write() as session:
         with pytest.raises(RoundRule, match="already has a final"):
-            await services.add_round(session=session, competition=await session.get(Competition, competition.id),
-                                     name="Another final", kind="final", actor_id=None)
+            await add_round(session=session, competition=await session.get(Competition, competition.id),
+                            name="Another final", kind="final", actor_id=None)
         with pytest.raises(InvalidInput):
-            await services.add_round(session=session, competition=await session.get(Competition, competition.id),
-                                     name="Semi", kind="semi", actor_id=None)
+            await add_round(session=session, competition=await session.get(Competition, competition.id),
+                            name="Semi", kind="semi", actor_id=None)
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
         assert fresh.status == "scoring"  # the first score started it
-        await services.release_results(session=session, competition=fresh, visibility="public", actor_id=None)
+        await release_results(session=session, competition=fresh, visibility="public", actor_id=None)
     with pytest.raises(ScoringClosed):
         await _advance(db, competition, final, [b.id])
     async with db.read() as session:
@@ -193,29 +197,29 @@ async def test_advancing_refuses_bad_choices_and_changes_nothing(db):
 
 
 async def test_an_entrant_with_score_sheets_cannot_move_to_another_round(db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, heat2, final), (a, b, _c, _d), _ = await _heats(db)
     async with db.write() as session:
         fresh_entrant = await make_entrant(session, competition, round_id=heat1.id)
     (fa,) = await _advance(db, competition, final, [a.id])
 
     def data(entrant, round_id):
-        return services.EntrantInput(name=entrant.name, enterprise=entrant.enterprise, pitch=entrant.pitch,
-                                     social_mission=entrant.social_mission, contact_email=entrant.contact_email,
-                                     round_id=round_id)
+        return EntrantInput(name=entrant.name, enterprise=entrant.enterprise, pitch=entrant.pitch,
+                            social_mission=entrant.social_mission, contact_email=entrant.contact_email,
+                            round_id=round_id)
 
     for entrant, target, message in ((b, final.id, "already has score sheets"), (b, None, "already has score sheets"),
                                      (fa, heat1.id, "stays in the final")):
         async with db.write() as session:
             saved = await session.get(Entrant, entrant.id)
             with pytest.raises(RoundRule, match=message) as refused:
-                await services.update_entrant(session=session, entrant=saved, data=data(entrant, target),
-                                              actor_id=None)
+                await update_entrant(session=session, entrant=saved, data=data(entrant, target),
+                                     actor_id=None)
             assert refused.value.status == 409
     async with db.write() as session:  # editing other details, in the same round, is fine
         saved = await session.get(Entrant, b.id)
-        await services.update_entrant(session=session, entrant=saved, data=data(b, heat1.id), actor_id=None)
+        await update_entrant(session=session, entrant=saved, data=data(b, heat1.id), actor_id=None)
         unscored = await session.get(Entrant, fresh_entrant.id)  # and so is moving an entrant nobody has scored
-        await services.update_entrant(session=session, entrant=unscored, data=data(unscored, heat2.id), actor_id=None)
+        await update_entrant(session=session, entrant=unscored, data=data(unscored, heat2.id), actor_id=None)
     async with db.read() as session:
         assert (await session.get(Entrant, b.id)).round_id == heat1.id
         assert (await session.get(Entrant, fa.id)).round_id == final.id
@@ -225,7 +229,7 @@ async def test_an_entrant_with_score_sheets_cannot_move_to_another_round(db):
 # --- through HTTP ----------------------------------------------------------------------------------
 
 async def test_organiser_advances_the_top_of_a_heat_and_chosen_entrants(client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, _) = await _heats(db)
+    competition, (heat1, _heat2, final), (a, b, c, d), (one, _) = await _heats(db)
     await sign_in(client, db, Role.ORGANISER)
     base = f"/organiser/competitions/{competition.id}"
     page = await client.get(f"{base}/entrants")
@@ -280,12 +284,12 @@ async def test_organiser_advances_the_top_of_a_heat_and_chosen_entrants(client, 
     ({"final_id": "FINAL", "top": "2", "heat_id": "EMPTY_HEAT"}, 409, "no submitted scores"),
 ])
 async def test_bad_advance_requests_get_a_clear_4xx(client, db, form, status, message):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, _heat2, final), (a, _b, _c, _d), _ = await _heats(db)
     async with db.write() as session:
         other = await make_competition(session)
-        foreign_heat = await services.add_round(session=session, competition=other, name="Heat", actor_id=None)
+        foreign_heat = await add_round(session=session, competition=other, name="Heat", actor_id=None)
         foreign = await make_entrant(session, other, round_id=foreign_heat.id)
-        empty = await services.add_round(session=session, competition=competition, name="Heat 3", actor_id=None)
+        empty = await add_round(session=session, competition=competition, name="Heat 3", actor_id=None)
     names = {"FINAL": final.id, "HEAT1": heat1.id, "A": a.id, "FOREIGN": foreign.id, "FOREIGN_HEAT": foreign_heat.id,
              "EMPTY_HEAT": empty.id}
 
@@ -303,7 +307,7 @@ async def test_bad_advance_requests_get_a_clear_4xx(client, db, form, status, me
 
 
 async def test_only_organisers_advance_and_csrf_is_required(app, client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, _) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, _b, _c, _d), (one, _) = await _heats(db)
     url = f"/organiser/competitions/{competition.id}/advance"
     data = {"final_id": str(final.id), "entrant": [str(a.id)]}
     async with new_client(app) as anonymous:
@@ -324,7 +328,7 @@ async def test_only_organisers_advance_and_csrf_is_required(app, client, db):
 
 
 async def test_organiser_cannot_move_a_scored_entrant_by_editing_it(client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), _ = await _heats(db)
+    competition, (heat1, heat2, _final), (_a, b, _c, _d), _ = await _heats(db)
     await sign_in(client, db, Role.ORGANISER)
     url = f"/organiser/competitions/{competition.id}/entrants/{b.id}/edit"
     token = await csrf_for(client, url)
@@ -338,7 +342,7 @@ async def test_organiser_cannot_move_a_scored_entrant_by_editing_it(client, db):
 
 
 async def test_judges_see_the_finalists_after_the_heats_and_score_them_once_open(client, db):
-    competition, (heat1, heat2, final), (a, b, c, d), (one, _) = await _heats(db)
+    competition, (_heat1, _heat2, final), (a, b, c, d), (one, _) = await _heats(db)
     (fa,) = await _advance(db, competition, final, [a.id])
     await login(client, one.email, PASSWORD)
     page = page_text(await client.get(f"/judging/{competition.id}"))

@@ -10,10 +10,17 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from kernel.accounts import Role, User, authenticate
-from kernel.db import utcnow
-from kernel.mail import OutboxMessage
-from judging import judges, results, services, sheets
+from judging import judges, results, sheets
+from judging.audit import audit_trail
+from judging.competitions import (
+    Settings,
+    create_competition,
+    release_results,
+    set_chair_order,
+    start_scoring,
+    update_settings,
+)
+from judging.entrants import EntrantInput, apply, entrants_for, set_entrant_status, set_running_order
 from judging.errors import (
     Conflicted,
     InvalidInput,
@@ -35,6 +42,11 @@ from judging.models import (
     Score,
     ScoreSheet,
 )
+from judging.rounds import add_round
+from judging.rubric import CriterionInput, save_rubric
+from kernel.accounts import Role, User, authenticate
+from kernel.db import utcnow
+from kernel.mail import OutboxMessage
 from tests.factories import make_event, make_user
 from tests.judging.factories import audit_count, criteria, make_competition, make_entrant, make_judge, score
 
@@ -56,7 +68,7 @@ async def test_a_competition_belongs_to_a_pitch_night_and_starts_with_the_defaul
     async with db.write() as session:
         workshop = await make_event(session, category="workshop")
         with pytest.raises(InvalidInput, match="pitch-night"):
-            await services.create_competition(session=session, event_id=workshop.id, name="x", actor_id=None)
+            await create_competition(session=session, event_id=workshop.id, name="x", actor_id=None)
         competition = await make_competition(session)
         rubric = await criteria(session, competition)
     assert [(c.key, c.weight, c.scale_min, c.scale_max) for c in rubric] == [
@@ -67,9 +79,9 @@ async def test_a_competition_belongs_to_a_pitch_night_and_starts_with_the_defaul
     assert competition.audience_weight_percent == 0
 
 
-def _rows(rubric, **changes) -> list[services.CriterionInput]:
-    return [services.CriterionInput(c.id, c.key, changes.get(c.key, c.name), c.description, c.scale_min, c.scale_max,
-                                    c.weight, c.position) for c in rubric]
+def _rows(rubric, **changes) -> list[CriterionInput]:
+    return [CriterionInput(c.id, c.key, changes.get(c.key, c.name), c.description, c.scale_min, c.scale_max,
+                           c.weight, c.position) for c in rubric]
 
 
 async def test_rubric_can_be_edited_until_scoring_starts_then_edits_are_refused(db):
@@ -77,17 +89,17 @@ async def test_rubric_can_be_edited_until_scoring_starts_then_edits_are_refused(
         competition = await make_competition(session)
         rubric = await criteria(session, competition)
         rows = _rows(rubric, team="Team and roots")
-        rows.append(services.CriterionInput(None, "", "Local roots", "", 1, 5, 10, 6))
-        saved = await services.save_rubric(session=session, competition=competition, rows=rows, actor_id=None)
+        rows.append(CriterionInput(None, "", "Local roots", "", 1, 5, 10, 6))
+        saved = await save_rubric(session=session, competition=competition, rows=rows, actor_id=None)
         assert [c.name for c in saved][-2:] == ["Pitch", "Local roots"] and saved[3].name == "Team and roots"
         assert saved[-1].key == "local_roots"
-        await services.start_scoring(session=session, competition=competition, actor_id=None)
+        await start_scoring(session=session, competition=competition, actor_id=None)
     assert (await _competition(db, competition.id)).rubric_locked
     with pytest.raises(RubricLocked, match="The rubric is locked: scoring started on"):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
-            await services.save_rubric(session=session, competition=fresh,
-                                       rows=_rows(saved, pitch="Changed"), actor_id=None)
+            await save_rubric(session=session, competition=fresh,
+                              rows=_rows(saved, pitch="Changed"), actor_id=None)
     async with db.read() as session:
         assert [c.name for c in await criteria(session, competition)][4] == "Pitch"
 
@@ -112,39 +124,39 @@ async def test_rubric_validation(db):
         bad = _rows(rubric)
         bad[0].scale_max = bad[0].scale_min
         with pytest.raises(InvalidInput, match="top of the scale must be above"):
-            await services.save_rubric(session=session, competition=competition, rows=bad, actor_id=None)
+            await save_rubric(session=session, competition=competition, rows=bad, actor_id=None)
         removing_impact = _rows(rubric)
         removing_impact[0].remove = True  # the tie-break chain names criterion:social_impact
         with pytest.raises(InvalidInput, match="not a tie-break rule"):
-            await services.save_rubric(session=session, competition=competition, rows=removing_impact, actor_id=None)
+            await save_rubric(session=session, competition=competition, rows=removing_impact, actor_id=None)
         other = await make_competition(session)
         foreign = _rows(await criteria(session, other))[:1] + _rows(rubric)[1:]
         with pytest.raises(InvalidInput, match="not part of this competition"):
-            await services.save_rubric(session=session, competition=competition, rows=foreign, actor_id=None)
+            await save_rubric(session=session, competition=competition, rows=foreign, actor_id=None)
 
 
 async def test_tie_break_chain_and_audience_weight_are_fixed_once_scoring_starts(db):
     async with db.write() as session:
         competition = await make_competition(session)
-        settings = services.Settings(name="Renamed", pitch_seconds=240, audience_weight_percent=20,
-                                     tie_break=["spread", "chair"], applications_open=True)
-        await services.update_settings(session=session, competition=competition, data=settings, actor_id=None)
-        bad = services.Settings(name="x", pitch_seconds=240, audience_weight_percent=20,
-                                tie_break=["criterion:nope"], applications_open=True)
+        settings = Settings(name="Renamed", pitch_seconds=240, audience_weight_percent=20,
+                            tie_break=["spread", "chair"], applications_open=True)
+        await update_settings(session=session, competition=competition, data=settings, actor_id=None)
+        bad = Settings(name="x", pitch_seconds=240, audience_weight_percent=20,
+                       tie_break=["criterion:nope"], applications_open=True)
         with pytest.raises(InvalidInput, match="not a tie-break rule"):
-            await services.update_settings(session=session, competition=competition, data=bad, actor_id=None)
-        await services.start_scoring(session=session, competition=competition, actor_id=None)
+            await update_settings(session=session, competition=competition, data=bad, actor_id=None)
+        await start_scoring(session=session, competition=competition, actor_id=None)
     async with db.write() as session:
         competition = await session.get(Competition, competition.id)
-        rename_only = services.Settings(name="Final name", pitch_seconds=300, audience_weight_percent=20,
-                                        tie_break=["spread", "chair"], applications_open=False)
-        await services.update_settings(session=session, competition=competition, data=rename_only, actor_id=None)
+        rename_only = Settings(name="Final name", pitch_seconds=300, audience_weight_percent=20,
+                               tie_break=["spread", "chair"], applications_open=False)
+        await update_settings(session=session, competition=competition, data=rename_only, actor_id=None)
     with pytest.raises(RubricLocked, match="fixed when scoring started"):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
-            changed = services.Settings(name="Final name", pitch_seconds=300, audience_weight_percent=50,
-                                        tie_break=["spread", "chair"], applications_open=False)
-            await services.update_settings(session=session, competition=fresh, data=changed, actor_id=None)
+            changed = Settings(name="Final name", pitch_seconds=300, audience_weight_percent=50,
+                               tie_break=["spread", "chair"], applications_open=False)
+            await update_settings(session=session, competition=fresh, data=changed, actor_id=None)
     competition = await _competition(db, competition.id)
     assert (competition.name, competition.audience_weight_percent) == ("Final name", 20)
 
@@ -168,7 +180,7 @@ async def test_save_then_submit_locks_the_sheet_and_every_change_is_audited(db):
     assert sheet.status == "submitted" and sheet.submitted_at is not None and sheet.comment == "Strong team"
     assert values == {rubric[0].id: 8, **{c.id: 6 for c in rubric[1:]}}
     async with db.read() as session:
-        trail = await services.audit_trail(session=session, competition_id=competition.id)
+        trail = await audit_trail(session=session, competition_id=competition.id)
     impact = [(e.old, e.new, e.actor_id) for e in reversed(trail)
               if e.action == "score.set" and e.subject == "Soho Loaves: Social impact"]
     assert impact == [(None, 7, judge.id), (7, 8, judge.id)]  # who, old, new for every change
@@ -269,7 +281,7 @@ async def test_unlock_needs_a_reason_is_audited_and_lets_the_judge_resubmit(db):
     unlocked, _ = await _sheet(db, judge.id, entrant.id)
     assert unlocked.status == "draft" and unlocked.unlock_reason == "Judge tapped 6 for 9 on pitch"
     async with db.read() as session:
-        trail = await services.audit_trail(session=session, competition_id=competition.id)
+        trail = await audit_trail(session=session, competition_id=competition.id)
     entry = next(e for e in trail if e.action == "sheet.unlock")
     assert (entry.actor_id, entry.old, entry.new) == (organiser.id, "submitted", "draft")
     assert any(e.action == "sheet.unlock_reason" and e.new == "Judge tapped 6 for 9 on pitch" for e in trail)
@@ -282,8 +294,8 @@ async def test_unlock_needs_a_reason_is_audited_and_lets_the_judge_resubmit(db):
     assert (await _sheet(db, judge.id, entrant.id))[0].status == "submitted"
     async with db.write() as session:
         competition = await session.get(Competition, competition.id)
-        await services.release_results(session=session, competition=competition, visibility="public",
-                                       actor_id=organiser.id)
+        await release_results(session=session, competition=competition, visibility="public",
+                              actor_id=organiser.id)
     with pytest.raises(ScoringClosed):
         async with db.write() as session:
             await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason="too late", actor_id=organiser.id)
@@ -305,7 +317,7 @@ async def test_declaring_a_conflict_discards_a_draft_and_refuses_after_submittin
                                       entrant_id=first.id, reason="I mentor this founder")
     assert await _sheet(db, judge.id, first.id) == (None, {})
     async with db.read() as session:
-        trail = await services.audit_trail(session=session, competition_id=competition.id)
+        trail = await audit_trail(session=session, competition_id=competition.id)
     discard = next(e for e in trail if e.action == "sheet.discard")
     assert set(discard.old["scores"].values()) == {4}
     assert any(e.action == "conflict.declare" and e.new == {"reason": "I mentor this founder"} for e in trail)
@@ -354,7 +366,7 @@ async def test_simultaneous_conflict_declarations_record_exactly_one(db, draft):
     assert len(recorded) == 1 and len(refused) == 3, outcomes
     async with db.read() as session:
         assert len(list(await session.scalars(select(Conflict)))) == 1
-        trail = await services.audit_trail(session=session, competition_id=competition.id)
+        trail = await audit_trail(session=session, competition_id=competition.id)
     assert [e.action for e in trail].count("conflict.declare") == 1
     assert [e.action for e in trail].count("sheet.discard") == (1 if draft else 0)
     assert await _sheet(db, judge.id, entrant.id) == (None, {})
@@ -447,7 +459,7 @@ async def test_simultaneous_invitations_of_one_judge_give_one_account_and_one_pl
         assert len(list(await session.scalars(select(User).where(User.email == "asha@example.org")))) == 1
         assert len(list(await session.scalars(select(JudgeAssignment)))) == 1
         assert len(list(await session.scalars(select(MagicLink)))) == 4
-        trail = await services.audit_trail(session=session, competition_id=competition.id)
+        trail = await audit_trail(session=session, competition_id=competition.id)
     assert [e.action for e in trail].count("judge.invite") == 1
 
 
@@ -484,24 +496,24 @@ async def test_applications_accept_reject_and_running_order(db):
         competition = await make_competition(session)
         a = await make_entrant(session, competition)
         b = await make_entrant(session, competition)
-        applied = await services.apply(session=session, competition=competition, data=services.EntrantInput(
+        applied = await apply(session=session, competition=competition, data=EntrantInput(
             "Rukhsana", "Chai & Code", "Coding club over chai", "Girls into tech", "r@example.org"))
         assert applied.status == "applied" and applied.running_order is None
-        await services.set_entrant_status(session=session, entrant=applied, status="accepted", actor_id=None)
+        await set_entrant_status(session=session, entrant=applied, status="accepted", actor_id=None)
         assert applied.running_order == 3
-        await services.set_running_order(session=session, competition=competition,
-                                         positions={applied.id: 1, a.id: 2, b.id: 3}, actor_id=None)
+        await set_running_order(session=session, competition=competition,
+                                positions={applied.id: 1, a.id: 2, b.id: 3}, actor_id=None)
     async with db.read() as session:
-        order = [e.id for e in await services.entrants_for(session=session, competition_id=competition.id,
-                                                           accepted_only=True)]
+        order = [e.id for e in await entrants_for(session=session, competition_id=competition.id,
+                                                  accepted_only=True)]
     assert order == [applied.id, a.id, b.id]
     with pytest.raises(InvalidInput):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
             other = await make_competition(session)
             stranger = await make_entrant(session, other)
-            await services.set_running_order(session=session, competition=fresh, positions={stranger.id: 1},
-                                             actor_id=None)
+            await set_running_order(session=session, competition=fresh, positions={stranger.id: 1},
+                                    actor_id=None)
 
 
 async def test_an_entrant_with_scores_cannot_be_rejected_and_applications_close_with_scoring(db):
@@ -513,11 +525,11 @@ async def test_an_entrant_with_scores_cannot_be_rejected_and_applications_close_
     with pytest.raises(JudgingError, match="already has scores"):
         async with db.write() as session:
             fresh = await session.get(Entrant, entrant.id)
-            await services.set_entrant_status(session=session, entrant=fresh, status="rejected", actor_id=None)
+            await set_entrant_status(session=session, entrant=fresh, status="rejected", actor_id=None)
     with pytest.raises(ScoringClosed, match="closed"):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
-            await services.apply(session=session, competition=fresh, data=services.EntrantInput(
+            await apply(session=session, competition=fresh, data=EntrantInput(
                 "Late", "Late Ltd", "Late", "Late", "late@example.org"))
 
 
@@ -525,9 +537,9 @@ async def test_an_entrant_with_scores_cannot_be_rejected_and_applications_close_
 
 async def _one_criterion(session, competition):
     rubric = await criteria(session, competition)
-    rows = [services.CriterionInput(rubric[0].id, "social_impact", "Mark", "", 0, 10, 1, 1)]
-    rows += [services.CriterionInput(c.id, c.key, c.name, "", 1, 10, 1, 2, remove=True) for c in rubric[1:]]
-    return await services.save_rubric(session=session, competition=competition, rows=rows, actor_id=None)
+    rows = [CriterionInput(rubric[0].id, "social_impact", "Mark", "", 0, 10, 1, 1)]
+    rows += [CriterionInput(c.id, c.key, c.name, "", 1, 10, 1, 2, remove=True) for c in rubric[1:]]
+    return await save_rubric(session=session, competition=competition, rows=rows, actor_id=None)
 
 
 async def test_results_count_submitted_sheets_only_and_report_recusals(db):
@@ -564,7 +576,7 @@ async def test_results_count_submitted_sheets_only_and_report_recusals(db):
 async def test_rounds_are_ranked_separately(db):
     async with db.write() as session:
         competition = await make_competition(session)
-        heat = await services.add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
+        heat = await add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
         a = await make_entrant(session, competition)
         b = await make_entrant(session, competition, round_id=heat.id)
         judge = await make_judge(session, competition)
@@ -580,13 +592,13 @@ async def test_release_closes_the_competition(db):
     async with db.write() as session:
         competition = await make_competition(session)
         with pytest.raises(JudgingError, match="Start scoring"):
-            await services.release_results(session=session, competition=competition, visibility="public",
-                                           actor_id=None)
-        await services.start_scoring(session=session, competition=competition, actor_id=None)
+            await release_results(session=session, competition=competition, visibility="public",
+                                  actor_id=None)
+        await start_scoring(session=session, competition=competition, actor_id=None)
         with pytest.raises(InvalidInput):
-            await services.release_results(session=session, competition=competition, visibility="everyone",
-                                           actor_id=None)
-        await services.release_results(session=session, competition=competition, visibility="judges", actor_id=None)
+            await release_results(session=session, competition=competition, visibility="everyone",
+                                  actor_id=None)
+        await release_results(session=session, competition=competition, visibility="judges", actor_id=None)
         assert competition.is_closed and competition.released and competition.results_visibility == "judges"
         with pytest.raises(ScoringClosed):
-            await services.set_chair_order(session=session, competition=competition, entrant_ids=[], actor_id=None)
+            await set_chair_order(session=session, competition=competition, entrant_ids=[], actor_id=None)

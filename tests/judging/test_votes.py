@@ -9,7 +9,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from judging import services, votes
+from judging import votes
+from judging.competitions import Settings, get_competition, release_results, update_settings
 from judging.errors import (
     AlreadyVoted,
     InvalidInput,
@@ -21,6 +22,7 @@ from judging.errors import (
 )
 from judging.models import AudienceVote, Competition
 from judging.results import load_results
+from judging.rounds import add_round, advance_entrants
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, sign_in
 from tests.judging.factories import make_competition, make_entrant, make_judge, make_tickets, score
@@ -135,15 +137,15 @@ async def test_ten_simultaneous_votes_with_one_ticket_record_exactly_one(db):
 
 async def test_the_audience_weight_is_fixed_once_the_vote_opens(db):
     competition, *_ = await _night(db, open_vote=False, weight=20)
-    change = services.Settings(name=competition.name, pitch_seconds=300, audience_weight_percent=30,
-                               tie_break=list(competition.tie_break), applications_open=True)
+    change = Settings(name=competition.name, pitch_seconds=300, audience_weight_percent=30,
+                      tie_break=list(competition.tie_break), applications_open=True)
     async with db.write() as session:
         fresh = await session.get(Competition, competition.id)
         await votes.open_voting(session=session, competition=fresh, actor_id=None)
     with pytest.raises(RubricLocked, match="fixed when the audience vote opened"):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
-            await services.update_settings(session=session, competition=fresh, data=change, actor_id=None)
+            await update_settings(session=session, competition=fresh, data=change, actor_id=None)
     async with db.read() as session:
         assert (await session.get(Competition, competition.id)).audience_weight_percent == 20
 
@@ -162,7 +164,7 @@ async def test_open_close_reopen_and_release_closes_the_vote(db):
         assert fresh.voting_open
         judge = await make_judge(session, fresh)
         await score(session, fresh, judge, entrants[0], 6)
-        await services.release_results(session=session, competition=fresh, visibility="public", actor_id=None)
+        await release_results(session=session, competition=fresh, visibility="public", actor_id=None)
         assert not fresh.voting_open and fresh.voting_closed_at is not None
         with pytest.raises(VotingClosed, match="cannot open again"):
             await votes.open_voting(session=session, competition=fresh, actor_id=None)
@@ -306,15 +308,15 @@ async def test_an_enterprise_in_a_heat_and_the_final_is_one_line_on_the_ballot_a
     vote sent for its heat entry (a page opened before it advanced) counts for the finalist."""
     async with db.write() as session:
         competition = await make_competition(session, name="Handsworth Dragons")
-        heat = await services.add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
-        final = await services.add_round(session=session, competition=competition, name="Final", kind="final",
-                                         actor_id=None)
+        heat = await add_round(session=session, competition=competition, name="Heat 1", actor_id=None)
+        final = await add_round(session=session, competition=competition, name="Final", kind="final",
+                                actor_id=None)
         pantry, bike, repair = [await make_entrant(session, competition, enterprise=name, round_id=heat.id)
                                 for name in ("Pantry", "Bike Co-op", "Repair Café")]
         inside = await make_tickets(session, competition.event_id, 4)
-        fresh = await services.get_competition(session=session, competition_id=competition.id, for_update=True)
-        (finalist,) = await services.advance_entrants(session=session, competition=fresh, final_id=final.id,
-                                                      entrant_ids=[bike.id], actor_id=None)
+        fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
+        (finalist,) = await advance_entrants(session=session, competition=fresh, final_id=final.id,
+                                             entrant_ids=[bike.id], actor_id=None)
         await votes.open_voting(session=session, competition=fresh, actor_id=None)
     heat_vote = await _cast(db, competition, inside[0].code, bike.id)
     assert heat_vote.entrant_id == finalist.id

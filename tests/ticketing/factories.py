@@ -8,7 +8,7 @@ from ticketing.models import TicketType
 
 
 async def make_ticket_type(session: AsyncSession, event, **overrides) -> TicketType:
-    fields = dict(name="General admission", tier="free", price_pence=0, capacity=50, max_per_order=10)
+    fields = {"name": "General admission", "tier": "free", "price_pence": 0, "capacity": 50, "max_per_order": 10}
     fields.update(overrides)
     ticket_type = TicketType(event_id=event.id, **fields)
     session.add(ticket_type)
@@ -28,7 +28,7 @@ def booking_form(csrf: str, form_token: str, lines: list[tuple[int, str]], **ext
 
 # --- whole bookings ---------------------------------------------------------------------------------
 
-import re  # noqa: E402 - kept with the helpers that use it
+import re  # kept with the helpers that use it
 
 FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
 

@@ -53,8 +53,8 @@ async def test_resending_a_booking_at_the_limit_still_shows_that_booking(setting
     async with running_app(settings, registration_limit=2) as app:
         async with new_client(app, address="198.51.100.23") as browser:
             assert (await book(browser, event, [(ticket_type.id, "Amina Khatun")])).status_code == 303
-            from tests.ticketing.factories import form_token_from, start_booking
             from tests.conftest import csrf_from
+            from tests.ticketing.factories import form_token_from, start_booking
 
             details = await start_booking(browser, event, {ticket_type.id: 1})
             form = booking_form(csrf_from(details.text), form_token_from(details.text),

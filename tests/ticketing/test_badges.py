@@ -30,8 +30,7 @@ from tests.ticketing.factories import make_order, make_ticket_type
 from tests.ticketing.test_documents import embedded_font_family, letters, missing_glyphs, page_fonts
 from ticketing import services
 from ticketing.badges import event_badges
-from ticketing.checkin import DoorAssignment
-from ticketing.models import EventKey
+from ticketing.models import DoorAssignment, EventKey
 from ticketing.signing import generate_keypair, initials, sign_ticket, verify_ticket
 
 EVENT_TITLE = "বাংলা মাস: Bangla Month celebration"
@@ -92,23 +91,35 @@ def test_bengali_names_are_measured_with_the_bengali_font():
     assert fit_pt("মোহাম্মদ আব্দুল করিম উদ্দিন চৌধুরী " * 4, box, (22, 6), weight=700)[0] < 22
 
 
-def test_fast_qr_codewords_equal_qrcodes_own_for_every_length():
-    """kernel.badges.qr computes the codewords itself (10 times faster); they must be qrcode's exactly."""
-    import random
+# Byte-mode capacity at level M of some versions (ISO/IEC 18004, table 7): the smallest version must be used.
+M_BYTES = {1: 14, 2: 26, 3: 42, 7: 122, 8: 152, 10: 213, 40: 2331}
 
-    from qrcode import constants, util
 
-    from kernel.badges.qr import _codewords, _qr_version
+@pytest.mark.parametrize("version", sorted(M_BYTES))
+def test_badge_qr_is_the_smallest_version_at_level_m_and_decodes(version):
+    """kernel.badges.qr fixes the mask and looks the version up by length: the codes must stay what a
+    scanner expects, one pixel per module with a 2-module quiet zone."""
+    import base64
 
-    rng = random.Random(7)
-    for n in [*range(0, 400, 3), 1000, 2331]:
-        data = bytes(rng.randrange(256) for _ in range(n))
-        version = _qr_version(n)
-        for v in {version, min(version + 1, 40)}:
-            segment = util.QRData(data, mode=util.MODE_8BIT_BYTE)
-            assert _codewords(data, v) == util.create_data(v, constants.ERROR_CORRECT_M, [segment]), (n, v)
-    with pytest.raises(ValueError):
-        _qr_version(2332)  # more than version 40-M holds
+    import zxingcpp
+    from PIL import Image
+
+    from kernel.badges.qr import QR_BORDER, qr_png_uri
+
+    for n, expected in ((M_BYTES[version], version), (M_BYTES[version] + 1, version + 1)):
+        if expected > 40:
+            with pytest.raises(ValueError):
+                qr_png_uri("x" * n)
+            continue
+        payload = ("eyJ0Ijo-_.Q9" * 200)[:n]  # base64url-like text, as ticket payloads are
+        uri = qr_png_uri(payload)
+        image = Image.open(io.BytesIO(base64.b64decode(uri.removeprefix("data:image/png;base64,"))))
+        assert image.mode == "L"
+        assert image.size == (17 + 4 * expected + 2 * QR_BORDER,) * 2
+        assert set(image.tobytes()) == {0, 255}
+        [result] = zxingcpp.read_barcodes(image.resize((image.width * 4,) * 2, Image.Resampling.NEAREST))
+        assert result.text == payload
+        assert (result.extra["Version"], result.extra["ECLevel"]) == (str(expected), "M")
 
 
 def test_template_escapes_names():
@@ -143,6 +154,7 @@ def test_sheet_has_names_roles_organisations_and_the_event(sheet_pdf):
     reader = PdfReader(io.BytesIO(sheet_pdf))
     assert len(reader.pages) == 2
     assert reader.metadata.title == f"Badges: {EVENT_TITLE}"
+    assert reader.root_object["/Lang"] == "en-GB"  # set on the merged file, for screen readers
     first, second = (page.extract_text() for page in reader.pages)
     for name in LATIN_NAMES[:10]:
         assert flat(name) in flat(first)
@@ -287,14 +299,14 @@ async def festival(db):
     return {"event": event, "empty": empty, "adult": adult, "child": child, "public_key": key.public_key}
 
 
-async def test_event_badges_by_role_and_ticket_type(db, festival):
+async def test_event_badges_by_role_and_ticket_type(app, db, festival):
     event = festival["event"]
     async with db.read() as session:
-        everyone = await event_badges(session=session, event=event)
-        adults = await event_badges(session=session, event=event, ticket_type_id=festival["adult"].id)
-        staff = await event_badges(session=session, event=event, roles=["volunteer", "organiser"])
+        everyone = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event)
+        adults = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event, ticket_type_id=festival["adult"].id)
+        staff = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event, roles=["volunteer", "organiser"])
         with pytest.raises(ValueError):
-            await event_badges(session=session, event=event, roles=["astronaut"])
+            await event_badges(session=session, badge_roles=app.state.hooks.badge_roles, event=event, roles=["astronaut"])
     by_role = {}
     for badge in everyone:
         by_role.setdefault(badge.role, []).append(badge.name)
@@ -312,7 +324,7 @@ async def test_event_badges_by_role_and_ticket_type(db, festival):
             assert badge.qr_payload == ""
 
 
-async def test_judges_and_entrants_come_from_the_judging_package(db, festival):
+async def test_judges_and_entrants_come_from_the_judging_package(app, db, festival):
     models = pytest.importorskip("judging.models")
     async with db.write() as session:
         competition = models.Competition(event_id=festival["event"].id, name="Pitch night")
@@ -326,9 +338,26 @@ async def test_judges_and_entrants_come_from_the_judging_package(db, festival):
         session.add(models.Entrant(competition_id=competition.id, name="Applied Only", enterprise="X",
                                    contact_email="a@example.org", status="applied"))
     async with db.read() as session:
-        badges = await event_badges(session=session, event=festival["event"], roles=["judge", "entrant"])
-    assert [(b.role, b.name, b.organisation) for b in badges] == [
-        ("judge", "Jaya Judge", ""), ("entrant", "Ezra Entrant", "Bike Kitchen CIC")]
+        badges = await event_badges(session=session, badge_roles=app.state.hooks.badge_roles,
+                                    event=festival["event"], roles=["judge", "entrant"])
+    assert [(b.role, b.name, b.organisation, b.role_label) for b in badges] == [
+        ("judge", "Jaya Judge", "", "Judge"), ("entrant", "Ezra Entrant", "Bike Kitchen CIC", "Entrant")]
+
+
+async def test_judge_and_entrant_badges_are_offered_only_where_there_is_a_competition(app, db, festival):
+    """judging's badge roles decline (kernel.hooks) for an event without a competition."""
+    from judging.models import Competition
+
+    async with new_client(app) as client:
+        await sign_in(client, db, Role.ORGANISER)
+        page = html.unescape((await client.get(f"/organiser/events/{festival['event'].id}/badges")).text)
+        assert "Volunteers (1)" in page and "Judges (" not in page and "Entrants (" not in page
+        refused = await client.get(f"/organiser/events/{festival['event'].id}/badges.pdf", params={"role": "judge"})
+        assert refused.status_code == 400
+        async with db.write() as session:
+            session.add(Competition(event_id=festival["event"].id, name="Pitch night"))
+        page = html.unescape((await client.get(f"/organiser/events/{festival['event'].id}/badges")).text)
+        assert "Judges (0)" in page and "Entrants (0)" in page
 
 
 # --- the organiser pages ---------------------------------------------------------------------------
@@ -354,7 +383,7 @@ async def test_organiser_chooses_prepares_and_downloads(app, db, festival):
         page = html.unescape(form.text)
         assert "Everyone at the event (4)" in page and "Attendees (3)" in page and "Volunteers (1)" in page
         assert "Organisers (2)" in page and "Adult (2)" in page and "Child (1)" in page
-        assert 'href="/organiser/events/%d/badges" aria-current="page"' % event.id in form.text
+        assert f'href="/organiser/events/{event.id}/badges" aria-current="page"' in form.text
 
         prepare = await client.get(f"/organiser/events/{event.id}/badges/prepare",
                                    params={"layout": "a6", "role": "attendee", "type": festival["adult"].id})

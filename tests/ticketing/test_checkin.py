@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from kernel.db import utcnow
 from tests.factories import make_event
 from tests.ticketing.factories import make_ticket_type
-from ticketing import checkin, services
-from ticketing.checkin import CheckIn, Verdict
-from ticketing.models import EventKey, Ticket
+from ticketing import checkin, door_reports, services
+from ticketing.checkin import Verdict
+from ticketing.models import CheckIn, EventKey, Ticket
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, sign_ticket
 
@@ -64,7 +64,7 @@ async def test_cancelled_unpaid_wrong_event_unknown_forged(db):
         await services.cancel_tickets(session=session, tickets=[t])
     assert (await _scan(db, event, payload)).verdict == Verdict.CANCELLED
 
-    unpaid, unpaid_payload, order = await _book(db, event, paid_type)
+    _unpaid, unpaid_payload, order = await _book(db, event, paid_type)
     result = await _scan(db, event, unpaid_payload)
     assert result.verdict == Verdict.UNPAID and result.as_json()["ticket"]["unpaid"] is True
     async with db.write() as session:
@@ -97,7 +97,7 @@ async def test_check_out_and_re_entry(db):
     assert (await _scan(db, event, payload)).verdict == Verdict.READMITTED
     assert (await _scan(db, event, payload)).verdict == Verdict.ALREADY_CHECKED_IN
     async with db.read() as session:
-        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+        [total] = [c for c in await door_reports.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
     assert (total.expected, total.checked_in, total.inside) == (1, 1, 1)
 
 
@@ -123,8 +123,8 @@ async def test_replayed_offline_scan_counts_once_and_earliest_scan_wins(db):
         assert abs((t.checked_in_at - earlier).total_seconds()) < 1 and t.inside
         assert await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.client_scan_id == "dev2-1")) == 1
         rows = {r.client_scan_id: r for r in await session.scalars(select(CheckIn).where(CheckIn.ticket_id == t.id))}
-        dups = await checkin.duplicates(session=session, event_id=event.id)
-        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
+        [total] = [c for c in await door_reports.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
     assert rows["dev2-1"].duplicate is False and rows["dev1-1"].duplicate is True
     assert [d.device for d in dups] == ["Online phone"]
     assert (total.checked_in, total.inside) == (1, 1)
@@ -134,7 +134,7 @@ async def test_replayed_offline_scan_counts_once_and_earliest_scan_wins(db):
     assert (await _scan(db, event, payload, device="Third phone", scanned_at=earliest, client_scan_id="dev3-1",
                         offline=True)).verdict == Verdict.ADMITTED
     async with db.read() as session:
-        dups = await checkin.duplicates(session=session, event_id=event.id)
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
         assert (await session.get(Ticket, ticket.id)).checked_in_device == "Third phone"
     assert sorted(d.device for d in dups) == ["Offline phone", "Online phone"]
 
@@ -159,7 +159,7 @@ async def test_scans_arriving_together_are_each_judged_in_arrival_order(db):
 
     event, tt = await _setup(db)
     booked = [await _book(db, event, tt, name=f"Guest {i}") for i in range(6)]
-    _, forger_public = generate_keypair()
+    _, _forger_public = generate_keypair()
     texts = [payload for _, payload, _ in booked]
     # each ticket twice (the second is a duplicate), a forged code, an unknown code, one replayed scan id
     scans = [*texts, *texts, texts[0].rsplit(".", 1)[0] + ".AAAA", "NOSUCHCODE123"]
@@ -263,7 +263,7 @@ async def test_a_scan_id_of_another_event_is_refused_never_answered_with_its_att
 
 async def _inside(db, event):
     async with db.read() as session:
-        [total] = [c for c in await checkin.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
+        [total] = [c for c in await door_reports.counts(session=session, event_id=event.id) if c.ticket_type_id is None]
     return total.checked_in, total.inside
 
 
@@ -283,7 +283,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     assert await _inside(db, event) == (1, 0)
 
     # Scanned in offline at T3, while inside (admitted T1), checked out online at T4: a late scan, no re-entry.
-    ticket2, payload2, _ = await _book(db, event, tt, name="Guest 2")
+    _ticket2, payload2, _ = await _book(db, event, tt, name="Guest 2")
     assert (await _scan(db, event, payload2, now=at[1])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload2, direction="out", now=at[4])).verdict == Verdict.CHECKED_OUT
     late = await _scan(db, event, payload2, device="Offline", scanned_at=at[3], client_scan_id="o-2", offline=True)
@@ -292,7 +292,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
 
     # Out online at T1 and back in at T3; a check-out made offline at T2 syncs after: older than the T3
     # entry, so they are still inside.
-    ticket3, payload3, _ = await _book(db, event, tt, name="Guest 3")
+    _ticket3, payload3, _ = await _book(db, event, tt, name="Guest 3")
     assert (await _scan(db, event, payload3, now=at[0])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload3, direction="out", now=at[1])).verdict == Verdict.CHECKED_OUT
     assert (await _scan(db, event, payload3, now=at[3])).verdict == Verdict.READMITTED
@@ -301,7 +301,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     assert await _inside(db, event) == (3, 1)
 
     # A real re-entry made offline after the last recorded exit still counts.
-    ticket4, payload4, _ = await _book(db, event, tt, name="Guest 4")
+    _ticket4, payload4, _ = await _book(db, event, tt, name="Guest 4")
     assert (await _scan(db, event, payload4, now=at[0])).verdict == Verdict.ADMITTED
     assert (await _scan(db, event, payload4, direction="out", now=at[1])).verdict == Verdict.CHECKED_OUT
     back = await _scan(db, event, payload4, scanned_at=at[2], client_scan_id="o-4", offline=True)
@@ -313,7 +313,7 @@ async def test_offline_scans_synced_late_do_not_undo_later_movements(db):
     async with db.read() as session:
         rows = {r.client_scan_id: r for r in await session.scalars(
             select(CheckIn).where(CheckIn.event_id == event.id, CheckIn.client_scan_id.is_not(None)))}
-        dups = await checkin.duplicates(session=session, event_id=event.id)
+        dups = await door_reports.duplicates(session=session, event_id=event.id)
         first = await session.get(Ticket, ticket.id)
     assert [rows[f"o-{i}"].duplicate for i in range(1, 6)] == [False, True, True, False, False]
     assert first.checked_in_device == "Offline" and not first.inside

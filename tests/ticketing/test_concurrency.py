@@ -7,8 +7,8 @@ import secrets
 import httpx
 from sqlalchemy import func, select
 
-from kernel.db import Database
 from events.models import Event
+from kernel.db import Database
 from tests.factories import make_event
 from tests.live import live_app
 from tests.ticketing.factories import make_ticket_type

@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 
 from kernel.accounts import Role
 from kernel.db import utcnow
+from kernel.settings import PROJECT_ROOT
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
-from ticketing import checkin
-from ticketing.models import EventKey, Order, OrderStatus, Ticket
+from ticketing.models import CheckIn, DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, public_key_b64, sign_ticket
 
@@ -51,7 +51,7 @@ async def _door_staff(client, db, event=None):
     user = await sign_in(client, db, Role.DOOR_STAFF, name="Bilal at the gate")
     if event is not None:
         async with db.write() as session:
-            session.add(checkin.DoorAssignment(event_id=event.id, user_id=user.id))
+            session.add(DoorAssignment(event_id=event.id, user_id=user.id))
     return user
 
 
@@ -75,7 +75,7 @@ async def _sync(client, event, csrf, scans) -> httpx.Response:
 
 async def _check_in_rows(db, event) -> int:
     async with db.read() as session:
-        return await session.scalar(select(func.count(checkin.CheckIn.id)).where(checkin.CheckIn.event_id == event.id))
+        return await session.scalar(select(func.count(CheckIn.id)).where(CheckIn.event_id == event.id))
 
 
 def _total(counts: list[dict]) -> dict:
@@ -111,7 +111,8 @@ async def test_door_staff_on_the_team_open_the_scanner_and_scan(client, db):
     page = await client.get(f"/door/events/{event.id}")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
-    assert 'src="/static/js/scanner.js"' in page.text and f'data-event-id="{event.id}"' in page.text
+    assert '<script type="module" src="/static/js/door/main.js"></script>' in page.text
+    assert f'data-event-id="{event.id}"' in page.text
     assert 'data-device="Bilal at the gate"' in page.text
 
     # The no-JavaScript form: post the code, get the verdict on the page.
@@ -170,6 +171,26 @@ async def test_organisers_may_scan_any_event(client, db):
 
 # --- door links with a PIN -----------------------------------------------------------------------------
 
+IMPORT_RE = re.compile(r'^import [^;]* from "\./([a-z_]+\.js)";$', re.MULTILINE)
+
+
+async def test_every_module_of_the_scanner_script_is_served_as_javascript(client):
+    """A module script runs only if it and everything it imports arrive with a JavaScript type; a module
+    missing or left out of the imports would break the page (or be dead code) only in a browser."""
+    seen, todo = set(), ["main.js"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = await client.get(f"/static/js/door/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript"}, name
+        todo.extend(IMPORT_RE.findall(response.text))
+    on_disk = {p.name for p in (PROJECT_ROOT / "static" / "js" / "door").glob("*.js")}
+    assert seen == on_disk
+
+
 async def test_door_link_and_pin_open_the_scanner_for_that_event_only(app, client, db):
     event, free, _ = await _event_with_types(db)
     [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
@@ -218,7 +239,7 @@ async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
     assert (await _enter_pin(client, path, "4821")).status_code == 303
     csrf = await _scanner_csrf(client, event)
     async with db.read() as session:
-        [link] = list(await session.scalars(select(checkin.DoorLink).where(checkin.DoorLink.event_id == event.id)))
+        [link] = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)))
 
     async with new_client(app) as organiser:
         await sign_in(organiser, db, Role.ORGANISER)
@@ -277,8 +298,8 @@ async def test_json_scan_needs_the_csrf_header(client, db):
     back = (await _scan_json(client, event, csrf, ticket.code)).json()
     assert back["verdict"] == "readmitted"
     async with db.read() as session:
-        last = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
-                                    .order_by(checkin.CheckIn.id.desc()))
+        last = await session.scalar(select(CheckIn).where(CheckIn.event_id == event.id)
+                                    .order_by(CheckIn.id.desc()))
     assert last.device == "Bilal at the gate"
 
 
@@ -346,8 +367,8 @@ async def test_sync_gives_each_scan_its_own_verdict_and_replays_change_nothing(c
     async with db.read() as session:
         t = await session.get(Ticket, amina.id)
         assert abs((t.checked_in_at - start).total_seconds()) < 1 and t.checked_in_device == "Phone 7"
-        offline_rows = await session.scalar(select(func.count(checkin.CheckIn.id)).where(
-            checkin.CheckIn.event_id == event.id, checkin.CheckIn.offline.is_(True)))
+        offline_rows = await session.scalar(select(func.count(CheckIn.id)).where(
+            CheckIn.event_id == event.id, CheckIn.offline.is_(True)))
     assert offline_rows == len(scans)
 
     # The phone did not hear the answer and sends the same batch again: same verdicts, nothing new.
@@ -513,7 +534,7 @@ async def test_nul_and_lone_surrogates_get_a_verdict_not_an_error(client, db):
         {"text": sam.code, "device": "Phone\x00 8\udc00", "gate": "\x00Garden", "client_scan_id": "c-\x001"}))
     assert admitted.status_code == 200 and admitted.json()["verdict"] == "admitted"
     async with db.read() as session:
-        row = await session.scalar(select(checkin.CheckIn).where(checkin.CheckIn.client_scan_id == "c-1"))
+        row = await session.scalar(select(CheckIn).where(CheckIn.client_scan_id == "c-1"))
     assert (row.device, row.gate) == ("Phone 8", "Garden")
 
     # /scan, the no-JavaScript form.
@@ -602,8 +623,8 @@ async def test_sync_scan_times_outside_a_sane_window_are_replaced_by_the_time_re
     assert results[4]["detail"] == ""
     async with db.read() as session:
         admitted = [(await session.get(Ticket, t.id)).checked_in_at for t, _ in booked]
-        rows = list(await session.scalars(select(checkin.CheckIn).where(checkin.CheckIn.event_id == event.id)
-                                          .order_by(checkin.CheckIn.client_scan_id)))
+        rows = list(await session.scalars(select(CheckIn).where(CheckIn.event_id == event.id)
+                                          .order_by(CheckIn.client_scan_id)))
     for at in admitted[:4]:  # the time the scan reached us
         assert abs((at - now).total_seconds()) < 60
     assert abs((admitted[4] - (now - dt.timedelta(hours=1))).total_seconds()) < 1  # a believable time is kept
@@ -659,8 +680,8 @@ async def test_the_same_offline_batch_synced_four_times_at_once_is_recorded_once
     assert answers == [expected] * 4
     async with db.read() as session:
         per_id = dict((await session.execute(
-            select(checkin.CheckIn.client_scan_id, func.count(checkin.CheckIn.id))
-            .where(checkin.CheckIn.event_id == event.id).group_by(checkin.CheckIn.client_scan_id))).all())
+            select(CheckIn.client_scan_id, func.count(CheckIn.id))
+            .where(CheckIn.event_id == event.id).group_by(CheckIn.client_scan_id))).all())
     assert per_id == {f"twice-{i}": 1 for i in range(5)}
     final = (await client.get(f"/door/events/{event.id}/counts")).json()
     assert (_total(final["counts"])["checked_in"], _total(final["counts"])["inside"]) == (2, 1)
@@ -680,7 +701,7 @@ async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_sc
 
     page = await client.get(f"/organiser/events/{event.id}/door")
     assert page.status_code == 200
-    [listed] = re.findall(r'<ul class="door-duplicates">(.*?)</ul>', page.text, re.S)
+    [listed] = re.findall(r'<ul class="door-duplicates">(.*?)</ul>', page.text, re.DOTALL)
     assert "Amina Khatun" in listed and "Online phone" in listed and "Offline phone" not in listed
     assert "DH1." not in listed
     # The counts refresh themselves from the scanner's counts endpoint (a script from /static: the CSP).
@@ -703,8 +724,8 @@ async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(cl
         for _ in range(4)))
     assert [r.status_code for r in responses] == [303] * 4
     async with db.read() as session:
-        assert await session.scalar(select(func.count(checkin.DoorAssignment.id)).where(
-            checkin.DoorAssignment.event_id == event.id, checkin.DoorAssignment.user_id == staff.id)) == 1
+        assert await session.scalar(select(func.count(DoorAssignment.id)).where(
+            DoorAssignment.event_id == event.id, DoorAssignment.user_id == staff.id)) == 1
 
 
 async def test_manifest_of_an_event_with_no_key_yet_makes_one(client, db):

@@ -6,9 +6,9 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from events.models import Event
 from kernel.mail import OutboxMessage
 from kernel.ratelimit import RateEvent
-from events.models import Event
 from tests.conftest import csrf_from
 from tests.factories import make_event
 from tests.ticketing.factories import booking_form, form_token_from, make_ticket_type, start_booking

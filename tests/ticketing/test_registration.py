@@ -10,15 +10,19 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from events.models import Event
 from kernel.accounts import Role
 from kernel.db import utcnow
 from kernel.mail import OutboxMessage
-from events.models import Event
-from tests.conftest import csrf_from, csrf_for
+from tests.conftest import csrf_for, csrf_from
 from tests.core.helpers import elements, new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import (
-    book, booking_form, form_token_from, make_ticket_type, start_booking,
+    book,
+    booking_form,
+    form_token_from,
+    make_ticket_type,
+    start_booking,
 )
 from ticketing.models import Order, Ticket, TicketType
 
@@ -35,7 +39,7 @@ async def _sold(db, type_id) -> int:
 
 def _field_error(page: str, name: str) -> str:
     """The text of the error shown for one field (empty when there is none)."""
-    match = re.search(r'<p class="field-error" id="%s-error"[^>]*>(.*?)</p>' % re.escape(name), page, re.DOTALL)
+    match = re.search(rf'<p class="field-error" id="{re.escape(name)}-error"[^>]*>(.*?)</p>', page, re.DOTALL)
     if not match:
         return ""
     text = html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
@@ -43,14 +47,14 @@ def _field_error(page: str, name: str) -> str:
 
 
 def _booking_form_fields(page: str, slug: str) -> list[tuple[str, dict[str, str]]]:
-    match = re.search(r'<form method="post" action="/events/%s/register".*?</form>' % re.escape(slug), page,
+    match = re.search(rf'<form method="post" action="/events/{re.escape(slug)}/register".*?</form>', page,
                       re.DOTALL)
     assert match, "no booking form on the page"
     return [(tag, attrs) for tag, attrs in elements(match.group(0)) if tag in ("input", "select", "textarea")]
 
 
 def _selected(page: str, name: str) -> str | None:
-    match = re.search(r'<select id="%s" name="%s"[^>]*>(.*?)</select>' % (name, name), page, re.DOTALL)
+    match = re.search(rf'<select id="{name}" name="{name}"[^>]*>(.*?)</select>', page, re.DOTALL)
     assert match, f"no select {name}"
     chosen = re.search(r'<option value="([^"]*)" selected>', match.group(1))
     return chosen.group(1) if chosen else None

@@ -41,5 +41,5 @@ async def test_book_free_and_community_tickets(client, db):
         ticket = await session.scalar(select(Ticket).where(Ticket.attendee_name == "Amina Khatun"))
     ticket_page = await client.get(f"/tickets/{ticket.code}")
     assert ticket_page.status_code == 200 and "<svg" in ticket_page.text
-    pdf = await client.get(f"/tickets/{ticket.code}/ticket.pdf")
+    pdf = await client.get(f"/documents/ticket/{ticket.code}")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

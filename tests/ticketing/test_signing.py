@@ -319,7 +319,7 @@ def test_with_the_private_half_an_issued_ticket_is_recognised_and_anything_else_
     forged = sign_ticket(other_private, ticket_code="ISSUED1", event_id=7, ticket_type_id=3, initials="নর")
     with pytest.raises(ForgedTicket):
         verify_ticket_remembered(public, forged, private)
-    head, claims, signature = good.split(".")
+    head, _claims, signature = good.split(".")
     tampered_claims = sign_ticket(private, ticket_code="ISSUED2", event_id=7, ticket_type_id=3,
                                   initials="নর").split(".")[1]
     with pytest.raises(ForgedTicket):
@@ -328,18 +328,19 @@ def test_with_the_private_half_an_issued_ticket_is_recognised_and_anything_else_
         verify_ticket_remembered(public, "DH1.not-a-ticket", private)
     # A ticket validly signed but not byte for byte what we issue (claims JSON with a space) is still accepted:
     # only the signature decides, as on a phone.
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    signed = "DH1." + b64('["ISSUED3", 7,3,"AB"]'.encode())
+    signed = "DH1." + b64(b'["ISSUED3", 7,3,"AB"]')
     odd = f"{signed}.{b64(Ed25519PrivateKey.from_private_bytes(private).sign(signed.encode()))}"
     _remembered.cache_clear()
     assert verify_ticket_remembered(public, odd, private).ticket_code == "ISSUED3"
     # The shortcut is what answered for the issued ticket: with the private half, no verify at all.
-    import ticketing.signing as signing
+    from ticketing import signing
 
     calls = []
     real = signing.verify_ticket

@@ -19,6 +19,7 @@ from tests.core.helpers import new_client, sign_in
 from tests.core.test_mail import smtp_server, smtp_settings  # noqa: F401 - smtp_server is a fixture
 from tests.factories import make_event
 from tests.ticketing.factories import book, make_ticket_type
+from ticketing.domain import DOMAIN as TICKETING
 from ticketing.models import Order, Ticket
 from ticketing.signing import verify_ticket
 
@@ -73,7 +74,7 @@ async def test_one_outbox_row_per_order_and_none_for_refused_or_repeated_forms(q
     assert [r.to_addr for r in rows] == ["amina@example.org", "jo@example.org"]
     assert [r.subject for r in rows] == ["Your tickets: Bangla Month supper"] * 2
     for row, order in zip(rows, orders, strict=True):
-        text, html = await bodies(db, row)
+        text, html = await bodies(db, row, TICKETING.mail_bodies)
         assert order.reference in text and order.code in text and order.code in html
         assert [a["provider"] for a in row.attachments] == ["ticketing.order_pdf", "ticketing.event_ics"]
         assert row.attachments[0]["args"] == {"order_id": order.id}
@@ -94,7 +95,8 @@ async def test_confirmation_is_delivered_with_text_html_pdf_and_calendar(quiet_a
         tickets = list(await session.scalars(select(Ticket).order_by(Ticket.id)))
     [row] = await _outbox(db)
 
-    sender = MailSender(db, smtp_settings(settings, server.port))
+    sender = MailSender(db, smtp_settings(settings, server.port), bodies=TICKETING.mail_bodies,
+                        attachments=TICKETING.mail_attachments)
     assert await sender.send_due() == 1
     assert [e.rcpt_tos for e in server.envelopes] == [["amina@example.org"]]
     [message] = server.messages
@@ -178,9 +180,10 @@ async def test_cancelled_ticket_is_left_out_of_a_resent_email(quiet_app, client,
                                      data={"csrf_token": csrf})).status_code == 303
     rows = await _outbox(db)
     assert len(rows) == 2 and rows[1].subject.startswith("Your tickets again")
-    text, _html = await bodies(db, rows[1])
+    text, _html = await bodies(db, rows[1], TICKETING.mail_bodies)
     assert "Rahim Uddin" in text and "Amina Khatun" not in text
-    assert await MailSender(db, smtp_settings(settings, server.port)).send_due() == 2
+    assert await MailSender(db, smtp_settings(settings, server.port), bodies=TICKETING.mail_bodies,
+                        attachments=TICKETING.mail_attachments).send_due() == 2
     resent = server.messages[1]
     # The bodies, made when sending, are kept with the row: what was sent.
     sent_row = (await _outbox(db))[1]

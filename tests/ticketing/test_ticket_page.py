@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import math
 import re
 from collections import Counter
@@ -45,7 +46,7 @@ async def test_ticket_and_order_codes_are_long_random_and_unique(db):
     for code in order_codes:
         assert re.fullmatch(r"[A-Za-z0-9_-]{21,40}", code)
     # not a counter or a timestamp: codes made one after the other share no prefix to speak of
-    longest_shared_prefix = max(len(_common_prefix(a, b)) for a, b in zip(codes, codes[1:]))
+    longest_shared_prefix = max(len(_common_prefix(a, b)) for a, b in itertools.pairwise(codes))
     assert longest_shared_prefix <= 4
     # characters spread over the whole base64url alphabet (a sequential or hex code would not)
     counts = Counter("".join(codes))
@@ -170,8 +171,8 @@ async def test_cancelled_ticket_page_says_so_and_has_no_qr(client, db):
     assert "This ticket is cancelled." in text and "Your ticket is cancelled" in text
     assert "<svg" not in page.text and "qr-code" not in page.text
     assert f"/tickets/{ticket.code}/cancel" not in page.text
-    assert f"/tickets/{ticket.code}/ticket.pdf" not in page.text
-    assert (await client.get(f"/tickets/{ticket.code}/ticket.pdf")).status_code == 410
+    assert f"/documents/ticket/{ticket.code}" not in page.text
+    assert (await client.get(f"/documents/ticket/{ticket.code}")).status_code == 410
     order_page = page_text(await client.get(response.headers["location"]))
     assert "Cancelled" in order_page
     async with db.read() as session:
@@ -188,3 +189,32 @@ async def test_unknown_or_absurd_ticket_codes_are_not_found(client, db):
     assert (await client.get("/tickets/not-a-real-code")).status_code == 404
     assert (await client.get("/tickets/" + "x" * 500)).status_code == 404
     assert (await client.get("/orders/not-a-real-code")).status_code == 404
+
+
+async def test_ticket_pdfs_come_from_the_one_documents_route_and_old_links_still_work(client, db):
+    async with db.write() as session:
+        event = await make_event(session, slug="cinema-night")
+        ticket_type = await make_ticket_type(session, event, capacity=5)
+    response = await book(client, event, [(ticket_type.id, "Amina Khatun"), (ticket_type.id, "Rahim Uddin")])
+    tickets = await _tickets(db)
+    order_page = await client.get(response.headers["location"])
+    order_code = order_page.url.path.rsplit("/", 1)[1]
+    assert f'href="/documents/order-tickets/{order_code}"' in order_page.text
+    ticket_page = await client.get(f"/tickets/{tickets[0].code}")
+    assert f'href="/documents/ticket/{tickets[0].code}"' in ticket_page.text
+
+    one = await client.get(f"/documents/ticket/{tickets[0].code}")
+    both = await client.get(f"/documents/order-tickets/{order_code}")
+    for pdf in (one, both):
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["cache-control"] == "private, no-store"
+        assert pdf.headers["content-disposition"].startswith('attachment; filename="ticket')
+    # links in emails sent before documents had one route
+    old = await client.get(f"/tickets/{tickets[0].code}/ticket.pdf")
+    assert old.status_code == 308 and old.headers["location"] == f"/documents/ticket/{tickets[0].code}"
+    old = await client.get(f"/orders/{order_code}/tickets.pdf")
+    assert old.status_code == 308 and old.headers["location"] == f"/documents/order-tickets/{order_code}"
+
+    assert (await client.get("/documents/ticket/not-a-real-code")).status_code == 404
+    assert (await client.get("/documents/no-such-kind/whatever")).status_code == 404
+    assert (await client.get("/documents/ticket/" + "x" * 200)).status_code == 404

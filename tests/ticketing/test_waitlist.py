@@ -8,9 +8,9 @@ import re
 
 from sqlalchemy import func, select, update
 
+from events.models import Event
 from kernel.db import utcnow
 from kernel.mail import OutboxMessage
-from events.models import Event
 from tests.conftest import csrf_for, csrf_from
 from tests.core.helpers import new_client, page_text, running_app, sign_in
 from tests.factories import make_event
@@ -127,7 +127,7 @@ async def test_a_sold_out_booking_offers_the_waiting_list_filled_in_and_one_tap_
         assert refused.status_code == 409
         text = page_text(refused)
         assert "Sold out" in text and "“Dancer” tickets are sold out" in text and "Nothing has been booked" in text
-        form = re.search(r'<form method="post" action="/events/[^"]+/waitlist".*?</form>', refused.text, re.S).group(0)
+        form = re.search(r'<form method="post" action="/events/[^"]+/waitlist".*?</form>', refused.text, re.DOTALL).group(0)
         fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
         # What they typed is there, escaped; consent is theirs to give.
         assert fields["ticket_type_id"] == str(ticket_type.id) and fields["email"] == "nasrin@example.org"

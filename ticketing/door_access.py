@@ -1,0 +1,49 @@
+"""Who may scan at an event's door: organisers (every event), door staff on its door team, and volunteers
+signed in through its door link (link plus PIN, ticketing/door.py). One rule, checked in the scan's own
+transaction (ticketing/checkin_writer.py) or before a door page is shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session
+
+from events.models import Event
+from kernel.sqlite_direct import direct
+from ticketing.models import DoorAssignment
+
+
+class DoorRefused(Exception):
+    """This requester may not scan for this event (routes answer 403)."""
+
+
+class NoSuchEvent(Exception):
+    """No event has that number (routes answer 404)."""
+
+
+@dataclass(frozen=True)
+class DoorAccess:
+    """Who is scanning: an organiser (every event), a door staff account, and/or a door link's event."""
+
+    everywhere: bool = False
+    user_id: int | None = None
+    link_event_id: int | None = None
+
+
+def check_access(session: Session, *, event_id: int, access: DoorAccess) -> None:
+    """Raise DoorRefused or NoSuchEvent (refusal first: it says nothing about which events exist)."""
+    row = direct(session.connection()).execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0}).first()
+    allowed = access.everywhere or access.link_event_id == event_id or (row is not None and row[1] is not None)
+    if not allowed:
+        raise DoorRefused
+    if row is None:
+        raise NoSuchEvent
+
+
+_ACCESS = (
+    select(Event.__table__.c.id, DoorAssignment.__table__.c.id)
+    .outerjoin(DoorAssignment.__table__, and_(DoorAssignment.__table__.c.event_id == Event.__table__.c.id,
+                                              DoorAssignment.__table__.c.user_id == bindparam("user_id")))
+    .where(Event.__table__.c.id == bindparam("event_id"))
+)
