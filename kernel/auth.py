@@ -1,7 +1,7 @@
 """Sessions, CSRF and the permission guard every route declares; login and logout pages.
 
-Sessions are Starlette's signed cookies (HttpOnly, SameSite=Lax, Secure behind https), so any worker can
-read them. Every endpoint is wrapped by `guard(access)`: it loads the user, checks the role, and checks the
+Sessions are signed cookies (kernel.sessions; HttpOnly, SameSite=Lax, Secure behind https), so any worker
+can read them. Every endpoint is wrapped by `guard(access)`: it loads the user, checks the role, and checks the
 CSRF token on every unsafe method before the endpoint runs.
 """
 

@@ -31,8 +31,12 @@ def live_app(database_url: str, var_dir: Path, *, workers: int = 1, extra_env: d
         "DENHUB_SECRET_KEY": "live-test-secret-key-long-enough-0123456789abcdef", "DENHUB_BASE_URL": base,
         **(extra_env or {}),
     }
+    # A long keep-alive: on a loaded machine (tests run in parallel) a worker that stalls for the default 5 s
+    # closes the idle connections of a test's client pool as the client reuses them (uvloop runs its timers
+    # before reading), and the client sees a connection closed without a response.
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "denhub.app:app_factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+           "--timeout-keep-alive", "60"]
     log = open(var_dir / f"uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
