@@ -67,9 +67,9 @@ async def test_free_booking_through_the_plain_forms_is_confirmed_at_once(client,
         event = await make_event(session, title="Handsworth Park Run", capacity=None)
         free = await make_ticket_type(session, event, name="Free entry", capacity=20, max_per_order=4)
     event_page = await client.get(f"/events/{event.slug}")
-    # the event page's form is a plain GET form with a select per type
-    assert f'<form method="get" action="/events/{event.slug}/register"' in event_page.text
-    assert f'<select id="qty_{free.id}" name="qty_{free.id}"' in event_page.text
+    # the event page's form is a plain GET form with a select per type (beside it, not inside: form="...")
+    assert f'<form id="ticket-form" method="get" action="/events/{event.slug}/register"' in event_page.text
+    assert f'<select id="qty_{free.id}" name="qty_{free.id}" form="ticket-form"' in event_page.text
     assert "<script" not in event_page.text
 
     details = await start_booking(client, event, {free.id: 2})
