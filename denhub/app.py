@@ -17,12 +17,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
-from kernel import auth, documents, login
+from kernel import documents, login
 from kernel.auth import PUBLIC, guard
 from kernel.db import Database
 from kernel.hooks import Domain, Hooks, JobContext
 from kernel.mail import MailSender
-from kernel.middleware import SecurityHeaders
+from kernel.middleware import SecurityHeaders, trusting_proxies
 from kernel.sessions import Sessions
 from kernel.settings import PROJECT_ROOT, Settings
 from kernel.web import http_error, server_error
@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ])
     middleware = [
-        Middleware(SecurityHeaders),
+        # Outermost: every layer below sees the visitor's address, from a trusted proxy's X-Forwarded-For.
+        Middleware(trusting_proxies, trusted_proxies=settings.trusted_proxies),
+        Middleware(SecurityHeaders, https=settings.https),
         Middleware(
             Sessions,
             secret_key=settings.effective_secret_key(),
@@ -112,7 +114,6 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     app.state.db = db
     app.state.hooks = hooks
     app.state.mail_sender = mail_sender
-    app.state.user_cache = auth.UserCache(settings.user_cache_seconds)
     for domain in domains:
         for name, value in (domain.state(settings) if domain.state else {}).items():
             setattr(app.state, name, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import secrets
 import sys
 
@@ -23,10 +24,14 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    if args.forwarded_allow_ips is not None:  # the workers read their settings from the environment
+        os.environ["DENHUB_TRUSTED_PROXIES"] = args.forwarded_allow_ips
     _settings()  # refuse to start with bad settings before forking workers
+    # uvicorn's own proxy headers are off: it would believe any local process's X-Forwarded-For. The app
+    # believes only DENHUB_TRUSTED_PROXIES (kernel.middleware.trusting_proxies).
     uvicorn.run(
         "denhub.app:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
-        proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info",
+        proxy_headers=False, log_level="info",
     )
 
 
@@ -109,8 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL for more than 1)")
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                       help="proxies trusted for X-Forwarded-For (client address for rate limits)")
+    serve.add_argument("--forwarded-allow-ips", default=None,
+                       help="proxies trusted for X-Forwarded-For (the client address rate limits count by); "
+                            "sets DENHUB_TRUSTED_PROXIES, which is empty (no proxy trusted) by default")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)

@@ -17,8 +17,8 @@ from judging.results import load_results
 from judging.rounds import rounds_for
 from judging.score_pages import declare_conflict, judge_service_worker, judge_state, score
 from kernel import ratelimit
-from kernel.accounts import Role
-from kernel.auth import JUDGES, PUBLIC, client_address, flash, guard
+from kernel.accounts import Role, open_session
+from kernel.auth import JUDGES, PUBLIC, begin_session, client_address, flash, guard
 from kernel.web import render
 
 
@@ -89,10 +89,8 @@ async def magic(request: Request) -> Response:
                       headers={"cache-control": "no-store"})
     async with db.write() as session:
         judge, competition_id = await judges.redeem_magic_link(session=session, token=token)
-    request.session.clear()  # a fresh session (and CSRF token) on every sign-in, as kernel.auth.login does
-    request.session["uid"] = judge.id
-    request.session["sv"] = judge.session_version
-    request.state.user = judge
+        sid = await open_session(session=session, user=judge)
+    begin_session(request, judge, sid)  # a fresh session (and CSRF token), as kernel.login does
     flash(request, f"Signed in as {judge.name}. Welcome to the judging panel.")
     return _see_other(f"/judging/{competition_id}")
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Integer, String, func, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.db import Base, UTCDateTime, utcnow
+from kernel.tokens import hash_token
 
 
 class Role(enum.StrEnum):
@@ -41,6 +43,19 @@ class User(Base):
     @property
     def role_label(self) -> str:
         return Role(self.role).label
+
+
+class UserSession(Base):
+    """One signed-in browser, kept on the server: the cookie holds a random id whose SHA-256 is stored here, and
+    every request looks it up, so deleting the row (logout, password change, deactivation) ends the session at
+    once in every worker, even for a copy of the cookie taken before."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
@@ -111,11 +126,36 @@ async def create_user(*, session: AsyncSession, email: str, name: str, role: Rol
     return user
 
 
+async def open_session(*, session: AsyncSession, user: User) -> str:
+    """Record a new signed-in session for `user`; the id for its cookie (only its hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=hash_token(sid), user_id=user.id, created_at=utcnow()))
+    await session.flush()
+    return sid
+
+
+async def close_session(*, session: AsyncSession, sid: str) -> None:
+    """End one session (logout): its cookie, and every copy of it, signs no one in any more."""
+    await session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(sid)))
+
+
+async def close_all_sessions(*, session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
 async def set_password(*, session: AsyncSession, user: User, password: str) -> None:
+    """Change the password and end every session of the account (the new one signs in afresh)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
     user.password_hash = await hash_password(password)
     user.session_version += 1
+    await close_all_sessions(session=session, user_id=user.id)
+
+
+async def deactivate_user(*, session: AsyncSession, user: User) -> None:
+    """Stop an account signing in, and end its sessions now (in every worker)."""
+    user.is_active = False
+    await close_all_sessions(session=session, user_id=user.id)
 
 
 async def authenticate(*, session: AsyncSession, email: str, password: str) -> User | None:

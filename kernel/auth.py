@@ -1,7 +1,8 @@
 """Sessions, CSRF and the permission guard every route declares; login and logout pages.
 
 Sessions are signed cookies (kernel.sessions; HttpOnly, SameSite=Lax, Secure behind https), so any worker
-can read them. Every endpoint is wrapped by `guard(access)`: it loads the user, checks the role, and checks the
+can read them; a signed-in one also names its server-side record (kernel.accounts.UserSession), checked on
+every request, so that ending it on the server (logout, password change, deactivation) ends it everywhere. Every endpoint is wrapped by `guard(access)`: it loads the user, checks the role, and checks the
 CSRF token on every unsafe method before the endpoint runs.
 """
 
@@ -11,22 +12,19 @@ import functools
 import hmac
 import re
 import secrets
-import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from kernel.accounts import Role, User
+from kernel.accounts import Role, User, UserSession
 from kernel.hooks import hooks_of
+from kernel.tokens import hash_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1  # the largest Integer primary key on PostgreSQL
@@ -157,67 +155,17 @@ async def check_csrf(request: Request) -> Request:
     return request
 
 
-class UserCache:
-    """Signed-in accounts a worker loaded in the last `seconds`, so a busy page (a door scan, a judge's save)
-    does not read the account on every request.
-
-    The entries are detached User objects that nothing modifies. Any change to an account flushed through
-    the ORM in this process (password, session version, deactivation, role) drops its entry at once, in
-    every cache of the process; another process's change (another worker, the CLI) is seen within
-    `seconds`. Zero turns the cache off. `clock` gives the time in seconds (time.monotonic unless a test
-    passes one it can move).
-    """
-
-    _all: ClassVar[weakref.WeakSet[UserCache]] = weakref.WeakSet()
-
-    def __init__(self, seconds: float, max_entries: int = 4096,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self.clock = clock
-        self._entries: dict[int, tuple[float, User | None]] = {}
-        UserCache._all.add(self)
-
-    def get(self, uid: int) -> tuple[bool, User | None]:
-        entry = self._entries.get(uid)
-        if entry is None or entry[0] < self.clock():
-            return False, None
-        return True, entry[1]
-
-    def put(self, uid: int, user: User | None) -> None:
-        if self.seconds <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # simplest bound; a full cache refills from the database
-        self._entries[uid] = (self.clock() + self.seconds, user)
-
-    def forget(self, uid: int) -> None:
-        self._entries.pop(uid, None)
-
-    @classmethod
-    def forget_everywhere(cls, uid: int) -> None:
-        for cache in list(cls._all):
-            cache.forget(uid)
+# The account a session belongs to, through its server-side record: one indexed read per request, in the
+# database every worker shares, so an ended session (logout, password change, deactivation) is refused at once
+# everywhere. Nothing about a signed-in account is cached in a process.
+_SIGNED_IN_USER = (select(User).join(UserSession, UserSession.user_id == User.id)
+                   .where(UserSession.token_hash == bindparam("token_hash"), User.id == bindparam("uid"),
+                          User.is_active.is_(True)))
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_changed_users(session: Session, _context) -> None:
-    for instance in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(instance, User) and instance.id is not None:
-            UserCache.forget_everywhere(instance.id)
-
-
-async def _load_user(request: Request, uid: int) -> User | None:
-    cache: UserCache | None = getattr(request.app.state, "user_cache", None)
-    if cache is not None:
-        hit, user = cache.get(uid)
-        if hit:
-            return user
+async def _load_user(request: Request, uid: int, sid: str) -> User | None:
     async with request.app.state.db.read() as session:
-        user = await session.scalar(select(User).where(User.id == uid))
-    if cache is not None:
-        cache.put(uid, user)
-    return user
+        return await session.scalar(_SIGNED_IN_USER, {"token_hash": hash_token(sid), "uid": uid})
 
 
 def state_of(request: Request, name: str):
@@ -233,9 +181,11 @@ async def current_user(request: Request) -> User | None:
     user = None
     uid = request.session.get("uid") if "session" in request.scope else None
     if uid is not None:
-        user = await _load_user(request, uid) if isinstance(uid, int) else None
-        if user is None or not user.is_active or request.session.get("sv") != user.session_version:
+        sid = request.session.get("sid")
+        user = await _load_user(request, uid, sid) if isinstance(uid, int) and isinstance(sid, str) else None
+        if user is None or request.session.get("sv") != user.session_version:
             request.session.pop("uid", None)
+            request.session.pop("sid", None)
             user = None
     request.state.user = user
     return user
@@ -253,6 +203,16 @@ async def current_door_link(request: Request):
             request.session.pop("door_link", None)
     request.state.door_link = link
     return link
+
+
+def begin_session(request: Request, user: User, sid: str) -> None:
+    """Sign this browser in as `user` with the server-side session `sid` (kernel.accounts.open_session): a fresh
+    cookie session, and so a fresh CSRF token, on every sign-in."""
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.session["sid"] = sid
+    request.session["sv"] = user.session_version
+    request.state.user = user
 
 
 def flash(request: Request, message: str, category: str = "info") -> None:

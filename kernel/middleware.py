@@ -1,8 +1,9 @@
-"""Security headers on every response (pure ASGI)."""
+"""Security headers on every response, and which proxies' X-Forwarded-For is believed (pure ASGI)."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -14,17 +15,22 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
+    # The door scanner needs this site's camera; nothing here needs any other powerful feature.
+    (b"permissions-policy",
+     (b"camera=(self), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+      b"midi=(), magnetometer=(), gyroscope=(), accelerometer=(), browsing-topics=()")),
 ]
-
-
-SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+# Only when served over https (a browser ignores it over http, and it would pin a plain-http site to https).
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
-    """Pure ASGI (no BaseHTTPMiddleware) so the cached listing stays fast."""
+    """Pure ASGI (no BaseHTTPMiddleware) so the cached listing stays fast. `https` adds Strict-Transport-Security."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, https: bool = False):
         self.app = app
+        self.headers = SECURITY_HEADERS + ([HSTS] if https else [])
+        self.names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,12 +40,20 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                if SECURITY_HEADER_NAMES.isdisjoint([name for name, _ in headers]):
-                    headers += SECURITY_HEADERS
+                if self.names.isdisjoint([name for name, _ in headers]):
+                    headers += self.headers
                 else:  # a response that sets its own (say, a looser CSP) keeps it
                     present = {name for name, _ in headers}
-                    headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                    headers += [(k, v) for k, v in self.headers if k not in present]
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def trusting_proxies(app: ASGIApp, trusted_proxies: str) -> ASGIApp:
+    """`app` taking the client address (and scheme) from X-Forwarded-For (-Proto) when, and only when, the
+    connection comes from one of `trusted_proxies` (comma-separated addresses or networks, "*" for any);
+    empty trusts none, so no one can choose the address rate limits count by sending the header."""
+    trusted = [item.strip() for item in trusted_proxies.split(",") if item.strip()]
+    return ProxyHeadersMiddleware(app, trusted_hosts=trusted) if trusted else app

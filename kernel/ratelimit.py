@@ -86,3 +86,31 @@ async def clear(*, session: AsyncSession, bucket: str, key: str) -> None:
 
 async def prune(*, session: AsyncSession, older_than_seconds: int = 86_400) -> None:
     await session.execute(delete(RateEvent).where(RateEvent.at < utcnow() - dt.timedelta(seconds=older_than_seconds)))
+
+
+class LimitReached(Exception):
+    """An attempt was not claimed: `bucket` and its key already made their limit within the window."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(bucket)
+        self.bucket = bucket
+
+
+async def claim(*, session: AsyncSession, limits: list[tuple[str, str, int]], window_seconds: int) -> None:
+    """Claim one attempt under every (bucket, key, limit) at once, before the secret is checked, so a burst of
+    guesses cannot all be checked while each reads the count its neighbours have not written yet. Raises
+    LimitReached (roll the transaction back: then nothing is claimed) when any of them is at its limit.
+    The turns are taken in one order (sorted), so two transactions never wait for each other the other way
+    round."""
+    for bucket, key, _ in sorted(limits):
+        await serialize(session=session, bucket=bucket, key=key)
+    for bucket, key, limit in limits:
+        if not await record_under_limit(session=session, bucket=bucket, key=key, window_seconds=window_seconds,
+                                        limit=limit):
+            raise LimitReached(bucket)
+
+
+async def release(*, session: AsyncSession, bucket: str, key: str) -> None:
+    """Give back one claimed attempt (the secret was right: only wrong ones count)."""
+    newest = select(func.max(RateEvent.id)).where(RateEvent.bucket == bucket, RateEvent.key == key[:320])
+    await session.execute(delete(RateEvent).where(RateEvent.id == newest.scalar_subquery()))

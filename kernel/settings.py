@@ -59,19 +59,21 @@ class Settings:
         metadata={"help": "signs sessions, CSRF and form tokens; required outside development"},
     )
     var_dir: str = field(default="", metadata={"help": "where the SQLite file, outbox and dev secret live"})
-    https: bool = field(default=False, metadata={"help": "served behind https: cookies get Secure"})
+    https: bool = field(default=False, metadata={"help": "served behind https: cookies get Secure, "
+                                                          "responses Strict-Transport-Security"})
+    trusted_proxies: str = field(
+        default="", metadata={"help": "reverse proxies (comma-separated addresses or networks) whose "
+                                      "X-Forwarded-For gives the visitor's address; empty trusts none"}
+    )
     base_url: str = field(
         default="http://127.0.0.1:8000", metadata={"help": "public address, used in emails and calendar files"}
     )
     listing_cache_seconds: float = field(
         default=2.0, metadata={"help": "how long a worker may reuse a rendered public listing"}
     )
-    user_cache_seconds: float = field(
-        default=5.0, metadata={"help": "how long a worker may reuse a signed-in account it loaded; changes made "
-                                       "in the same worker apply at once, in other workers within this time"}
-    )
     login_max_failures: int = field(
-        default=5, metadata={"help": "failed logins per account and address within the window before 429"}
+        default=5, metadata={"help": "failed logins per account from one address within the window before 429 "
+                                     "(4x that per address, 10x per account from everywhere)"}
     )
     login_window_seconds: int = field(default=900, metadata={"help": "window for the login limit"})
     max_image_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest event image accepted"})

@@ -36,7 +36,7 @@ def live_app(database_url: str, var_dir: Path, *, workers: int = 1, extra_env: d
     # before reading), and the client sees a connection closed without a response.
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "denhub.app:app_factory", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
-           "--timeout-keep-alive", "60"]
+           "--timeout-keep-alive", "60", "--no-proxy-headers"]  # as `denhub serve`: DENHUB_TRUSTED_PROXIES decides
     log = open(var_dir / f"uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

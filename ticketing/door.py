@@ -14,7 +14,7 @@ from starlette.routing import Route
 from events.models import Event
 from kernel import mail, ratelimit
 from kernel.accounts import Role, verify_secret
-from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
+from kernel.auth import DOOR_OR_LINK, PUBLIC, csrf_token, guard, state_of
 from kernel.db import utcnow
 from kernel.tokens import hash_token
 from kernel.web import render
@@ -24,7 +24,11 @@ from ticketing.models import DoorAssignment, DoorLink, EventKey, Order, OrderSta
 from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
-PIN_MAX_FAILURES = 5
+# Wrong PINs a door link takes in PIN_WINDOW_SECONDS, from all addresses together (an address is cheap to change).
+PIN_MAX_FAILURES = 10
+PIN_WINDOW_SECONDS = 900
+PIN_BUCKET = "door-pin"
+PIN_MIN_DIGITS = 6
 EARLIEST_SCAN = dt.timedelta(days=2)  # offline scan times: from this long before the event (or today) ...
 CLOCK_SKEW = dt.timedelta(minutes=5)  # ... up to this far ahead of our clock
 
@@ -341,6 +345,18 @@ async def pay_and_admit(request: Request) -> Response:
 
 # --- door links ------------------------------------------------------------------------------------
 
+async def _pin_attempt_claimed(request: Request, link: DoorLink) -> bool:
+    """Claim one PIN attempt for `link` before the PIN is checked (so a burst gets no more checks than the
+    limit, in one worker or several); False when the link already had its PIN_MAX_FAILURES."""
+    try:
+        async with request.app.state.db.write() as session:
+            await ratelimit.claim(session=session, window_seconds=PIN_WINDOW_SECONDS,
+                                  limits=[(PIN_BUCKET, str(link.id), PIN_MAX_FAILURES)])
+    except ratelimit.LimitReached:
+        return False
+    return True
+
+
 @guard(PUBLIC)
 async def door_link(request: Request) -> Response:
     token = request.path_params["token"]
@@ -353,21 +369,24 @@ async def door_link(request: Request) -> Response:
     error = None
     status = 200
     if request.method == "POST":
-        key = f"{link.id}:{client_address(request)}"
-        async with db.read() as session:
-            failures = await ratelimit.count_recent(session=session, bucket="door-pin", key=key, window_seconds=900,
-                                                    up_to=PIN_MAX_FAILURES)
-        if failures >= PIN_MAX_FAILURES:
-            error, status = "Too many wrong PINs. Wait 15 minutes or ask the organiser.", 429
-        else:
-            pin = str((await request.form()).get("pin", ""))[:32]
-            if await verify_secret(link.pin_hash, pin):
+        pin = str((await request.form()).get("pin", ""))[:32]
+        if await _pin_attempt_claimed(request, link):
+            right = await verify_secret(link.pin_hash, pin)
+            if right:
+                async with db.write() as session:  # only wrong PINs count: give this attempt back
+                    await ratelimit.release(session=session, bucket=PIN_BUCKET, key=str(link.id))
+            if right and len(pin) < PIN_MIN_DIGITS:
+                error, status = (f"This door link's PIN is shorter than {PIN_MIN_DIGITS} digits, which is no longer "
+                                 "accepted. Ask the organiser to make a new door link."), 403
+            elif right:
                 request.session.clear()
                 request.session["door_link"] = link.id
                 return RedirectResponse(f"/door/events/{link.event_id}", status_code=303)
-            async with db.write() as session:
-                await ratelimit.record(session=session, bucket="door-pin", key=key)
-            error, status = "That PIN is not right.", 401
+            else:
+                error, status = "That PIN is not right.", 401
+        else:
+            error, status = ("Too many wrong PINs for this door link. Wait 15 minutes, or ask the organiser for a "
+                             "new door link."), 429
     return render(request, "door/pin.html", {"link": link, "event": event, "error": error}, status_code=status)
 
 

@@ -21,9 +21,10 @@ from kernel.qr import qr_svg
 from kernel.tokens import hash_token
 from kernel.web import render
 from ticketing import door_reports
+from ticketing.door import PIN_MIN_DIGITS
 from ticketing.models import DoorAssignment, DoorLink
 
-PIN_RE = re.compile(r"\d{4,8}")
+PIN_RE = re.compile(rf"\d{{{PIN_MIN_DIGITS},12}}")  # a door link's wrong PINs are limited (ticketing.door)
 
 
 async def _event(request: Request) -> Event:
@@ -102,7 +103,7 @@ async def create_link(request: Request) -> Response:
     if not label or len(label) > 80:
         errors["label"] = "Name the link (e.g. “Garden gate”), up to 80 characters."
     if not PIN_RE.fullmatch(pin):
-        errors["pin"] = "The PIN must be 4 to 8 digits."
+        errors["pin"] = f"The PIN must be {PIN_MIN_DIGITS} to 12 digits."
     if errors:
         return await _page(request, event, errors=errors, values={"label": label}, status_code=422)
     token = secrets.token_urlsafe(24)

@@ -11,13 +11,15 @@ import re
 import httpx
 from sqlalchemy import func, select
 
-from kernel.accounts import Role
+from kernel.accounts import Role, hash_password
 from kernel.db import utcnow
 from kernel.settings import PROJECT_ROOT
+from kernel.tokens import hash_token
 from tests.conftest import csrf_for
-from tests.core.helpers import new_client, sign_in
+from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
+from ticketing.door import PIN_MAX_FAILURES
 from ticketing.models import CheckIn, DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, public_key_b64, sign_ticket
@@ -83,7 +85,7 @@ def _total(counts: list[dict]) -> dict:
     return total
 
 
-async def _create_door_link(app, db, event, label="Garden gate", pin="4821") -> str:
+async def _create_door_link(app, db, event, label="Garden gate", pin="482193") -> str:
     """An organiser creates a door link on the organiser door page; returns its path (shown only once)."""
     async with new_client(app) as organiser:
         await sign_in(organiser, db, Role.ORGANISER)
@@ -196,10 +198,10 @@ async def test_door_link_and_pin_open_the_scanner_for_that_event_only(app, clien
     [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
     async with db.write() as session:
         other_event = await make_event(session)
-    path = await _create_door_link(app, db, event, label="Garden gate", pin="4821")
+    path = await _create_door_link(app, db, event, label="Garden gate", pin="482193")
 
     assert (await client.get(path)).status_code == 200
-    entered = await _enter_pin(client, path, "4821")
+    entered = await _enter_pin(client, path, "482193")
     assert entered.status_code == 303 and entered.headers["location"] == f"/door/events/{event.id}"
     page = await client.get(f"/door/events/{event.id}")
     assert page.status_code == 200 and 'data-device="Garden gate"' in page.text
@@ -218,25 +220,48 @@ async def test_door_link_and_pin_open_the_scanner_for_that_event_only(app, clien
 
 async def test_wrong_pins_are_refused_then_rate_limited(app, client, db):
     event, _, _ = await _event_with_types(db)
-    path = await _create_door_link(app, db, event, pin="4821")
-    for _ in range(5):
-        wrong = await _enter_pin(client, path, "0000")
-        assert wrong.status_code == 401
-        assert "That PIN is not right." in wrong.text
-    limited = await _enter_pin(client, path, "4821")  # even the right PIN, once five wrong ones were tried
+    path = await _create_door_link(app, db, event, pin="482193")
+    for n in range(PIN_MAX_FAILURES):  # from ever-new addresses: an address is cheap to change
+        async with new_client(app, address=f"198.51.100.{n + 1}") as guesser:
+            wrong = await _enter_pin(guesser, path, "000000")
+            assert wrong.status_code == 401
+            assert "That PIN is not right." in wrong.text
+    limited = await _enter_pin(client, path, "482193")  # even the right PIN, once the link's limit is reached
     assert limited.status_code == 429
+    assert "Too many wrong PINs for this door link. Wait 15 minutes, or ask the organiser for a new door link." \
+        in page_text(limited)
     assert (await client.get(f"/door/events/{event.id}")).status_code == 303  # not signed in
 
-    # The limit is per link and address: a volunteer at another address is not locked out.
-    async with new_client(app, address="198.51.100.20") as other:
-        assert (await _enter_pin(other, path, "4821")).status_code == 303
+    # The way out is a new link, with limits of its own.
+    fresh = await _create_door_link(app, db, event, label="Side door", pin="731904")
+    assert (await _enter_pin(client, fresh, "731904")).status_code == 303
+
+
+async def test_door_link_pins_have_at_least_six_digits(app, client, db):
+    event, _, _ = await _event_with_types(db)
+    async with new_client(app) as organiser:
+        await sign_in(organiser, db, Role.ORGANISER)
+        csrf = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
+        refused = await organiser.post(f"/organiser/events/{event.id}/door/links",
+                                       data={"label": "Gate", "pin": "48219", "csrf_token": csrf})
+    assert refused.status_code == 422
+    assert "The PIN must be 6 to 12 digits." in page_text(refused)
+    # A link made before, with a 4-digit PIN: its right PIN is refused with a way forward, not let in.
+    token = "old-short-pin-link-token-0123456789"
+    async with db.write() as session:
+        session.add(DoorLink(event_id=event.id, label="Old gate", token_hash=hash_token(token),
+                             pin_hash=await hash_password("4821")))
+    old = await _enter_pin(client, f"/door/link/{token}", "4821")
+    assert old.status_code == 403
+    assert "shorter than 6 digits" in page_text(old) and "Ask the organiser to make a new door link." in page_text(old)
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 303  # not signed in
 
 
 async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
     event, free, _ = await _event_with_types(db)
     [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
     path = await _create_door_link(app, db, event)
-    assert (await _enter_pin(client, path, "4821")).status_code == 303
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
     csrf = await _scanner_csrf(client, event)
     async with db.read() as session:
         [link] = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)))
