@@ -94,6 +94,53 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     print(f"added {args.role} {args.email}")
 
 
+def _change_user(email: str, change) -> None:
+    """Run `change(session=..., user=...)` on the account with this email, or exit saying there is none."""
+    from sqlalchemy import select
+
+    from kernel.accounts import AccountError, User, normalise_email
+    from kernel.db import Database
+
+    settings = _settings()
+
+    async def run() -> bool:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.write() as session:
+                user = await session.scalar(select(User).where(User.email == normalise_email(email)))
+                if user is not None:
+                    await change(session=session, user=user)
+                return user is not None
+        finally:
+            await db.dispose()
+
+    try:
+        found = asyncio.run(run())
+    except AccountError as exc:
+        sys.exit(f"denhub: {exc}")
+    if not found:
+        sys.exit(f"denhub: no account has the email {email}")
+
+
+def cmd_user_deactivate(args: argparse.Namespace) -> None:
+    from kernel.accounts import deactivate_user
+
+    _change_user(args.email, deactivate_user)
+    print(f"deactivated {args.email}: it can no longer sign in, and its sessions have ended")
+
+
+def cmd_user_password(args: argparse.Namespace) -> None:
+    from kernel.accounts import set_password
+
+    password = args.password or getpass.getpass("New password (10+ characters): ")
+
+    async def change(*, session, user) -> None:
+        await set_password(session=session, user=user, password=password)
+
+    _change_user(args.email, change)
+    print(f"password changed for {args.email}: its other sessions have ended")
+
+
 def _domain_command(command: Command):
     def run(args: argparse.Namespace) -> None:
         command.run(args, CommandContext(settings=_settings(), hooks=Hooks.collect(DOMAINS)))
@@ -135,6 +182,13 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--name", default="")
     add.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
     add.set_defaults(func=cmd_user_add)
+    deactivate = user.add_parser("deactivate", help="stop an account signing in and end its sessions")
+    deactivate.add_argument("email")
+    deactivate.set_defaults(func=cmd_user_deactivate)
+    password = user.add_parser("password", help="set an account's password and end its sessions")
+    password.add_argument("email")
+    password.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
+    password.set_defaults(func=cmd_user_password)
 
     sub.add_parser("settings", help="list settings and their current values").set_defaults(func=cmd_settings)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from denhub.cli import main
 from events import services
 from events.models import Event
-from kernel.accounts import User, authenticate
+from kernel.accounts import User, UserSession, authenticate, open_session
 from kernel.db import Database
 from tests.conftest import TEST_SECRET
 
@@ -87,6 +87,37 @@ def test_user_add_and_duplicate_email(cli_env, db_url, capsys):
         )
     assert exited.value.code == "denhub: An account with that email already exists."
     assert query(url, _users) == [("judge@example.org", "judge", "judge@example.org")]
+
+
+def test_user_password_and_deactivate_end_the_accounts_sessions(cli_env, db_url, capsys):
+    url = cli_env(db_url)
+    main(["user", "add", "door@example.org", "--role", "door_staff", "--password", "a long enough password"])
+
+    async def open_one(session):
+        user = await session.scalar(select(User).where(User.email == "door@example.org"))
+        await open_session(session=session, user=user)
+
+    async def sessions(session):
+        return await session.scalar(select(func.count()).select_from(UserSession))
+
+    query(url, open_one)
+    main(["user", "password", "DOOR@example.org", "--password", "a brand new password"])
+    assert "password changed for DOOR@example.org" in capsys.readouterr().out
+    assert query(url, sessions) == 0
+    assert query(url, lambda s: authenticate(session=s, email="door@example.org", password="a brand new password"))
+
+    query(url, open_one)
+    main(["user", "deactivate", "door@example.org"])
+    assert "deactivated door@example.org" in capsys.readouterr().out
+    assert query(url, sessions) == 0
+    assert query(url, lambda s: authenticate(session=s, email="door@example.org",
+                                             password="a brand new password")) is None
+    with pytest.raises(SystemExit) as exited:
+        main(["user", "deactivate", "nobody@example.org"])
+    assert exited.value.code == "denhub: no account has the email nobody@example.org"
+    with pytest.raises(SystemExit) as exited:
+        main(["user", "password", "door@example.org", "--password", "short"])
+    assert exited.value.code == "denhub: Passwords need at least 10 characters."
 
 
 @pytest.mark.parametrize(
