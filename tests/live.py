@@ -22,8 +22,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_app(database_url: str, var_dir: Path, *, workers: int = 1, extra_env: dict | None = None) -> Iterator[str]:
-    """Serve denhub on a free port until the block ends; yields the base URL."""
+def live_app(database_url: str, var_dir: Path, *, workers: int = 1, extra_env: dict | None = None,
+             via_cli: bool = False) -> Iterator[str]:
+    """Serve denhub on a free port until the block ends; yields the base URL. `via_cli`: started as an operator
+    would, with `denhub serve` (its uvicorn options), instead of uvicorn's own command line."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -37,6 +39,9 @@ def live_app(database_url: str, var_dir: Path, *, workers: int = 1, extra_env: d
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "denhub.app:app_factory", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
            "--timeout-keep-alive", "60", "--no-proxy-headers"]  # as `denhub serve`: DENHUB_TRUSTED_PROXIES decides
+    if via_cli:
+        cmd = [sys.executable, "-m", "denhub.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
     log = open(var_dir / f"uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

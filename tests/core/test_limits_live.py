@@ -53,3 +53,21 @@ async def test_login_limit_and_logout_hold_across_worker_processes(db, settings,
                 assert out.status_code == 303
                 after = await asyncio.gather(*(copy.get("/organiser/events") for _ in range(10)))
                 assert [(r.status_code, r.headers.get("location", "")[:6]) for r in after] == [(303, "/login")] * 10
+
+
+async def test_denhub_serve_believes_no_x_forwarded_for_by_default(sqlite_db, tmp_path):
+    """`denhub serve` without DENHUB_TRUSTED_PROXIES: a local process sending X-Forwarded-For is still counted
+    as itself (uvicorn alone would believe 127.0.0.1), so forged addresses do not escape the address limit.
+    (About the server's options, not the database: SQLite only.)"""
+    var = tmp_path / "live"
+    var.mkdir()
+    with live_app(sqlite_db.url, var, via_cli=True, extra_env={"DENHUB_LOGIN_MAX_FAILURES": "1"}) as base:
+        statuses = []
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            token = await _csrf(client)
+            for n in range(5):  # 4 wrong sign-ins per address (4 x DENHUB_LOGIN_MAX_FAILURES), each account new
+                response = await client.post("/login", headers={"x-forwarded-for": f"198.51.100.{n + 1}"},
+                                             data={"email": f"nobody{n}@example.org", "password": "wrong password",
+                                                   "csrf_token": token})
+                statuses.append(response.status_code)
+    assert statuses == [401, 401, 401, 401, 429]
