@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import make_transient_to_detached
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from kernel.accounts import Role, User, UserSession
 from kernel.hooks import hooks_of
+from kernel.sqlite_direct import read_now
 from kernel.tokens import hash_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -157,15 +159,26 @@ async def check_csrf(request: Request) -> Request:
 
 # The account a session belongs to, through its server-side record: one indexed read per request, in the
 # database every worker shares, so an ended session (logout, password change, deactivation) is refused at once
-# everywhere. Nothing about a signed-in account is cached in a process.
-_SIGNED_IN_USER = (select(User).join(UserSession, UserSession.user_id == User.id)
+# everywhere. Nothing about a signed-in account is cached in a process. A Core SELECT of the account's
+# columns: on SQLite it runs at once on a read-only connection (sqlite_direct.read_now), which the door's and
+# the judges' busy pages notice; the User made from it is detached, as one loaded in a closed session is.
+_SIGNED_IN_USER = (select(*User.__table__.columns).join(UserSession, UserSession.user_id == User.id)
                    .where(UserSession.token_hash == bindparam("token_hash"), User.id == bindparam("uid"),
                           User.is_active.is_(True)))
 
 
 async def _load_user(request: Request, uid: int, sid: str) -> User | None:
-    async with request.app.state.db.read() as session:
-        return await session.scalar(_SIGNED_IN_USER, {"token_hash": hash_token(sid), "uid": uid})
+    db = request.app.state.db
+    params = {"token_hash": hash_token(sid), "uid": uid}
+    rows = read_now(db, _SIGNED_IN_USER, params)
+    if rows is None:
+        async with db.read() as session:
+            rows = (await session.execute(_SIGNED_IN_USER, params)).all()
+    if not rows:
+        return None
+    user = User(**rows[0]._mapping)
+    make_transient_to_detached(user)
+    return user
 
 
 def state_of(request: Request, name: str):

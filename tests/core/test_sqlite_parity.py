@@ -21,11 +21,13 @@ from sqlalchemy.sql.expression import Executable
 
 from judging import sheets
 from judging.models import Criterion, Score, ScoreSheet
-from kernel import ratelimit
+from kernel import auth, ratelimit
+from kernel.accounts import open_session
 from kernel.db import raw_sqlite
 from kernel.mail import outbox
 from kernel.sqlite_direct import DirectSQLite, direct, read_now
-from tests.factories import make_event
+from kernel.tokens import hash_token
+from tests.factories import make_event, make_user
 from tests.judging.factories import make_competition, make_entrant, make_judge, score
 from tests.ticketing.factories import make_ticket_type
 from ticketing import booking_state, checkin, door_access, inventory, services
@@ -203,6 +205,20 @@ async def test_a_booking_states_read_straight_on_sqlite_is_what_sqlalchemy_reads
     assert ours[0].existing_code is not None and ours[0].used == 2
 
 
+async def test_a_signed_in_accounts_read_straight_on_sqlite_is_what_sqlalchemy_reads(sqlite_db):
+    async with sqlite_db.write() as session:
+        user = await make_user(session)
+        sid = await open_session(session=session, user=user)
+    params = {"token_hash": hash_token(sid), "uid": user.id}
+    ours = read_now(sqlite_db, auth._SIGNED_IN_USER, params)
+    assert ours is not None, "no longer read straight on SQLite"
+    async with sqlite_db.read() as session:
+        theirs = (await session.execute(auth._SIGNED_IN_USER, params)).all()
+    assert [(tuple(r), r._fields, [type(v) for v in r]) for r in ours] == \
+        [(tuple(r), r._fields, [type(v) for v in r]) for r in theirs]
+    assert ours[0].email == user.email
+
+
 # Run through SQLAlchemy by design: an IN list expanded when run, ORM objects, an executemany returning rows.
 _THROUGH_SQLALCHEMY = (services._TYPES, services._INSERT_TICKETS, checkin._MOVED_SINCE, booking_state._TYPES)
 
@@ -224,6 +240,7 @@ def test_every_statement_those_modules_run_is_compared_here_or_left_to_sqlalchem
     is in CASES above (or said to go through SQLAlchemy), so a new hot statement cannot skip the comparison."""
     known = {id(statement) for statement, _ in CASES.values()} | {id(s) for s in _THROUGH_SQLALCHEMY}
     known.add(id(booking_state._STATE))
+    known.add(id(auth._SIGNED_IN_USER))
     modules = _modules_with_fast_paths()
     assert {checkin, door_access, services, sheets, outbox, ratelimit} <= set(modules)
     unknown = []
