@@ -192,16 +192,22 @@ async def test_each_hot_statement_straight_on_sqlite_stores_and_reads_what_sqlal
     assert empty == []
 
 
+async def _read_now_as_sqlalchemy_reads(db, statement, params) -> list:
+    """The rows read_now gives, after checking they are what SQLAlchemy reads (values, names, types)."""
+    ours = read_now(db, statement, params)
+    assert ours is not None, "no longer read straight on SQLite"
+    async with db.read() as session:
+        theirs = (await session.execute(statement, params)).all()
+    assert [(tuple(r), r._fields, [type(v) for v in r]) for r in ours] == \
+        [(tuple(r), r._fields, [type(v) for v in r]) for r in theirs]
+    return ours
+
+
 async def test_a_booking_states_read_straight_on_sqlite_is_what_sqlalchemy_reads(sqlite_db):
     world = await _world(sqlite_db)
     params = {"slug": world["slug"], "form_token": world["form_token"], "address": "203.0.113.9",
               "since": AT - dt.timedelta(days=3650), "up_to": 30}
-    ours = read_now(sqlite_db, booking_state._STATE, params)
-    assert ours is not None, "no longer read straight on SQLite"
-    async with sqlite_db.read() as session:
-        theirs = (await session.execute(booking_state._STATE, params)).all()
-    assert [(tuple(r), r._fields, [type(v) for v in r]) for r in ours] == \
-        [(tuple(r), r._fields, [type(v) for v in r]) for r in theirs]
+    ours = await _read_now_as_sqlalchemy_reads(sqlite_db, booking_state._STATE, params)
     assert ours[0].existing_code is not None and ours[0].used == 2
 
 
@@ -210,12 +216,7 @@ async def test_a_signed_in_accounts_read_straight_on_sqlite_is_what_sqlalchemy_r
         user = await make_user(session)
         sid = await open_session(session=session, user=user)
     params = {"token_hash": hash_token(sid), "uid": user.id}
-    ours = read_now(sqlite_db, auth._SIGNED_IN_USER, params)
-    assert ours is not None, "no longer read straight on SQLite"
-    async with sqlite_db.read() as session:
-        theirs = (await session.execute(auth._SIGNED_IN_USER, params)).all()
-    assert [(tuple(r), r._fields, [type(v) for v in r]) for r in ours] == \
-        [(tuple(r), r._fields, [type(v) for v in r]) for r in theirs]
+    ours = await _read_now_as_sqlalchemy_reads(sqlite_db, auth._SIGNED_IN_USER, params)
     assert ours[0].email == user.email
 
 
