@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
 from kernel import documents, login
+from kernel.accounts import SESSION_MAX_AGE_SECONDS
 from kernel.auth import PUBLIC, guard
 from kernel.db import Database
 from kernel.hooks import Domain, Hooks, JobContext
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
             Sessions,
             secret_key=settings.effective_secret_key(),
             session_cookie="denhub_session",
-            max_age=12 * 60 * 60,
+            max_age=SESSION_MAX_AGE_SECONDS,
             same_site="lax",
             https_only=settings.https,
         ),

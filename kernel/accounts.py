@@ -45,6 +45,9 @@ class User(Base):
         return Role(self.role).label
 
 
+SESSION_MAX_AGE_SECONDS = 12 * 60 * 60  # a session cookie's life (denhub.app), and so its record's
+
+
 class UserSession(Base):
     """One signed-in browser, kept on the server: the cookie holds a random id whose SHA-256 is stored here, and
     every request looks it up, so deleting the row (logout, password change, deactivation) ends the session at
@@ -129,7 +132,11 @@ async def create_user(*, session: AsyncSession, email: str, name: str, role: Rol
 async def open_session(*, session: AsyncSession, user: User) -> str:
     """Record a new signed-in session for `user`; the id for its cookie (only its hash is stored)."""
     sid = secrets.token_urlsafe(32)
-    session.add(UserSession(token_hash=hash_token(sid), user_id=user.id, created_at=utcnow()))
+    now = utcnow()
+    # The account's records whose cookies have expired by now go (the cookie outlives no record it needs).
+    await session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.created_at < now - dt.timedelta(seconds=SESSION_MAX_AGE_SECONDS)))
+    session.add(UserSession(token_hash=hash_token(sid), user_id=user.id, created_at=now))
     await session.flush()
     return sid
 

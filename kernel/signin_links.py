@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import ForeignKey, Integer, String, select, update
+from sqlalchemy import ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +45,7 @@ async def email_link(*, session: AsyncSession, email: str, base_url: str, now: d
         return False
     token = secrets.token_urlsafe(32)
     now = now or utcnow()
+    await session.execute(delete(SignInLink).where(SignInLink.expires_at < now - dt.timedelta(days=1)))  # spent
     session.add(SignInLink(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=now + LINK_TTL))
     link = f"{base_url.rstrip('/')}/login/link/{token}"
     minutes = int(LINK_TTL.total_seconds() // 60)

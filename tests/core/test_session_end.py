@@ -4,13 +4,23 @@ deactivation opens nothing afterwards (in this worker and, tests/core/test_limit
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
-from kernel.accounts import User, UserSession, deactivate_user, set_password
+from kernel.accounts import (
+    SESSION_MAX_AGE_SECONDS,
+    User,
+    UserSession,
+    deactivate_user,
+    open_session,
+    set_password,
+)
+from kernel.db import utcnow
+from kernel.tokens import hash_token
 from tests.conftest import csrf_for, login
 from tests.core.helpers import new_client, sign_in
 from tests.factories import PASSWORD
@@ -69,3 +79,16 @@ async def test_a_cookie_without_a_server_side_session_signs_no_one_in(app, db, c
     async with new_client(app) as legacy:
         legacy.cookies.set("denhub_session", old)
         assert not await _opens_organiser_pages(legacy)
+
+
+async def test_signing_in_drops_the_accounts_records_older_than_a_cookie_lives(app, db, client):
+    user = await sign_in(client, db)
+    async with db.write() as session:
+        old = await open_session(session=session, user=await session.get(User, user.id))
+        (await session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(old)))).created_at = \
+            utcnow() - dt.timedelta(seconds=SESSION_MAX_AGE_SECONDS + 1)
+    async with new_client(app) as again:
+        assert (await login(again, user.email, PASSWORD)).status_code == 303
+    async with db.read() as session:
+        hashes = set(await session.scalars(select(UserSession.token_hash).where(UserSession.user_id == user.id)))
+    assert len(hashes) == 2 and hash_token(old) not in hashes  # the first sign-in's and the new one's
