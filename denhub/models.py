@@ -2,6 +2,7 @@
 Base.metadata is complete for Alembic and the test schemas."""
 
 import kernel.accounts
+import kernel.health
 import kernel.mail
 import kernel.ratelimit  # noqa: F401
 from denhub.domains import DOMAINS

@@ -142,7 +142,11 @@ TITLES = {
     413: "Too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "We cannot take bookings right now",
 }
+# The page for a full or unwritable disk (kernel.health.is_storage_failure): nothing the visitor did wrong.
+STORAGE_DETAIL = ("We cannot take bookings or save changes right now: our storage is full. Nothing has been "
+                  "booked or charged. The team has been told; please try again in a few minutes.")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -150,7 +154,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc, HTTPException) else None
     if status == 404 and (not detail or detail == "Not Found"):
         detail = "We could not find that page. It may have moved, or the link may be mistyped."
-    if detail in (None, "", "Internal Server Error") or status >= 500:
+    if detail in (None, "", "Internal Server Error") or (status >= 500 and detail != STORAGE_DETAIL):
         detail = "Sorry, that did not work. The team has been told; please try again in a moment."
     headers = getattr(exc, "headers", None)
     try:
@@ -164,5 +168,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    from kernel.health import is_storage_failure  # kernel.health imports the models' base
+
+    if is_storage_failure(exc):
+        log.critical("storage full or not writable on %s %s: %s", request.method, request.url.path, exc)
+        return await http_error(request, HTTPException(503, STORAGE_DETAIL, headers={"Retry-After": "120"}))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return await http_error(request, exc)
