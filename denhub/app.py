@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,7 +26,7 @@ from kernel.mail import pages as mail_pages
 from kernel.middleware import SecurityHeaders
 from kernel.sessions import Sessions
 from kernel.settings import PROJECT_ROOT, Settings, private_directory
-from kernel.web import http_error, server_error
+from kernel.web import http_error, server_error, storage_error
 
 log = logging.getLogger("denhub")
 
@@ -104,7 +105,9 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        # A full disk: the 503 page, not a 500 (kernel.web.storage_error passes any other error on).
+        exception_handlers={HTTPException: http_error, DBAPIError: storage_error, OSError: storage_error,
+                            Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

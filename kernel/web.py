@@ -167,11 +167,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
 
 
-async def server_error(request: Request, exc: Exception) -> Response:
+async def storage_error(request: Request, exc: Exception) -> Response:
+    """The handler for database and OS errors: a full or unwritable disk is the 503 "we cannot take bookings
+    right now" page (answered, not raised: nothing is wrong with the code); anything else goes on to
+    server_error as before."""
     from kernel.health import is_storage_failure  # kernel.health imports the models' base
 
-    if is_storage_failure(exc):
-        log.critical("storage full or not writable on %s %s: %s", request.method, request.url.path, exc)
-        return await http_error(request, HTTPException(503, STORAGE_DETAIL, headers={"Retry-After": "120"}))
+    if not is_storage_failure(exc):
+        raise exc
+    log.critical("storage full or not writable on %s %s: %s", request.method, request.url.path, exc)
+    return await http_error(request, HTTPException(503, STORAGE_DETAIL, headers={"Retry-After": "120"}))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    from kernel.health import is_storage_failure
+
+    if is_storage_failure(exc):  # raised outside a route (a middleware)
+        return await storage_error(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return await http_error(request, exc)
