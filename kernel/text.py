@@ -15,7 +15,7 @@ import unicodedata
 _BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s{2,}")
 # What a spreadsheet may read as the start of a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def one_line(value: str | None, limit: int | None = None) -> str:
@@ -38,11 +38,6 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
-
-
-def csv_row(values) -> list:
-    """csv_cell() of every value of a row."""
-    return [csv_cell(v) for v in values]
 
 
 def content_disposition(filename: str, disposition: str = "attachment") -> str:
