@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
-from kernel import auth, documents, login
+from kernel import auth, documents, keyring, login
 from kernel.db import Database
 from kernel.health import healthz
 from kernel.hooks import Domain, Hooks, JobContext, MenuEntry
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     settings = settings or Settings.from_env()
     domains = DOMAINS if domains is None else tuple(domains)
     hooks = Hooks.collect(domains)
+    keyring.use(settings)  # the key file that opens each event's sealed signing key (kernel.keyring)
     # The outbox's problems (kernel.mail.pages) for organisers, after the domains' own entries.
     hooks = dataclasses.replace(hooks, menu=(*hooks.menu, MenuEntry("Email", "/organiser/mail",
                                                                     frozenset({"organiser"}))))

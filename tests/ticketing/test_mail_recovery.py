@@ -100,12 +100,18 @@ async def test_emails_leased_by_a_killed_server_are_sent_within_a_minute_of_its_
                 with contextlib.suppress(httpx.HTTPError):
                     await book(client, event, [(ticket_type.id, f"Guest {i}")], email=f"guest{i}@example.org")
 
-        burst = [asyncio.create_task(one_booking(i)) for i in range(40)]
+        # A first burst sets the sender going; it claims their email and stalls in DATA (its lease held).
+        first = [asyncio.create_task(one_booking(i)) for i in range(4)]
         deadline = time.monotonic() + 60
-        # Mid-burst: the sender has claimed email and is stuck sending it, and bookings are still coming.
-        while not (collector.stalled and len(await _orders(db)) >= 5):
+        while not collector.stalled:
             assert time.monotonic() < deadline, "the server never started sending"
             await asyncio.sleep(0.02)
+        # A second burst, killed mid-way: some of its bookings are confirmed, some never answered.
+        before = len(await _orders(db))
+        burst = [*first, *(asyncio.create_task(one_booking(i)) for i in range(4, 14))]
+        while len(await _orders(db)) < before + 2:
+            assert time.monotonic() < deadline, "the second burst booked nothing"
+            await asyncio.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         await asyncio.to_thread(proc.wait)
         await asyncio.gather(*burst)
@@ -114,7 +120,7 @@ async def test_emails_leased_by_a_killed_server_are_sent_within_a_minute_of_its_
             proc.kill()
             proc.wait()
     orders = await _orders(db)
-    assert len(orders) >= 5
+    assert len(orders) >= 3
     leased = [row for row in await _outbox(db) if row.claimed_until is not None]
     assert leased, "the killed server held no lease: the test proves nothing"
 
@@ -127,8 +133,11 @@ async def test_emails_leased_by_a_killed_server_are_sent_within_a_minute_of_its_
             delivered = {rcpt for envelope in list(collector.envelopes) for rcpt in envelope.rcpt_tos}
             if wanted <= delivered:
                 break
-            assert time.monotonic() - restarted_at < 60, (
-                f"not sent within a minute of the restart: {sorted(wanted - delivered)}")
+            if time.monotonic() - restarted_at > 60:
+                state = [(r.to_addr, r.status, r.attempts, r.last_error, r.claimed_by, r.claimed_until,
+                          r.next_attempt_at) for r in await _outbox(db) if r.to_addr not in delivered]
+                raise AssertionError(f"not sent within a minute of the restart: {state}\n"
+                                     f"{[p.read_text()[-3000:] for p in var_dir.glob('*.log')]}")
             await asyncio.sleep(0.1)
     finally:
         proc.terminate()
