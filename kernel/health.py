@@ -30,8 +30,8 @@ log = logging.getLogger("denhub")
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
 # SQLite result codes (primary) for the same: SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN.
 _SQLITE_STORAGE_CODES = {13, 10, 8, 14}
-# PostgreSQL SQLSTATE class 53: insufficient resources (53100 disk_full, 53200 out_of_memory...); 58030 io_error.
-_PG_STORAGE_PREFIXES = ("53", "58030")
+# PostgreSQL SQLSTATEs: 53100 disk_full, 58030 io_error.
+_PG_STORAGE_PREFIXES = ("53100", "58030")
 
 
 class Heartbeat(Base):
