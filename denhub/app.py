@@ -4,38 +4,32 @@ starts their jobs and collects their contributions to the kernel's extension poi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
-from kernel import documents, login
+from kernel import documents, keyring, login
 from kernel.accounts import SESSION_MAX_AGE_SECONDS
-from kernel.auth import PUBLIC, guard
 from kernel.db import Database
-from kernel.hooks import Domain, Hooks, JobContext
+from kernel.health import healthz
+from kernel.hooks import Domain, Hooks, JobContext, MenuEntry
 from kernel.mail import MailSender
+from kernel.mail import pages as mail_pages
 from kernel.middleware import SecurityHeaders, trusting_proxies
 from kernel.sessions import Sessions
-from kernel.settings import PROJECT_ROOT, Settings
-from kernel.web import http_error, server_error
+from kernel.settings import PROJECT_ROOT, Settings, private_directory
+from kernel.web import http_error, server_error, storage_error
 
 log = logging.getLogger("denhub")
-
-@guard(PUBLIC)
-async def healthz(request: Request) -> Response:
-    async with request.app.state.db.read() as session:
-        await session.connection()
-    return PlainTextResponse("ok")
-
 
 def merged_mounts(routes: list[BaseRoute]) -> list[BaseRoute]:
     """`routes` with the Mounts that share a path made one (in order): several domains add pages under
@@ -59,6 +53,12 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     settings = settings or Settings.from_env()
     domains = DOMAINS if domains is None else tuple(domains)
     hooks = Hooks.collect(domains)
+    keyring.use(settings)  # the key file that opens each event's sealed signing key (kernel.keyring)
+    # The outbox's problems (kernel.mail.pages) for organisers, after the domains' own entries.
+    hooks = dataclasses.replace(hooks, menu=(*hooks.menu, MenuEntry("Email", "/organiser/mail",
+                                                                    frozenset({"organiser"}))))
+    if settings.var_path.is_dir():  # made 0755 by older versions: the database and emails are in it
+        private_directory(settings.var_path, ours=True)
     db = Database(settings.effective_database_url)
     mail_sender = MailSender(db, settings, bodies=hooks.mail_bodies, attachments=hooks.mail_attachments)
     context = JobContext(db=db, settings=settings, wake_mail=mail_sender.wake)
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         *login.routes,
         *documents.routes,
+        *mail_pages.routes,
         Mount("/organiser", routes=[route for domain in domains for route in domain.organiser_routes]),
         Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ])
@@ -108,7 +109,9 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        # A full disk: the 503 page, not a 500 (kernel.web.storage_error passes any other error on).
+        exception_handlers={HTTPException: http_error, DBAPIError: storage_error, OSError: storage_error,
+                            Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -15,10 +15,14 @@ from kernel.settings import Settings, SettingsError
 
 
 def _settings() -> Settings:
+    from kernel import keyring
+
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         sys.exit(f"denhub: {exc}")
+    keyring.use(settings)  # commands that make tickets (demo, badges) open the events' sealed keys
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

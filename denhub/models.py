@@ -1,6 +1,11 @@
 """Every table: the kernel's and each listed domain's models (kernel.hooks.Domain.models), so that
 Base.metadata is complete for Alembic and the test schemas."""
 
+import kernel.accounts
+import kernel.health
+import kernel.mail
+import kernel.ratelimit
+import kernel.signin_links  # noqa: F401
 from denhub.domains import DOMAINS
 from kernel.db import Base
 

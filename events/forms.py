@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import FormData, UploadFile
 
 from events.models import ACCESS_FEATURES, Category
+from kernel.text import one_line
 from kernel.web import LONDON
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -23,6 +24,10 @@ LIMITS = {
     "title": 160, "slug": 80, "summary": 300, "description": 20_000, "venue_name": 160,
     "venue_address": 300, "accessibility_notes": 2_000, "image_alt": 300,
 }
+# Fields on one line wherever they go (an email's subject, a PDF ticket, a calendar file, a CSV cell): a line
+# break or control character pasted into one becomes a space (kernel.text.one_line).
+ONE_LINE_FIELDS = ("title", "slug", "summary", "category", "venue_name", "venue_address", "starts_at", "ends_at",
+                   "capacity", "image_alt")
 TEXT_FIELDS = ["title", "slug", "summary", "description", "category", "venue_name", "venue_address",
                "starts_at", "ends_at", "capacity", "accessibility_notes", "image_alt"]
 
@@ -120,6 +125,8 @@ async def parse_event_form(form: FormData, *, max_image_bytes: int) -> tuple[Eve
         raw = form.get(name, "")
         # PostgreSQL cannot store NUL in text; no browser sends it, so it goes rather than causing a 500.
         values[name] = raw.replace("\x00", "").strip() if isinstance(raw, str) else ""
+        if name in ONE_LINE_FIELDS:
+            values[name] = one_line(values[name])
     for attr, _label in ACCESS_FEATURES:
         values[attr] = form.get(attr) in ("on", "1", "true")
     remove_image = form.get("remove_image") in ("on", "1", "true")

@@ -21,6 +21,7 @@ from judging import documents
 from judging.models import Competition
 from judging.pages import Endpoint, competition_page, load_competition, refusing
 from kernel.auth import ORGANISERS, form_id, guard
+from kernel.text import content_disposition
 
 Loader = Callable[[Request, AsyncSession, Competition], Awaitable[Any]]
 Renderer = Callable[[Any], Awaitable[tuple[str, str, bytes]]]
@@ -29,7 +30,7 @@ Renderer = Callable[[Any], Awaitable[tuple[str, str, bytes]]]
 def _pdf_response(filename: str, mimetype: str, body: bytes) -> Response:
     # inline: the browser opens its PDF viewer, from which organisers print straight away
     return Response(body, media_type=mimetype, headers={
-        "Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private, no-store"})
+        "Content-Disposition": content_disposition(filename, "inline"), "Cache-Control": "private, no-store"})
 
 
 def pdf_route(load: Loader, render: Renderer, doc: str) -> Endpoint:

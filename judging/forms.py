@@ -14,6 +14,7 @@ from judging.errors import InvalidInput, JudgingError
 from judging.models import Criterion, Round
 from judging.rubric import CriterionInput
 from kernel.auth import form_id, form_int
+from kernel.text import has_control_characters, one_line
 
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -22,7 +23,7 @@ TIE_BREAK_SLOTS = 3
 
 
 def valid_email(value: str) -> bool:
-    return len(value) <= 254 and bool(EMAIL_RE.match(value))
+    return len(value) <= 254 and bool(EMAIL_RE.match(value)) and not has_control_characters(value)
 
 
 def form_values(form: FormData, limit: int = 4000) -> dict[str, str]:
@@ -41,13 +42,15 @@ def parse_entrant(form: FormData, rounds: list[Round] = ()) -> tuple[EntrantInpu
     values = form_values(form)
     errors: dict[str, str] = {}
     clean = {k: values.get(k, "").strip() for k in (*ENTRANT_LIMITS, "contact_email")}
+    for key in ("name", "enterprise"):  # on badges, results PDFs and emails: one line (kernel.text)
+        clean[key] = one_line(clean[key])
     if not clean["name"]:
         errors["name"] = "Enter the name of the person pitching."
     if not clean["enterprise"]:
         errors["enterprise"] = "Enter the enterprise’s name."
     if not clean["pitch"]:
         errors["pitch"] = "Describe the idea in one line."
-    if "\n" in clean["pitch"] or "\r" in clean["pitch"]:
+    if has_control_characters(clean["pitch"]):
         errors["pitch"] = "Keep the pitch to one line."
     if not clean["social_mission"]:
         errors["social_mission"] = "Tell us the social mission: who benefits and how."
@@ -114,7 +117,7 @@ def tie_break_choices(criteria: list[Criterion]) -> list[tuple[str, str]]:
 def parse_settings(form: FormData) -> tuple[Settings | None, dict, dict]:
     values = form_values(form)
     errors: dict[str, str] = {}
-    name = values.get("name", "").strip()
+    name = one_line(values.get("name", ""))
     if not name or len(name) > 160:
         errors["name"] = "Name the competition (up to 160 characters)."
     minutes = values.get("pitch_minutes", "").strip()
@@ -145,7 +148,7 @@ def parse_rubric(form: FormData) -> tuple[list[CriterionInput] | None, dict, dic
     indexes = sorted({int(m.group(1)) for k in values if (m := re.fullmatch(r"name_(\d{1,3})", k))})
     for i in indexes:
         raw_id = values.get(f"id_{i}", "").strip()
-        name = values.get(f"name_{i}", "").strip()
+        name = one_line(values.get(f"name_{i}", ""))
         if not raw_id and not name:
             continue
         numbers = {k: _int(values.get(f"{k}_{i}")) for k in ("scale_min", "scale_max", "weight", "position")}
@@ -155,8 +158,8 @@ def parse_rubric(form: FormData) -> tuple[list[CriterionInput] | None, dict, dic
                                   "up to 9 digits.")
             continue
         rows.append(CriterionInput(
-            id=_int(raw_id) if raw_id else None, key=values.get(f"key_{i}", "").strip()[:40], name=name[:80],
-            description=values.get(f"description_{i}", "").strip()[:300], scale_min=numbers["scale_min"],
+            id=_int(raw_id) if raw_id else None, key=one_line(values.get(f"key_{i}", ""), 40), name=name[:80],
+            description=one_line(values.get(f"description_{i}", ""), 300), scale_min=numbers["scale_min"],
             scale_max=numbers["scale_max"], weight=numbers["weight"], position=numbers["position"],
             remove=values.get(f"remove_{i}") in ("on", "1", "yes"),
         ))

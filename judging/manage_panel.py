@@ -23,6 +23,7 @@ from kernel.accounts import User
 from kernel.auth import ORGANISERS, flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
+from kernel.text import one_line
 from kernel.web import render
 
 
@@ -56,7 +57,7 @@ async def panel_page(request: Request) -> Response:
         return await _panel_page(request, competition, event)
     values = forms.form_values(await request.form())
     email = values.get("email", "").strip()
-    name = values.get("name", "").strip()
+    name = one_line(values.get("name", ""))
     errors = {}
     if not forms.valid_email(email):
         errors["email"] = "Enter the judge’s email address, like name@example.com."

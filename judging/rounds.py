@@ -16,6 +16,7 @@ from judging.entrants import next_position
 from judging.errors import InvalidInput, NotFound, RoundRule, ScoringClosed
 from judging.models import Competition, Conflict, Entrant, EntrantStatus, Round, RoundKind
 from kernel.db import utcnow
+from kernel.text import one_line
 
 
 async def rounds_for(*, session: AsyncSession, competition_id: int) -> list[Round]:
@@ -26,7 +27,7 @@ async def rounds_for(*, session: AsyncSession, competition_id: int) -> list[Roun
 async def add_round(*, session: AsyncSession, competition: Competition, name: str, actor_id: int | None,
                     kind: str = RoundKind.HEAT.value) -> Round:
     """A heat, or the final (one per competition: heat entrants advance into it)."""
-    name = name.strip()
+    name = one_line(name)
     if not name or len(name) > 80:
         raise InvalidInput("Name the round (up to 80 characters), e.g. “Heat 1” or “Final”.", field="round_name")
     try:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.db import Base, UTCDateTime, utcnow
+from kernel.text import has_control_characters, one_line
 from kernel.tokens import hash_token
 
 
@@ -111,8 +112,9 @@ async def verify_secret(hash_: str, password: str) -> bool:
 async def create_user(*, session: AsyncSession, email: str, name: str, role: Role | str, password: str) -> User:
     """Create an account; raises AccountError for a bad role, short password or taken email."""
     email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
+    if "@" not in email or len(email) > 254 or has_control_characters(email) or " " in email:
         raise AccountError("Enter a valid email address.")
+    name = one_line(name)  # on badges, emails and the door's screens: one line (kernel.text)
     try:
         role = Role(role)
     except ValueError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from kernel import sqlite_driver
+from kernel.settings import private_directory
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -177,9 +179,21 @@ def raw_sqlite(conn) -> sqlite3.Connection | None:
 
 
 def ensure_sqlite_directory(url: str) -> None:
+    """The SQLite file's folder made 0700 and the file (and its -wal and -shm) 0600: people's names, emails
+    and orders are in it, readable by the app's user only. SQLite gives -wal and -shm the main file's mode,
+    so the file is made 0600 before SQLite first opens it; an older one is set to 0600 here."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return
+    path = Path(parsed.database)
+    private_directory(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # not there yet, or not ours to change
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -12,15 +12,15 @@ from starlette.routing import Route
 
 from kernel.auth import PUBLIC, guard, refusal
 from kernel.hooks import Document, hooks_of
+from kernel.text import content_disposition
 
 REF_MAX = 64  # no code or number a provider looks up is longer
 
 
 def document_response(document: Document) -> Response:
     """A download: private (tickets and score sheets name people), never cached by a shared cache."""
-    filename = document.filename.replace('"', "").replace("\\", "")
     return Response(document.content, media_type=document.mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+        "Content-Disposition": content_disposition(document.filename), "Cache-Control": "private, no-store"})
 
 
 def document_path(name: str, ref: object) -> str:

@@ -5,6 +5,7 @@ No I/O happens at import time; `Settings.from_env()` reads the environment when 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,42 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Values people paste from examples; refused as a secret outside development.
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "please-change-me"}
 ENVIRONMENTS = ("development", "test", "production")
+
+
+def private_directory(path: Path, *, ours: bool = False) -> Path:
+    """`path` with the folders it lacks made readable by the app's user only (0700): the SQLite files, the
+    outbox's emails and the key files live in such folders. An existing folder is left as it is (it may be
+    shared, /tmp say) unless `ours` says it is the app's own (var/), which older versions made 0755."""
+    path = Path(path)
+    missing = []
+    while not path.is_dir() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    path = missing[0] if missing else path
+    if ours and not missing and path.stat().st_mode & 0o077:
+        with contextlib.suppress(PermissionError):
+            path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `path` readable by the app's user only (0600), never visible half-written or world-readable."""
+    path = Path(path)
+    private_directory(path.parent)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 class SettingsError(ValueError):
@@ -59,6 +96,11 @@ class Settings:
         metadata={"help": "signs sessions, CSRF and form tokens; required outside development"},
     )
     var_dir: str = field(default="", metadata={"help": "where the SQLite file, outbox and dev secret live"})
+    signing_key_file: str = field(
+        default="", metadata={"help": "the keys that encrypt each event's ticket-signing key in the database "
+                                      "(made 0600 on first use; default var/signing-keys; keep it out of "
+                                      "database backups; `denhub keys rotate` replaces it)"},
+    )
     https: bool = field(default=False, metadata={"help": "served behind https: cookies get Secure, "
                                                           "responses Strict-Transport-Security"})
     trusted_proxies: str = field(
@@ -151,6 +193,10 @@ class Settings:
         return Path(self.var_dir) if self.var_dir else PROJECT_ROOT / "var"
 
     @property
+    def effective_signing_key_file(self) -> Path:
+        return Path(self.signing_key_file) if self.signing_key_file else self.var_path / "signing-keys"
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -165,10 +211,8 @@ class Settings:
         path = self.var_path / "dev-secret-key"
         if path.is_file():
             return path.read_text(encoding="utf-8").strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key, encoding="utf-8")
-        path.chmod(0o600)
+        write_private(path, key.encode("utf-8"))
         return key
 
     def describe(self) -> list[tuple[str, str, str]]:

@@ -142,7 +142,11 @@ TITLES = {
     413: "Too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "We cannot take bookings right now",
 }
+# The page for a full or unwritable disk (kernel.health.is_storage_failure): nothing the visitor did wrong.
+STORAGE_DETAIL = ("We cannot take bookings or save changes right now: our storage is full. Nothing has been "
+                  "booked or charged. The team has been told; please try again in a few minutes.")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -150,7 +154,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc, HTTPException) else None
     if status == 404 and (not detail or detail == "Not Found"):
         detail = "We could not find that page. It may have moved, or the link may be mistyped."
-    if detail in (None, "", "Internal Server Error") or status >= 500:
+    if detail in (None, "", "Internal Server Error") or (status >= 500 and detail != STORAGE_DETAIL):
         detail = "Sorry, that did not work. The team has been told; please try again in a moment."
     headers = getattr(exc, "headers", None)
     try:
@@ -163,6 +167,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
 
 
+async def storage_error(request: Request, exc: Exception) -> Response:
+    """The handler for database and OS errors: a full or unwritable disk is the 503 "we cannot take bookings
+    right now" page (answered, not raised: nothing is wrong with the code); anything else goes on to
+    server_error as before."""
+    from kernel.health import is_storage_failure  # kernel.health imports the models' base
+
+    if not is_storage_failure(exc):
+        raise exc
+    log.critical("storage full or not writable on %s %s: %s", request.method, request.url.path, exc)
+    return await http_error(request, HTTPException(503, STORAGE_DETAIL, headers={"Retry-After": "120"}))
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
+    from kernel.health import is_storage_failure
+
+    if is_storage_failure(exc):  # raised outside a route (a middleware)
+        return await storage_error(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return await http_error(request, exc)

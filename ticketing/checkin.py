@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from kernel.db import UTCDateTime, utcnow
 from kernel.sqlite_direct import DirectSQLite, direct
+from ticketing.keys import private_key
 from ticketing.models import CheckIn, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
 from ticketing.signing import verify_ticket_remembered as verify_ticket
@@ -189,7 +190,7 @@ def _event_key(conn: Connection, event_id: int, *, fresh: bool = False) -> tuple
         row = conn.execute(_EVENT_KEY, {"event_id": event_id}).first()
         if row is None:
             return None
-        pair = _event_keys[cache_key] = (bytes(row.public_key), bytes(row.private_key))
+        pair = _event_keys[cache_key] = (bytes(row.public_key), private_key(row.private_key))
     return pair
 
 

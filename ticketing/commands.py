@@ -10,6 +10,7 @@ from pathlib import Path
 from kernel.badges import LAYOUTS, page_count, render_badges
 from kernel.db import Database
 from kernel.hooks import Command, CommandContext
+from ticketing import keys
 from ticketing.badges import event_badges, find_event, find_ticket_type
 
 
@@ -70,4 +71,4 @@ def run_badges(args: argparse.Namespace, context: CommandContext) -> None:
     print(f"{len(badges)} badge{plural} on {pages} page{'s' if pages != 1 else ''}: {out}")
 
 
-COMMANDS = (Command("badges", "print an event's name badges to a PDF", configure_badges, run_badges),)
+COMMANDS = (Command("badges", "print an event's name badges to a PDF", configure_badges, run_badges), keys.COMMAND)

@@ -20,6 +20,7 @@ from ticketing import (
     tickets,
 )
 from ticketing.jobs import WaitlistExpirer
+from ticketing.keys import KeySealer
 
 DOMAIN = Domain(
     name="ticketing",
@@ -32,7 +33,8 @@ DOMAIN = Domain(
     ),
     organiser_routes=(*manage.routes, *door_manage.routes),
     commands=commands.COMMANDS,
-    jobs={"waitlist_expirer": lambda ctx: WaitlistExpirer(ctx.db, ctx.settings, on_mail=ctx.wake_mail)},
+    jobs={"waitlist_expirer": lambda ctx: WaitlistExpirer(ctx.db, ctx.settings, on_mail=ctx.wake_mail),
+          "key_sealer": lambda ctx: KeySealer(ctx.db)},
     demo=demo.load,
     event_page_panels=(routes.registration_panel,),
     badge_roles=badges.ROLES,

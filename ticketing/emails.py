@@ -42,9 +42,12 @@ async def confirmation_body(db: Database, args: dict) -> tuple[str, str]:
     async with db.read() as session:
         order = await services.get_order_by_id(session=session, order_id=int(args["order_id"]))
         if order is None:
-            raise LookupError(f"order {args['order_id']} no longer exists")
+            raise mail.Undeliverable(f"order {args['order_id']} no longer exists")
         event = await session.get(Event, order.event_id)
         tickets = [t for t in order.tickets if not t.is_cancelled]
+        if not tickets and not args.get("resend"):
+            raise mail.Undeliverable(f"every ticket of order {order.reference} was cancelled before its "
+                                     "confirmation was sent")
         return _render("order_confirmation", order=order, event=event, tickets=tickets,
                        base_url=args.get("base_url", ""), resend=bool(args.get("resend")))
 
@@ -63,7 +66,9 @@ async def pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
     async with db.read() as session:
         order = await services.get_order_by_id(session=session, order_id=int(args["order_id"]))
         if order is None:
-            raise LookupError(f"order {args['order_id']} no longer exists")
+            raise mail.Undeliverable(f"order {args['order_id']} no longer exists")
+        if all(t.is_cancelled for t in order.tickets):
+            raise mail.Undeliverable(f"every ticket of order {order.reference} was cancelled before it was sent")
         return await order_pdf(session=session, order=order)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData, QueryParams
 
+from kernel.text import has_control_characters, one_line
 from ticketing.models import TicketType, Tier
 from ticketing.services import RegistrationRequest, TicketLine
 
@@ -16,7 +17,7 @@ HONEYPOT_FIELD = "website"
 
 
 def valid_email(value: str) -> bool:
-    return len(value) <= 254 and bool(EMAIL_RE.match(value))
+    return len(value) <= 254 and bool(EMAIL_RE.match(value)) and not has_control_characters(value)
 
 
 def valid_form_token(value: str) -> bool:
@@ -115,7 +116,8 @@ def parse_registration(form: FormData, types: list[TicketType]) -> Step2:
             price = parse_pounds(values.get(f"price_{i}", ""))
             if price is None:
                 errors[f"price_{i}"] = "Enter an amount in pounds, e.g. 5 or 7.50."
-        lines.append(TicketLine(type_id, values.get(f"name_{i}", ""), price))
+        # A name goes on one line: the PDF ticket, the QR's initials, the attendee list's CSV.
+        lines.append(TicketLine(type_id, one_line(values.get(f"name_{i}", "")), price))
     if not lines and "quantity" not in errors:
         errors["quantity"] = "Choose at least one ticket."
 
@@ -134,7 +136,7 @@ def parse_registration(form: FormData, types: list[TicketType]) -> Step2:
     request = RegistrationRequest(
         lines=lines, email=email.lower() if email.isascii() else email,
         access_needs=values.get("access_needs", "").strip(),
-        organisation=values.get("organisation", "").strip(),
+        organisation=one_line(values.get("organisation", "")),
         community_declaration=values.get("community_declaration", ""), form_token=token,
     )
     return Step2(request, errors, values, honeypot)
@@ -174,6 +176,9 @@ def parse_ticket_type_form(form: FormData, *, sold: int = 0) -> tuple[TicketType
 
     values: dict = {k: (form.get(k) or "").strip() if isinstance(form.get(k, ""), str) else "" for k in TYPE_FIELDS}
     values["is_active"] = form.get("is_active") in ("on", "1", "true")
+    for key in TYPE_FIELDS:
+        if key != "description":  # the one field that may hold line breaks
+            values[key] = one_line(values[key])
     errors: dict[str, str] = {}
     if not values["name"]:
         errors["name"] = "Give the ticket type a name, e.g. “Community rate”."

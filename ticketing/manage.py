@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from events.models import Event
 from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.text import csv_cell
 from kernel.web import london, render
 from ticketing import attendees, badges, emails, services, waitlist
 from ticketing.forms import parse_ticket_type_form, values_from_type
@@ -129,8 +130,7 @@ async def attendee_list(request: Request) -> Response:
 
 def _cell(value) -> str:
     """Spreadsheet-safe text: a leading = + - @ would otherwise run as a formula in Excel."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_cell("" if value is None else str(value))
 
 
 CSV_HEADER = ["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "order_reference",

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
 from kernel.web import pence
+from ticketing.keys import private_key
 from ticketing.models import EventKey, Order, Ticket
 from ticketing.signing import initials, sign_ticket
 
@@ -14,7 +15,7 @@ from ticketing.signing import initials, sign_ticket
 def qr_payload(key: EventKey, ticket: Ticket) -> str:
     """The signed payload in a ticket's QR (Ed25519 signatures are deterministic: same ticket, same QR)."""
     return sign_ticket(
-        key.private_key, ticket_code=ticket.code, event_id=ticket.event_id,
+        private_key(key.private_key), ticket_code=ticket.code, event_id=ticket.event_id,
         ticket_type_id=ticket.ticket_type_id, initials=initials(ticket.attendee_name),
     )
 

@@ -101,9 +101,11 @@ async def ensure_event_key(*, session: AsyncSession, event_id: int) -> EventKey:
     key = await session.get(EventKey, event_id)
     if key is not None:
         return key
+    from ticketing.keys import seal_private_key
     from ticketing.signing import generate_keypair
 
     private, public = generate_keypair()
+    private = seal_private_key(private)  # never raw in the database (kernel.keyring)
     dialect = session.bind.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(

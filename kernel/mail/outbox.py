@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel import sqlite_direct
 from kernel.db import Base, UTCDateTime, utcnow
+from kernel.text import has_control_characters, one_line
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
@@ -53,8 +54,16 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Which sender holds the lease ("host:pid:token", kernel.mail.sender): a sender starting on the same host
+    # releases the leases of a process that is gone at once, instead of waiting for them to run out.
+    claimed_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Undeliverable(Exception):
+    """Raised by a body or attachment provider when this email can never be made (its order is gone, every
+    ticket it would carry was cancelled): the sender gives up on it at once (dead) instead of retrying."""
 
 
 def attachment(provider: str, **args: Any) -> dict[str, Any]:
@@ -80,12 +89,11 @@ def _attachment_spec(item: Mapping[str, Any] | tuple[str, Mapping[str, Any]]) ->
     return {"provider": provider, "args": args}
 
 
-def _one_line(label: str, value: str, limit: int) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"an email {label} must be one line")
-    if not value.strip() or len(value) > limit:
-        raise ValueError(f"an email {label} must be 1 to {limit} characters")
-    return value.strip()
+def _recipient(to: str) -> str:
+    # A recipient with a line break or control character is no address (the forms check addresses).
+    if has_control_characters(to) or "@" not in parseaddr(to.strip())[1] or len(to.strip()) > 320:
+        raise ValueError(f"not an email address: {to!r}")
+    return to.strip()
 
 
 async def enqueue(
@@ -102,16 +110,15 @@ async def enqueue(
 
     The bodies are `text` (and `html`), or made when sending by the body provider `body` names
     ({"provider": name, "args": {...}}, see kernel.mail.providers): one or the other."""
-    to = _one_line("recipient", to, 320)
-    if "@" not in parseaddr(to)[1]:
-        raise ValueError(f"not an email address: {to!r}")
+    to = _recipient(to)
     if (text is None) == (body is None) or (body is not None and html is not None):
         raise ValueError("an email needs its text (and HTML), or a body provider, not both")
     now = utcnow()
     values = {
         "message_id": uuid.uuid4().hex,
         "to_addr": to,
-        "subject": _one_line("subject", subject, 300),
+        # One line whatever it holds: a line break in an event title never stops its bookings.
+        "subject": one_line(subject, 300) or "(no subject)",
         "text_body": text or "",
         "html_body": html,
         "body": _attachment_spec(body) if body is not None else None,
@@ -121,6 +128,7 @@ async def enqueue(
         "next_attempt_at": now,
         "last_error": None,
         "claimed_until": None,
+        "claimed_by": None,
         "sent_at": None,
         "created_at": now,
     }

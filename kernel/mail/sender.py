@@ -4,10 +4,17 @@
 claim transaction and records the outcome. Attachments (PDF tickets) are made at send time by registered
 providers (kernel.mail.providers), so the registration transaction stays short.
 
-Claims are leases (claimed_until): PostgreSQL takes them with SELECT ... FOR UPDATE SKIP LOCKED, SQLite
-inside a BEGIN IMMEDIATE write transaction (one writer at a time). Rows left by a worker that died become
-due again when its lease runs out. SMTP is at-least-once by nature; the Message-ID stays the same across
-retries so a duplicate can be recognised.
+Claims are leases (claimed_until, claimed_by): PostgreSQL takes them with SELECT ... FOR UPDATE SKIP LOCKED,
+SQLite inside a BEGIN IMMEDIATE write transaction (one writer at a time). A sender starting up releases the
+leases of senders on the same host whose process is gone (a crash, a kill -9), so their email goes at once;
+rows left by a worker that died on another host become due again when its lease runs out (a few minutes:
+the lease covers two emails at most and is taken again for each batch). SMTP is at-least-once by nature; the
+Message-ID stays the same across retries so a duplicate can be recognised.
+
+Every failure is recorded on its row (attempts, last_error, next_attempt_at); one that cannot be recorded
+at once (the database's disk is full too) is kept in memory and recorded before the next batch. An email
+that can never be sent (a permanent SMTP refusal, a provider's Undeliverable: its order is gone) is given
+up at once (dead), and so is one that failed max_attempts times; organisers see them at /organiser/mail.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
+import socket
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
@@ -37,6 +47,7 @@ from kernel.mail.transports import (
     transport_for,
 )
 from kernel.settings import Settings
+from kernel.text import one_line
 
 log = logging.getLogger("kernel.mail")
 
@@ -85,7 +96,11 @@ class MailSender:
         self.clock = clock
         # Each email may take up to this long; the lease covers several, and no email starts late in it.
         self.per_email = dt.timedelta(seconds=2 * settings.smtp_timeout_seconds + 10)
-        self.lease = max(dt.timedelta(minutes=5), 10 * self.per_email)
+        self.lease = 2 * self.per_email
+        # Who holds a lease: this host, this process, this sender (several may run in one process).
+        self.owner = f"{_HOST[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        _owners_here.add(self.owner)
+        self._unrecorded: dict[int, dict[str, Any]] = {}  # row id -> outcome the database refused to record
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
@@ -122,7 +137,7 @@ class MailSender:
                 await session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_([r.id for r in rows]))
-                    .values(claimed_until=lease_until)
+                    .values(claimed_until=lease_until, claimed_by=self.owner)
                     .execution_options(synchronize_session=False)
                 )
             return rows
@@ -132,7 +147,7 @@ class MailSender:
         message = EmailMessage()
         message["From"] = self.settings.mail_from
         message["To"] = row.to_addr
-        message["Subject"] = row.subject
+        message["Subject"] = one_line(row.subject, 300) or "(no subject)"  # rows queued before enqueue checked
         message["Date"] = format_datetime(row.created_at)
         message["Message-ID"] = message_id_header(row, self.settings.mail_from)
         text, html = await bodies(self.db, row, self.bodies)
@@ -144,13 +159,15 @@ class MailSender:
         for spec in row.attachments or []:
             filename, mimetype, data = await resolve_attachment(self.db, spec, self.attachments)
             maintype, _, subtype = mimetype.partition("/")
-            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+            message.add_attachment(data, maintype=maintype, subtype=subtype,
+                                   filename=one_line(filename, 200) or "attachment")
         return message
 
     async def send_due(self, limit: int = 50) -> int:
         """Claim up to `limit` due emails, send them, record each outcome; returns how many were sent."""
         if self._stopping:
             return 0
+        await self._record_unrecorded()
         now = self.clock()
         lease_until = now + self.lease
         rows = await self._claim(now, lease_until, limit)
@@ -191,37 +208,70 @@ class MailSender:
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
         sent_bodies = {"text_body": row.text_body, "html_body": row.html_body} if row.body else {}
-        async with self.db.write() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status == PENDING)
-                .values(status=SENT, sent_at=self.clock(), attempts=row.attempts + 1, claimed_until=None,
-                        last_error=None, **sent_bodies)
-            )
+        await self._record(row, {"status": SENT, "sent_at": self.clock(), "attempts": row.attempts + 1,
+                                 "claimed_until": None, "claimed_by": None, "last_error": None, **sent_bodies})
         log.info("sent email %s to %s", row.id, row.to_addr)
 
     async def _record_failures(self, rows: list[OutboxMessage], exc: BaseException) -> None:
         now, error, permanent = self.clock(), describe_error(exc), is_permanent_failure(exc)
+        for row in rows:
+            attempts = row.attempts + 1
+            dead = permanent or attempts >= self.max_attempts
+            values: dict[str, Any] = {"attempts": attempts, "last_error": error, "claimed_until": None,
+                                      "claimed_by": None}
+            if dead:
+                values["status"] = DEAD
+                values["last_error"] = f"Given up: {error}"[:2000]
+            else:
+                values["next_attempt_at"] = now + self.backoff(attempts)
+            await self._record(row, values)
+            if dead:
+                log.error("gave up on email %s to %s after %d attempts: %s", row.id, row.to_addr,
+                          attempts, error)
+            else:
+                log.warning("email %s to %s failed (attempt %d), retrying at %s: %s", row.id,
+                            row.to_addr, attempts, values["next_attempt_at"].isoformat(), error)
+
+    async def _record(self, row: OutboxMessage, values: dict[str, Any]) -> None:
+        """Write an outcome on its row; if the database refuses (its disk is full), keep it to write later."""
+        try:
+            await self._update(row.id, values)
+        except Exception:
+            log.exception("could not record the outcome of email %s; kept to record later", row.id)
+            self._unrecorded[row.id] = values
+
+    async def _update(self, row_id: int, values: dict[str, Any]) -> None:
         async with self.db.write() as session:
-            for row in rows:
-                attempts = row.attempts + 1
-                dead = permanent or attempts >= self.max_attempts
-                values: dict[str, Any] = {"attempts": attempts, "last_error": error, "claimed_until": None}
-                if dead:
-                    values["status"] = DEAD
-                else:
-                    values["next_attempt_at"] = now + self.backoff(attempts)
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id, OutboxMessage.status == PENDING)
-                    .values(**values)
-                )
-                if dead:
-                    log.error("gave up on email %s to %s after %d attempts: %s", row.id, row.to_addr,
-                              attempts, error)
-                else:
-                    log.warning("email %s to %s failed (attempt %d), retrying at %s: %s", row.id,
-                                row.to_addr, attempts, values["next_attempt_at"].isoformat(), error)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == PENDING)
+                .values(**values)
+            )
+
+    async def _record_unrecorded(self) -> None:
+        """The outcomes _record() could not write, written now (raises while the database still refuses)."""
+        for row_id, values in list(self._unrecorded.items()):
+            await self._update(row_id, values)
+            del self._unrecorded[row_id]
+
+    async def release_orphans(self) -> int:
+        """Release the leases held by senders of this host whose process is gone; returns how many."""
+        async with self.db.read() as session:
+            owners = (await session.scalars(
+                select(OutboxMessage.claimed_by).distinct()
+                .where(OutboxMessage.status == PENDING, OutboxMessage.claimed_by.is_not(None))
+            )).all()
+        gone = [owner for owner in owners if _is_gone(owner)]
+        if not gone:
+            return 0
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.claimed_by.in_(gone), OutboxMessage.status == PENDING)
+                .values(claimed_until=None, claimed_by=None)
+            )
+        log.warning("released %d emails claimed by senders that are gone: %s", result.rowcount, ", ".join(gone))
+        return result.rowcount
 
     async def _release(self, rows: list[OutboxMessage], lease_until: dt.datetime) -> None:
         # Only our own lease: if it ran out and another worker claimed the rows, they are theirs now.
@@ -231,7 +281,7 @@ class MailSender:
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_([r.id for r in rows]),
                            OutboxMessage.claimed_until == lease_until)
-                    .values(claimed_until=None)
+                    .values(claimed_until=None, claimed_by=None)
                 )
         except Exception:
             log.warning("could not release %d claimed emails; they wait for their lease", len(rows),
@@ -260,6 +310,13 @@ class MailSender:
         _running_senders.add(self)
         failures = 0
         try:
+            try:
+                await self.release_orphans()
+                cleanup = getattr(self.transport, "clean_partials", None)
+                if cleanup is not None:
+                    await asyncio.to_thread(cleanup)
+            except Exception:
+                log.exception("outbox sender could not release the leases of senders that are gone")
             while not self._stopping:
                 self._wakeup.clear()
                 try:
@@ -299,6 +356,33 @@ class MailSender:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self._stopping = False  # send_due() may still be called by hand
+
+
+# --- who holds a lease ----------------------------------------------------------------------------
+
+_HOST = socket.gethostname()
+_owners_here: set[str] = set()  # the owners of this process's senders (made in this process's lifetime)
+
+
+def _is_gone(owner: str) -> bool:
+    """True if the sender `owner` names ("host:pid:token") ran on this host in a process that has ended."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != _HOST[:100] or owner in _owners_here or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True  # an earlier process with our pid (a container's pid 1 after a restart)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    try:  # killed but not yet reaped by its parent: a zombie sends nothing
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # --- waking on commit ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import email.policy
 import os
+import time
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,8 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from kernel.mail.outbox import OutboxMessage
-from kernel.settings import Settings
+from kernel.mail.outbox import OutboxMessage, Undeliverable
+from kernel.settings import Settings, private_directory
 
 
 class TransportUnavailable(Exception):
@@ -45,16 +46,38 @@ class FileTransport:
     async def connection(self) -> AsyncIterator[FileTransport]:
         yield self
 
+    # A .partial file older than this is left by a process that died while writing it (see clean_partials).
+    stale_partial_seconds = 60.0
+
     async def send(self, row: OutboxMessage, message: EmailMessage) -> None:
         path = self.directory / f"{row.created_at:%Y%m%dT%H%M%S}Z-{row.id}.eml"
         await asyncio.to_thread(self._write, path, message.as_bytes(policy=email.policy.SMTP))
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Tickets with QR codes and people's names: readable by the app's user only (0700 folder, 0600 files).
+        private_directory(path.parent)
         partial = path.with_suffix(".eml.partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)  # a reader never sees half a file
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(partial, path)  # a reader never sees half a file
+        except BaseException:
+            with contextlib.suppress(OSError):  # a full disk leaves no half-written file behind
+                partial.unlink()
+            raise
+
+    def clean_partials(self) -> int:
+        """Remove the .eml.partial files a process left when it died while writing one; returns how many."""
+        removed = 0
+        cutoff = time.time() - self.stale_partial_seconds
+        for partial in self.directory.glob("*.eml.partial"):
+            with contextlib.suppress(OSError):
+                if partial.stat().st_mtime < cutoff:
+                    partial.unlink()
+                    removed += 1
+        return removed
 
 
 class SMTPTransport:
@@ -133,7 +156,10 @@ def describe_error(exc: BaseException) -> str:
 
 
 def is_permanent_failure(exc: BaseException) -> bool:
-    """A 5xx answer about this email (bad recipient, rejected content): retrying will not help."""
+    """A 5xx answer about this email (bad recipient, rejected content), or an email that can never be made
+    (Undeliverable: its order is gone): retrying will not help."""
+    if isinstance(exc, Undeliverable):
+        return True
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(500 <= r.code < 600 for r in exc.recipients)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from denhub import demo
 from events.models import Event
+from kernel import keyring
 from kernel.qr import qr_png
 from tests.conftest import csrf_from
 from tests.e2e.conftest import (
@@ -75,6 +76,8 @@ class Staff:
 def _db(server: Server) -> Session:
     """A plain (sync) session on the e2e server's SQLite database, to read what a person cannot see."""
     url = server.database_url.replace("sqlite+aiosqlite://", "sqlite://")
+    # The server's key file opens its events' sealed signing keys (kernel.keyring), for qr_payload below.
+    keyring.use_file(Path(server.database_url.split(":///", 1)[1]).parent / "var" / "signing-keys")
     return Session(create_engine(url))
 
 
