@@ -3,7 +3,7 @@
 // Scans are judged one at a time, in the order they were made. Also the unpaid verdict's "mark paid".
 
 import { BASE, CSRF, DEVICE, els } from "./page.js";
-import { isJSON, link, lostAccess, online, postJSON, request } from "./net.js";
+import { getJSON, isJSON, link, lostAccess, online, postJSON, request } from "./net.js";
 import { nextScanId } from "./storage.js";
 import { applyServer, saveSoon } from "./manifest.js";
 import { enqueue, queue } from "./queue.js";
@@ -62,10 +62,53 @@ function judge(text, direction) {
   });
 }
 
-export function payAndAdmit(code, button) {
+// A ticket found by its booking reference or by name, admitted by its id (online only: the phone's list has
+// no names to find it by).
+export function admitTicket(ticketId, button) {
+  if (!online()) {
+    show({ verdict: "error", ok: false, headline: HEADLINES.error, detail: "No network: scan the ticket instead." });
+    return Promise.resolve();
+  }
+  button.disabled = true;
+  const scan = { client_scan_id: nextScanId(), text: "", ticket_id: ticketId, direction: "in", device: DEVICE,
+                 gate: "", scanned_at: new Date().toISOString() };
+  return postJSON(BASE + "/scan", scan, 10000).then(function (response) {
+    if (lostAccess(response)) { handleLostAccess(); return; }
+    if (!response.ok || !isJSON(response)) throw new Error("The check-in was not recorded (error " + response.status + ").");
+    return response.json().then(function (result) {
+      markUp();
+      applyServer(result);
+      show(result);
+      feedback(result);
+      countsSoon();
+    });
+  }).catch(function (error) {
+    button.disabled = false;
+    show({ verdict: "error", ok: false, headline: HEADLINES.error, detail: String(error && error.message || error) });
+  });
+}
+
+// Tickets of this event whose name has `query` in it (online only).
+export function searchByName(query) {
+  if (!online()) {
+    show({ verdict: "error", ok: false, headline: HEADLINES.error,
+           detail: "Finding a name needs the network: scan the ticket or type its code." });
+    return Promise.resolve();
+  }
+  return getJSON(BASE + "/search?q=" + encodeURIComponent(query), 10000).then(function (response) {
+    if (lostAccess(response)) { handleLostAccess(); return; }
+    if (!isJSON(response)) throw new Error("The search failed (error " + response.status + ").");
+    return response.json().then(function (result) { markUp(); show(result); });
+  }).catch(function (error) {
+    show({ verdict: "error", ok: false, headline: HEADLINES.error, detail: String(error && error.message || error) });
+  });
+}
+
+export function payAndAdmit(ticketId, amountPence, button) {
   button.disabled = true;
   const body = new URLSearchParams();
-  body.set("code", code);
+  body.set("ticket_id", String(ticketId));
+  body.set("amount_pence", String(amountPence));
   body.set("csrf_token", CSRF);
   return request(BASE + "/pay", {
     method: "POST", body: body,
@@ -73,7 +116,8 @@ export function payAndAdmit(code, button) {
   }, 10000).then(function (response) {
     if (lostAccess(response)) { handleLostAccess(); return; }
     if (response.status === 409 && isJSON(response)) {
-      // Refused with a verdict (a free order: nothing to pay; a cancelled ticket): shown as such.
+      // Refused with a verdict (a free ticket: nothing to pay; a cancelled ticket; the order now owes another
+      // amount, shown with its own button): shown as such.
       return response.json().then(function (result) {
         applyServer(result);
         show(result);
