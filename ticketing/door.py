@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import json
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
@@ -123,25 +122,11 @@ async def _counts(request: Request, event_id: int):
 
 
 async def _scanner_page(request: Request, event: Event, result: checkin.ScanResult | None, *,
-                        status_code: int = 200, found: Found | None = None) -> Response:
+                        status_code: int = 200, found: door_lookup.Found | None = None) -> Response:
     return render(request, "door/scanner.html", {
         "event": event, "counts": await _counts(request, event.id), "result": result, "found": found,
         "device": device_label(request), "csrf": csrf_token(request),
     }, headers={"Cache-Control": "no-store"}, status_code=status_code)
-
-
-@dataclass(frozen=True)
-class Found:
-    """Tickets found without a code (a booking reference, a name search), each to admit by its id."""
-
-    headline: str
-    detail: str
-    matches: list[door_lookup.DoorMatch]
-    query: str = ""
-
-    def as_json(self) -> dict:
-        return {"verdict": "found", "ok": False, "headline": self.headline, "detail": self.detail,
-                "matches": [m.as_json() for m in self.matches]}
 
 
 SEARCH_LIMIT, SEARCH_WINDOW = 60, 300  # name searches and booking references per door device, in seconds
@@ -158,12 +143,12 @@ async def lookups_allowed(request: Request) -> bool:
                                                   window_seconds=SEARCH_WINDOW, limit=SEARCH_LIMIT)
 
 
-async def _by_reference(request: Request, event: Event, reference: str) -> Found | None:
+async def _by_reference(request: Request, event: Event, reference: str) -> door_lookup.Found | None:
     async with request.app.state.db.read() as session:
         matches = await door_lookup.by_reference(session=session, event_id=event.id, reference=reference)
     if not matches:
         return None
-    return Found(f"Booking {reference}", f"{len(matches)} ticket{'s' if len(matches) != 1 else ''} in this "
+    return door_lookup.Found(f"Booking {reference}", f"{len(matches)} ticket{'s' if len(matches) != 1 else ''} in this "
                  "booking: admit each person who is here.", matches)
 
 

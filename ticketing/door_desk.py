@@ -13,7 +13,6 @@ from kernel.auth import DOOR_OR_LINK, guard
 from kernel.web import pence
 from ticketing import checkin, door_lookup, services
 from ticketing.door import (
-    Found,
     _scanner_page,
     _str,
     _wants_json,
@@ -32,10 +31,10 @@ async def search(request: Request) -> Response:
     query = " ".join(request.query_params.get("q", "")[:door_lookup.MAX_QUERY_CHARS].split())
     query = checkin.clean(query)
     if len(query) < door_lookup.MIN_NAME_CHARS:
-        found, status = Found("Find by name", f"Type at least {door_lookup.MIN_NAME_CHARS} letters of the name.",
+        found, status = door_lookup.Found("Find by name", f"Type at least {door_lookup.MIN_NAME_CHARS} letters of the name.",
                               [], query), 400
     elif not await lookups_allowed(request):
-        found, status = Found("Find by name", "Too many look-ups from this phone: wait a few minutes.", [],
+        found, status = door_lookup.Found("Find by name", "Too many look-ups from this phone: wait a few minutes.", [],
                               query), 429
     else:
         async with request.app.state.db.read() as session:
@@ -43,7 +42,7 @@ async def search(request: Request) -> Response:
         detail = (f"The first {len(matches)} names with “{query}”: type more of the name to narrow it down."
                   if more else f"{len(matches) or 'No'} ticket{'s' if len(matches) != 1 else ''} "
                                f"with “{query}” in the name.")
-        found, status = Found("Find by name", detail, matches, query), 200
+        found, status = door_lookup.Found("Find by name", detail, matches, query), 200
     if _wants_json(request):
         return JSONResponse({**found.as_json(), "query": query}, status_code=status,
                             headers={"Cache-Control": "no-store"})

@@ -60,6 +60,20 @@ class DoorMatch:
                 "inside": self.inside, "unpaid": self.unpaid}
 
 
+@dataclass(frozen=True)
+class Found:
+    """Tickets found without a code (a booking reference, a name search), each to admit by its id."""
+
+    headline: str
+    detail: str
+    matches: list[DoorMatch]
+    query: str = ""
+
+    def as_json(self) -> dict:
+        return {"verdict": "found", "ok": False, "headline": self.headline, "detail": self.detail,
+                "matches": [m.as_json() for m in self.matches]}
+
+
 _MATCH = (
     select(Ticket.id, Ticket.attendee_name, TicketType.name, TicketType.tier, Ticket.status, Ticket.checked_in_at,
            Ticket.inside, Order.status, Ticket.price_pence)
