@@ -17,6 +17,13 @@ const SCAN_TIMEOUT_MS = 3500;  // a dropping signal must not keep a queue waitin
 
 let chain = Promise.resolve();
 
+// The server's verdict on a ticket: on the kept list, on screen, and heard.
+function showAnswer(result) {
+  applyServer(result);
+  show(result);
+  feedback(result);
+}
+
 export function submitScan(text, direction) {
   chain = chain.then(function () { return judge(text, direction); });
   return chain;
@@ -37,9 +44,7 @@ function judge(text, direction) {
   return viaServer.then(function (result) {
     if (result === "lost") { handleLostAccess(); return; }
     if (result) {
-      applyServer(result);
-      show(result);
-      feedback(result);
+      showAnswer(result);
       if (queue.length) syncSoon();
       countsSoon();
       return;
@@ -77,9 +82,7 @@ export function admitTicket(ticketId, button) {
     if (!response.ok || !isJSON(response)) throw new Error("The check-in was not recorded (error " + response.status + ").");
     return response.json().then(function (result) {
       markUp();
-      applyServer(result);
-      show(result);
-      feedback(result);
+      showAnswer(result);
       countsSoon();
     });
   }).catch(function (error) {
@@ -119,9 +122,7 @@ export function payAndAdmit(ticketId, amountPence, button) {
       // Refused with a verdict (a free ticket: nothing to pay; a cancelled ticket; the order now owes another
       // amount, shown with its own button): shown as such.
       return response.json().then(function (result) {
-        applyServer(result);
-        show(result);
-        feedback(result);
+        showAnswer(result);
       });
     }
     if (!response.ok || !isJSON(response)) {
@@ -130,9 +131,7 @@ export function payAndAdmit(ticketId, amountPence, button) {
       throw refused;
     }
     return response.json().then(function (result) {
-      applyServer(result);
-      show(result);
-      feedback(result);
+      showAnswer(result);
       pollCounts();
     });
   }).catch(function (error) {
