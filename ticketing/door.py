@@ -129,7 +129,9 @@ async def _scanner_page(request: Request, event: Event, result: checkin.ScanResu
     }, headers={"Cache-Control": "no-store"}, status_code=status_code)
 
 
-SEARCH_LIMIT, SEARCH_WINDOW = 60, 300  # name searches and booking references per door device, in seconds
+# Name searches, booking references and tickets chosen by number, per door device: one every 10 s on average
+# is plenty at a door (most people show a code), and far too few to walk the attendee list.
+SEARCH_LIMIT, SEARCH_WINDOW = 30, 300
 
 
 async def lookups_allowed(request: Request) -> bool:
@@ -141,6 +143,14 @@ async def lookups_allowed(request: Request) -> bool:
         return await ratelimit.record_under_limit(session=session, bucket="door-search",
                                                   key=f"{who}:{client_address(request)}",
                                                   window_seconds=SEARCH_WINDOW, limit=SEARCH_LIMIT)
+
+
+async def too_many_lookups(request: Request, event: Event) -> Response:
+    found = door_lookup.Found("Too many look-ups", "Too many look-ups from this phone: wait a few minutes, "
+                              "or scan the ticket's code.", [])
+    if _wants_json(request):
+        return JSONResponse({**found.as_json(), "verdict": "rejected"}, status_code=429)
+    return await _scanner_page(request, event, None, found=found, status_code=429)
 
 
 async def _by_reference(request: Request, event: Event, reference: str) -> door_lookup.Found | None:
@@ -243,10 +253,13 @@ async def scan(request: Request) -> Response:
     text = _str(data, "text", checkin.MAX_SCAN_CHARS + 1)
     # A booking reference read out at the door: the booking's tickets, each to admit (nothing recorded yet).
     reference = door_lookup.as_reference(text) if ticket_id is None else None
-    if reference is not None:
+    if ticket_id is not None or reference is not None:
+        # Both name people without their ticket's code: counted with the name searches, so that nobody walks
+        # the attendee list by reference or by ticket number.
         event = event or await door_event(request)
         if not await lookups_allowed(request):
-            raise HTTPException(429, "Too many look-ups from this phone: wait a few minutes.")
+            return await too_many_lookups(request, event)
+    if reference is not None:
         found = await _by_reference(request, event, reference)
         if found is not None:
             if _wants_json(request):

@@ -20,6 +20,7 @@ from ticketing.door import (
     door_event,
     lookups_allowed,
     ticket_id_of,
+    too_many_lookups,
 )
 from ticketing.models import Order, OrderStatus, Ticket, TicketStatus
 
@@ -34,8 +35,7 @@ async def search(request: Request) -> Response:
         found, status = door_lookup.Found("Find by name", f"Type at least {door_lookup.MIN_NAME_CHARS} letters of the name.",
                               [], query), 400
     elif not await lookups_allowed(request):
-        found, status = door_lookup.Found("Find by name", "Too many look-ups from this phone: wait a few minutes.", [],
-                              query), 429
+        return await too_many_lookups(request, event)
     else:
         async with request.app.state.db.read() as session:
             matches, more = await door_lookup.by_name(session=session, event_id=event.id, query=query)
@@ -65,6 +65,8 @@ async def pay_and_admit(request: Request) -> Response:
     event = await door_event(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     ticket_id, amount = ticket_id_of(form), _int(form.get("amount_pence"))
+    if not await lookups_allowed(request):  # it names the ticket's holder: counted as a look-up
+        return await too_many_lookups(request, event)
     async with request.app.state.db.write() as session:
         ticket = await session.get(Ticket, ticket_id) if ticket_id is not None else None
         if ticket is None or ticket.event_id != event.id:

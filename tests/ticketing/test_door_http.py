@@ -974,3 +974,29 @@ async def test_scanner_page_has_its_own_layout_without_sign_in(app, client, db):
     assert "Sign in" not in page.text and 'href="/login"' not in page.text
     assert "site-header" not in page.text and "What’s on" not in page.text
     assert '<meta name="robots" content="noindex">' in page.text
+
+
+async def test_references_and_ticket_numbers_count_as_look_ups(client, db):
+    from ticketing import door
+
+    event, free, _ = await _event_with_types(db)
+    [(amina, _)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    for _ in range(door.SEARCH_LIMIT):
+        assert (await _scan_json(client, event, csrf, "", ticket_id=amina.id, direction="out")).status_code == 200
+    # Walking the list by ticket number, a booking reference, a name or a payment: refused, nobody named.
+    for response in (await _scan_json(client, event, csrf, "", ticket_id=amina.id),
+                     await _scan_json(client, event, csrf, "ABCDEF"),
+                     await client.get(f"/door/events/{event.id}/search", params={"q": "amina"},
+                                      headers={"Accept": "application/json"}),
+                     await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": amina.id},
+                                       headers={"X-CSRF-Token": csrf, "Accept": "application/json"})):
+        assert response.status_code == 429 and "Amina" not in response.text
+        assert response.json()["headline"] == "Too many look-ups"
+    page = await client.post(f"/door/events/{event.id}/scan", data={"ticket_id": str(amina.id), "csrf_token": csrf})
+    assert page.status_code == 429 and "Too many look-ups" in page.text
+    # Scanning codes is never limited.
+    assert (await _scan_json(client, event, csrf, amina.code)).json()["verdict"] == "admitted"
+    async with db.read() as session:
+        assert (await session.get(Ticket, amina.id)).inside is True

@@ -36,7 +36,8 @@ function judge(text, direction) {
   const viaServer = !online() ? Promise.resolve(null) :
     postJSON(BASE + "/scan", scan, SCAN_TIMEOUT_MS).then(function (response) {
       if (lostAccess(response)) return "lost";
-      if (response.ok && isJSON(response)) {
+      // 429: too many look-ups by reference (or ticket number) from this phone, said as a verdict.
+      if ((response.ok || response.status === 429) && isJSON(response)) {
         return response.json().then(function (result) { markUp(); return result; });
       }
       return null;  // a server error: decide here and let the queue retry
@@ -79,7 +80,9 @@ export function admitTicket(ticketId, button) {
                  gate: "", scanned_at: new Date().toISOString() };
   return postJSON(BASE + "/scan", scan, 10000).then(function (response) {
     if (lostAccess(response)) { handleLostAccess(); return; }
-    if (!response.ok || !isJSON(response)) throw new Error("The check-in was not recorded (error " + response.status + ").");
+    if (!(response.ok || response.status === 429) || !isJSON(response)) {
+      throw new Error("The check-in was not recorded (error " + response.status + ").");
+    }
     return response.json().then(function (result) {
       markUp();
       showAnswer(result);
@@ -118,7 +121,7 @@ export function payAndAdmit(ticketId, amountPence, button) {
     headers: { "Accept": "application/json", "X-CSRF-Token": CSRF }
   }, 10000).then(function (response) {
     if (lostAccess(response)) { handleLostAccess(); return; }
-    if (response.status === 409 && isJSON(response)) {
+    if ((response.status === 409 || response.status === 429) && isJSON(response)) {
       // Refused with a verdict (a free ticket: nothing to pay; a cancelled ticket; the order now owes another
       // amount, shown with its own button): shown as such.
       return response.json().then(function (result) {
