@@ -560,6 +560,8 @@ async def _door_link_volunteer(server, demo_login, organiser_context, volunteer_
     await page.get_by_role("button", name="Find", exact=True).click()
     await expect(verdict(page).locator(".door-match")).to_have_count(1)
     await expect(verdict(page).locator(".door-match-name")).to_have_text("Mariam Haddad")
+    await assert_fits_width(page)
+    await screenshot(page, "door-found-by-name", "phone")
     await verdict(page).get_by_role("button", name="Check in Mariam Haddad").click()
     await expect_verdict(page, "Admitted", css="admitted")
     assert _checked_in_codes(server, event_id) >= {typed.code, searched.code, by_reference.code}
