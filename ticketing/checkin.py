@@ -4,32 +4,41 @@ Verdicts: admitted, readmitted (after a check-out), already_checked_in, cancelle
 unknown (not a ticket of ours), forged (bad signature), checked_out, not_inside,
 late (an offline scan synced after later movements of the ticket); rejected (not judged).
 
-Who may scan is ticketing/door_access.py's rule; counts, duplicates and the offline ticket list are in
+What a scan answers (Verdict, ScanResult) is in ticketing/scan_results.py. Who may scan is
+ticketing/door_access.py's rule; counts, duplicates and the offline ticket list are in
 ticketing/door_reports.py; the tables (CheckIn, DoorAssignment, DoorLink) in ticketing/models.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import re
-from dataclasses import dataclass
 
-from sqlalchemy import Connection, Integer, String, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Integer, String, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kernel.db import UTCDateTime, utcnow
 from kernel.sqlite_direct import DirectSQLite, direct
+from kernel.web import pence
 from ticketing.keys import private_key
-from ticketing.models import CheckIn, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType, Tier
+from ticketing.models import CheckIn, EventKey, Order, OrderStatus, Ticket, TicketStatus, TicketType
+from ticketing.scan_results import DoorTicket, ScanResult, Verdict
 from ticketing.signing import ForgedTicket, InvalidTicket, parse_unverified
 from ticketing.signing import verify_ticket_remembered as verify_ticket
 
 PLAIN_CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,40}")
 MAX_SCAN_CHARS = 512
+_WHITESPACE_RE = re.compile(r"\s+")
+
+
+def normalise_code(text: str) -> str:
+    """A typed ticket code as it is compared: no spaces anywhere (people type codes in groups, a wedge
+    scanner adds a newline) and lower case (a code read out or typed on a phone loses its case). The offline
+    manifest's keyed hashes are of this form too (door_reports.manifest, static/js/door/decide.js)."""
+    return _WHITESPACE_RE.sub("", text).lower()
 
 
 def clean(value: str) -> str:
@@ -44,88 +53,6 @@ def clean(value: str) -> str:
 
 def is_clean(value: str) -> bool:
     return "\x00" not in value and (value.isascii() or clean(value) == value)
-
-
-class Verdict(enum.StrEnum):
-    ADMITTED = "admitted"
-    READMITTED = "readmitted"
-    ALREADY_CHECKED_IN = "already_checked_in"
-    CANCELLED = "cancelled"
-    UNPAID = "unpaid"
-    WRONG_EVENT = "wrong_event"
-    UNKNOWN = "unknown"
-    FORGED = "forged"
-    CHECKED_OUT = "checked_out"
-    NOT_INSIDE = "not_inside"
-    LATE = "late"  # an offline scan older than the ticket's last recorded entry or exit: changes nothing
-    REJECTED = "rejected"  # not judged: nothing about the ticket changed (a refused payment, a reused scan id)
-
-    @property
-    def ok(self) -> bool:
-        return self in (Verdict.ADMITTED, Verdict.READMITTED, Verdict.CHECKED_OUT)
-
-
-HEADLINES = {
-    Verdict.ADMITTED: "Admitted",
-    Verdict.READMITTED: "Re-entry: admitted",
-    Verdict.ALREADY_CHECKED_IN: "Already checked in",
-    Verdict.CANCELLED: "Cancelled ticket",
-    Verdict.UNPAID: "Not paid yet",
-    Verdict.WRONG_EVENT: "Wrong event",
-    Verdict.UNKNOWN: "Not a valid ticket",
-    Verdict.FORGED: "Forged ticket",
-    Verdict.CHECKED_OUT: "Checked out",
-    Verdict.NOT_INSIDE: "Not checked in",
-    Verdict.LATE: "Late sync: not counted",
-    Verdict.REJECTED: "Refused",
-}
-
-
-@dataclass(frozen=True)
-class DoorTicket:
-    """What the door is told about a ticket (read with its type and order in one query)."""
-
-    id: int
-    code: str
-    attendee_name: str
-    event_id: int
-    ticket_type_id: int
-    order_id: int
-    price_pence: int
-    type_name: str
-    tier: str
-    unpaid: bool
-
-    @property
-    def tier_label(self) -> str:
-        return Tier(self.tier).label
-
-
-@dataclass
-class ScanResult:
-    verdict: Verdict
-    ticket: DoorTicket | None = None
-    first_checked_in_at: dt.datetime | None = None
-    first_device: str = ""
-    first_gate: str = ""
-    detail: str = ""
-    inside: bool | None = None  # the ticket's state once this scan was judged (None: no ticket, or not known)
-
-    @property
-    def headline(self) -> str:
-        return HEADLINES[self.verdict]
-
-    def as_json(self) -> dict:
-        t = self.ticket
-        return {
-            "verdict": self.verdict.value, "ok": self.verdict.ok, "headline": self.headline, "detail": self.detail,
-            "ticket": None if t is None else {
-                "id": t.id, "code": t.code, "name": t.attendee_name, "type": t.type_name, "tier": t.tier_label,
-                "order_id": t.order_id, "unpaid": t.unpaid, "price_pence": t.price_pence,
-            },
-            "first_checked_in_at": self.first_checked_in_at.isoformat() if self.first_checked_in_at else None,
-            "first_device": self.first_device, "first_gate": self.first_gate, "inside": self.inside,
-        }
 
 
 # --- judging a scan ----------------------------------------------------------------------------------
@@ -147,8 +74,19 @@ _TICKET = (
 # run one at a time): the state read with it is the truth for the one UPDATE that follows.
 _TICKET_BY_CODE = _TICKET.where(_tickets.c.code == bindparam("code")).with_for_update(of=_tickets)
 _TICKET_BY_ID = _TICKET.where(_tickets.c.id == bindparam("id"))
+_TICKET_BY_ID_LOCKED = _TICKET_BY_ID.with_for_update(of=_tickets)
+# A typed code that matched no code exactly: the event's tickets, case and spaces ignored (two at most, to
+# tell a unique match from an ambiguous one). Reads the event's tickets; only typed codes come here.
+_TICKET_BY_TYPED_CODE = (_TICKET.where(_tickets.c.event_id == bindparam("event_id"),
+                                       func.lower(_tickets.c.code) == bindparam("code"))
+                         .limit(2).with_for_update(of=_tickets))
+# What an unpaid order still owes: its valid tickets that have a price.
+_ORDER_DUE = select(func.coalesce(func.sum(_tickets.c.price_pence), 0), func.count(_tickets.c.id)).where(
+    _tickets.c.order_id == bindparam("order_id"), _tickets.c.status == TicketStatus.VALID.value,
+    _tickets.c.price_pence > 0)
 _EVENT_KEY = select(_keys.c.public_key, _keys.c.private_key).where(_keys.c.event_id == bindparam("event_id"))
-_PREVIOUS = select(_check_ins.c.verdict, _check_ins.c.ticket_id, _check_ins.c.event_id).where(
+_PREVIOUS = select(_check_ins.c.verdict, _check_ins.c.ticket_id, _check_ins.c.event_id, _check_ins.c.scanned_text,
+                   _check_ins.c.direction).where(
     _check_ins.c.client_scan_id == bindparam("client_scan_id"))
 _STATE = select(_tickets.c.checked_in_at, _tickets.c.checked_in_device, _tickets.c.checked_in_gate,
                 _tickets.c.inside).where(_tickets.c.id == bindparam("ticket_id"))
@@ -197,11 +135,25 @@ def _event_key(conn: Connection, event_id: int, *, fresh: bool = False) -> tuple
 def _door_ticket(row) -> DoorTicket:
     return DoorTicket(id=row.id, code=row.code, attendee_name=row.attendee_name, event_id=row.event_id,
                       ticket_type_id=row.ticket_type_id, order_id=row.order_id, price_pence=row.price_pence,
-                      type_name=row.type_name, tier=row.tier, unpaid=row.order_status == OrderStatus.AWAITING_PAYMENT)
+                      type_name=row.type_name, tier=row.tier,
+                      unpaid=row.order_status == OrderStatus.AWAITING_PAYMENT and row.price_pence > 0)
 
 
-def _resolve(conn: Connection, text: str) -> tuple[Verdict | None, object | None, str]:
-    """The ticket row a scan names, or the verdict that says why not."""
+def order_due(conn: Connection, order_id: int) -> tuple[int, int]:
+    """(pence, tickets) an unpaid order still owes: its valid tickets that have a price."""
+    due = conn.execute(_ORDER_DUE, {"order_id": order_id}).one()
+    return int(due[0]), int(due[1])
+
+
+def _resolve(conn: Connection, text: str, event_id: int, ticket_id: int | None = None
+             ) -> tuple[Verdict | None, object | None, str]:
+    """The ticket row a scan names (or `ticket_id`, chosen at the door from a search), or the verdict that
+    says why not."""
+    if ticket_id is not None:
+        row = conn.execute(_TICKET_BY_ID_LOCKED, {"id": ticket_id}).first()
+        if row is None or row.event_id != event_id:  # nothing said about other events' tickets
+            return Verdict.UNKNOWN, None, "No ticket with that number for this event."
+        return None, row, ""
     text = (text or "").strip()
     if not text or len(text) > MAX_SCAN_CHARS:
         return Verdict.UNKNOWN, None, "Nothing readable was scanned." if not text else "The code is too long."
@@ -231,9 +183,15 @@ def _resolve(conn: Connection, text: str) -> tuple[Verdict | None, object | None
         if row is None or row.ticket_type_id != claims.ticket_type_id or row.event_id != claims.event_id:
             return Verdict.FORGED, None, "The signed details do not match any ticket."
         return None, row, ""
+    text = _WHITESPACE_RE.sub("", text)
     if not PLAIN_CODE_RE.fullmatch(text):
         return Verdict.UNKNOWN, None, "That is not a ticket code."
     row = conn.execute(_TICKET_BY_CODE, {"code": text}).first()
+    if row is None:  # typed: in another case, or with spaces (gone above)
+        rows = conn.execute(_TICKET_BY_TYPED_CODE, {"event_id": event_id, "code": text.lower()}).all()
+        if len(rows) > 1:
+            return Verdict.UNKNOWN, None, "More than one ticket has that code in another case: type it exactly."
+        row = rows[0] if rows else None
     if row is None:
         return Verdict.UNKNOWN, None, "No ticket has that code."
     return None, row, ""
@@ -241,20 +199,21 @@ def _resolve(conn: Connection, text: str) -> tuple[Verdict | None, object | None
 
 async def scan(*, session: AsyncSession, event_id: int, text: str, direction: str = "in", device: str = "",
                gate: str = "", scanned_at: dt.datetime | None = None, client_scan_id: str | None = None,
-               offline: bool = False, now: dt.datetime | None = None, check_replay: bool = True) -> ScanResult:
+               offline: bool = False, now: dt.datetime | None = None, check_replay: bool = True,
+               ticket_id: int | None = None) -> ScanResult:
     """Judge one scan at the door of `event_id` and record it, in the caller's transaction.
 
     With check_replay=False a repeated client_scan_id is not looked for first: the check-in row's unique
     constraint then raises IntegrityError, and the caller retries with the check (checkin_writer does)."""
     return await session.run_sync(
         judge, event_id=event_id, text=text, direction=direction, device=device, gate=gate, scanned_at=scanned_at,
-        client_scan_id=client_scan_id, offline=offline, now=now, check_replay=check_replay)
+        client_scan_id=client_scan_id, offline=offline, now=now, check_replay=check_replay, ticket_id=ticket_id)
 
 
 def judge(session: Session, *, event_id: int, text: str, direction: str = "in", device: str = "", gate: str = "",
           scanned_at: dt.datetime | None = None, client_scan_id: str | None = None, offline: bool = False,
           now: dt.datetime | None = None, check_replay: bool = True, records: list[dict] | None = None,
-          recorded: dict | None = None) -> ScanResult:
+          recorded: dict | None = None, ticket_id: int | None = None) -> ScanResult:
     """`scan` on a synchronous session (the rules themselves).
 
     With `records`, the scan's check-in row is appended there for the caller to insert (with the rest of a
@@ -269,8 +228,8 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
         previous = (recorded.get(client_scan_id) if recorded is not None
                     else conn.execute(_PREVIOUS, {"client_scan_id": client_scan_id}).first())
         if previous is not None:  # a replayed offline batch: same answer, nothing counted twice
-            return _replay(conn, previous, event_id)
-    verdict, row, detail = _resolve(conn, text)
+            return _replay(conn, previous, event_id, _scanned_text(text, ticket_id), direction)
+    verdict, row, detail = _resolve(conn, text, event_id, ticket_id)
     result = ScanResult(Verdict.UNKNOWN, ticket=_door_ticket(row) if row is not None else None)
     duplicate = False
     if verdict is None and row.event_id != event_id:
@@ -285,8 +244,14 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
             if offline and records:  # an offline scan reads the ticket's recorded movements: write them first
                 insert_records(session, records)
             verdict, duplicate = _check_out(conn, row.id, state, scanned_at, offline=offline)
-        elif row.order_status == OrderStatus.AWAITING_PAYMENT:
-            verdict, detail = Verdict.UNPAID, "Take payment, mark it paid, then admit."
+        elif row.order_status == OrderStatus.AWAITING_PAYMENT and row.price_pence > 0:
+            # A free ticket in the same order is admitted as free (the branch below): only a ticket with a
+            # price waits for the money, and the amount asked is what the order still owes.
+            verdict = Verdict.UNPAID
+            result.amount_due_pence, result.due_tickets = order_due(conn, row.order_id)
+            detail = (f"Take {pence(result.amount_due_pence)} for this order"
+                      f"{f' ({result.due_tickets} tickets)' if result.due_tickets > 1 else ''}, "
+                      "then mark it paid and admit.")
         else:
             if offline and records:
                 insert_records(session, records)
@@ -298,7 +263,8 @@ def judge(session: Session, *, event_id: int, text: str, direction: str = "in", 
         result.inside = bool(state["inside"])
     result.verdict, result.detail = verdict, detail
     (records.append if records is not None else lambda row: conn.execute(_RECORD, row))({
-        "event_id": event_id, "ticket_id": row.id if row is not None else None, "scanned_text": clean((text or "")[:80]),
+        "event_id": event_id, "ticket_id": row.id if row is not None else None,
+        "scanned_text": _scanned_text(text, ticket_id),
         "verdict": verdict.value, "direction": "out" if direction == "out" else "in", "device": device, "gate": gate,
         "scanned_at": scanned_at, "recorded_at": now, "client_scan_id": client_scan_id, "offline": offline,
         "duplicate": duplicate,
@@ -313,9 +279,10 @@ async def door_ticket(session: AsyncSession, ticket_id: int) -> DoorTicket:
 
 # SQLite only (ticketing/checkin_writer.py's groups): the recorded scans among a list of scan ids, in one query.
 _RECORDED_AMONG = text(
-    "SELECT client_scan_id, verdict, ticket_id, event_id FROM check_in "
+    "SELECT client_scan_id, verdict, ticket_id, event_id, scanned_text, direction FROM check_in "
     "WHERE client_scan_id IN (SELECT value FROM json_each(:scan_ids))"
-).columns(client_scan_id=String, verdict=String, ticket_id=Integer, event_id=Integer)
+).columns(client_scan_id=String, verdict=String, ticket_id=Integer, event_id=Integer, scanned_text=String,
+          direction=String)
 
 
 def recorded_scans(session: Session, scan_ids: list[str]) -> dict | None:
@@ -388,10 +355,22 @@ def _moved_since(conn: Connection, ticket_id: int, at: dt.datetime) -> bool:
     return conn.execute(_MOVED_SINCE, {"ticket_id": ticket_id, "at": at}).first() is not None
 
 
-def _replay(conn: Connection, previous, event_id: int) -> ScanResult:
+def _scanned_text(text: str, ticket_id: int | None) -> str:
+    """What the check-in row keeps of the scan (and what a resent scan id is compared with)."""
+    return f"#ticket {ticket_id}" if ticket_id is not None else clean((text or "")[:80])
+
+
+def _replay(conn: Connection, previous, event_id: int, scanned_text: str, direction: str) -> ScanResult:
     if previous.event_id != event_id:  # nothing of the other event's scan is told; nothing is recorded
         return ScanResult(Verdict.REJECTED, detail="This scan id was already used at another event's door. "
                                                    "Scan the ticket again.")
+    if previous.scanned_text != scanned_text or previous.direction != ("out" if direction == "out" else "in"):
+        # The same id with another code is another scan, not a resend: answering with the recorded scan would
+        # show another person's name and admit nobody. Refused, nothing recorded; the phone sends it again
+        # under a new id (static/js/door/sync.js).
+        return ScanResult(Verdict.REJECTED, conflict=True,
+                          detail="This scan id was already used for a different scan: not recorded. "
+                                 "Scan the ticket again.")
     result = ScanResult(Verdict(previous.verdict), detail="Already synced.")
     if previous.ticket_id:
         row = conn.execute(_TICKET_BY_ID, {"id": previous.ticket_id}).one()

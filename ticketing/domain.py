@@ -12,6 +12,7 @@ from ticketing import (
     commands,
     demo,
     door,
+    door_desk,
     door_manage,
     emails,
     manage,
@@ -27,7 +28,7 @@ DOMAIN = Domain(
     models=(models,),
     first_routes=(routes.booking_route,),  # a booking rush's POSTs
     routes=(
-        Mount("/door", routes=door.routes),
+        Mount("/door", routes=[*door.routes, *door_desk.routes]),
         Mount("/events", routes=[*routes.event_routes, *tickets.event_routes]),
         *tickets.routes,
     ),

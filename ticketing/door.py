@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import secrets
 
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
@@ -18,9 +20,9 @@ from kernel.auth import DOOR_OR_LINK, PUBLIC, csrf_token, guard, state_of
 from kernel.db import utcnow
 from kernel.tokens import hash_token
 from kernel.web import render
-from ticketing import checkin, checkin_writer, door_reports, services
+from ticketing import checkin, checkin_writer, door_lookup, door_reports, services
 from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access
-from ticketing.models import DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket, TicketStatus
+from ticketing.models import DoorAssignment, DoorLink, EventKey
 from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
@@ -124,11 +126,44 @@ async def _counts(request: Request, event_id: int):
 
 
 async def _scanner_page(request: Request, event: Event, result: checkin.ScanResult | None, *,
-                        status_code: int = 200) -> Response:
+                        status_code: int = 200, found: door_lookup.Found | None = None) -> Response:
     return render(request, "door/scanner.html", {
-        "event": event, "counts": await _counts(request, event.id), "result": result,
+        "event": event, "counts": await _counts(request, event.id), "result": result, "found": found,
         "device": device_label(request), "csrf": csrf_token(request),
     }, headers={"Cache-Control": "no-store"}, status_code=status_code)
+
+
+# Name searches, booking references and tickets chosen by number, per door device: one every 10 s on average
+# is plenty at a door (most people show a code), and far too few to walk the attendee list.
+SEARCH_LIMIT, SEARCH_WINDOW = 30, 300
+
+
+async def lookups_allowed(request: Request) -> bool:
+    """Whether this requester may look up one more booking reference or name (counted per device: the door
+    link or account, and the address): enough for a busy door, too few to walk the attendee list."""
+    user, link = state_of(request, "user"), state_of(request, "door_link")
+    who = f"user {user.id}" if user is not None else f"link {link.id if link else request.session.get('door_link')}"
+    async with request.app.state.db.write() as session:
+        return await ratelimit.record_under_limit(session=session, bucket="door-search",
+                                                  key=f"{who}:{client_address(request)}",
+                                                  window_seconds=SEARCH_WINDOW, limit=SEARCH_LIMIT)
+
+
+async def too_many_lookups(request: Request, event: Event) -> Response:
+    found = door_lookup.Found("Too many look-ups", "Too many look-ups from this phone: wait a few minutes, "
+                              "or scan the ticket's code.", [])
+    if _wants_json(request):
+        return JSONResponse({**found.as_json(), "verdict": "rejected"}, status_code=429)
+    return await _scanner_page(request, event, None, found=found, status_code=429)
+
+
+async def _by_reference(request: Request, event: Event, reference: str) -> door_lookup.Found | None:
+    async with request.app.state.db.read() as session:
+        matches = await door_lookup.by_reference(session=session, event_id=event.id, reference=reference)
+    if not matches:
+        return None
+    return door_lookup.Found(f"Booking {reference}", f"{len(matches)} ticket{'s' if len(matches) != 1 else ''} in this "
+                 "booking: admit each person who is here.", matches)
 
 
 @guard(DOOR_OR_LINK)
@@ -187,6 +222,14 @@ def _scan_time(value, *, earliest: dt.datetime, latest: dt.datetime) -> tuple[dt
     return at, ""
 
 
+def ticket_id_of(data: dict) -> int | None:
+    """A ticket chosen at the door from a search (its id, as the scanner's JSON or the page's form sends it)."""
+    value = data.get("ticket_id")
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
+        value = int(value)
+    return value if type(value) is int and 0 < value < 2**53 else None
+
+
 def _str(data: dict, key: str, limit: int) -> str:
     """A string the client sent, without NUL and lone surrogates (checkin.clean); the scanned text keeps
     them, for checkin to call it garbled."""
@@ -210,10 +253,25 @@ async def scan(request: Request) -> Response:
         event = await door_event(request)
         event_id, access = event.id, None
         data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    ticket_id = ticket_id_of(data)
+    text = _str(data, "text", checkin.MAX_SCAN_CHARS + 1)
+    # A booking reference read out at the door: the booking's tickets, each to admit (nothing recorded yet).
+    reference = door_lookup.as_reference(text) if ticket_id is None else None
+    if ticket_id is not None or reference is not None:
+        # Both name people without their ticket's code: counted with the name searches, so that nobody walks
+        # the attendee list by reference or by ticket number.
+        event = event or await door_event(request)
+        if not await lookups_allowed(request):
+            return await too_many_lookups(request, event)
+    if reference is not None:
+        found = await _by_reference(request, event, reference)
+        if found is not None:
+            if _wants_json(request):
+                return JSONResponse(found.as_json())
+            return await _scanner_page(request, event, None, found=found)
     try:
         result = await checkin_writer.scan_idempotent(
-            request.app.state.db, access=access, event_id=event_id,
-            text=_str(data, "text", checkin.MAX_SCAN_CHARS + 1),
+            request.app.state.db, access=access, event_id=event_id, text=text, ticket_id=ticket_id,
             direction="out" if data.get("direction") == "out" else "in",
             device=_str(data, "device", 64) or device_label(request), gate=_str(data, "gate", 64),
             client_scan_id=_str(data, "client_scan_id", 64) or None,
@@ -293,54 +351,24 @@ async def counts(request: Request) -> Response:
 
 @guard(DOOR_OR_LINK)
 async def manifest(request: Request) -> Response:
-    """The public key and ticket list a scanner keeps to verify and admit while offline."""
+    """The public key and ticket list a scanner keeps to verify and admit while offline: keyed hashes of the
+    codes and initials, never the codes or names (door_reports.manifest says why)."""
     event = await door_event(request)
     db = request.app.state.db
+    code_key = secrets.token_bytes(32)  # a new one for each list: hashes of two lists cannot be matched up
     # Every open scanner asks again each minute: a read, and a write only for an event with no key yet.
     async with db.read() as session:
         key: EventKey | None = await session.get(EventKey, event.id)
-        tickets = await door_reports.manifest(session=session, event_id=event.id)
+        tickets = await door_reports.manifest(session=session, event_id=event.id, key=code_key)
     if key is None:
         async with db.write() as session:
             key = await services.ensure_event_key(session=session, event_id=event.id)
     return JSONResponse({
         "event_id": event.id, "title": event.title, "algorithm": "Ed25519",
-        "public_key": public_key_b64(key.public_key), "generated_at": utcnow().isoformat(), "tickets": tickets,
+        "public_key": public_key_b64(key.public_key), "generated_at": utcnow().isoformat(),
+        "code_hash": "HMAC-SHA256/16", "code_key": base64.urlsafe_b64encode(code_key).rstrip(b"=").decode("ascii"),
+        "tickets": tickets,
     }, headers={"Cache-Control": "no-store"})
-
-
-@guard(DOOR_OR_LINK)
-async def pay_and_admit(request: Request) -> Response:
-    """Door staff took the payment: mark the order paid and admit the ticket."""
-    event = await door_event(request)
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    code = form.get("code", "")[:64]
-    if not checkin.PLAIN_CODE_RE.fullmatch(code):  # a NUL or any other character no ticket code has
-        raise HTTPException(404, "No ticket with that code for this event.")
-    async with request.app.state.db.write() as session:
-        ticket = await session.scalar(select(Ticket).where(Ticket.code == code, Ticket.event_id == event.id))
-        if ticket is None:
-            raise HTTPException(404, "No ticket with that code for this event.")
-        order = await session.get(Order, ticket.order_id)
-        refusal = None
-        if ticket.status == TicketStatus.CANCELLED or order.status == OrderStatus.CANCELLED:
-            refusal = checkin.Verdict.CANCELLED, "This ticket was cancelled: take no payment."
-        elif order.paid_at is None:
-            try:
-                await services.mark_paid(session=session, order=order,
-                                         note=f"paid at the door ({device_label(request)})")
-            except services.TicketingError as exc:  # free (nothing to pay), or changed meanwhile
-                refusal = checkin.Verdict.REJECTED, str(exc)
-        if refusal is not None:  # nothing paid, nobody admitted, no scan recorded
-            result = checkin.ScanResult(refusal[0], ticket=await checkin.door_ticket(session, ticket.id),
-                                        detail=refusal[1])
-        else:
-            result = await checkin.scan(session=session, event_id=event.id, text=code,
-                                        device=device_label(request), gate=_str(form, "gate", 64))
-    status = 200 if refusal is None else 409
-    if _wants_json(request):
-        return JSONResponse(result.as_json(), status_code=status)
-    return await _scanner_page(request, event, result, status_code=status)
 
 
 # --- door links ------------------------------------------------------------------------------------
@@ -403,7 +431,6 @@ routes = [
     Route("/events/{event_id:int}/sync", sync, methods=["POST"], name="door_sync"),
     Route("/events/{event_id:int}/counts", counts, methods=["GET"], name="door_counts"),
     Route("/events/{event_id:int}/manifest", manifest, methods=["GET"], name="door_manifest"),
-    Route("/events/{event_id:int}/pay", pay_and_admit, methods=["POST"], name="door_pay"),
     Route("/link/{token}", door_link, methods=["GET", "POST"], name="door_link"),
     Route("/leave", leave, methods=["POST"], name="door_leave"),
 ]

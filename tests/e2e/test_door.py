@@ -125,6 +125,12 @@ def _checked_in(server: Server, event_id: int) -> int:
             Ticket.event_id == event_id, Ticket.checked_in_at.is_not(None)))
 
 
+def _checked_in_codes(server: Server, event_id: int) -> set[str]:
+    with _db(server) as session:
+        return set(session.scalars(select(Ticket.code).where(
+            Ticket.event_id == event_id, Ticket.checked_in_at.is_not(None))))
+
+
 def _scans_of(server: Server, code: str) -> int:
     with _db(server) as session:
         ticket_id = session.scalar(select(Ticket.id).where(Ticket.code == code))
@@ -284,13 +290,14 @@ async def test_camera_scan_then_offline_admissions_sync_by_themselves(browser, s
         # The signal drops. Two more people arrive: one QR payload read by a wedge scanner, one code typed.
         await door_context.set_offline(True)
         await expect(page.locator("#net-status")).to_contain_text("Offline")
+        # Offline, the phone's list has the initials the signed QR carries, not names (least privilege).
         await type_scan(page, second.payload)
         await expect_verdict(page, "Admitted", css="admitted")
-        await expect(verdict(page).locator(".verdict-name")).to_have_text(second.name)
+        await expect(verdict(page).locator(".verdict-name")).to_have_text("Initials: RU")
         await expect(verdict(page).locator(".verdict-note")).to_contain_text("Decided on this phone")
         await type_scan(page, third.code)
         await expect_verdict(page, "Admitted", css="admitted")
-        await expect(verdict(page).locator(".verdict-name")).to_have_text(third.name)
+        await expect(verdict(page).locator(".verdict-name")).to_have_text("Initials: GO")
         # The first ticket again, offline: the phone remembers it is already in.
         await type_scan(page, first.payload)
         await expect_verdict(page, "Already checked in", css="already_checked_in",
@@ -472,3 +479,92 @@ async def test_the_organisers_counts_follow_the_door_and_offline_verdicts_show_t
         for context in contexts:
             await context.close()
     assert not [p for p in problems.items if "ERR_INTERNET_DISCONNECTED" not in p], problems.items
+
+
+# --- issue 16: a volunteer with a door link (no account): least privilege, typed codes, references, names -------
+
+def _reference_of(server: Server, code: str) -> str:
+    with _db(server) as session:
+        return session.scalar(select(Order.reference).join(Ticket, Ticket.order_id == Order.id)
+                              .where(Ticket.code == code))
+
+
+async def create_door_link(page, event_id: int, pin: str) -> str:
+    """The organiser makes a door link on the event's door page; its URL is shown once."""
+    await page.goto(f"/organiser/events/{event_id}/door")
+    await page.get_by_label("Name", exact=True).fill("Side gate")
+    await page.get_by_label("PIN (4 to 8 digits)").fill(pin)
+    await page.get_by_role("button", name="Create door link").click()
+    url = await page.locator("code.break").inner_text()
+    assert "/door/link/" in url
+    return url.strip()
+
+
+async def test_door_link_admits_offline_from_hashes_and_finds_by_reference_and_name(browser, server, demo_login):
+    problems = PageProblems()
+    contexts = [await phone_context(browser, server.url, problems) for _ in range(2)]
+    try:
+        await _door_link_volunteer(server, demo_login, *contexts)
+    finally:
+        for context in contexts:
+            await context.close()
+    # Requests cut off by going offline are expected; nothing else is.
+    assert not [p for p in problems.items if "ERR_INTERNET_DISCONNECTED" not in p], problems.items
+
+
+async def _door_link_volunteer(server, demo_login, organiser_context, volunteer_context):
+    event_id, types = _event(server, CINEMA_SLUG)
+    typed, searched = _book(server, CINEMA_SLUG, types["Lawn seat"], ["Yusuf Haddad", "Mariam Haddad"])
+    [by_reference] = _book(server, CINEMA_SLUG, types["Lawn seat"], ["Kwame Mensah"])
+    organiser = await organiser_context.new_page()
+    await organiser_sign_in(organiser, demo_login)
+    link = await create_door_link(organiser, event_id, "7315")
+
+    page = await volunteer_context.new_page()
+    await page.goto(link)
+    await page.get_by_label("PIN from the organiser").fill("7315")
+    await page.get_by_role("button", name="Open the scanner").click()
+    await expect(page).to_have_url(re.compile(rf"/door/events/{event_id}$"))
+    # The scanner's own page: no public header, no "Sign in".
+    await expect(page.get_by_role("link", name="Sign in")).to_have_count(0)
+    await expect(page.locator("header.site-header")).to_have_count(0)
+    await expect(page.locator("#net-status")).to_contain_text("kept for offline use")
+
+    # What the phone keeps: no ticket codes, no names.
+    kept = await page.evaluate(f"localStorage.getItem('denhub.door.manifest.{event_id}')")
+    assert kept and '"code_key"' in kept
+    for secret in (typed.code, searched.code, by_reference.code, "Yusuf", "Mariam", "Haddad", "Kwame"):
+        assert secret not in kept, secret
+
+    # Offline: a code typed in lower case with spaces is checked against the kept hashes and admitted.
+    await volunteer_context.set_offline(True)
+    await expect(page.locator("#net-status")).to_contain_text("Offline")
+    spaced = " ".join(typed.code[i:i + 4] for i in range(0, len(typed.code), 4)).lower()
+    await type_scan(page, f" {spaced} ")
+    await expect_verdict(page, "Admitted", css="admitted")
+    await expect(verdict(page).locator(".verdict-name")).to_have_text("Initials: YH")
+    await expect(verdict(page).locator(".verdict-note")).to_contain_text("Decided on this phone")
+    await type_scan(page, typed.code.upper())
+    await expect_verdict(page, "Already checked in", css="already_checked_in")
+    await volunteer_context.set_offline(False)
+    await expect(page.locator("#queue-status")).to_contain_text("Synced 2 offline scans", timeout=20_000)
+    assert _scans_of(server, typed.code) == 2
+
+    # Online: the booking reference lists the booking's tickets, each with its own button.
+    reference = _reference_of(server, by_reference.code)
+    await type_scan(page, reference.lower())
+    await expect(verdict(page).locator(".verdict-headline")).to_have_text(f"Booking {reference}")
+    await verdict(page).get_by_role("button", name="Check in Kwame Mensah").click()
+    await expect_verdict(page, "Admitted", css="admitted")
+    await expect(verdict(page).locator(".verdict-name")).to_have_text("Kwame Mensah")
+
+    # No code at all: find by name, then check in.
+    await page.get_by_label("No code? Find by name").fill("mariam")
+    await page.get_by_role("button", name="Find", exact=True).click()
+    await expect(verdict(page).locator(".door-match")).to_have_count(1)
+    await expect(verdict(page).locator(".door-match-name")).to_have_text("Mariam Haddad")
+    await assert_fits_width(page)
+    await screenshot(page, "door-found-by-name", "phone")
+    await verdict(page).get_by_role("button", name="Check in Mariam Haddad").click()
+    await expect_verdict(page, "Admitted", css="admitted")
+    assert _checked_in_codes(server, event_id) >= {typed.code, searched.code, by_reference.code}

@@ -1,11 +1,12 @@
 // The door scanner's offline signature check (static/js/door/verify.js) on tickets the server's own code
 // signed. Run by tests/ticketing/test_scanner_js.py, which writes the cases (DENHUB_SCANNER_CASES names the
-// file): {event_id, public_key, cases: [{name, payload, expect, claims?, public_key?}]}.
+// file): {event_id, public_key, cases: [{name, payload, expect, claims?, public_key?}], code_key,
+// hash_cases: [{typed, hash}]} (a typed code and the keyed hash the server's manifest has for its ticket).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { checkPayload, importPublicKey } from "../../static/js/door/verify.js";
+import { checkPayload, codeHash, importCodeKey, importPublicKey } from "../../static/js/door/verify.js";
 
 const path = process.env.DENHUB_SCANNER_CASES;
 if (!path) throw new Error("DENHUB_SCANNER_CASES is not set: run tests/ticketing/test_scanner_js.py");
@@ -20,5 +21,11 @@ for (const c of data.cases) {
       const { code, eventId, typeId, initials } = checked.claims;
       assert.deepEqual({ code, eventId, typeId, initials }, c.claims);
     }
+  });
+}
+
+for (const c of data.hash_cases || []) {
+  test("typed code " + JSON.stringify(c.typed) + " hashes as the manifest's", async () => {
+    assert.equal(await codeHash(importCodeKey(data.code_key), c.typed), c.hash);
   });
 }

@@ -303,7 +303,8 @@ async def test_json_scan_needs_the_csrf_header(client, db):
     assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
     body = first.json()
     assert body["verdict"] == "admitted" and body["ok"] is True and body["headline"] == "Admitted"
-    assert body["ticket"]["code"] == ticket.code and body["ticket"]["name"] == "Amina Khatun"
+    assert body["ticket"]["id"] == ticket.id and body["ticket"]["name"] == "Amina Khatun"
+    assert "code" not in body["ticket"] and ticket.code not in first.text  # answered by id, never by code
     assert body["ticket"]["type"] == "Lawn seat" and body["ticket"]["unpaid"] is False
 
     second = (await _scan_json(client, event, csrf, payload, device="Phone B", client_scan_id="dev2-1")).json()
@@ -450,7 +451,8 @@ async def test_pay_and_admit_marks_the_order_paid_and_admits(client, db):
     page = await client.post(f"/door/events/{event.id}/scan", data={"text": payload, "csrf_token": csrf})
     assert "mark paid and admit" in page.text and "£5.00" in page.text
 
-    paid_now = await client.post(f"/door/events/{event.id}/pay", data={"code": ticket.code},
+    assert unpaid["amount_due_pence"] == 500 and unpaid["due_tickets"] == 1
+    paid_now = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": ticket.id, "amount_pence": 500},
                                  headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
     assert paid_now.status_code == 200
     assert paid_now.json()["verdict"] == "admitted"
@@ -464,13 +466,14 @@ async def test_pay_and_admit_marks_the_order_paid_and_admits(client, db):
     again = (await _scan_json(client, event, csrf, payload)).json()
     assert again["verdict"] == "already_checked_in"
     # Paying twice neither fails nor admits twice.
-    twice = await client.post(f"/door/events/{event.id}/pay", data={"code": ticket.code},
+    twice = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": ticket.id, "amount_pence": 500},
                               headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
     assert twice.json()["verdict"] == "already_checked_in"
-    missing = await client.post(f"/door/events/{event.id}/pay", data={"code": "NOSUCHCODE1"},
-                                headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
-    assert missing.status_code == 404
-    no_csrf = await client.post(f"/door/events/{event.id}/pay", data={"code": ticket.code})
+    for missing_id in ("999999", "x", ""):
+        missing = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": missing_id},
+                                    headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+        assert missing.status_code == 404
+    no_csrf = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": ticket.id, "amount_pence": 500})
     assert no_csrf.status_code == 403
 
 
@@ -502,7 +505,11 @@ async def test_counts_json(client, db):
     ]
 
 
-async def test_manifest_has_the_public_key_and_every_ticket(client, db):
+async def test_manifest_has_the_public_key_and_keyed_hashes_not_codes_or_names(client, db):
+    import base64
+
+    from ticketing.door_reports import code_hash
+
     event, free, paid = await _event_with_types(db)
     [(amina, amina_qr)] = await _book(db, event, free, ["Amina Khatun"])
     [(zara, _)] = await _book(db, event, paid, ["Zara Ahmed"])
@@ -515,19 +522,35 @@ async def test_manifest_has_the_public_key_and_every_ticket(client, db):
     data = response.json()
     async with db.read() as session:
         key = await session.get(EventKey, event.id)
+        orders = [await session.get(Order, t.order_id) for t in (amina, zara)]
     assert data["event_id"] == event.id and data["algorithm"] == "Ed25519"
     assert data["public_key"] == public_key_b64(key.public_key)
-    by_code = {t["code"]: t for t in data["tickets"]}
-    assert set(by_code) == {amina.code, zara.code}
-    assert by_code[amina.code]["checked_in_at"] is not None and by_code[amina.code]["inside"] is True
-    assert by_code[amina.code]["type_id"] == free.id and by_code[amina.code]["status"] == "valid"
-    assert by_code[amina.code]["tier_label"] == "Free" and by_code[zara.code]["tier_label"] == "Standard"
-    assert by_code[zara.code]["unpaid"] is True and by_code[zara.code]["checked_in_at"] is None
+    # Least privilege: no ticket code, no name beyond the initials the signed QR carries, no email, no
+    # booking reference or order code; each code only as a keyed hash under this list's own key.
+    for secret in (amina.code, zara.code, "Amina", "Khatun", "Zara", "Ahmed", "example.org",
+                   *(o.reference for o in orders), *(o.code for o in orders)):
+        assert secret not in response.text, secret
+    code_key = base64.urlsafe_b64decode(data["code_key"] + "=" * (-len(data["code_key"]) % 4))
+    assert data["code_hash"] == "HMAC-SHA256/16" and len(code_key) == 32
+    by_id = {t["id"]: t for t in data["tickets"]}
+    assert set(by_id) == {amina.id, zara.id}
+    assert by_id[amina.id]["h"] == code_hash(code_key, amina.code)
+    assert by_id[amina.id]["h"] == code_hash(code_key, f" {amina.code[:5].lower()} {amina.code[5:].upper()}\n")
+    assert by_id[amina.id]["initials"] == "AK" and by_id[zara.id]["initials"] == "ZA"
+    assert set(by_id[amina.id]) == {"id", "h", "initials", "type_id", "type", "tier", "tier_label", "status", "unpaid",
+                                    "price_pence", "checked_in_at", "inside", "checked_in_device", "checked_in_gate"}
+    assert by_id[amina.id]["checked_in_at"] is not None and by_id[amina.id]["inside"] is True
+    assert by_id[amina.id]["type_id"] == free.id and by_id[amina.id]["status"] == "valid"
+    assert by_id[amina.id]["tier_label"] == "Free" and by_id[zara.id]["tier_label"] == "Standard"
+    assert by_id[zara.id]["unpaid"] is True and by_id[zara.id]["checked_in_at"] is None
     # so a phone offline can say where and on which phone a ticket was first admitted
-    assert (by_code[amina.code]["checked_in_device"], by_code[amina.code]["checked_in_gate"]) == \
-        ("Phone A", "Garden gate")
-    assert (by_code[zara.code]["checked_in_device"], by_code[zara.code]["checked_in_gate"]) == ("", "")
+    assert (by_id[amina.id]["checked_in_device"], by_id[amina.id]["checked_in_gate"]) == ("Phone A", "Garden gate")
+    assert (by_id[zara.id]["checked_in_device"], by_id[zara.id]["checked_in_gate"]) == ("", "")
     assert "private" not in response.text
+    # Each list has its own key: two downloads' hashes cannot be matched up.
+    again = (await client.get(f"/door/events/{event.id}/manifest")).json()
+    assert again["code_key"] != data["code_key"]
+    assert {t["h"] for t in again["tickets"]}.isdisjoint({t["h"] for t in data["tickets"]})
 
 
 # --- hostile input: every scan gets a verdict --------------------------------------------------------------
@@ -588,7 +611,7 @@ async def test_nul_and_lone_surrogates_get_a_verdict_not_an_error(client, db):
         assert (await session.get(Ticket, rahim.id)).checked_in_at is not None
 
     # /pay: a code with a NUL is no ticket of ours.
-    pay = await client.post(f"/door/events/{event.id}/pay", content=b"code=ab%00cdefgh",
+    pay = await client.post(f"/door/events/{event.id}/pay", content=b"ticket_id=1%00",
                             headers={"X-CSRF-Token": csrf, "Accept": "application/json",
                                      "Content-Type": "application/x-www-form-urlencoded"})
     assert pay.status_code == 404
@@ -668,15 +691,16 @@ async def test_pay_and_admit_refuses_free_and_cancelled_orders_clearly(client, d
     csrf = await _scanner_csrf(client, event)
     json_headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
 
-    nothing = await client.post(f"/door/events/{event.id}/pay", data={"code": free_ticket.code}, headers=json_headers)
+    nothing = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": free_ticket.id}, headers=json_headers)
     assert nothing.status_code == 409
     body = nothing.json()
     assert body["verdict"] == "rejected" and body["ok"] is False and "free" in body["detail"]
     assert body["ticket"]["name"] == "Amina Khatun"
-    refused = await client.post(f"/door/events/{event.id}/pay", data={"code": cancelled.code}, headers=json_headers)
+    refused = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": cancelled.id, "amount_pence": 500},
+                                headers=json_headers)
     assert refused.status_code == 409
     assert refused.json()["verdict"] == "cancelled" and "cancelled" in refused.json()["detail"]
-    page = await client.post(f"/door/events/{event.id}/pay", data={"code": cancelled.code, "csrf_token": csrf})
+    page = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": cancelled.id, "csrf_token": csrf})
     assert page.status_code == 409 and "verdict-cancelled" in page.text
 
     async with db.read() as session:
@@ -767,3 +791,237 @@ async def test_manifest_of_an_event_with_no_key_yet_makes_one(client, db):
         key = await session.get(EventKey, event.id)
     assert key is not None and first["public_key"] == second["public_key"] == public_key_b64(key.public_key)
     assert first["tickets"] == []
+
+
+# --- issue 16: money at the door, typed codes, booking references, names, resent scan ids ----------------
+
+async def _mixed_order(db, event, free, paid) -> tuple[Ticket, Ticket]:
+    """One order: a free ticket and an unpaid £3 ticket."""
+    async with db.write() as session:
+        order = await make_order(session, event, [(free.id, "Amina Khatun"), (paid.id, "Rahim Uddin")],
+                                 email="amina@example.org")
+        tickets = list(await session.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id)))
+    assert [t.price_pence for t in tickets] == [0, 300] and order.status == OrderStatus.AWAITING_PAYMENT
+    return tickets[0], tickets[1]
+
+
+async def test_mixed_order_free_ticket_admitted_as_free_and_the_priced_one_only_once_paid(client, db):
+    async with db.write() as session:
+        event = await make_event(session)
+        free = await make_ticket_type(session, event, name="Lawn seat", tier="free", price_pence=0)
+        paid = await make_ticket_type(session, event, name="Chair", tier="standard", price_pence=300)
+    free_ticket, paid_ticket = await _mixed_order(db, event, free, paid)
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
+
+    # The free ticket: admitted as free, and the order is NOT marked paid.
+    admitted = (await _scan_json(client, event, csrf, free_ticket.code)).json()
+    assert admitted["verdict"] == "admitted" and admitted["ticket"]["unpaid"] is False
+    async with db.read() as session:
+        order = await session.get(Order, free_ticket.order_id)
+    assert order.paid_at is None and order.status == OrderStatus.AWAITING_PAYMENT
+
+    # The £3 ticket: asks for £3.00 (what the order still owes), admits nobody until paid.
+    unpaid = (await _scan_json(client, event, csrf, paid_ticket.code)).json()
+    assert unpaid["verdict"] == "unpaid" and unpaid["amount_due_pence"] == 300 and unpaid["due_tickets"] == 1
+    page = await client.post(f"/door/events/{event.id}/scan", data={"text": paid_ticket.code, "csrf_token": csrf})
+    assert "Paid £3.00: mark paid and admit" in page.text and "Paid £0.00" not in page.text
+    # A press with no amount, or the wrong one, takes nothing and admits nobody.
+    for amount in ({}, {"amount_pence": "0"}, {"amount_pence": "100"}):
+        refused = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": paid_ticket.id, **amount},
+                                    headers=headers)
+        assert refused.status_code == 409 and refused.json()["verdict"] == "unpaid"
+        assert refused.json()["amount_due_pence"] == 300 and "£3.00" in refused.json()["detail"]
+    async with db.read() as session:
+        assert (await session.get(Order, free_ticket.order_id)).paid_at is None
+        assert (await session.get(Ticket, paid_ticket.id)).checked_in_at is None
+    paid_now = await client.post(f"/door/events/{event.id}/pay",
+                                 data={"ticket_id": paid_ticket.id, "amount_pence": "300"}, headers=headers)
+    assert paid_now.status_code == 200 and paid_now.json()["verdict"] == "admitted"
+    async with db.read() as session:
+        order = await session.get(Order, free_ticket.order_id)
+        assert order.paid_at is not None and "£3.00 paid at the door" in order.paid_note
+        assert (await session.get(Ticket, paid_ticket.id)).checked_in_at is not None
+    # Pressing "paid" for the free ticket takes nothing.
+    free_pay = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": free_ticket.id}, headers=headers)
+    assert free_pay.status_code == 409 and "free" in free_pay.json()["detail"]
+
+
+async def test_pay_asks_for_the_whole_orders_outstanding_amount(client, db):
+    event, _, paid = await _event_with_types(db)  # £5 chairs
+    [(first, _), (second, _)] = await _book(db, event, paid, ["Amina Khatun", "Rahim Uddin"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    unpaid = (await _scan_json(client, event, csrf, first.code)).json()
+    assert (unpaid["amount_due_pence"], unpaid["due_tickets"]) == (1000, 2)
+    page = await client.post(f"/door/events/{event.id}/scan", data={"text": first.code, "csrf_token": csrf})
+    assert "Paid £10.00 for 2 tickets: mark paid and admit" in page.text
+    done = await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": first.id, "amount_pence": "1000",
+                                                                     "csrf_token": csrf})
+    assert done.status_code == 200 and "verdict-admitted" in done.text
+    # The money for both was taken: the second is admitted on its own scan.
+    assert (await _scan_json(client, event, csrf, second.code)).json()["verdict"] == "admitted"
+
+
+async def test_typed_code_with_spaces_and_lower_case_admits(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(ticket, _)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    typed = " " + " ".join(ticket.code[i:i + 4] for i in range(0, len(ticket.code), 4)).lower() + " \n"
+    assert typed.strip() != ticket.code
+    body = (await _scan_json(client, event, csrf, typed)).json()
+    assert body["verdict"] == "admitted" and body["ticket"]["id"] == ticket.id
+    form = await client.post(f"/door/events/{event.id}/scan", data={"text": ticket.code.upper(), "csrf_token": csrf})
+    assert "verdict-already_checked_in" in form.text
+    # Still nothing for a code that is no ticket's, in any case.
+    assert (await _scan_json(client, event, csrf, "nosuch code 12")).json()["verdict"] == "unknown"
+
+
+async def test_booking_reference_shows_the_orders_tickets_to_admit(client, db):
+    event, free, paid = await _event_with_types(db)
+    [(amina, _), (rahim, _)] = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin"])
+    await _book(db, event, paid, ["Zara Ahmed"])
+    async with db.read() as session:
+        order = await session.get(Order, amina.order_id)
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    typed = f" {order.reference[:3].lower()} {order.reference[3:].lower()}"
+    found = await _scan_json(client, event, csrf, typed)
+    assert found.status_code == 200
+    body = found.json()
+    assert body["verdict"] == "found" and body["headline"] == f"Booking {order.reference}"
+    assert [(m["ticket_id"], m["name"], m["status"]) for m in body["matches"]] == [
+        (amina.id, "Amina Khatun", "Not checked in"), (rahim.id, "Rahim Uddin", "Not checked in")]
+    assert amina.code not in found.text and "example.org" not in found.text and "Zara" not in found.text
+    assert await _check_in_rows(db, event) == 0  # a look-up, not a scan
+    # Admit one of them by the match's ticket id, as the scanner's button does.
+    admitted = (await _scan_json(client, event, csrf, "", ticket_id=rahim.id)).json()
+    assert admitted["verdict"] == "admitted" and admitted["ticket"]["name"] == "Rahim Uddin"
+    # The no-JavaScript page lists them with a "Check in" button each.
+    page = await client.post(f"/door/events/{event.id}/scan", data={"text": order.reference, "csrf_token": csrf})
+    assert f"Booking {order.reference}" in page.text and "Check in Amina Khatun" in page.text
+    assert "Inside" in page.text  # Rahim
+    button = await client.post(f"/door/events/{event.id}/scan", data={"ticket_id": str(amina.id), "csrf_token": csrf})
+    assert "verdict-admitted" in button.text and "Amina Khatun" in button.text
+    # Another event's ticket id is no ticket here.
+    async with db.write() as session:
+        other = await make_event(session)
+        other_type = await make_ticket_type(session, other)
+    [(stranger, _)] = await _book(db, other, other_type, ["Sam Jones"])
+    assert (await _scan_json(client, event, csrf, "", ticket_id=stranger.id)).json()["verdict"] == "unknown"
+
+
+async def test_name_search_finds_this_events_tickets_for_a_door_link(app, client, db):
+    event, free, paid = await _event_with_types(db)
+    await _book(db, event, free, ["Amina Khatun", "Rahim Uddin"])
+    await _book(db, event, paid, ["Aminul Islam"])
+    async with db.write() as session:
+        other = await make_event(session)
+        other_type = await make_ticket_type(session, other)
+    await _book(db, other, other_type, ["Amina Other-Event"])
+    path = await _create_door_link(app, db, event)
+    assert (await _enter_pin(client, path, "4821")).status_code == 303
+
+    response = await client.get(f"/door/events/{event.id}/search", params={"q": "amin"},
+                                headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    matches = response.json()["matches"]
+    assert [(m["name"], m["type"], m["status"]) for m in matches] == [
+        ("Amina Khatun", "Lawn seat", "Not checked in"), ("Aminul Islam", "Reserved chair", "Not paid (£5.00)")]
+    assert set(matches[0]) == {"ticket_id", "name", "type", "tier", "status", "cancelled", "checked_in", "inside",
+                               "unpaid"}
+    assert "@" not in response.text and "Other-Event" not in response.text
+    # Too short, or % and _ (no wildcards): nothing listed.
+    short = await client.get(f"/door/events/{event.id}/search", params={"q": " a "}, headers={"Accept": "application/json"})
+    assert short.status_code == 400 and short.json()["matches"] == []
+    assert (await client.get(f"/door/events/{event.id}/search", params={"q": "%%"},
+                             headers={"Accept": "application/json"})).json()["matches"] == []
+    # The page without JavaScript.
+    page = await client.get(f"/door/events/{event.id}/search", params={"q": "Rahim"})
+    assert page.status_code == 200 and "Check in Rahim Uddin" in page.text and "Amina" not in page.text
+    # Another event's door: refused.
+    assert (await client.get(f"/door/events/{other.id}/search", params={"q": "amin"})).status_code == 403
+
+
+async def test_name_search_is_limited_and_rate_limited(client, db):
+    from ticketing import door, door_lookup
+
+    event, free, _ = await _event_with_types(db)
+    await _book(db, event, free, [f"Sam Person{i:02d}" for i in range(6)])
+    await _book(db, event, free, [f"Sam Person{i:02d}" for i in range(6, 12)])
+    await _door_staff(client, db, event)
+    json_headers = {"Accept": "application/json"}
+    body = (await client.get(f"/door/events/{event.id}/search", params={"q": "sam"}, headers=json_headers)).json()
+    assert len(body["matches"]) == door_lookup.MAX_MATCHES == 10 and "type more" in body["detail"]
+    for _ in range(door.SEARCH_LIMIT - 1):
+        assert (await client.get(f"/door/events/{event.id}/search", params={"q": "sam"},
+                                 headers=json_headers)).status_code == 200
+    limited = await client.get(f"/door/events/{event.id}/search", params={"q": "sam"}, headers=json_headers)
+    assert limited.status_code == 429 and limited.json()["matches"] == []
+
+
+async def test_resent_scan_id_with_another_code_is_refused_as_a_conflict(client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, amina_qr), (rahim, rahim_qr)] = await _book(db, event, free, ["Amina Khatun", "Rahim Uddin"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    at = (utcnow() - dt.timedelta(minutes=1)).isoformat()
+    first = (await _sync(client, event, csrf, [{"client_scan_id": "p-1", "text": amina_qr, "scanned_at": at}])).json()
+    assert first["results"][0]["verdict"] == "admitted"
+    # The same id again with the same scan: a harmless resend, answered as recorded.
+    resend = (await _sync(client, event, csrf, [{"client_scan_id": "p-1", "text": amina_qr, "scanned_at": at}])).json()
+    assert resend["results"][0]["verdict"] == "admitted" and resend["results"][0]["ticket"]["name"] == "Amina Khatun"
+    # The same id with another ticket: refused as a conflict, without anyone's name, nothing recorded.
+    rows = await _check_in_rows(db, event)
+    for send in (lambda: _sync(client, event, csrf, [{"client_scan_id": "p-1", "text": rahim_qr, "scanned_at": at}]),
+                 lambda: _scan_json(client, event, csrf, rahim.code, client_scan_id="p-1")):
+        response = await send()
+        result = response.json()["results"][0] if "results" in response.json() else response.json()
+        assert result["verdict"] == "rejected" and result["conflict"] is True and result["ok"] is False
+        assert result["ticket"] is None and "Amina" not in response.text and "different" in result["detail"]
+    # ... and the other direction is another scan too.
+    out = (await _sync(client, event, csrf, [{"client_scan_id": "p-1", "text": amina_qr, "scanned_at": at,
+                                              "direction": "out"}])).json()["results"][0]
+    assert out["verdict"] == "rejected" and out["conflict"] is True
+    assert await _check_in_rows(db, event) == rows
+    async with db.read() as session:
+        assert (await session.get(Ticket, rahim.id)).checked_in_at is None
+
+
+async def test_scanner_page_has_its_own_layout_without_sign_in(app, client, db):
+    event, _, _ = await _event_with_types(db)
+    path = await _create_door_link(app, db, event)
+    assert (await _enter_pin(client, path, "4821")).status_code == 303
+    page = await client.get(f"/door/events/{event.id}")
+    assert page.status_code == 200 and 'id="scanner"' in page.text
+    assert "Sign in" not in page.text and 'href="/login"' not in page.text
+    assert "site-header" not in page.text and "What’s on" not in page.text
+    assert '<meta name="robots" content="noindex">' in page.text
+
+
+async def test_references_and_ticket_numbers_count_as_look_ups(client, db):
+    from ticketing import door
+
+    event, free, _ = await _event_with_types(db)
+    [(amina, _)] = await _book(db, event, free, ["Amina Khatun"])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    for _ in range(door.SEARCH_LIMIT):
+        assert (await _scan_json(client, event, csrf, "", ticket_id=amina.id, direction="out")).status_code == 200
+    # Walking the list by ticket number, a booking reference, a name or a payment: refused, nobody named.
+    for response in (await _scan_json(client, event, csrf, "", ticket_id=amina.id),
+                     await _scan_json(client, event, csrf, "ABCDEF"),
+                     await client.get(f"/door/events/{event.id}/search", params={"q": "amina"},
+                                      headers={"Accept": "application/json"}),
+                     await client.post(f"/door/events/{event.id}/pay", data={"ticket_id": amina.id},
+                                       headers={"X-CSRF-Token": csrf, "Accept": "application/json"})):
+        assert response.status_code == 429 and "Amina" not in response.text
+        assert response.json()["headline"] == "Too many look-ups"
+    page = await client.post(f"/door/events/{event.id}/scan", data={"ticket_id": str(amina.id), "csrf_token": csrf})
+    assert page.status_code == 429 and "Too many look-ups" in page.text
+    # Scanning codes is never limited.
+    assert (await _scan_json(client, event, csrf, amina.code)).json()["verdict"] == "admitted"
+    async with db.read() as session:
+        assert (await session.get(Ticket, amina.id)).inside is True

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kernel.settings import PROJECT_ROOT
 from tests.conftest import skip_or_fail
+from ticketing.door_reports import code_hash
 from ticketing.signing import (
     ForgedTicket,
     MalformedTicket,
@@ -108,6 +109,26 @@ def _cases(private: bytes, public: bytes) -> list[dict]:
          "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3]'), "expect": "malformed"},
         {"name": "event id true, signed with the event's key",
          "payload": _sign_raw(private, b'["K7QX2M9R4T",true,3,"RU"]'), "expect": "malformed"},
+        # What JavaScript would read loosely and the server refuses (signed with the event's own key, as only a
+        # leaked key could: the phone must still decide as the server does).
+        {"name": "17 initials", "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3,"ABCDEFGHIJKLMNOPQ"]'),
+         "expect": "malformed"},
+        {"name": "16 initials beyond the BMP (code points, not UTF-16 units)", "payload": _sign_raw(
+            private, json.dumps(["K7QX2M9R4T", 12, 3, "\U0001F600" * 16], ensure_ascii=False).encode()),
+         "expect": "genuine"},
+        {"name": "empty initials", "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3,""]'), "expect": "malformed"},
+        {"name": "a control character in the initials",
+         "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3,"R\\u0007U"]'), "expect": "malformed"},
+        {"name": "a C1 control character in the initials",
+         "payload": _sign_raw(private, '["K7QX2M9R4T",12,3,"R\u0085U"]'.encode()), "expect": "malformed"},
+        {"name": "a lone surrogate in the initials",
+         "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3,"R\\ud800"]'), "expect": "malformed"},
+        {"name": "event id 12.0", "payload": _sign_raw(private, b'["K7QX2M9R4T",12.0,3,"RU"]'), "expect": "malformed"},
+        {"name": "type id 3e0", "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3e0,"RU"]'), "expect": "malformed"},
+        {"name": "a dot and an e inside the initials are fine",
+         "payload": _sign_raw(private, b'["K7QX2M9R4T",12,3,"e.E"]'), "expect": "genuine"},
+        {"name": "a byte order mark before the claims",
+         "payload": _sign_raw(private, b'\xef\xbb\xbf["K7QX2M9R4T",12,3,"RU"]'), "expect": "malformed"},
     ]
     for case in cases:  # each case is what the server itself decides
         assert _server_verdict(public, case["payload"]) == case["expect"], case["name"]
@@ -117,13 +138,25 @@ def _cases(private: bytes, public: bytes) -> list[dict]:
     return cases
 
 
+def _hash_cases() -> tuple[str, list[dict]]:
+    """Typed codes and the keyed hash the server put in the manifest for the ticket they name."""
+    key = os.urandom(32)
+    code = "K7qX2m9R4T-_ab12"
+    typed = [code, code.lower(), code.upper(), " k7qx 2m9r 4t-_ ab12\n", "\tK7QX2M9R4T-_AB12 "]
+    cases = [{"typed": t, "hash": code_hash(key, code)} for t in typed]
+    cases.append({"typed": "K7qX2m9R4T-_ab13", "hash": code_hash(key, "K7qX2m9R4T-_ab13")})
+    assert len({c["hash"] for c in cases}) == 2
+    return _b64(key), cases
+
+
 def test_the_scanner_verifies_signed_tickets_as_the_server_does(tmp_path):
     node = _node()
     private, public = generate_keypair()
     cases = _cases(private, public)
+    code_key, hash_cases = _hash_cases()
     path = tmp_path / "cases.json"
-    path.write_text(json.dumps({"event_id": EVENT_ID, "public_key": public_key_b64(public), "cases": cases}),
-                    encoding="utf-8")
+    path.write_text(json.dumps({"event_id": EVENT_ID, "public_key": public_key_b64(public), "cases": cases,
+                                "code_key": code_key, "hash_cases": hash_cases}), encoding="utf-8")
     done = subprocess.run(
         [node, "--test", "--test-reporter=tap", str(NODE_TEST)],
         cwd=PROJECT_ROOT, env={**os.environ, "DENHUB_SCANNER_CASES": str(path)},
@@ -132,7 +165,7 @@ def test_the_scanner_verifies_signed_tickets_as_the_server_does(tmp_path):
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     # Every case ran (a file that loads no tests would pass too).
-    assert re.search(rf"^# pass {len(cases)}$", done.stdout, re.MULTILINE), output
+    assert re.search(rf"^# pass {len(cases) + len(hash_cases)}$", done.stdout, re.MULTILINE), output
     assert re.search(r"^# fail 0$", done.stdout, re.MULTILINE), output
 
 

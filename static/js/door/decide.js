@@ -2,10 +2,12 @@
 // when the server cannot be reached. The verdict is queued (queue.js) and the server has the last word.
 
 import { DEVICE, EVENT_ID } from "./page.js";
-import { applyLocal, eventKey, manifest, tickets } from "./manifest.js";
-import { checkPayload, MAX_SCAN_CHARS } from "./verify.js";
+import { applyLocal, eventKey, findByCode, keep, manifest } from "./manifest.js";
+import { checkPayload, MAX_SCAN_CHARS, normaliseCode } from "./verify.js";
 
 const PLAIN_CODE_RE = /^[A-Za-z0-9_-]{6,40}$/;
+// A booking reference (ticketing/services.py REFERENCE_ALPHABET, six of them): only the server can look one up.
+const REFERENCE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
 
 export const OK_VERDICTS = { admitted: 1, readmitted: 1, checked_out: 1 };
 export const HEADLINES = {
@@ -13,12 +15,14 @@ export const HEADLINES = {
   cancelled: "Cancelled ticket", unpaid: "Not paid yet", wrong_event: "Wrong event",
   unknown: "Not a valid ticket", forged: "Forged ticket", checked_out: "Checked out",
   not_inside: "Not checked in", late: "Late sync: not counted", rejected: "Refused",
-  error: "Cannot check tickets"
+  error: "Cannot check tickets", found: "Found"
 };
 
+// The kept list has initials, not names (manifest.js): the verdict shows them for the door to compare.
 function ticketJSON(entry) {
-  return { code: entry.code, name: entry.name || "", type: entry.type || "", tier: entry.tier_label || "",
-           unpaid: !!entry.unpaid, price_pence: entry.price_pence || 0 };
+  return { id: entry.id === undefined ? null : entry.id, name: "", initials: entry.initials || "",
+           type: entry.type || "", tier: entry.tier_label || "", unpaid: !!entry.unpaid,
+           price_pence: entry.price_pence || 0 };
 }
 
 function localResult(verdict, detail, entry) {
@@ -40,15 +44,30 @@ export function decideLocally(text, direction, scannedAt) {
       "Write the code down, or find a signal and reload the page."));
   }
   if (text.indexOf("DH1.") === 0) return decidePayload(text, direction, scannedAt);
-  if (!PLAIN_CODE_RE.test(text)) return Promise.resolve(localResult("unknown", "That is not a ticket code."));
-  const found = tickets.get(text);
-  if (!found) return Promise.resolve(localResult("unknown", "No ticket has that code on this phone’s list."));
-  return Promise.resolve(judgeEntry(found, direction, scannedAt));
+  // Typed: spaces and case do not matter (as on the server).
+  const code = text.replace(/\s+/g, "");
+  const reference = REFERENCE_RE.test(code.replace(/-/g, "").toUpperCase());
+  const needsNetwork = "A booking reference needs the network: scan the QR code or type the ticket code.";
+  if (!PLAIN_CODE_RE.test(code)) {
+    return Promise.resolve(localResult("unknown", reference ? needsNetwork : "That is not a ticket code."));
+  }
+  return findByCode(normaliseCode(code)).then(function (found) {
+    if (found.hash === null) {
+      return localResult("error", "This browser cannot check typed codes offline: scan the QR code.");
+    }
+    if (!found.entry) {
+      return localResult("unknown", reference ? needsNetwork : "No ticket has that code on this phone’s list.");
+    }
+    return judgeEntry(found.entry, direction, scannedAt);
+  });
 }
 
 function decidePayload(text, direction, scannedAt) {
   return checkPayload(text, EVENT_ID, eventKey()).then(function (checked) {
-    const claims = checked.claims;
+    if (!checked.claims) return { checked: checked, found: null };
+    return findByCode(checked.claims.code).then(function (found) { return { checked: checked, found: found }; });
+  }).then(function (both) {
+    const checked = both.checked, claims = checked.claims;
     switch (checked.verdict) {
       case "malformed":
         return localResult("unknown", "This QR code is damaged or not one of our tickets.");
@@ -58,13 +77,13 @@ function decidePayload(text, direction, scannedAt) {
         return localResult("forged", "The signature does not match: this ticket was not issued by us.");
     }
     const verified = checked.verdict === "genuine";
-    let entry = tickets.get(claims.code);
+    let entry = both.found.entry;
     if (!entry) {
-      if (!verified) return localResult("unknown", "Not on this phone’s ticket list.");
+      if (!verified || !both.found.hash) return localResult("unknown", "Not on this phone’s ticket list.");
       // Genuine (our signature) but booked after the list was loaded: admit, the server checks on sync.
-      entry = { code: claims.code, name: claims.initials, type_id: claims.typeId, type: "", status: "valid",
-                unpaid: false, checked_in_at: null, inside: false, late: true };
-      tickets.set(entry.code, entry);
+      entry = { id: null, h: both.found.hash, initials: claims.initials, type_id: claims.typeId, type: "",
+                status: "valid", unpaid: false, checked_in_at: null, inside: false, late: true };
+      keep(entry);
     } else if (entry.type_id !== claims.typeId) {
       return localResult("forged", "The signed details do not match any ticket.");
     }
@@ -79,7 +98,8 @@ function decidePayload(text, direction, scannedAt) {
 }
 
 function judgeEntry(entry, direction, scannedAt) {
-  const change = { code: entry.code, verdict: null, at: scannedAt, device: DEVICE };
+  const change = { id: entry.id === undefined ? null : entry.id, h: entry.h, verdict: null, at: scannedAt,
+                   device: DEVICE };
   let result;
   if (entry.status === "cancelled") {
     result = localResult("cancelled", "This ticket was cancelled and is not valid.", entry);

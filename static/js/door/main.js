@@ -7,7 +7,8 @@
 //   (manifest.js); with no network the QR signature is checked with WebCrypto (verify.js) and the ticket
 //   looked up in the list (decide.js), the scan is queued with a client_scan_id (queue.js), and the queue
 //   is sent to /sync when the network is back (sync.js; replays are harmless on the server);
-// - live counts, polled every 5 s while online.
+// - live counts, polled every 5 s while online;
+// - a booking reference typed in the field, or a name searched, lists the tickets to admit (online only).
 // A browser too old for modules keeps the plain form.
 
 import { els, fineMouse, root } from "./page.js";
@@ -16,8 +17,8 @@ import { restore, whenSaveFails } from "./manifest.js";
 import { queue } from "./queue.js";
 import { setUpCamera, startCamera } from "./camera.js";
 import { listenForSound } from "./sound.js";
-import { renderStatus, whenPayClicked } from "./ui.js";
-import { payAndAdmit, submitScan } from "./scan.js";
+import { renderStatus, whenAdmitClicked, whenPayClicked } from "./ui.js";
+import { admitTicket, payAndAdmit, searchByName, submitScan } from "./scan.js";
 import { loadManifest, markDown, pollCounts, sync, tick } from "./sync.js";
 
 const POLL_MS = 5000;
@@ -25,6 +26,7 @@ const POLL_MS = 5000;
 function start() {
   listenForSound();
   whenPayClicked(payAndAdmit);
+  whenAdmitClicked(admitTicket);
   whenSaveFails(function () { renderStatus("Could not keep the ticket list on this phone (storage full?)"); });
 
   // A keyboard-wedge scanner types the code and presses Enter: the form's submit, handled here.
@@ -38,6 +40,14 @@ function start() {
     if (!text.trim()) return;
     submitScan(text, direction);
   });
+  // No code at hand: find the ticket by the attendee's name (the server's answer lists matches to admit).
+  if (els.search) {
+    els.search.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const query = els.searchText.value.trim();
+      if (query) searchByName(query);
+    });
+  }
   setUpCamera(function (text) {
     submitScan(text, "in");
     if (fineMouse) els.text.focus();

@@ -20,6 +20,8 @@ export const els = {
   counts: document.querySelector("#counts tbody"),
   form: document.getElementById("scan-form"),
   text: document.getElementById("scan-text"),
+  search: document.getElementById("search-form"),
+  searchText: document.getElementById("search-name"),
   camera: document.getElementById("camera"),
   cameraView: document.getElementById("camera-view"),
   video: document.getElementById("camera-video"),

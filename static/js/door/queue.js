@@ -2,7 +2,7 @@
 // sync made of them. sync.js sends them; the server keeps each scan once (client_scan_id), so a resend
 // after a lost answer is harmless.
 
-import { KEYS, store } from "./storage.js";
+import { KEYS, nextScanId, store } from "./storage.js";
 
 const SYNC_BATCH = 200;  // the server takes up to 500
 
@@ -27,6 +27,12 @@ export function settle(done, problems) {
   queue = queue.filter(function (item) { return !done[item.client_scan_id]; });
   store.set(KEYS.queue, queue);
   lastSync = { at: new Date().toISOString(), count: Object.keys(done).length, problems: problems.slice(0, 3) };
+}
+
+// The server refused a scan's id as used for another scan (a conflict): the scan is kept, under a new id.
+export function renumber(item) {
+  item.client_scan_id = nextScanId();
+  store.set(KEYS.queue, queue);
 }
 
 // This phone's changes not yet synced, in the order they were made.

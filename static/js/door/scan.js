@@ -3,7 +3,7 @@
 // Scans are judged one at a time, in the order they were made. Also the unpaid verdict's "mark paid".
 
 import { BASE, CSRF, DEVICE, els } from "./page.js";
-import { isJSON, link, lostAccess, online, postJSON, request } from "./net.js";
+import { getJSON, isJSON, link, lostAccess, online, postJSON, request } from "./net.js";
 import { nextScanId } from "./storage.js";
 import { applyServer, saveSoon } from "./manifest.js";
 import { enqueue, queue } from "./queue.js";
@@ -17,6 +17,13 @@ const SCAN_TIMEOUT_MS = 3500;  // a dropping signal must not keep a queue waitin
 
 let chain = Promise.resolve();
 
+// The server's verdict on a ticket: on the kept list, on screen, and heard.
+function showAnswer(result) {
+  applyServer(result);
+  show(result);
+  feedback(result);
+}
+
 export function submitScan(text, direction) {
   chain = chain.then(function () { return judge(text, direction); });
   return chain;
@@ -29,7 +36,8 @@ function judge(text, direction) {
   const viaServer = !online() ? Promise.resolve(null) :
     postJSON(BASE + "/scan", scan, SCAN_TIMEOUT_MS).then(function (response) {
       if (lostAccess(response)) return "lost";
-      if (response.ok && isJSON(response)) {
+      // 429: too many look-ups by reference (or ticket number) from this phone, said as a verdict.
+      if ((response.ok || response.status === 429) && isJSON(response)) {
         return response.json().then(function (result) { markUp(); return result; });
       }
       return null;  // a server error: decide here and let the queue retry
@@ -37,9 +45,7 @@ function judge(text, direction) {
   return viaServer.then(function (result) {
     if (result === "lost") { handleLostAccess(); return; }
     if (result) {
-      applyServer(result);
-      show(result);
-      feedback(result);
+      showAnswer(result);
       if (queue.length) syncSoon();
       countsSoon();
       return;
@@ -62,22 +68,64 @@ function judge(text, direction) {
   });
 }
 
-export function payAndAdmit(code, button) {
+// A ticket found by its booking reference or by name, admitted by its id (online only: the phone's list has
+// no names to find it by).
+export function admitTicket(ticketId, button) {
+  if (!online()) {
+    show({ verdict: "error", ok: false, headline: HEADLINES.error, detail: "No network: scan the ticket instead." });
+    return Promise.resolve();
+  }
+  button.disabled = true;
+  const scan = { client_scan_id: nextScanId(), text: "", ticket_id: ticketId, direction: "in", device: DEVICE,
+                 gate: "", scanned_at: new Date().toISOString() };
+  return postJSON(BASE + "/scan", scan, 10000).then(function (response) {
+    if (lostAccess(response)) { handleLostAccess(); return; }
+    if (!(response.ok || response.status === 429) || !isJSON(response)) {
+      throw new Error("The check-in was not recorded (error " + response.status + ").");
+    }
+    return response.json().then(function (result) {
+      markUp();
+      showAnswer(result);
+      countsSoon();
+    });
+  }).catch(function (error) {
+    button.disabled = false;
+    show({ verdict: "error", ok: false, headline: HEADLINES.error, detail: String(error && error.message || error) });
+  });
+}
+
+// Tickets of this event whose name has `query` in it (online only).
+export function searchByName(query) {
+  if (!online()) {
+    show({ verdict: "error", ok: false, headline: HEADLINES.error,
+           detail: "Finding a name needs the network: scan the ticket or type its code." });
+    return Promise.resolve();
+  }
+  return getJSON(BASE + "/search?q=" + encodeURIComponent(query), 10000).then(function (response) {
+    if (lostAccess(response)) { handleLostAccess(); return; }
+    if (!isJSON(response)) throw new Error("The search failed (error " + response.status + ").");
+    return response.json().then(function (result) { markUp(); show(result); });
+  }).catch(function (error) {
+    show({ verdict: "error", ok: false, headline: HEADLINES.error, detail: String(error && error.message || error) });
+  });
+}
+
+export function payAndAdmit(ticketId, amountPence, button) {
   button.disabled = true;
   const body = new URLSearchParams();
-  body.set("code", code);
+  body.set("ticket_id", String(ticketId));
+  body.set("amount_pence", String(amountPence));
   body.set("csrf_token", CSRF);
   return request(BASE + "/pay", {
     method: "POST", body: body,
     headers: { "Accept": "application/json", "X-CSRF-Token": CSRF }
   }, 10000).then(function (response) {
     if (lostAccess(response)) { handleLostAccess(); return; }
-    if (response.status === 409 && isJSON(response)) {
-      // Refused with a verdict (a free order: nothing to pay; a cancelled ticket): shown as such.
+    if ((response.status === 409 || response.status === 429) && isJSON(response)) {
+      // Refused with a verdict (a free ticket: nothing to pay; a cancelled ticket; the order now owes another
+      // amount, shown with its own button): shown as such.
       return response.json().then(function (result) {
-        applyServer(result);
-        show(result);
-        feedback(result);
+        showAnswer(result);
       });
     }
     if (!response.ok || !isJSON(response)) {
@@ -86,9 +134,7 @@ export function payAndAdmit(code, button) {
       throw refused;
     }
     return response.json().then(function (result) {
-      applyServer(result);
-      show(result);
-      feedback(result);
+      showAnswer(result);
       pollCounts();
     });
   }).catch(function (error) {

@@ -5,7 +5,7 @@
 import { BASE } from "./page.js";
 import { getJSON, isJSON, link, lostAccess, online, postJSON } from "./net.js";
 import { accept, applyServer, forget, isStale } from "./manifest.js";
-import { nextBatch, queue, settle } from "./queue.js";
+import { nextBatch, queue, renumber, settle } from "./queue.js";
 import { HEADLINES, OK_VERDICTS } from "./decide.js";
 import { stopCamera } from "./camera.js";
 import { noteSynced, renderStatus, setCounts, show } from "./ui.js";
@@ -87,6 +87,9 @@ export function sync() {
       batch.forEach(function (item) {
         const r = byId[item.client_scan_id];
         if (!r || r.retry) return;  // not recorded because of a fault on our side: stays queued
+        // Its id was already used for another scan: this one is not recorded yet; it is sent again under a
+        // new id (never answered with the other scan's ticket).
+        if (r.conflict) { renumber(item); progressed = true; return; }
         done[item.client_scan_id] = true;
         applyServer(r);
         noteSynced(item.client_scan_id, r);

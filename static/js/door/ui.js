@@ -40,9 +40,30 @@ function el(tag, className, text) {
 // --- the verdict ------------------------------------------------------------------------------------
 let shownScanId = null;  // the queued scan whose local verdict is on screen
 let payHandler = null;
+let admitHandler = null;
 
 // What the "Paid £x: mark paid and admit" button does (scan.js, which draws its answer here).
 export function whenPayClicked(handler) { payHandler = handler; }
+// What a found ticket's "Check in" button does (scan.js: a scan of that ticket by its id).
+export function whenAdmitClicked(handler) { admitHandler = handler; }
+
+function showMatches(box, matches) {
+  const list = el("ul", "door-matches");
+  matches.forEach(function (m) {
+    const item = el("li", "door-match");
+    item.appendChild(el("span", "door-match-name", m.name));
+    item.appendChild(el("span", "door-match-type", m.tier && m.tier !== m.type ? m.type + " · " + m.tier : m.type));
+    item.appendChild(el("span", "door-match-status", m.status));
+    if (!m.cancelled) {
+      const admit = el("button", "button", "Check in " + m.name);
+      admit.type = "button";
+      admit.addEventListener("click", function () { if (admitHandler) admitHandler(m.ticket_id, admit); });
+      item.appendChild(admit);
+    }
+    list.appendChild(item);
+  });
+  box.appendChild(list);
+}
 
 // `scanId`: the queued scan this verdict was decided for on the phone, so that its sync can be noted.
 export function show(result, scanId) {
@@ -55,7 +76,9 @@ export function show(result, scanId) {
   box.appendChild(el("p", "verdict-headline", result.headline || HEADLINES[verdict] || verdict));
   const t = result.ticket;
   if (t) {
+    // Offline, the kept list has the initials only (the QR's signed ones): the door compares those.
     if (t.name) box.appendChild(el("p", "verdict-name", t.name));
+    else if (t.initials) box.appendChild(el("p", "verdict-name verdict-initials", "Initials: " + t.initials));
     const type = t.tier && t.tier !== t.type ? t.type + " · " + t.tier : t.type;
     if (type) box.appendChild(el("p", "verdict-type", type));
   }
@@ -66,10 +89,15 @@ export function show(result, scanId) {
       (result.first_gate ? " (" + result.first_gate + ")" : "");
   }
   if (detail) box.appendChild(el("p", "verdict-detail", detail));
-  if (verdict === "unpaid" && t && t.code && !result.local) {
-    const pay = el("button", "button button-pay", "Paid " + pence(t.price_pence) + ": mark paid and admit");
+  if (Array.isArray(result.matches) && result.matches.length) showMatches(box, result.matches);
+  // The amount is what the order still owes (ticketing/checkin.py): the server refuses any other.
+  if (verdict === "unpaid" && t && t.id && result.amount_due_pence > 0 && !result.local) {
+    const amount = result.amount_due_pence;
+    const label = "Paid " + pence(amount) + (result.due_tickets > 1 ? " for " + result.due_tickets + " tickets" : "") +
+      ": mark paid and admit";
+    const pay = el("button", "button button-pay", label);
     pay.type = "button";
-    pay.addEventListener("click", function () { if (payHandler) payHandler(t.code, pay); });
+    pay.addEventListener("click", function () { if (payHandler) payHandler(t.id, amount, pay); });
     const actions = el("div", "verdict-action");
     actions.appendChild(pay);
     box.appendChild(actions);

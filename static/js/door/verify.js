@@ -5,8 +5,22 @@
 // tests/ticketing/test_scanner_js.py, with tickets the server's own code signed).
 
 export const MAX_SCAN_CHARS = 512;  // signing.py's MAX_PAYLOAD_CHARS
+const MAX_INITIALS_CHARS = 16;      // signing.py's MAX_INITIALS_CHARS, in code points
 const TICKET_CODE_RE = /^[A-Za-z0-9_-]{1,40}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]*$/;
+// What signing.py refuses in initials: control characters (Unicode category Cc) and lone surrogates (Cs).
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
+// JSON strings, to look at the numbers between them: the server takes whole numbers only (12, not 12.0 or
+// 1.2e1, which JSON.parse would read as 12).
+const JSON_STRING_RE = /"(?:[^"\\]|\\.)*"/g;
+
+function validInitials(initials) {
+  if (typeof initials !== "string") return false;
+  const length = Array.from(initials).length;  // code points, as Python's len()
+  return length >= 1 && length <= MAX_INITIALS_CHARS && !CONTROL_RE.test(initials) &&
+    !LONE_SURROGATE_RE.test(initials);
+}
 
 export function b64urlDecode(text) {
   if (!B64URL_RE.test(text) || text.length % 4 === 1) return null;
@@ -31,13 +45,16 @@ export function parsePayload(text) {
   if (!claimsBytes || !signature || signature.length !== 64) return null;
   let claims;
   try {
-    claims = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(claimsBytes));
+    // ignoreBOM: a byte order mark stays in the text (and JSON.parse refuses it), as Python's json does.
+    const json = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(claimsBytes);
+    if (/[.eE]/.test(json.replace(JSON_STRING_RE, '""'))) return null;  // a fraction or exponent: not an id
+    claims = JSON.parse(json);
   } catch (e) { return null; }
   if (!Array.isArray(claims) || claims.length !== 4) return null;
   const [code, eventId, typeId, initials] = claims;
   if (typeof code !== "string" || !TICKET_CODE_RE.test(code)) return null;
   if (!Number.isSafeInteger(eventId) || eventId < 1 || !Number.isSafeInteger(typeId) || typeId < 1) return null;
-  if (typeof initials !== "string" || !initials.length) return null;
+  if (!validInitials(initials)) return null;
   return { code: code, eventId: eventId, typeId: typeId, initials: initials, signature: signature,
            signed: new TextEncoder().encode(parts[0] + "." + parts[1]) };
 }
@@ -73,4 +90,38 @@ export async function checkPayload(text, eventId, key) {
   const verified = await verifySignature(await key, claims);
   const verdict = verified === null ? "unchecked" : verified ? "genuine" : "forged";
   return { verdict: verdict, claims: claims };
+}
+
+// --- typed codes against the kept list --------------------------------------------------------------
+// The kept list has no ticket codes, only keyed hashes of them (ticketing/door_reports.py code_hash):
+// HMAC-SHA256 under the list's own key of the normalised code, first 16 bytes, base64url. A typed code or a
+// QR's signed code is hashed the same way and looked up.
+
+// As ticketing/checkin.py's normalise_code: no whitespace anywhere, lower case.
+export function normaliseCode(text) {
+  return String(text).replace(/\s+/g, "").toLowerCase();
+}
+
+// The list's HMAC key (base64url, 32 bytes), or null when unusable or this browser has no WebCrypto here.
+export function importCodeKey(keyB64) {
+  const raw = b64urlDecode(keyB64 || "");
+  const subtle = globalThis.crypto && globalThis.crypto.subtle;
+  if (!raw || raw.length !== 32 || !subtle) return Promise.resolve(null);
+  return subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+    .catch(function () { return null; });
+}
+
+function b64urlEncode(bytes) {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  return globalThis.btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// The hash under which the kept list has the ticket with this code, or null (no key to hash with).
+// `key` is importCodeKey's, or a promise of it.
+export async function codeHash(key, code) {
+  key = await key;
+  if (!key) return null;
+  const mac = await globalThis.crypto.subtle.sign("HMAC", key, new TextEncoder().encode(normaliseCode(code)));
+  return b64urlEncode(new Uint8Array(mac).slice(0, 16));
 }
