@@ -27,10 +27,14 @@ async def enqueue_confirmation(*, session: AsyncSession, order: Order | services
     """The ticket email: its text made when it is sent (as are its PDF tickets and .ics file), from the order
     as it is then; only the row is written here, in the caller's transaction."""
     base = base_url.rstrip("/")
+    if not order.access_token:
+        raise ValueError("the booking email needs the booking's new access token (ticketing.access)")
     subject = f"{'Your tickets again' if resend else 'Your tickets'}: {event.title}"
+    # The token rides in the row until the email is written: the sent email, kept in the row, holds it anyway.
+    args = {"order_id": order.id, "base_url": base, "resend": resend, "access": order.access_token}
     await mail.enqueue(
         session=session, to=order.email, subject=subject,
-        body={"provider": CONFIRMATION_PROVIDER, "args": {"order_id": order.id, "base_url": base, "resend": resend}},
+        body={"provider": CONFIRMATION_PROVIDER, "args": args},
         attachments=[
             {"provider": PDF_PROVIDER, "args": {"order_id": order.id}},
             {"provider": ICS_PROVIDER, "args": {"event_id": event.id, "base_url": base}},
@@ -45,7 +49,9 @@ async def confirmation_body(db: Database, args: dict) -> tuple[str, str]:
             raise LookupError(f"order {args['order_id']} no longer exists")
         event = await session.get(Event, order.event_id)
         tickets = [t for t in order.tickets if not t.is_cancelled]
-        return _render("order_confirmation", order=order, event=event, tickets=tickets,
+        # Rows queued before access tokens existed have none: those orders' code is their token (ticketing.access).
+        token = args.get("access") or order.code
+        return _render("order_confirmation", order=order, event=event, tickets=tickets, token=token,
                        base_url=args.get("base_url", ""), resend=bool(args.get("resend")))
 
 
