@@ -143,8 +143,9 @@ class Order(Base):
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
 
-    # The secret itself, only on the object that has just made it (a booking, a resend); never stored.
-    access_token: str | None = None
+    # The secret itself, only on the object that has just made or been opened with it; never stored. (No
+    # annotation: an annotated attribute would be taken for a column.)
+    access_token = None
 
     @property
     def status_label(self) -> str:
