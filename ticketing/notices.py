@@ -19,7 +19,7 @@ from events.models import Event
 from kernel import mail
 from kernel.db import Database
 from kernel.web import london_range
-from ticketing.models import Order, Ticket, TicketType, WaitlistEntry
+from ticketing.models import Order, Ticket, TicketStatus, TicketType, WaitlistEntry
 
 CANCELLATION_PROVIDER = "ticketing.cancellation"
 
@@ -67,11 +67,18 @@ async def enqueue_cancelled(*, session: AsyncSession, tickets: Iterable, title: 
     for start in range(0, len(ids), 1000):  # well under any database's limit of parameters
         chunk = ids[start:start + 1000]
         emails.update((await session.execute(select(Order.id, Order.email).where(Order.id.in_(chunk)))).all())
+    # What is still valid now, for the email to say: it is written later, when more may have been cancelled.
+    still: dict[int, list[int]] = {}
+    if by != BY_EVENT:  # an event's cancellation leaves nothing valid
+        rows = await session.execute(select(Ticket.order_id, Ticket.id).where(
+            Ticket.order_id.in_(ids), Ticket.status == TicketStatus.VALID.value).order_by(Ticket.id))
+        for order_id, ticket_id in rows:
+            still.setdefault(order_id, []).append(ticket_id)
     for order_id, ticket_ids in sorted(by_order.items()):
         await mail.enqueue(session=session, to=emails[order_id], subject=SUBJECTS[by].format(title=title)[:300],
                            body={"provider": CANCELLATION_PROVIDER,
                                  "args": {"order_id": order_id, "ticket_ids": sorted(ticket_ids), "by": by,
-                                          "base_url": base_url.rstrip("/")}})
+                                          "still_valid": still.get(order_id, []), "base_url": base_url.rstrip("/")}})
     return len(by_order)
 
 
@@ -89,7 +96,8 @@ async def cancellation_body(db: Database, args: dict) -> tuple[str, str]:
         event = await session.get(Event, order.event_id)
     ids = set(args.get("ticket_ids") or ())
     gone = [t for t in order.tickets if t.id in ids]
-    still = [t for t in order.tickets if not t.is_cancelled]
+    valid_then = set(args.get("still_valid") or ())
+    still = [t for t in order.tickets if t.id in valid_then]
     by = args.get("by", BY_ATTENDEE)
     base = args.get("base_url", "")
     what = f"booking {order.reference}" if not still else \
