@@ -46,7 +46,7 @@ async def _statuses(db) -> list[str]:
 
 
 async def test_a_ticket_code_alone_shows_a_minimal_page_and_cannot_cancel_or_print(app, client, db):
-    event, _type, booking, order, tickets = await _booked(client, db)
+    _event, _type, booking, order, tickets = await _booked(client, db)
     token = booking.rsplit("/", 1)[1]
     # the secret is not the order's code, and only its hash is kept
     assert token != order.code and order.access_hash == hash_token(token) and token not in order.access_hash
@@ -92,7 +92,7 @@ async def test_a_ticket_code_alone_shows_a_minimal_page_and_cannot_cancel_or_pri
 
 
 async def test_the_booking_link_cancels_a_ticket_then_the_whole_booking_with_one_email_each(client, db):
-    event, ticket_type, booking, order, tickets = await _booked(client, db)
+    _event, ticket_type, booking, order, tickets = await _booked(client, db)
     page = await client.get(booking)
     csrf = csrf_from(page.text)
     confirm = re.search(r'<details class="confirm">(.*?)</details>', page.text, re.DOTALL).group(1)
