@@ -189,3 +189,25 @@ async def test_bookings_made_before_tokens_keep_their_emailed_links(client, db):
     assert (await client.get(f"/orders/{code}/tickets.pdf")).headers["location"] == f"/documents/order-tickets/{code}"
     async with db.read() as session:
         assert await session.scalar(select(func.count(Order.id)).where(Order.access_hash.is_(None))) == 0
+
+
+def test_the_migration_makes_old_order_codes_the_secret_of_their_bookings(tmp_path):
+    """Upgrading a database with orders in it: each gets the hash of its code, the secret its emailed links hold."""
+    import sqlite3
+
+    from kernel.migrate import upgrade
+
+    path = tmp_path / "old.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "5d2e8a1c7b40")
+    with sqlite3.connect(path) as connection:  # foreign keys are not enforced by plain sqlite3: no event needed
+        for n, code in enumerate(("OldCodeOne_abcdefghij", "OldCodeTwo-abcdefghij"), start=1):
+            connection.execute(
+                "INSERT INTO ticket_order (id, event_id, code, reference, email, buyer_name, access_needs, "
+                "community_declaration, status, total_pence, consent_at, paid_note, created_at) "
+                "VALUES (?, 1, ?, 'ABCDEF', 'a@example.org', 'A', '', '', 'confirmed', 0, "
+                "'2026-11-01 10:00:00', '', '2026-11-01 10:00:00')", (n, code))
+    upgrade(url)
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT code, access_hash FROM ticket_order ORDER BY id").fetchall()
+    assert rows == [(code, hash_token(code)) for code in ("OldCodeOne_abcdefghij", "OldCodeTwo-abcdefghij")]
