@@ -232,7 +232,6 @@ async def mark_paid(request: Request) -> Response:
 @guard(ORGANISERS)
 async def cancel_order(request: Request) -> Response:
     _notify, offer = offer_notifier(request)
-
     base_url = request.app.state.settings.base_url
 
     async def action(session, order, event):
