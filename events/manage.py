@@ -11,6 +11,7 @@ from events import services
 from events.forms import parse_event_form, values_from_event
 from events.models import ACCESS_FEATURES, CATEGORY_LABELS
 from kernel.auth import ORGANISERS, flash, guard
+from kernel.hooks import hooks_of
 from kernel.web import render
 
 EMPTY_VALUES = {"category": "other", **{attr: False for attr, _ in ACCESS_FEATURES}}
@@ -113,7 +114,16 @@ async def publish(request: Request) -> Response:
 
 @guard(ORGANISERS)
 async def cancel(request: Request) -> Response:
-    return await _transition(request, services.cancel, "is cancelled")
+    reactions = hooks_of(request.app).event_cancelled
+    base_url = request.app.state.settings.base_url
+
+    async def cancel_and_tell(*, session, event) -> None:
+        # In one transaction: the event, its bookings and the emails to its attendees (kernel.hooks).
+        await services.cancel(session=session, event=event)
+        for react in reactions:
+            await react(session=session, event=event, base_url=base_url)
+
+    return await _transition(request, cancel_and_tell, "is cancelled")
 
 
 routes = [

@@ -29,6 +29,8 @@ menu                MenuEntry(label, path, roles): the main navigation's links f
 role_homes          {role: path}: where a person of that role lands after signing in.
 door_link_loader    async (request, link_id) -> link | None: the door link a session signed in with (the
                     kernel's DOOR_OR_LINK access asks it; None when revoked). At most one domain gives it.
+event_cancelled     async (*, session, event, base_url) -> None: called in the transaction that cancels an
+                    event, before it commits (ticketing cancels the bookings and emails each booker once).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class Domain:
     menu: Sequence[MenuEntry] = ()
     role_homes: Mapping[str, str] = field(default_factory=dict)
     door_link_loader: Callable[..., Awaitable[Any]] | None = None
+    event_cancelled: Sequence[Callable[..., Awaitable[None]]] = ()
 
 
 class HookError(ValueError):
@@ -158,6 +161,7 @@ class Hooks:
     menu: tuple[MenuEntry, ...] = ()
     role_homes: Mapping[str, str] = field(default_factory=dict)
     door_link_loader: Callable[..., Awaitable[Any]] | None = None
+    event_cancelled: tuple = ()
 
     @classmethod
     def collect(cls, domains: Sequence[Domain]) -> Hooks:
@@ -179,6 +183,7 @@ class Hooks:
             menu=tuple(e for d in domains for e in d.menu),
             role_homes=_merge_unique("home of role", [i for d in domains for i in d.role_homes.items()]),
             door_link_loader=loaders[0] if loaders else None,
+            event_cancelled=tuple(r for d in domains for r in d.event_cancelled),
         )
 
     def menu_for(self, role: str | None) -> list[MenuEntry]:

@@ -106,6 +106,7 @@ EXPORT_COLUMNS = (
     Ticket.id.label("ticket_id"), Ticket.code, Ticket.attendee_name, TicketType.name.label("type_name"), TicketType.tier,
     Ticket.price_pence, Ticket.status, Order.reference, Order.email, Order.status.label("order_status"),
     Order.paid_at, Order.community_declaration, Order.access_needs, Order.created_at.label("booked_at"),
+    Order.organisation, Ticket.checked_in_at,
 )
 
 

@@ -9,14 +9,17 @@ from kernel.accounts import Role
 from kernel.hooks import Domain
 from ticketing import (
     badges,
+    bookings,
     commands,
     demo,
     door,
     door_desk,
     door_manage,
     emails,
+    event_cancel,
     manage,
     models,
+    notices,
     routes,
     tickets,
 )
@@ -30,6 +33,7 @@ DOMAIN = Domain(
     routes=(
         Mount("/door", routes=[*door.routes, *door_desk.routes]),
         Mount("/events", routes=[*routes.event_routes, *tickets.event_routes]),
+        *bookings.routes,
         *tickets.routes,
     ),
     organiser_routes=(*manage.routes, *door_manage.routes),
@@ -39,9 +43,11 @@ DOMAIN = Domain(
     demo=demo.load,
     event_page_panels=(routes.registration_panel,),
     badge_roles=badges.ROLES,
-    documents=tickets.DOCUMENTS,
-    mail_bodies={emails.CONFIRMATION_PROVIDER: emails.confirmation_body},
+    documents=bookings.DOCUMENTS,
+    mail_bodies={emails.CONFIRMATION_PROVIDER: emails.confirmation_body,
+                 notices.CANCELLATION_PROVIDER: notices.cancellation_body},
     mail_attachments={emails.PDF_PROVIDER: emails.pdf_attachment, emails.ICS_PROVIDER: emails.ics_attachment},
     role_homes={Role.DOOR_STAFF.value: "/door/"},
     door_link_loader=door.load_door_link,
+    event_cancelled=(event_cancel.cancel_bookings,),
 )

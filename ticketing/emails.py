@@ -27,10 +27,14 @@ async def enqueue_confirmation(*, session: AsyncSession, order: Order | services
     """The ticket email: its text made when it is sent (as are its PDF tickets and .ics file), from the order
     as it is then; only the row is written here, in the caller's transaction."""
     base = base_url.rstrip("/")
+    if not order.access_token:
+        raise ValueError("the booking email needs the booking's new access token (ticketing.access)")
     subject = f"{'Your tickets again' if resend else 'Your tickets'}: {event.title}"
+    # The token rides in the row until the email is written: the sent email, kept in the row, holds it anyway.
+    args = {"order_id": order.id, "base_url": base, "resend": resend, "access": order.access_token}
     await mail.enqueue(
         session=session, to=order.email, subject=subject,
-        body={"provider": CONFIRMATION_PROVIDER, "args": {"order_id": order.id, "base_url": base, "resend": resend}},
+        body={"provider": CONFIRMATION_PROVIDER, "args": args},
         attachments=[
             {"provider": PDF_PROVIDER, "args": {"order_id": order.id}},
             {"provider": ICS_PROVIDER, "args": {"event_id": event.id, "base_url": base}},
@@ -48,7 +52,9 @@ async def confirmation_body(db: Database, args: dict) -> tuple[str, str]:
         if not tickets and not args.get("resend"):
             raise mail.Undeliverable(f"every ticket of order {order.reference} was cancelled before its "
                                      "confirmation was sent")
-        return _render("order_confirmation", order=order, event=event, tickets=tickets,
+        # Rows queued before access tokens existed have none: those orders' code is their token (ticketing.access).
+        token = args.get("access") or order.code
+        return _render("order_confirmation", order=order, event=event, tickets=tickets, token=token,
                        base_url=args.get("base_url", ""), resend=bool(args.get("resend")))
 
 

@@ -14,9 +14,17 @@ from events.models import Event
 from kernel.auth import ORGANISERS, flash, form_id, guard
 from kernel.text import csv_cell
 from kernel.web import london, render
-from ticketing import attendees, badges, emails, services, waitlist
+from ticketing import access, attendees, badges, emails, notices, services, waitlist
 from ticketing.forms import parse_ticket_type_form, values_from_type
-from ticketing.models import COMMUNITY_DECLARATIONS, TIER_LABELS, Order, Ticket, TicketType
+from ticketing.models import (
+    COMMUNITY_DECLARATIONS,
+    ORDER_STATUS_LABELS,
+    TIER_LABELS,
+    Order,
+    Ticket,
+    TicketType,
+    ticket_state_label,
+)
 from ticketing.tickets import offer_notifier
 
 ATTENDEE_FILTERS = ("q", "type", "status", "paid")
@@ -133,8 +141,9 @@ def _cell(value) -> str:
     return csv_cell("" if value is None else str(value))
 
 
-CSV_HEADER = ["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "order_reference",
-              "email", "order_status", "paid_at", "community_declaration", "access_needs", "booked_at"]
+CSV_HEADER = ["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "checked_in_at",
+              "order_reference", "email", "organisation", "order_status", "paid_at", "community_declaration",
+              "access_needs", "booked_at"]
 
 
 def _csv_text(lines) -> str:
@@ -158,12 +167,15 @@ def _csv_page(rows) -> str:
         return text
 
     declarations = COMMUNITY_DECLARATIONS
+    # Statuses as the list shows them ("Awaiting payment", "Checked in"), never the stored values.
     return _csv_text(
-        [_cell(x) for x in (code, name, type_name, TIER_LABELS[tier], f"{price / 100:.2f}", status, reference, email,
-                            order_status, stamp(paid_at), declarations.get(declaration, declaration) if declaration
-                            else "", access_needs, stamp(booked_at))]
+        [_cell(x) for x in (code, name, type_name, TIER_LABELS[tier], f"{price / 100:.2f}",
+                            ticket_state_label(status, checked_in_at), stamp(checked_in_at), reference, email,
+                            organisation, ORDER_STATUS_LABELS.get(order_status, order_status), stamp(paid_at),
+                            declarations.get(declaration, declaration) if declaration else "", access_needs,
+                            stamp(booked_at))]
         for (_id, code, name, type_name, tier, price, status, reference, email, order_status, paid_at, declaration,
-             access_needs, booked_at) in rows
+             access_needs, booked_at, organisation, checked_in_at) in rows
     )
 
 
@@ -220,11 +232,15 @@ async def mark_paid(request: Request) -> Response:
 @guard(ORGANISERS)
 async def cancel_order(request: Request) -> Response:
     _notify, offer = offer_notifier(request)
+    base_url = request.app.state.settings.base_url
 
     async def action(session, order, event):
-        n = await services.cancel_tickets(session=session, tickets=list(order.tickets), offer=offer)
-        return f"Order {order.reference}: {n} ticket{'s' if n != 1 else ''} cancelled." if n else \
-            f"Order {order.reference} was already cancelled."
+        gone = await services.cancel(session=session, tickets=list(order.tickets), offer=offer)
+        await notices.enqueue_cancelled(session=session, tickets=gone, title=event.title, by=notices.BY_ORGANISER,
+                                        base_url=base_url)
+        n = len(gone)
+        return f"Order {order.reference}: {n} ticket{'s' if n != 1 else ''} cancelled; {order.email} is told." if n \
+            else f"Order {order.reference} was already cancelled."
 
     return await _order_action(request, action)
 
@@ -236,9 +252,11 @@ async def cancel_one_ticket(request: Request) -> Response:
         ticket = await session.get(Ticket, request.path_params["ticket_id"])
         if ticket is None:
             raise HTTPException(404, "There is no ticket with that number.")
-        n = await services.cancel_tickets(session=session, tickets=[ticket], offer=offer)
-        event_id = ticket.event_id
-        name = ticket.attendee_name
+        gone = await services.cancel(session=session, tickets=[ticket], offer=offer)
+        event = await session.get(Event, ticket.event_id)
+        await notices.enqueue_cancelled(session=session, tickets=gone, title=event.title, by=notices.BY_ORGANISER,
+                                        base_url=request.app.state.settings.base_url)
+        n, event_id, name = len(gone), ticket.event_id, ticket.attendee_name
     flash(request, f"Ticket for {name} cancelled." if n else f"The ticket for {name} was already cancelled.")
     return RedirectResponse(f"/organiser/events/{event_id}/attendees", status_code=303)
 
@@ -250,8 +268,10 @@ async def resend(request: Request) -> Response:
     async def action(session, order: Order, event):
         if not any(not t.is_cancelled for t in order.tickets):
             return f"Order {order.reference} has no valid tickets to send."
+        # Only the hash of the booking's link is kept, so the email carries a new link; the old one stops working.
+        await access.renew(session=session, order=order)
         await emails.enqueue_confirmation(session=session, order=order, event=event, base_url=base_url, resend=True)
-        return f"Tickets for order {order.reference} sent again to {order.email}."
+        return f"Tickets for order {order.reference} sent again to {order.email}, with a new link to the booking."
 
     return await _order_action(request, action)
 

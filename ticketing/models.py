@@ -53,6 +53,17 @@ class TicketStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# What organisers read in the attendee list and its CSV, never the stored values.
+ORDER_STATUS_LABELS = {"confirmed": "Confirmed", "awaiting_payment": "Awaiting payment", "cancelled": "Cancelled"}
+
+
+def ticket_state_label(status: str, checked_in_at) -> str:
+    """"Valid", "Checked in" or "Cancelled"."""
+    if status == TicketStatus.CANCELLED:
+        return "Cancelled"
+    return "Checked in" if checked_in_at is not None else "Valid"
+
+
 class WaitlistStatus(enum.StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"
@@ -111,9 +122,12 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
-    code: Mapped[str] = mapped_column(String(40), unique=True)  # unguessable; the order page's address
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # unguessable, but no secret: not a way in
     reference: Mapped[str] = mapped_column(String(12), index=True)  # short, for people to read out
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # SHA-256 of the booking's secret, which only the email's links carry (ticketing.access): with it the
+    # attendee sees the booking, prints it and cancels. Ticket codes (QR, print) only get someone in.
+    access_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, nullable=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
     buyer_name: Mapped[str] = mapped_column(String(120))
     organisation: Mapped[str] = mapped_column(String(120), default="", server_default="")  # for badges
@@ -129,10 +143,19 @@ class Order(Base):
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
 
+    # The secret itself, only on the object that has just made or been opened with it; never stored. (No
+    # annotation: an annotated attribute would be taken for a column.)
+    access_token = None
+
     @property
     def status_label(self) -> str:
         return {"confirmed": "Confirmed", "awaiting_payment": "To pay at the door or by invoice",
                 "cancelled": "Cancelled"}[self.status]
+
+    @property
+    def status_short_label(self) -> str:
+        """The status in a list or a spreadsheet's column."""
+        return ORDER_STATUS_LABELS.get(self.status, self.status)
 
     @property
     def declaration_label(self) -> str:
@@ -165,6 +188,22 @@ class Ticket(Base):
     @property
     def is_cancelled(self) -> bool:
         return self.status == TicketStatus.CANCELLED
+
+    @property
+    def state_label(self) -> str:
+        return ticket_state_label(self.status, self.checked_in_at)
+
+    @property
+    def is_free(self) -> bool:
+        return self.price_pence == 0
+
+    @property
+    def price_summary(self) -> str:
+        """"Standard · £5.00", or "Free" once (not "Free · Free"); the ticket type must be loaded."""
+        from kernel.web import pence  # lazily: the models are imported before the web layer
+
+        tier, price = self.ticket_type.tier_label, pence(self.price_pence)
+        return price if self.ticket_type.tier == Tier.FREE or tier == price else f"{tier} · {price}"
 
 
 class WaitlistEntry(Base):

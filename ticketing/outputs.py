@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.models import Event
 from kernel.web import pence
 from ticketing.keys import private_key
-from ticketing.models import EventKey, Order, Ticket
+from ticketing.models import EventKey, Order, Ticket, Tier
 from ticketing.signing import initials, sign_ticket
 
 
@@ -29,7 +29,9 @@ def ticket_doc(*, ticket: Ticket, order: Order, event: Event, key: EventKey):
 
     return TicketDoc(
         code=ticket.code, attendee_name=ticket.attendee_name, ticket_type_name=ticket.ticket_type.name,
-        tier_label=ticket.ticket_type.tier_label, price_label=pence(ticket.price_pence),
+        # A free ticket's tier would say "Free" again next to its price.
+        tier_label="" if ticket.ticket_type.tier == Tier.FREE else ticket.ticket_type.tier_label,
+        price_label=pence(ticket.price_pence),
         event_title=event.title, starts_at=event.starts_at, ends_at=event.ends_at, venue_name=event.venue_name,
         venue_address=event.venue_address, order_ref=order.reference, qr_payload=qr_payload(key, ticket),
         status=ticket.status,

@@ -18,7 +18,7 @@ from kernel.auth import PUBLIC, client_address, flash, guard
 from kernel.db import utcnow
 from kernel.hooks import Panel
 from kernel.web import render, render_framed
-from ticketing import booking_state, emails, services, waitlist
+from ticketing import booking_state, emails, notices, services, waitlist
 from ticketing.forms import (
     HONEYPOT_FIELD,
     MAX_TICKETS_PER_ORDER,
@@ -178,7 +178,7 @@ async def register(request: Request) -> Response:
                       _details_context(event, types, lines, step.values, errors, token), status_code=422)
     # Sending the same form again is not a new booking: it shows the booking made, even at the limit.
     if state.existing_code is not None:
-        return RedirectResponse(f"/orders/{state.existing_code}", status_code=303)
+        return _already_booked(state.existing_code)
     if state.used >= settings.registration_limit:
         raise _too_many()
     now = utcnow()
@@ -201,7 +201,6 @@ async def register(request: Request) -> Response:
     try:
         # Committed with the bookings sent at the same moment (group_commit: one SQLite transaction for a rush).
         booked, created = await group_commit.run(db, book)
-        code = booked.code
     except _TooManyNow:
         raise _too_many() from None
     except services.TicketingError as exc:
@@ -221,16 +220,23 @@ async def register(request: Request) -> Response:
             if fresh is not None:
                 event, types = fresh.event, fresh.types
             return _sold_out_page(request, event, types, lines, step.values, exc)
-        code, created = fresh.existing_code, False
+        return _already_booked(fresh.existing_code)
     except IntegrityError:
         # The same form was submitted twice at the same moment: the other submission created the order.
         order = await _order_for_token(db, step.request.form_token)
         if order is None:
             raise
-        code, created = order.code, False
-    if created:
-        flash(request, "You are booked. We have emailed your tickets to you.")
-    return RedirectResponse(f"/orders/{code}", status_code=303)
+        return _already_booked(order.code)
+    if not created:  # the same form, booked by another request between the read above and the write
+        return _already_booked(booked.code)
+    flash(request, "You are booked. We have emailed your tickets to you.")
+    # Only this response knows the booking's secret (ticketing.access): the booker lands on their booking.
+    return RedirectResponse(f"/orders/{booked.access_token}", status_code=303)
+
+
+def _already_booked(order_code: str) -> Response:
+    """The form was sent before: the booking's secret is in the email only, so say that (ticketing.bookings)."""
+    return RedirectResponse(f"/orders/{order_code}/booked", status_code=303)
 
 
 def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) -> Response:
@@ -290,9 +296,14 @@ async def join_waitlist(request: Request) -> Response:
                                       key=client_address(request))
             entry, created = await waitlist.join(session=session, event=event, ticket_type=ticket_type, name=name,
                                                  email=email.lower())
+            place = await waitlist.position(session=session, entry=entry)
             if created:
                 await _count_under_lock(session, request)
-            place = await waitlist.position(session=session, entry=entry)
+                settings = request.app.state.settings
+                await notices.enqueue_waitlist_joined(session=session, entry=entry, event=event,
+                                                      ticket_type=ticket_type, place=place,
+                                                      offer_hours=settings.waitlist_offer_hours,
+                                                      base_url=settings.base_url)
     except _TooManyNow:
         raise _too_many() from None
     if created:

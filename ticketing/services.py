@@ -19,6 +19,7 @@ from events.models import Event, EventStatus
 from kernel import sqlite_direct
 from kernel.db import utcnow
 from ticketing import attendees, inventory
+from ticketing.access import new_access
 from ticketing.inventory import SoldOut
 from ticketing.models import (
     COMMUNITY_DECLARATIONS,
@@ -253,6 +254,7 @@ class Booked:
     id: int
     code: str
     email: str
+    access_token: str | None = None  # the booking's secret (ticketing.access): only when just made
 
 
 async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
@@ -288,8 +290,10 @@ async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest
                           names={t: types[t].name for t in quantities})
     total = sum(prices)
     code, email = new_code(16), req.email
+    access_token, access_hash = new_access()
     order_id = (await sqlite_direct.execute(session, _INSERT_ORDER, {
         "event_id": event.id, "code": code, "reference": new_reference(), "form_token": req.form_token,
+        "access_hash": access_hash,
         "email": email, "buyer_name": req.lines[0].attendee_name.strip(), "access_needs": req.access_needs.strip(),
         "organisation": req.organisation.strip()[:120],
         "community_declaration": req.community_declaration if any(
@@ -309,14 +313,16 @@ async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest
     else:
         await session.execute(_INSERT_TICKETS, ticket_values)
     await _ensure_event_key_once(session=session, event_id=event.id, created_at=event.created_at)
-    return Booked(order_id, code, email), True
+    return Booked(order_id, code, email, access_token), True
 
 
 async def register(*, session: AsyncSession, event_id: int, req: RegistrationRequest,
                    now: dt.datetime | None = None) -> tuple[Order, bool]:
     """book(), with the order as an Order (its tickets and their types loaded)."""
     booked, created = await book(session=session, event_id=event_id, req=req, now=now)
-    return await get_order_by_id(session=session, order_id=booked.id), created
+    order = await get_order_by_id(session=session, order_id=booked.id)
+    order.access_token = booked.access_token
+    return order, created
 
 
 # Events whose signing key this process has seen, per connection pool (tests run many databases). A key is
@@ -362,13 +368,19 @@ async def get_ticket(*, session: AsyncSession, code: str) -> Ticket | None:
 
 async def cancel_tickets(*, session: AsyncSession, tickets: list[Ticket], now: dt.datetime | None = None,
                          offer=None) -> int:
+    """cancel(): how many tickets this call cancelled."""
+    return len(await cancel(session=session, tickets=tickets, now=now, offer=offer))
+
+
+async def cancel(*, session: AsyncSession, tickets: list[Ticket], now: dt.datetime | None = None,
+                 offer=None) -> list[Ticket]:
     """Cancel valid tickets and free their seats (or pass them to the waiting list through `offer`).
 
     `offer(session, ticket_type_id) -> bool` returns True when it gave the seat to someone waiting.
-    Returns how many tickets were cancelled by this call.
+    Returns the tickets this call cancelled (not those someone else cancelled first): tell their holders.
     """
     now = now or utcnow()
-    cancelled = 0
+    cancelled: list[Ticket] = []
     freed: Counter[int] = Counter()
     event_id = None
     for ticket in tickets:
@@ -379,7 +391,7 @@ async def cancel_tickets(*, session: AsyncSession, tickets: list[Ticket], now: d
         )
         if result.rowcount != 1:
             continue  # someone else cancelled it first
-        cancelled += 1
+        cancelled.append(ticket)
         event_id = ticket.event_id
         ticket.status, ticket.cancelled_at = TicketStatus.CANCELLED.value, now
         if offer is None or not await offer(session, ticket.ticket_type_id):

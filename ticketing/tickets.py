@@ -1,11 +1,11 @@
-"""Pages an attendee reaches from the email: the order, each ticket (QR), PDFs, cancelling, claiming a
-waiting-list place; and the event's public key for door scanners."""
+"""Pages reached with a ticket's code alone (which says it is a ticket, nothing more: ticketing.access), where
+the PDFs were, claiming a waiting-list place, and the event's public key for door scanners. The booking the
+email's links open is ticketing.bookings."""
 
 from __future__ import annotations
 
 from urllib.parse import quote_plus
 
-from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -16,15 +16,16 @@ from events.routes import public_event
 from kernel.auth import DOOR, PUBLIC, flash, guard
 from kernel.db import utcnow
 from kernel.documents import document_path
-from kernel.hooks import Document, DocumentProvider, hooks_of
-from kernel.qr import qr_svg
+from kernel.hooks import hooks_of
 from kernel.web import render
 from ticketing import emails, services, waitlist
-from ticketing.models import EventKey, WaitlistStatus
-from ticketing.outputs import order_pdf, qr_payload
+from ticketing.models import WaitlistStatus
 from ticketing.signing import public_key_b64
 
 CODE_MAX = 64
+CANCEL_NEEDS_LINK = ("A ticket can only be cancelled from the link in the booking email: the code printed on the "
+                     "ticket is not enough. Open that email (or ask the organisers to send it again) and cancel "
+                     "from there.")
 
 
 def _code(request: Request, name: str = "code") -> str:
@@ -39,91 +40,32 @@ def map_link(event: Event) -> str:
     return f"https://www.openstreetmap.org/search?query={quote_plus(query)}"
 
 
-async def _order(request: Request):
-    async with request.app.state.db.read() as session:
-        order = await services.get_order(session=session, code=_code(request))
-        event = await session.get(Event, order.event_id) if order else None
-    if order is None:
-        raise HTTPException(404, "We could not find that booking. Check the link in your email.")
-    return order, event
-
-
-@guard(PUBLIC)
-async def order_page(request: Request) -> Response:
-    order, event = await _order(request)
-    return render(request, "ticketing/order.html", {"order": order, "event": event, "map_url": map_link(event)},
-                  headers={"Cache-Control": "private, no-store"})
-
-
-async def order_tickets_pdf(request: Request, code: str) -> Document | None:
-    """Every ticket of a booking still valid, as one PDF (the documents extension point: order-tickets)."""
-    async with request.app.state.db.read() as session:
-        order = await services.get_order(session=session, code=code)
-        if order is None:
-            raise HTTPException(404, "We could not find that booking.")
-        if not any(not t.is_cancelled for t in order.tickets):
-            raise HTTPException(410, "Every ticket in this booking has been cancelled, so there is nothing to print.")
-        return Document(*await order_pdf(session=session, order=order))
-
-
 @guard(PUBLIC)
 async def old_order_pdf(request: Request) -> Response:
-    """Where the tickets PDF of a booking was before documents had one route (links in emails already sent)."""
+    """Where the tickets PDF of a booking was before documents had one route (links in emails already sent:
+    their order code is those bookings' token, see ticketing.access)."""
     return RedirectResponse(document_path("order-tickets", _code(request)), status_code=308)
 
 
-async def _ticket(request: Request):
+@guard(PUBLIC)
+async def ticket_page(request: Request) -> Response:
+    """What the code on a ticket (or its QR) opens: that it is a ticket for the event and whether it is valid,
+    nothing about who holds it. The booking email's links open the full ticket (ticketing.bookings)."""
     async with request.app.state.db.read() as session:
         ticket = await services.get_ticket(session=session, code=_code(request))
         if ticket is None:
             raise HTTPException(404, "We could not find that ticket. Check the link in your email.")
         event = await session.get(Event, ticket.event_id)
-        key = await session.get(EventKey, ticket.event_id)
-    return ticket, event, key
-
-
-@guard(PUBLIC)
-async def ticket_page(request: Request) -> Response:
-    ticket, event, key = await _ticket(request)
-    qr = None
-    if not ticket.is_cancelled and key is not None:
-        qr = Markup(qr_svg(qr_payload(key, ticket)))
     hooks = hooks_of(request.app)
     panels = await hooks.panels(hooks.ticket_page_panels, request, ticket, event)
-    return render(request, "ticketing/ticket.html",
-                  {"ticket": ticket, "order": ticket.order, "event": event, "qr_svg": qr, "map_url": map_link(event),
-                   "panels": panels},
-                  status_code=200, headers={"Cache-Control": "private, no-store"})
-
-
-async def ticket_pdf(request: Request, code: str) -> Document | None:
-    """One ticket as a PDF (the documents extension point: ticket)."""
-    async with request.app.state.db.read() as session:
-        ticket = await services.get_ticket(session=session, code=code)
-        if ticket is None:
-            raise HTTPException(404, "We could not find that ticket. Check the link in your email.")
-        event = await session.get(Event, ticket.event_id)
-        key = await session.get(EventKey, ticket.event_id)
-    if ticket.is_cancelled:
-        raise HTTPException(410, "This ticket has been cancelled, so there is nothing to print.")
-    from ticketing.documents import ticket_pdf as render_ticket_pdf
-    from ticketing.outputs import ticket_doc
-
-    doc = ticket_doc(ticket=ticket, order=ticket.order, event=event, key=key)
-    return Document(*await render_ticket_pdf([doc], filename_stem=f"ticket-{ticket.order.reference}"))
+    return render(request, "ticketing/ticket_public.html", {"ticket": ticket, "event": event, "panels": panels},
+                  headers={"Cache-Control": "private, no-store"})
 
 
 @guard(PUBLIC)
 async def old_ticket_pdf(request: Request) -> Response:
     """Where a ticket's PDF was before documents had one route (links in emails already sent)."""
     return RedirectResponse(document_path("ticket", _code(request)), status_code=308)
-
-
-DOCUMENTS = (
-    # Anyone with the code printed on the ticket or in the booking email: the code is the secret.
-    DocumentProvider("ticket", PUBLIC, ticket_pdf),
-    DocumentProvider("order-tickets", PUBLIC, order_tickets_pdf),
-)
 
 
 def offer_notifier(request: Request):
@@ -141,18 +83,9 @@ def offer_notifier(request: Request):
 
 @guard(PUBLIC)
 async def cancel_ticket(request: Request) -> Response:
-    code = _code(request)
-    _notify, offer = offer_notifier(request)
-    async with request.app.state.db.write() as session:
-        ticket = await services.get_ticket(session=session, code=code)
-        if ticket is None:
-            raise HTTPException(404, "We could not find that ticket.")
-        done = await services.cancel_tickets(session=session, tickets=[ticket], offer=offer)
-    if done:
-        flash(request, "Your ticket is cancelled. Thank you for letting us know: the place goes to someone else.")
-    else:
-        flash(request, "This ticket was already cancelled.", "warning")
-    return RedirectResponse(f"/tickets/{code}", status_code=303)
+    """Refused: the code printed on a ticket gets someone in, it does not cancel (ticketing.access)."""
+    _code(request)
+    raise HTTPException(403, CANCEL_NEEDS_LINK)
 
 
 @guard(PUBLIC)
@@ -189,7 +122,7 @@ async def claim_offer(request: Request) -> Response:
                 errors = exc.errors
             else:
                 flash(request, "The place is yours. We have emailed your ticket to you.")
-                return RedirectResponse(f"/orders/{order.code}", status_code=303)
+                return RedirectResponse(f"/orders/{order.access_token}", status_code=303)
     return render(request, "ticketing/claim.html", {"entry": entry, "event": event, "values": values,
                                                     "errors": errors, "expired": False},
                   status_code=422 if errors else 200)
@@ -205,7 +138,6 @@ async def public_key(request: Request) -> Response:
 
 
 routes = [
-    Route("/orders/{code}", order_page, methods=["GET"], name="order"),
     Route("/orders/{code}/tickets.pdf", old_order_pdf, methods=["GET"], name="order_pdf"),
     Route("/tickets/{code}", ticket_page, methods=["GET"], name="ticket"),
     Route("/tickets/{code}/ticket.pdf", old_ticket_pdf, methods=["GET"], name="ticket_pdf"),

@@ -17,6 +17,7 @@ from events.models import Event
 from kernel.db import utcnow
 from kernel.tokens import hash_token
 from ticketing import inventory
+from ticketing.access import new_access
 from ticketing.models import Order, OrderStatus, Ticket, TicketType, WaitlistEntry, WaitlistStatus
 from ticketing.services import TicketingError, ensure_event_key, new_code, new_reference
 
@@ -131,11 +132,13 @@ async def claim(*, session: AsyncSession, token: str, attendee_name: str,
         raise OfferInvalid("This offer link is not valid any more. It may have been used already.")
     ticket_type = await session.get(TicketType, entry.ticket_type_id)
     price = ticket_type.price_pence if ticket_type.is_paid else 0
+    access_token, access_hash = new_access()
     order = Order(
         event_id=entry.event_id, code=new_code(16), reference=new_reference(), email=entry.email,
         buyer_name=name, status=OrderStatus.AWAITING_PAYMENT.value if price else OrderStatus.CONFIRMED.value,
-        total_pence=price, consent_at=now, created_at=now,
+        total_pence=price, consent_at=now, created_at=now, access_hash=access_hash,
     )
+    order.access_token = access_token
     session.add(order)
     await session.flush()
     session.add(Ticket(code=new_code(12), order_id=order.id, event_id=entry.event_id,

@@ -156,7 +156,7 @@ async def test_phone_booking_email_ticket_and_signed_qr(
     booked = page.locator(".ticket-list .ticket-row")
     await expect(booked).to_have_count(1)
     await expect(booked).to_contain_text(NAME)
-    await expect(booked).to_contain_text(f"{SUPPER} (Community rate) · £3.00")
+    await expect(booked).to_contain_text(f"{SUPPER} · Community rate · £3.00")
     await expect(page.locator("dl.facts")).to_contain_text("Local resident")
     reference = (await page.locator(".reference").inner_text()).strip()
     await assert_fits_width(page)
@@ -236,6 +236,59 @@ async def test_cancelling_a_ticket_from_its_page(page, device):
     await expect(page.locator(".qr-code")).to_have_count(0)
     await expect(page.get_by_role("link", name="Download PDF")).to_have_count(0)
     await expect(page.get_by_text("Cancel this ticket…")).to_have_count(0)
+
+
+@pytest.mark.parametrize("device", ["phone"])
+async def test_from_the_email_link_to_cancelling_the_whole_booking(page, new_context, mailbox, device):
+    """The booking email's link, opened on another device, cancels the whole booking; the code printed on a
+    ticket shows only that it is a ticket."""
+    email = new_email()
+    await open_bangla_month(page)
+    await choose(page, SUPPER, 2)
+    await fill_details(page, name="Anwar Hossain", email=email)
+    await page.get_by_label(re.compile(rf"^Ticket 2: {SUPPER} \(Community rate\)")).fill("Farida Hossain")
+    await reserve(page)
+
+    message = await ticket_email(mailbox, email)
+    inbox = await (await new_context()).new_page()
+    await inbox.set_content(message.get_body(preferencelist=("html",)).get_content())
+    manage = await inbox.get_by_role("link", name="Manage your booking").get_attribute("href")
+    assert re.fullmatch(r"https?://[^/]+/orders/[A-Za-z0-9_-]{32}", manage), manage
+    first_ticket = re.search(r"/tickets/([A-Za-z0-9_-]+)", ticket_links(message)[0]).group(1)
+
+    # Someone with only the code on a ticket (a photo of it, say) learns nothing and can cancel nothing
+    stranger = await (await new_context()).new_page()
+    await stranger.goto(f"/tickets/{first_ticket}")
+    await expect(stranger.get_by_text(f"This is a valid ticket for {BANGLA}.")).to_be_visible()
+    await expect(stranger.locator("body")).not_to_contain_text("Anwar Hossain")
+    await expect(stranger.locator("body")).not_to_contain_text(email)
+    await expect(stranger.get_by_role("button", name=re.compile("cancel", re.IGNORECASE))).to_have_count(0)
+
+    # The attendee opens the email's link on another device and cancels everything
+    phone = await (await new_context()).new_page()
+    await phone.goto(manage)
+    await expect(phone.get_by_role("heading", level=1)).to_have_text("Your booking")
+    await expect(phone.locator(".ticket-list .ticket-row")).to_have_count(2)
+    confirm = phone.get_by_role("button", name="Yes, cancel the whole booking")
+    await expect(confirm).to_be_hidden()
+    await phone.get_by_text("Cancel the whole booking…").click()
+    await expect(confirm).to_be_visible()
+    await assert_fits_width(phone)
+    await confirm.click()
+    await expect(phone).to_have_url(manage)
+    await expect(phone.get_by_role("status").filter(has_text="Your booking is cancelled (2 tickets)")).to_be_visible()
+    await expect(phone.locator(".ticket-row .tag-cancelled")).to_have_count(2)
+    await expect(phone.get_by_role("link", name="Download tickets (PDF)")).to_have_count(0)
+    await expect(phone.get_by_text("Cancel the whole booking…")).to_have_count(0)
+    await screenshot(phone, "ticketing-booking-cancelled", device)
+
+    # One email says so, naming both tickets
+    cancelled = await mailbox.wait_for(lambda m: m["To"] == email and m["Subject"].startswith("Cancelled"))
+    assert cancelled["Subject"] == f"Cancelled as you asked: {BANGLA}"
+    text = cancelled.get_body(preferencelist=("plain",)).get_content()
+    assert "Anwar Hossain" in text and "Farida Hossain" in text and "cancelled your booking" in text
+    await stranger.reload()
+    await expect(stranger.get_by_text("This ticket is cancelled.")).to_be_visible()
 
 
 # --- what it looks like --------------------------------------------------------------------------------

@@ -75,3 +75,18 @@ async def book(client, event, lines: list[tuple[int, str]], **extra):
     ordered = sorted(lines, key=lambda line: line[0])
     form = booking_form(csrf_from(details.text), form_token_from(details.text), ordered, **extra)
     return await client.post(f"/events/{event.slug}/register", data=form)
+
+
+async def order_id_of(db, location: str) -> int | None:
+    """The order a booking's redirect leads to: /orders/<secret> (just booked) or /orders/<code>/booked (the same
+    form sent again, ticketing.bookings.booked)."""
+    from sqlalchemy import select
+
+    from kernel.tokens import hash_token
+    from ticketing.models import Order
+
+    parts = location.strip("/").split("/")
+    assert parts[0] == "orders", location
+    where = Order.code == parts[1] if parts[-1] == "booked" else Order.access_hash == hash_token(parts[1])
+    async with db.read() as session:
+        return await session.scalar(select(Order.id).where(where))

@@ -9,7 +9,7 @@ from kernel.mail import OutboxMessage
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, page_text, running_app
 from tests.factories import make_event
-from tests.ticketing.factories import book, booking_form, make_ticket_type
+from tests.ticketing.factories import book, booking_form, make_ticket_type, order_id_of
 from ticketing.models import Order, TicketType, WaitlistEntry
 
 
@@ -62,7 +62,8 @@ async def test_resending_a_booking_at_the_limit_still_shows_that_booking(setting
             first = await browser.post(f"/events/{event.slug}/register", data=form)
             again = await browser.post(f"/events/{event.slug}/register", data=form)
             assert first.status_code == again.status_code == 303
-            assert first.headers["location"] == again.headers["location"]
+            assert await order_id_of(db, first.headers["location"]) == await order_id_of(db, again.headers["location"])
+            assert again.headers["location"].endswith("/booked")
             assert (await book(browser, event, [(ticket_type.id, "Jo Bloggs")])).status_code == 429
     assert await _orders(db) == 2
 

@@ -98,13 +98,16 @@ async def previous_export(db, event_id: int, *, q: str = "", type_id: int | None
         tickets = list(await session.scalars(stmt.order_by(Order.created_at, Ticket.id).limit(5000)))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "order_reference",
-                     "email", "order_status", "paid_at", "community_declaration", "access_needs", "booked_at"])
+    writer.writerow(["ticket_code", "attendee", "ticket_type", "tier", "price_gbp", "ticket_status", "checked_in_at",
+                     "order_reference", "email", "organisation", "order_status", "paid_at", "community_declaration",
+                     "access_needs", "booked_at"])
     for t in tickets:
         o = t.order
         writer.writerow([_cell(x) for x in (
             t.code, t.attendee_name, t.ticket_type.name, t.ticket_type.tier_label, f"{t.price_pence / 100:.2f}",
-            t.status, o.reference, o.email, o.status, london(o.paid_at, "%Y-%m-%d %H:%M") if o.paid_at else "",
+            t.state_label, london(t.checked_in_at, "%Y-%m-%d %H:%M") if t.checked_in_at else "",
+            o.reference, o.email, o.organisation, o.status_short_label,
+            london(o.paid_at, "%Y-%m-%d %H:%M") if o.paid_at else "",
             o.declaration_label if o.community_declaration else "", o.access_needs,
             london(o.created_at, "%Y-%m-%d %H:%M"),
         )])

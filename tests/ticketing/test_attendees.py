@@ -4,12 +4,13 @@ order actions (mark paid, cancel order, cancel a ticket, resend), all for organi
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from kernel.accounts import Role
 from kernel.mail import OutboxMessage, bodies
@@ -38,8 +39,12 @@ async def festival(db):
         rahim = await make_order(session, event, [(child.id, "Rahim Uddin")], email="rahim@example.org")
         evil = await make_order(session, event, [(adult.id, EVIL_NAME)], email="=cmd@example.org",
                                 access_needs="@SUM(1+1)")
-        paid = await make_order(session, event, [(adult.id, "Priya Patel")], email="priya@example.org")
+        paid = await make_order(session, event, [(adult.id, "Priya Patel")], email="priya@example.org",
+                                organisation="Birmingham Tech Week")
         await services.mark_paid(session=session, order=paid, note="Bank transfer")
+        # Priya is inside: checked in at the door at 18:05 London time (GMT in December)
+        await session.execute(update(Ticket).where(Ticket.id == paid.tickets[0].id)
+                              .values(checked_in_at=dt.datetime(2026, 12, 1, 18, 5, tzinfo=dt.UTC)))
         await services.cancel_tickets(session=session, tickets=[amina.tickets[1]])
         outsider = await make_order(session, other, [(other_type.id, "Not Here")], email="nothere@example.org")
     return {"event": event, "adult": adult, "child": child, "amina": amina, "rahim": rahim, "evil": evil,
@@ -130,11 +135,19 @@ async def test_csv_export_one_row_per_ticket_with_formulas_neutralised(client, d
         for cell in row:
             assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), cell
     amina = next(r for r in by_code.values() if r["attendee"] == "Amina Khatun")
+    # people's words, never the stored values (valid, awaiting_payment)
     assert (amina["ticket_type"], amina["price_gbp"], amina["ticket_status"], amina["order_status"]) == (
-        "Adult", "5.00", "valid", "awaiting_payment")
+        "Adult", "5.00", "Valid", "Awaiting payment")
+    assert amina["organisation"] == "" and amina["checked_in_at"] == ""
     assert amina["order_reference"] == festival["amina"].reference and amina["access_needs"] == "Wheelchair space"
     priya = next(r for r in by_code.values() if r["attendee"] == "Priya Patel")
-    assert priya["order_status"] == "confirmed" and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", priya["paid_at"])
+    assert priya["order_status"] == "Confirmed" and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", priya["paid_at"])
+    assert priya["organisation"] == "Birmingham Tech Week"
+    assert (priya["ticket_status"], priya["checked_in_at"]) == ("Checked in", "2026-12-01 18:05")
+    yusuf = next(r for r in by_code.values() if r["attendee"] == "Yusuf Khatun")
+    assert yusuf["ticket_status"] == "Cancelled"
+    for row in data:
+        assert not {"valid", "cancelled", "awaiting_payment", "confirmed"} & set(row), row
     # the export follows the list's filters
     filtered = await client.get(f"/organiser/events/{event.id}/attendees.csv", params={"status": "cancelled"})
     rows = list(csv.reader(io.StringIO(filtered.content.decode("utf-8-sig"))))
@@ -194,7 +207,8 @@ async def test_organiser_order_actions(client, db, festival):
     assert "has no valid tickets to send" in page_text(await client.get(response.headers["location"]))
     response = await client.post(f"/organiser/orders/{festival['rahim'].id}/mark-paid", data={"csrf_token": csrf})
     assert "cannot be marked paid" in page_text(await client.get(response.headers["location"]))
-    assert await emails_to("rahim@example.org") == 0
+    # Rahim is told his ticket was cancelled, once; nothing for what was refused
+    assert await emails_to("rahim@example.org") == 1
     # unknown ids are 404, not 500
     for path in ("/organiser/orders/999999/resend", "/organiser/orders/999999/cancel",
                  "/organiser/orders/999999/mark-paid", "/organiser/tickets/999999/cancel"):
@@ -228,3 +242,23 @@ async def test_attendee_pages_and_actions_are_for_organisers_only(app, db, festi
     assert (order.status, order.paid_at) == ("awaiting_payment", None)
     assert statuses == ["valid", "cancelled"]
     assert emails == 0
+
+
+async def test_attendee_list_shows_the_organisation_and_who_is_checked_in(client, db, festival):
+    await sign_in(client, db)
+    page = await client.get(f"/organiser/events/{festival['event'].id}/attendees")
+    assert page.status_code == 200
+    header = re.search(r"<thead>(.*?)</thead>", page.text, re.DOTALL).group(1)
+    assert '<th scope="col">Checked in</th>' in header
+    rows = {html.unescape(re.search(r'<th scope="row"[^>]*>(.*?)<br>', row).group(1)): page_text_of(row)
+            for row in re.findall(r"<tr[^>]*>\s*<th scope=\"row\".*?</tr>", page.text, re.DOTALL)}
+    assert "Birmingham Tech Week" in rows["Priya Patel"]
+    assert "Checked in" in rows["Priya Patel"] and "18:05" in rows["Priya Patel"]
+    assert "Not yet" in rows["Amina Khatun"] and "Checked in" not in rows["Amina Khatun"]
+    assert "Awaiting payment" in rows["Amina Khatun"]
+    for internal in ("awaiting_payment", ">valid<", "To pay at the door"):
+        assert internal not in page.text
+
+
+def page_text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())

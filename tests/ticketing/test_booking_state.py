@@ -99,6 +99,6 @@ async def test_a_rolled_back_first_booking_does_not_leave_the_event_without_its_
         async with db.read() as session:
             assert await session.get(EventKey, event.id) is not None
             code = await session.scalar(select(Ticket.code).join(Order).where(Order.event_id == event.id))
-        pdf = await browser.get(f"/documents/ticket/{code}")
+        pdf = await browser.get(f"/documents/ticket/{booked.headers['location'].rsplit('/', 1)[1]}.{code}")
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")

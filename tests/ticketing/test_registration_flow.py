@@ -27,7 +27,7 @@ async def test_book_free_and_community_tickets(client, db):
     assert response.status_code == 303, response.text
     order_url = response.headers["location"]
     again = await client.post(f"/events/{event.slug}/register", data=form)
-    assert again.headers["location"] == order_url  # same form token: same order
+    assert again.headers["location"] == f"/orders/{await _order_code(db)}/booked"  # same form token: same order
 
     order_page = await client.get(order_url)
     assert "Amina Khatun" in order_page.text and "রহিম উদ্দিন" in order_page.text
@@ -39,7 +39,18 @@ async def test_book_free_and_community_tickets(client, db):
         assert order.community_declaration == "resident"
         assert await session.scalar(select(func.count(OutboxMessage.id))) == 1
         ticket = await session.scalar(select(Ticket).where(Ticket.attendee_name == "Amina Khatun"))
-    ticket_page = await client.get(f"/tickets/{ticket.code}")
+        paid = await session.scalar(select(Ticket).where(Ticket.attendee_name != "Amina Khatun"))
+    ticket_page = await client.get(f"{order_url}/tickets/{ticket.code}")
     assert ticket_page.status_code == 200 and "<svg" in ticket_page.text
-    pdf = await client.get(f"/documents/ticket/{ticket.code}")
+    # the free ticket of a booking that has something to pay: nothing to pay for this one, said once
+    assert "to pay at the door" not in ticket_page.text and "Free · Free" not in ticket_page.text
+    assert "Free" in ticket_page.text
+    paid_page = await client.get(f"{order_url}/tickets/{paid.code}")
+    assert "to pay at the door" in paid_page.text and "Community rate · £3.00" in paid_page.text
+    pdf = await client.get(f"/documents/ticket/{order_url.rsplit('/', 1)[1]}.{ticket.code}")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def _order_code(db) -> str:
+    async with db.read() as session:
+        return await session.scalar(select(Order.code))

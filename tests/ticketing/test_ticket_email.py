@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from kernel.accounts import Role
 from kernel.mail import SENT, MailSender, OutboxMessage, bodies
+from kernel.tokens import hash_token
 from tests.conftest import skip_or_fail
 from tests.core.helpers import new_client, sign_in
 from tests.core.test_mail import smtp_server, smtp_settings  # noqa: F401 - smtp_server is a fixture
@@ -75,7 +76,11 @@ async def test_one_outbox_row_per_order_and_none_for_refused_or_repeated_forms(q
     assert [r.subject for r in rows] == ["Your tickets: Bangla Month supper"] * 2
     for row, order in zip(rows, orders, strict=True):
         text, html = await bodies(db, row, TICKETING.mail_bodies)
-        assert order.reference in text and order.code in text and order.code in html
+        # the links carry the booking's secret (only its hash is kept on the order), not the order's code
+        token = row.body["args"]["access"]
+        assert hash_token(token) == order.access_hash
+        assert f"/orders/{token}" in text and f"/orders/{token}" in html
+        assert order.code not in text and order.code not in html
         assert [a["provider"] for a in row.attachments] == ["ticketing.order_pdf", "ticketing.event_ics"]
         assert row.attachments[0]["args"] == {"order_id": order.id}
 
@@ -90,6 +95,7 @@ async def test_confirmation_is_delivered_with_text_html_pdf_and_calendar(quiet_a
     response = await book(client, event, [(ticket_type.id, "Amina Khatun"), (ticket_type.id, "Rahim Uddin")],
                           email="amina@example.org", access_needs="Aisle seat")
     assert response.status_code == 303
+    booking = f"http://testserver{response.headers['location']}"
     async with db.read() as session:
         order = await session.scalar(select(Order))
         tickets = list(await session.scalars(select(Ticket).order_by(Ticket.id)))
@@ -110,9 +116,10 @@ async def test_confirmation_is_delivered_with_text_html_pdf_and_calendar(quiet_a
     text, markup = plain.get_content(), rich.get_content()
     for part in (text, markup):
         assert order.reference in part and "Amina Khatun" in part and "Rahim Uddin" in part
-        assert f"http://testserver/orders/{order.code}" in part
+        assert booking in part
         for ticket in tickets:
-            assert f"http://testserver/tickets/{ticket.code}" in part
+            assert f"{booking}/tickets/{ticket.code}" in part
+        assert "Standard · £6.50" in part
         assert "To pay at the door or by invoice" in part and "£13.00" in part
     assert "Aisle seat" in text
 
@@ -179,14 +186,15 @@ async def test_cancelled_ticket_is_left_out_of_a_resent_email(quiet_app, client,
         assert (await organiser.post(f"/organiser/orders/{order.id}/resend",
                                      data={"csrf_token": csrf})).status_code == 303
     rows = await _outbox(db)
-    assert len(rows) == 2 and rows[1].subject.startswith("Your tickets again")
-    text, _html = await bodies(db, rows[1], TICKETING.mail_bodies)
+    assert len(rows) == 3 and rows[1].subject.startswith("Your tickets have been cancelled")
+    assert rows[2].subject.startswith("Your tickets again")
+    text, _html = await bodies(db, rows[2], TICKETING.mail_bodies)
     assert "Rahim Uddin" in text and "Amina Khatun" not in text
     assert await MailSender(db, smtp_settings(settings, server.port), bodies=TICKETING.mail_bodies,
-                        attachments=TICKETING.mail_attachments).send_due() == 2
-    resent = server.messages[1]
+                        attachments=TICKETING.mail_attachments).send_due() == 3
+    resent = server.messages[2]
     # The bodies, made when sending, are kept with the row: what was sent.
-    sent_row = (await _outbox(db))[1]
+    sent_row = (await _outbox(db))[2]
     assert sent_row.text_body == text and sent_row.html_body == _html
     assert resent.get_body(("plain",)).get_content().split() == text.split()
     pdf = next(a for a in resent.iter_attachments() if a.get_content_type() == "application/pdf").get_content()

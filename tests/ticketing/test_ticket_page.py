@@ -72,8 +72,9 @@ async def test_ticket_page_shows_qr_event_venue_map_calendar_and_cancel(client, 
         ticket_type = await make_ticket_type(session, event, name="Evening entry")
     response = await book(client, event, [(ticket_type.id, "Amina Khatun")])
     assert response.status_code == 303
+    booking = response.headers["location"]
     [ticket] = await _tickets(db)
-    page = await client.get(f"/tickets/{ticket.code}")
+    page = await client.get(f"{booking}/tickets/{ticket.code}")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "private, no-store"
     text = html.unescape(page.text)
@@ -101,7 +102,7 @@ async def test_ticket_page_shows_qr_event_venue_map_calendar_and_cancel(client, 
     # cancelling asks for confirmation first: a <details> disclosure holding the POST form
     confirm = re.search(r'<details class="confirm">(.*?)</details>', page.text, re.DOTALL)
     assert confirm and "Cancel this ticket" in confirm.group(1)
-    assert f'<form method="post" action="/tickets/{ticket.code}/cancel">' in confirm.group(1)
+    assert f'<form method="post" action="{booking}/tickets/{ticket.code}/cancel">' in confirm.group(1)
     assert 'name="csrf_token"' in confirm.group(1) and "cannot be undone" in confirm.group(1)
 
 
@@ -160,25 +161,27 @@ async def test_cancelled_ticket_page_says_so_and_has_no_qr(client, db):
         event = await make_event(session)
         ticket_type = await make_ticket_type(session, event, capacity=1)
     response = await book(client, event, [(ticket_type.id, "Amina Khatun")])
+    booking = response.headers["location"]
+    token = booking.rsplit("/", 1)[1]
     [ticket] = await _tickets(db)
-    page = await client.get(f"/tickets/{ticket.code}")
+    page = await client.get(f"{booking}/tickets/{ticket.code}")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    cancel = await client.post(f"/tickets/{ticket.code}/cancel", data={"csrf_token": csrf})
-    assert cancel.status_code == 303 and cancel.headers["location"] == f"/tickets/{ticket.code}"
-    page = await client.get(f"/tickets/{ticket.code}")
+    cancel = await client.post(f"{booking}/tickets/{ticket.code}/cancel", data={"csrf_token": csrf})
+    assert cancel.status_code == 303 and cancel.headers["location"] == f"{booking}/tickets/{ticket.code}"
+    page = await client.get(f"{booking}/tickets/{ticket.code}")
     assert page.status_code == 200
     text = page_text(page)
     assert "This ticket is cancelled." in text and "Your ticket is cancelled" in text
     assert "<svg" not in page.text and "qr-code" not in page.text
     assert f"/tickets/{ticket.code}/cancel" not in page.text
-    assert f"/documents/ticket/{ticket.code}" not in page.text
-    assert (await client.get(f"/documents/ticket/{ticket.code}")).status_code == 410
+    assert f"/documents/ticket/{token}.{ticket.code}" not in page.text
+    assert (await client.get(f"/documents/ticket/{token}.{ticket.code}")).status_code == 410
     order_page = page_text(await client.get(response.headers["location"]))
     assert "Cancelled" in order_page
     async with db.read() as session:
         assert (await session.scalar(select(Order))).status == "cancelled"
     # cancelling again is harmless
-    again = await client.post(f"/tickets/{ticket.code}/cancel", data={"csrf_token": csrf})
+    again = await client.post(f"{booking}/tickets/{ticket.code}/cancel", data={"csrf_token": csrf})
     assert again.status_code == 303
     assert "already cancelled" in page_text(await client.get(again.headers["location"]))
     async with db.read() as session:
@@ -200,21 +203,24 @@ async def test_ticket_pdfs_come_from_the_one_documents_route_and_old_links_still
     order_page = await client.get(response.headers["location"])
     order_code = order_page.url.path.rsplit("/", 1)[1]
     assert f'href="/documents/order-tickets/{order_code}"' in order_page.text
-    ticket_page = await client.get(f"/tickets/{tickets[0].code}")
-    assert f'href="/documents/ticket/{tickets[0].code}"' in ticket_page.text
+    ticket_page = await client.get(f"/orders/{order_code}/tickets/{tickets[0].code}")
+    assert f'href="/documents/ticket/{order_code}.{tickets[0].code}"' in ticket_page.text
 
-    one = await client.get(f"/documents/ticket/{tickets[0].code}")
+    one = await client.get(f"/documents/ticket/{order_code}.{tickets[0].code}")
     both = await client.get(f"/documents/order-tickets/{order_code}")
     for pdf in (one, both):
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         assert pdf.headers["cache-control"] == "private, no-store"
         assert pdf.headers["content-disposition"].startswith('attachment; filename="ticket')
-    # links in emails sent before documents had one route
+    # links in emails sent before documents had one route (a ticket's code alone no longer prints it)
     old = await client.get(f"/tickets/{tickets[0].code}/ticket.pdf")
     assert old.status_code == 308 and old.headers["location"] == f"/documents/ticket/{tickets[0].code}"
+    refused = await client.get(old.headers["location"])
+    assert refused.status_code == 403 and "link from the booking email" in page_text(refused)
     old = await client.get(f"/orders/{order_code}/tickets.pdf")
     assert old.status_code == 308 and old.headers["location"] == f"/documents/order-tickets/{order_code}"
 
-    assert (await client.get("/documents/ticket/not-a-real-code")).status_code == 404
+    assert (await client.get("/documents/ticket/not-a-real.code")).status_code == 404
+    assert (await client.get(f"/documents/ticket/{order_code}.not-its-ticket")).status_code == 404
     assert (await client.get("/documents/no-such-kind/whatever")).status_code == 404
     assert (await client.get("/documents/ticket/" + "x" * 200)).status_code == 404
