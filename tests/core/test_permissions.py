@@ -21,7 +21,7 @@ from tests.core.helpers import assert_error_page, new_client, page_text, sign_in
 from tests.core.routes import unguarded, walk
 from tests.factories import make_event, make_event_image
 
-ANON, ORG, DOOR, JUDGE = None, Role.ORGANISER.value, Role.DOOR_STAFF.value, Role.JUDGE.value
+ANON, ORG, DOOR, JUDGE = None, Role.ADMIN.value, Role.DOOR_STAFF.value, Role.JUDGE.value
 EVERYONE = {ANON, ORG, DOOR, JUDGE}
 SIGNED_IN = {ORG, DOOR, JUDGE}
 
@@ -200,7 +200,7 @@ async def test_organiser_pages_are_for_organisers_only(app, db, client):
             )
             token = await csrf_for(other)
             assert_error_page(await other.post("/organiser/events/new", data={"csrf_token": token}), 403)
-    await sign_in(client, db, Role.ORGANISER)
+    await sign_in(client, db, Role.ADMIN)
     response = await client.get("/organiser/events")
     assert response.status_code == 200
     assert "<h1>Manage events</h1>" in response.text
