@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from judging.models import AuditEntry, Conflict, Score, ScoreSheet
 from kernel.accounts import Role
-from kernel.auth import JUDGES, ORGANISERS, PUBLIC
+from judging.pages import COMPETITION_ORGANISERS
+from kernel.auth import JUDGES, ORGANISING, PUBLIC
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.core.routes import walk
@@ -30,8 +31,10 @@ def test_every_judging_route_declares_the_right_access(app):
     endpoints = _judging_endpoints(app)
     assert len(endpoints) >= 25
     for e in endpoints:
-        if e.path.startswith("/organiser/"):
-            expected = ORGANISERS
+        if e.path in ("/organiser/competitions", "/organiser/competitions/new"):
+            expected = ORGANISING  # lists and creates only what the event organiser's events allow
+        elif e.path.startswith("/organiser/"):
+            expected = COMPETITION_ORGANISERS
         elif e.path in PUBLIC_PATHS:
             expected = PUBLIC
         else:
