@@ -221,7 +221,7 @@ async def test_an_expired_invitation_no_longer_works(app, db, client):
 
 
 async def test_the_administrator_changes_roles_switches_off_and_assigns_events(app, db, client):
-    a, b, organiser = await _world(db)
+    _a, b, organiser = await _world(db)
     await sign_in(client, db, Role.ADMIN)
     token = await csrf_for(client, "/admin/accounts")
     async with new_client(app) as other:

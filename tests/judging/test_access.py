@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import func, select
 
 from judging.models import AuditEntry, Conflict, Score, ScoreSheet
-from kernel.accounts import Role
 from judging.pages import COMPETITION_ORGANISERS
+from kernel.accounts import Role
 from kernel.auth import JUDGES, ORGANISING, PUBLIC
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
