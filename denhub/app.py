@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from denhub.domains import DOMAINS
 from kernel import documents, keyring, login
-from kernel.accounts import SESSION_MAX_AGE_SECONDS
+from kernel.accounts import SESSION_MAX_AGE_SECONDS, Role
 from kernel.db import Database
 from kernel.health import healthz
 from kernel.hooks import Domain, Hooks, JobContext, MenuEntry
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
     keyring.use(settings)  # the key file that opens each event's sealed signing key (kernel.keyring)
     # The outbox's problems (kernel.mail.pages) for organisers, after the domains' own entries.
     hooks = dataclasses.replace(hooks, menu=(*hooks.menu, MenuEntry("Email", "/organiser/mail",
-                                                                    frozenset({"organiser"}))))
+                                                                    frozenset({Role.ADMIN.value}))))
     if settings.var_path.is_dir():  # made 0755 by older versions: the database and emails are in it
         private_directory(settings.var_path, ours=True)
     db = Database(settings.effective_database_url)

@@ -71,7 +71,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     else:
         print("demo programme: the database already has events; nothing added")
     if settings.env == "development" or loaded:
-        print(f"demo organiser login: {demo.DEMO_ORGANISER_EMAIL} / {password}")
+        print(f"demo organiser login: {demo.DEMO_ORGANISER_EMAIL} / {password} (the hub administrator)")
+        print(f"demo event organiser (two events) and treasurer: {demo.DEMO_EVENT_ORGANISER_EMAIL} and "
+              f"{demo.DEMO_TREASURER_EMAIL}, same password")
         print(f"sign in at {settings.base_url}/login")
 
 
@@ -180,9 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     demo.set_defaults(func=cmd_demo)
 
     user = sub.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
-    add = user.add_parser("add", help="add an organiser, door staff or judge account")
+    add = user.add_parser("add", help="add an account: admin (hub administrator), organiser (event organiser: "
+                                      "the events given to them), treasurer, door_staff or judge")
     add.add_argument("email")
-    add.add_argument("--role", required=True, choices=["organiser", "door_staff", "judge"])
+    add.add_argument("--role", required=True, choices=["admin", "organiser", "treasurer", "door_staff", "judge"])
     add.add_argument("--name", default="")
     add.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
     add.set_defaults(func=cmd_user_add)

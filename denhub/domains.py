@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from events.domain import DOMAIN as EVENTS
 from judging.domain import DOMAIN as JUDGING
+from kernel.account_admin import DOMAIN as ACCOUNTS
 from kernel.hooks import Domain
 from ticketing.domain import DOMAIN as TICKETING
 
-DOMAINS: tuple[Domain, ...] = (EVENTS, TICKETING, JUDGING)
+# ACCOUNTS is the kernel's own pages for accounts (invitations, the administrator's page): it uses no domain.
+DOMAINS: tuple[Domain, ...] = (EVENTS, TICKETING, JUDGING, ACCOUNTS)

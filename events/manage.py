@@ -8,9 +8,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from events import services
+from events.access import EVENT_ORGANISERS, add_organiser, managed_event_ids
 from events.forms import parse_event_form, values_from_event
 from events.models import ACCESS_FEATURES, CATEGORY_LABELS
-from kernel.auth import ORGANISERS, flash, guard
+from kernel.accounts import Role
+from kernel.auth import ORGANISING, flash, guard
 from kernel.hooks import hooks_of
 from kernel.web import render
 
@@ -28,14 +30,15 @@ def _event_id(request: Request) -> int:
     return request.path_params["event_id"]
 
 
-@guard(ORGANISERS)
+@guard(ORGANISING)
 async def manage_list(request: Request) -> Response:
     async with request.app.state.db.read() as session:
-        events = await services.list_all(session=session)
+        events = await services.list_all(session=session, only=await managed_event_ids(
+            session=session, user=request.state.user))
     return render(request, "events/manage_list.html", {"events": events})
 
 
-@guard(ORGANISERS)
+@guard(ORGANISING)
 async def create(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "events/form.html", _form_context(dict(EMPTY_VALUES), {}))
@@ -46,6 +49,8 @@ async def create(request: Request) -> Response:
         try:
             async with request.app.state.db.write() as session:
                 event = await services.create_event(session=session, data=data)
+                if request.state.user.role == Role.ORGANISER:  # an event organiser organises what they create
+                    await add_organiser(session=session, event_id=event.id, user_id=request.state.user.id)
         except services.EventError as exc:
             errors = {exc.field or "__all__": str(exc)}
         else:
@@ -55,7 +60,7 @@ async def create(request: Request) -> Response:
     return render(request, "events/form.html", _form_context(values, errors), status_code=422)
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def edit(request: Request) -> Response:
     db = request.app.state.db
     settings = request.app.state.settings
@@ -107,12 +112,12 @@ async def _transition(request: Request, action, done: str) -> Response:
     return RedirectResponse("/organiser/events", status_code=303)
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def publish(request: Request) -> Response:
     return await _transition(request, services.publish, "is published")
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def cancel(request: Request) -> Response:
     reactions = hooks_of(request.app).event_cancelled
     base_url = request.app.state.settings.base_url

@@ -117,3 +117,14 @@ class EventImage(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
     event: Mapped[Event] = relationship(back_populates="image")
+
+
+class EventOrganiser(Base):
+    """An event organiser account given one event to manage (events.access): they see and change only those."""
+
+    __tablename__ = "event_organiser"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from events import services
+from events.access import may_manage_event
 from events.calendar import event_ics
 from events.models import CATEGORY_LABELS, Category
 from kernel.auth import PUBLIC, guard
@@ -122,13 +123,19 @@ async def past(request: Request) -> Response:
     return render(request, "events/past.html", {"events": events, "page": page, "more": more})
 
 
+PREVIEWERS = frozenset({"admin", "organiser"})  # who may see drafts: those they may manage (events.access)
+
+
 async def _public_event(request: Request):
     user = getattr(request.state, "user", None)
-    is_organiser = user is not None and user.role == "organiser"
+    is_organiser = user is not None and user.role in PREVIEWERS
     async with request.app.state.db.read() as session:
         event = await services.get_by_slug(
             session=session, slug=request.path_params["slug"], include_drafts=is_organiser
         )
+        if event is not None and event.status == "draft" and not await may_manage_event(
+                session=session, user=user, event_id=event.id):
+            event = None  # another organiser's draft
     if event is None:
         raise HTTPException(404, "We could not find that event. It may have been removed or the link mistyped.")
     return event
@@ -178,7 +185,7 @@ async def event_calendar(request: Request) -> Response:
 @guard(PUBLIC)
 async def event_image(request: Request) -> Response:
     user = getattr(request.state, "user", None)
-    is_organiser = user is not None and user.role == "organiser"  # previews drafts, as on the event page
+    is_organiser = user is not None and user.role in PREVIEWERS  # previews drafts, as on the event page
     async with request.app.state.db.read() as session:
         image = await services.get_image(
             session=session, slug=request.path_params["slug"], include_drafts=is_organiser

@@ -59,8 +59,12 @@ async def list_past(*, session: AsyncSession, now: dt.datetime | None = None,
     return events[:per_page], len(events) > per_page
 
 
-async def list_all(*, session: AsyncSession) -> list[Event]:
-    return list(await session.scalars(select(Event).order_by(Event.starts_at.desc(), Event.id.desc())))
+async def list_all(*, session: AsyncSession, only: set[int] | None = None) -> list[Event]:
+    """Every event, newest first; only those in `only` when given (an event organiser's)."""
+    stmt = select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
+    if only is not None:
+        stmt = stmt.where(Event.id.in_(only or {-1}))
+    return list(await session.scalars(stmt))
 
 
 async def get_by_slug(*, session: AsyncSession, slug: str, include_drafts: bool = False) -> Event | None:

@@ -41,14 +41,20 @@ async def get_competition(*, session: AsyncSession, competition_id: int, for_upd
     return competition
 
 
-async def list_competitions(*, session: AsyncSession) -> list[tuple[Competition, Event]]:
+async def list_competitions(*, session: AsyncSession,
+                            only: set[int] | None = None) -> list[tuple[Competition, Event]]:
+    """Every competition with its event; only those of the events in `only` when given."""
     stmt = (select(Competition, Event).join(Event, Event.id == Competition.event_id)
             .order_by(Event.starts_at.desc(), Competition.id))
+    if only is not None:
+        stmt = stmt.where(Event.id.in_(only or {-1}))
     return [(c, e) for c, e in (await session.execute(stmt)).all()]
 
 
-async def pitch_night_events(*, session: AsyncSession) -> list[Event]:
+async def pitch_night_events(*, session: AsyncSession, only: set[int] | None = None) -> list[Event]:
     stmt = select(Event).where(Event.category == Category.PITCH_NIGHT.value).order_by(Event.starts_at.desc())
+    if only is not None:
+        stmt = stmt.where(Event.id.in_(only or {-1}))
     return list(await session.scalars(stmt))
 
 

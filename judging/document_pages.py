@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from judging import documents
 from judging.models import Competition
-from judging.pages import Endpoint, competition_page, load_competition, refusing
-from kernel.auth import ORGANISERS, form_id, guard
+from judging.pages import COMPETITION_ORGANISERS, Endpoint, competition_page, load_competition, refusing
+from kernel.auth import form_id, guard
 from kernel.text import content_disposition
 
 Loader = Callable[[Request, AsyncSession, Competition], Awaitable[Any]]
@@ -37,7 +37,7 @@ def pdf_route(load: Loader, render: Renderer, doc: str) -> Endpoint:
     """An organisers' GET endpoint for the competition in the URL: load in a read session, then render;
     a domain error (nothing to print yet, no such judge) is a page with a way back to the competition."""
 
-    @guard(ORGANISERS)
+    @guard(COMPETITION_ORGANISERS)
     @refusing(competition_page(), "Back to the competition")
     async def endpoint(request: Request) -> Response:
         competition, _ = await load_competition(request)

@@ -29,7 +29,7 @@ DOMAIN = Domain(
     ticket_page_panels=(vote_pages.ticket_ballots,),
     badge_roles=badges.ROLES,
     menu=(
-        MenuEntry("Competitions", "/organiser/competitions", frozenset({Role.ORGANISER.value})),
+        MenuEntry("Competitions", "/organiser/competitions", frozenset({Role.ADMIN.value, Role.ORGANISER.value})),
         MenuEntry("Judging", "/judging/", frozenset({Role.JUDGE.value})),
     ),
 )

@@ -15,8 +15,16 @@ from starlette.routing import Route
 from judging import night, votes
 from judging.competitions import get_competition
 from judging.errors import JudgingError
-from judging.pages import Back, actor_id, competition_page, load_competition, manage_url, refusing
-from kernel.auth import ORGANISERS, flash, guard
+from judging.pages import (
+    COMPETITION_ORGANISERS,
+    Back,
+    actor_id,
+    competition_page,
+    load_competition,
+    manage_url,
+    refusing,
+)
+from kernel.auth import flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
@@ -30,7 +38,7 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def host(request: Request) -> Response:
     """Context: competition, event, stage (judging.night.Stage), ends_at (UTC or none), now (UTC),
     vote_url, vote_qr (SVG markup or none: only while the vote is open), tally (judging.votes.Tally)."""
@@ -47,7 +55,7 @@ async def host(request: Request) -> Response:
     }, headers={"cache-control": "no-store"})
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def host_state(request: Request) -> Response:
     """What the host screen's script polls: who is up, when their pitch ends, the vote and its count."""
     competition, _ = await load_competition(request)
@@ -89,7 +97,7 @@ async def _vote_back(request: Request) -> str:
 HOST, ENTRANTS = competition_page("host"), competition_page("entrants")
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(HOST, "Back")
 async def next_entrant(request: Request) -> Response:
     return await _act(request, lambda session, c: night.next_entrant(session=session, competition=c,
@@ -97,7 +105,7 @@ async def next_entrant(request: Request) -> Response:
                       "{result.enterprise} is up.", HOST)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(HOST, "Back")
 async def start_pitch(request: Request) -> Response:
     async def action(session, competition):
@@ -107,7 +115,7 @@ async def start_pitch(request: Request) -> Response:
     return await _act(request, action, "{result}’s pitch has started: the judges can score them now.", HOST)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(_vote_back, "Back")
 async def voting(request: Request) -> Response:
     form = await request.form()
@@ -125,7 +133,7 @@ async def voting(request: Request) -> Response:
     return await _act(request, action, "{result}", _vote_back)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(ENTRANTS, "Back")
 async def open_scoring(request: Request) -> Response:
     entrant_id = request.path_params["entrant_id"]

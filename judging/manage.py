@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.access import NOT_YOURS, managed_event_ids
 from judging import document_pages, emails, forms
 from judging.competitions import (
     create_competition,
@@ -29,11 +30,18 @@ from judging.entrants import (
 from judging.errors import JudgingError
 from judging.judges import panel
 from judging.models import EntrantStatus
-from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
+from judging.pages import (
+    COMPETITION_ORGANISERS,
+    actor_id,
+    competition_page,
+    load_competition,
+    manage_url,
+    refusing,
+)
 from judging.results import heat_leaders
 from judging.rounds import add_round, advance_entrants, rounds_for
 from judging.rubric import criteria_for, locked_message, save_rubric
-from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.auth import ORGANISING, flash, form_id, guard
 from kernel.web import render
 
 
@@ -43,18 +51,20 @@ def _see_other(url: str) -> RedirectResponse:
 
 # --- competitions ----------------------------------------------------------------------------------
 
-@guard(ORGANISERS)
+@guard(ORGANISING)
 async def competitions(request: Request) -> Response:
     async with request.app.state.db.read() as session:
-        rows = await list_competitions(session=session)
+        rows = await list_competitions(session=session, only=await managed_event_ids(
+            session=session, user=request.state.user))
     return render(request, "judging/manage_list.html", {"rows": rows})
 
 
-@guard(ORGANISERS)
+@guard(ORGANISING)
 async def new_competition(request: Request) -> Response:
     db = request.app.state.db
     async with db.read() as session:
-        events = await pitch_night_events(session=session)
+        only = await managed_event_ids(session=session, user=request.state.user)
+        events = await pitch_night_events(session=session, only=only)
     values = {"event_id": request.query_params.get("event", ""), "name": "", "pitch_minutes": "5"}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -66,6 +76,8 @@ async def new_competition(request: Request) -> Response:
             minutes = -1
         if event_id is None:
             errors["event_id"] = "Choose the pitch-night event this competition belongs to."
+        elif only is not None and event_id not in only:
+            raise HTTPException(403, NOT_YOURS)
         else:
             try:
                 async with db.write() as session:
@@ -98,13 +110,13 @@ async def _overview_context(request: Request, competition, event, values=None, e
             "apply_url": f"{request.app.state.settings.base_url.rstrip('/')}/judging/apply/{competition.id}"}
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def overview(request: Request) -> Response:
     competition, event = await load_competition(request)
     return render(request, "judging/competition.html", await _overview_context(request, competition, event))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def settings(request: Request) -> Response:
     competition, event = await load_competition(request)
     data, errors, values = forms.parse_settings(await request.form())
@@ -127,7 +139,7 @@ async def settings(request: Request) -> Response:
                   await _overview_context(request, competition, event, values, errors), status_code=status)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page())
 async def start(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -157,7 +169,7 @@ async def _entrants_context(request: Request, competition, event) -> dict:
             "rejected": [e for e in entrants if e.status == EntrantStatus.REJECTED]}
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def entrants(request: Request) -> Response:
     competition, event = await load_competition(request)
     return render(request, "judging/entrants.html", await _entrants_context(request, competition, event))
@@ -209,19 +221,19 @@ async def _entrant(request: Request, competition):
             raise HTTPException(404, str(exc)) from None
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def new_entrant(request: Request) -> Response:
     competition, event = await load_competition(request)
     return await _entrant_form(request, competition, event)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def edit_entrant(request: Request) -> Response:
     competition, event = await load_competition(request)
     return await _entrant_form(request, competition, event, await _entrant(request, competition))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("entrants"), "Back to entrants")
 async def entrant_status(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -240,7 +252,7 @@ async def entrant_status(request: Request) -> Response:
     return _see_other(manage_url(competition, "entrants"))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("entrants"), "Back to entrants")
 async def running_order(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -253,7 +265,7 @@ async def running_order(request: Request) -> Response:
     return _see_other(manage_url(competition, "entrants"))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("entrants"), "Back to entrants")
 async def new_round(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -266,7 +278,7 @@ async def new_round(request: Request) -> Response:
     return _see_other(manage_url(competition, "entrants"))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("entrants"), "Back to entrants")
 async def advance(request: Request) -> Response:
     """Advance to the final: a heat's top N (its ranking as the results page shows it now) or entrants the
@@ -306,7 +318,7 @@ def _row_count(values: dict) -> int:
     return max(indexes, default=-1) + 1
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def rubric(request: Request) -> Response:
     competition, event = await load_competition(request)
     db = request.app.state.db

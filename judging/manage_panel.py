@@ -17,10 +17,17 @@ from judging.competitions import get_competition, release_results, set_chair_ord
 from judging.entrants import entrants_for
 from judging.errors import InvalidInput, JudgingError, NotFound
 from judging.models import JudgeAssignment, ResultsVisibility
-from judging.pages import actor_id, competition_page, load_competition, manage_url, refusing
+from judging.pages import (
+    COMPETITION_ORGANISERS,
+    actor_id,
+    competition_page,
+    load_competition,
+    manage_url,
+    refusing,
+)
 from judging.results import load_live, load_results
 from kernel.accounts import User
-from kernel.auth import ORGANISERS, flash, guard
+from kernel.auth import flash, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.text import one_line
@@ -50,7 +57,7 @@ async def _panel_page(request: Request, competition, event, *, values=None, erro
     return render(request, "judging/judges.html", context, status_code=status)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def panel_page(request: Request) -> Response:
     competition, event = await load_competition(request)
     if request.method == "GET":
@@ -90,7 +97,7 @@ async def _assignment(request: Request, competition) -> tuple[JudgeAssignment, U
     return assignment, user
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def new_link(request: Request) -> Response:
     """A fresh one-time sign-in link for a judge (lost email, used link, new phone)."""
     competition, event = await load_competition(request)
@@ -107,7 +114,7 @@ async def new_link(request: Request) -> Response:
                                        "created_account": False})
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def make_chair(request: Request) -> Response:
     competition, _ = await load_competition(request)
     assignment, user = await _assignment(request, competition)
@@ -121,7 +128,7 @@ async def make_chair(request: Request) -> Response:
 
 # --- live view and unlocking -----------------------------------------------------------------------
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def live(request: Request) -> Response:
     """Who has scored whom, and the provisional ranking (organisers only: judges never see scores before the
     release). ?fragment=1 returns only the grid and ranking, for the page's few-second refresh."""
@@ -134,7 +141,7 @@ async def live(request: Request) -> Response:
     return render(request, "judging/live.html", context)
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("live"), "Back to the live view")
 async def unlock(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -151,7 +158,7 @@ async def unlock(request: Request) -> Response:
 
 # --- results ---------------------------------------------------------------------------------------
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def results_preview(request: Request) -> Response:
     competition, event = await load_competition(request)
     async with request.app.state.db.read() as session:
@@ -161,7 +168,7 @@ async def results_preview(request: Request) -> Response:
                    "visibilities": [v.value for v in ResultsVisibility]})
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("results"), "Back to results")
 async def chair_order(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -175,7 +182,7 @@ async def chair_order(request: Request) -> Response:
     return _see_other(manage_url(competition, "results"))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 @refusing(competition_page("results"), "Back to results")
 async def release(request: Request) -> Response:
     competition, _ = await load_competition(request)
@@ -190,7 +197,7 @@ async def release(request: Request) -> Response:
     return _see_other(manage_url(competition, "results"))
 
 
-@guard(ORGANISERS)
+@guard(COMPETITION_ORGANISERS)
 async def audit_page(request: Request) -> Response:
     competition, event = await load_competition(request)
     async with request.app.state.db.read() as session:

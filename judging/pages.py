@@ -10,11 +10,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from events.access import event_of_row, scoped
 from events.models import Event
 from judging.competitions import get_competition
 from judging.errors import JudgingError, NotFound
 from judging.models import Competition
+from kernel.auth import ORGANISING
 from kernel.web import render
+
+# The organiser pages of a competition: its event's organisers (and the hub administrator).
+COMPETITION_ORGANISERS = scoped(ORGANISING, event_of_row(Competition, "competition_id"))
 
 TITLES = {
     403: "Not allowed",

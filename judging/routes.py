@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.access import may_manage_event
 from judging import forms, judges, sheets
 from judging.competitions import get_competition
 from judging.entrants import apply
@@ -125,8 +126,11 @@ async def results(request: Request) -> Response:
     user = getattr(request.state, "user", None)
     if not competition.released:
         raise HTTPException(404, "The results of this competition have not been released yet.")
-    if competition.results_visibility == ResultsVisibility.JUDGES and not (user and user.role == Role.ORGANISER):
+    if competition.results_visibility == ResultsVisibility.JUDGES:
         allowed = False
+        if user is not None and user.role in (Role.ADMIN, Role.ORGANISER):
+            async with request.app.state.db.read() as session:
+                allowed = await may_manage_event(session=session, user=user, event_id=event.id)
         if user is not None and user.role == Role.JUDGE:
             async with request.app.state.db.read() as session:
                 try:

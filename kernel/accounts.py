@@ -1,4 +1,5 @@
-"""Accounts: organisers, door staff and judges, with argon2id password hashes."""
+"""Accounts: hub administrators, event organisers, treasurers, door volunteers and judges, with argon2id password
+hashes."""
 
 from __future__ import annotations
 
@@ -19,13 +20,27 @@ from kernel.tokens import hash_token
 
 
 class Role(enum.StrEnum):
-    ORGANISER = "organiser"
+    """Least privilege: an event organiser manages only the events they are given (events.access), a
+    treasurer only money, a door volunteer only the door of their events, a judge only their scoring."""
+
+    ADMIN = "admin"  # the hub administrator: every event, accounts, who organises what
+    ORGANISER = "organiser"  # an event organiser: the events they are given or create
+    TREASURER = "treasurer"  # orders and payments of every event
     DOOR_STAFF = "door_staff"
     JUDGE = "judge"
 
     @property
     def label(self) -> str:
-        return {"organiser": "Organiser", "door_staff": "Door staff", "judge": "Judge"}[self.value]
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Hub administrator",
+    Role.ORGANISER: "Event organiser",
+    Role.TREASURER: "Treasurer",
+    Role.DOOR_STAFF: "Door volunteer",
+    Role.JUDGE: "Judge",
+}
 
 
 class User(Base):
@@ -44,6 +59,15 @@ class User(Base):
     @property
     def role_label(self) -> str:
         return Role(self.role).label
+
+    @property
+    def has_password(self) -> bool:
+        """False for an account made by an invitation not yet accepted (or a judge's, who use links)."""
+        return not self.password_hash.startswith(NO_PASSWORD)
+
+
+# Prefixed to a hash, it makes the hash invalid, so no password can match it: accounts that sign in by link.
+NO_PASSWORD = "!"
 
 
 SESSION_MAX_AGE_SECONDS = 12 * 60 * 60  # a session cookie's life (denhub.app), and so its record's

@@ -15,7 +15,7 @@ _seq = itertools.count(1)
 PASSWORD = "correct horse battery"
 
 
-async def make_user(session: AsyncSession, *, role: Role | str = Role.ORGANISER, **overrides) -> User:
+async def make_user(session: AsyncSession, *, role: Role | str = Role.ADMIN, **overrides) -> User:
     n = next(_seq)
     return await create_user(
         session=session,

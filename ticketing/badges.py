@@ -20,16 +20,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from events.models import Event
+from events.access import EVENT_ORGANISERS
+from events.models import Event, EventOrganiser
 from kernel.accounts import Role, User
-from kernel.auth import ORGANISERS, form_id, guard
+from kernel.auth import form_id, guard
 from kernel.badges import (
     LAYOUTS,
     BadgeData,
@@ -77,8 +78,11 @@ async def volunteers(session: AsyncSession, event: Event) -> list[BadgeData]:
 
 
 async def organisers(session: AsyncSession, event: Event) -> list[BadgeData]:
+    """The hub administrators and the event's own organisers."""
     names = await session.scalars(
-        select(User.name).where(User.role == Role.ORGANISER.value, User.is_active.is_(True)))
+        select(User.name).where(User.is_active.is_(True), or_(
+            User.role == Role.ADMIN.value,
+            User.id.in_(select(EventOrganiser.user_id).where(EventOrganiser.event_id == event.id)))))
     return _people(event, "organiser", names)
 
 
@@ -195,14 +199,14 @@ def _page(request: Request, event, types, everyone, params, *, chosen=None, stat
     }, status_code=status_code, headers={"Cache-Control": "private, no-store"})
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def badges_page(request: Request) -> Response:
     """The form: layout, role and ticket type, with how many badges each choice prints."""
     event, types, everyone = await _load(request)
     return _page(request, event, types, everyone, _choice(request, types, everyone))
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def badges_prepare(request: Request) -> Response:
     """Step two: "preparing N badges" while the browser fetches the PDF (a meta refresh, no script)."""
     event, types, everyone = await _load(request)
@@ -210,7 +214,7 @@ async def badges_prepare(request: Request) -> Response:
     return _page(request, event, types, everyone, params, chosen=_select(request, everyone, params))
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def badges_pdf(request: Request) -> Response:
     event, types, everyone = await _load(request)
     params = _choice(request, types, everyone)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.routing import Mount
 
 from kernel.accounts import Role
-from kernel.hooks import Domain
+from kernel.hooks import Domain, MenuEntry
 from ticketing import (
     badges,
     bookings,
@@ -47,7 +47,9 @@ DOMAIN = Domain(
     mail_bodies={emails.CONFIRMATION_PROVIDER: emails.confirmation_body,
                  notices.CANCELLATION_PROVIDER: notices.cancellation_body},
     mail_attachments={emails.PDF_PROVIDER: emails.pdf_attachment, emails.ICS_PROVIDER: emails.ics_attachment},
-    role_homes={Role.DOOR_STAFF.value: "/door/"},
+    menu=(MenuEntry("Orders and payments", "/organiser/payments",
+                    frozenset({Role.ADMIN.value, Role.TREASURER.value})),),
+    role_homes={Role.DOOR_STAFF.value: "/door/", Role.TREASURER.value: "/organiser/payments"},
     door_link_loader=door.load_door_link,
     event_cancelled=(event_cancel.cancel_bookings,),
 )

@@ -16,13 +16,13 @@ from starlette.routing import Route
 from events.models import Event
 from kernel import mail, ratelimit
 from kernel.accounts import Role, verify_secret
-from kernel.auth import DOOR_OR_LINK, PUBLIC, csrf_token, guard, state_of
+from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
 from kernel.db import utcnow
 from kernel.tokens import hash_token
 from kernel.web import render
 from ticketing import checkin, checkin_writer, door_lookup, door_reports, services
-from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access
-from ticketing.models import DoorAssignment, DoorLink, EventKey
+from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access, door_events_of
+from ticketing.models import DoorLink, EventKey
 from ticketing.signing import public_key_b64
 
 MAX_SYNC_BATCH = 500
@@ -47,13 +47,12 @@ async def load_door_link(request: Request, link_id) -> DoorLink | None:
 async def allowed_event_ids(request: Request) -> set[int] | None:
     """Events this requester may scan for; None means all (organisers)."""
     user = state_of(request, "user")
-    if user is not None and user.role == Role.ORGANISER:
+    if user is not None and user.role == Role.ADMIN:
         return None
     ids: set[int] = set()
-    if user is not None and user.role == Role.DOOR_STAFF:
+    if user is not None and user.role in (Role.DOOR_STAFF, Role.ORGANISER):
         async with request.app.state.db.read() as session:
-            ids |= set(await session.scalars(
-                select(DoorAssignment.event_id).where(DoorAssignment.user_id == user.id)))
+            ids |= set(await session.scalars(door_events_of(user)))
     link = state_of(request, "door_link")
     if link is None and "session" in request.scope and request.session.get("door_link"):
         from kernel.auth import current_door_link
@@ -73,8 +72,9 @@ async def door_access(request: Request) -> DoorAccess:
 
         link = await current_door_link(request)
     return DoorAccess(
-        everywhere=user is not None and user.role == Role.ORGANISER,
+        everywhere=user is not None and user.role == Role.ADMIN,
         user_id=user.id if user is not None and user.role == Role.DOOR_STAFF else None,
+        organiser_id=user.id if user is not None and user.role == Role.ORGANISER else None,
         link_event_id=link.event_id if link is not None else None,
     )
 

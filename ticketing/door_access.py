@@ -1,4 +1,5 @@
-"""Who may scan at an event's door: organisers (every event), door staff on its door team, and volunteers
+"""Who may scan at an event's door: hub administrators (every event), its event organiser, door staff on its door
+team, and volunteers
 signed in through its door link (link plus PIN, ticketing/door.py). One rule, checked in the scan's own
 transaction (ticketing/checkin_writer.py) or before a door page is shown."""
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from events.models import Event
+from events.models import Event, EventOrganiser
+from kernel.accounts import Role
 from kernel.sqlite_direct import direct
 from ticketing.models import DoorAssignment
 
@@ -24,26 +26,40 @@ class NoSuchEvent(Exception):
 
 @dataclass(frozen=True)
 class DoorAccess:
-    """Who is scanning: an organiser (every event), a door staff account, and/or a door link's event."""
+    """Who is scanning: a hub administrator (every event), a door staff account, an event organiser (their
+    events), and/or a door link's event."""
 
     everywhere: bool = False
     user_id: int | None = None
     link_event_id: int | None = None
+    organiser_id: int | None = None
 
 
 def check_access(session: Session, *, event_id: int, access: DoorAccess) -> None:
     """Raise DoorRefused or NoSuchEvent (refusal first: it says nothing about which events exist)."""
-    row = direct(session.connection()).execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0}).first()
-    allowed = access.everywhere or access.link_event_id == event_id or (row is not None and row[1] is not None)
+    row = direct(session.connection()).execute(_ACCESS, {"event_id": event_id, "user_id": access.user_id or 0,
+                                                         "organiser_id": access.organiser_id or 0}).first()
+    allowed = access.everywhere or access.link_event_id == event_id or (
+        row is not None and (row[1] is not None or row[2] is not None))
     if not allowed:
         raise DoorRefused
     if row is None:
         raise NoSuchEvent
 
 
+_ORGANISER = EventOrganiser.__table__
 _ACCESS = (
-    select(Event.__table__.c.id, DoorAssignment.__table__.c.id)
+    select(Event.__table__.c.id, DoorAssignment.__table__.c.id, _ORGANISER.c.user_id)
     .outerjoin(DoorAssignment.__table__, and_(DoorAssignment.__table__.c.event_id == Event.__table__.c.id,
                                               DoorAssignment.__table__.c.user_id == bindparam("user_id")))
+    .outerjoin(_ORGANISER, and_(_ORGANISER.c.event_id == Event.__table__.c.id,
+                                _ORGANISER.c.user_id == bindparam("organiser_id")))
     .where(Event.__table__.c.id == bindparam("event_id"))
 )
+
+
+def door_events_of(user):
+    """The ids of the events a door staff account is on the team of, or an event organiser organises."""
+    if user.role == Role.ORGANISER:
+        return select(_ORGANISER.c.event_id).where(_ORGANISER.c.user_id == user.id)
+    return select(DoorAssignment.event_id).where(DoorAssignment.user_id == user.id)

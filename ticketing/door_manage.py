@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.access import EVENT_ORGANISERS
 from events.models import Event
-from kernel.accounts import Role, User, hash_password
-from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel import invitations
+from kernel.accounts import AccountError, Role, User, hash_password
+from kernel.auth import flash, form_id, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.tokens import hash_token
@@ -52,12 +54,12 @@ async def _page(request: Request, event: Event, *, new_link=None, errors=None, v
     }, status_code=status_code)
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def door_page(request: Request) -> Response:
     return await _page(request, await _event(request))
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def assign(request: Request) -> Response:
     event = await _event(request)
     form = await request.form()
@@ -68,19 +70,47 @@ async def assign(request: Request) -> Response:
         user = await session.get(User, user_id)
         if user is None or user.role != Role.DOOR_STAFF:
             raise HTTPException(422, "Only door staff accounts can be put on the door team.")
-        exists = await session.scalar(select(DoorAssignment.id).where(
-            DoorAssignment.event_id == event.id, DoorAssignment.user_id == user.id))
-        if not exists:
-            try:
-                async with session.begin_nested():  # a double click racing this one may insert it first
-                    session.add(DoorAssignment(event_id=event.id, user_id=user.id))
-            except IntegrityError:
-                pass  # already on the team: the same outcome
+        await _put_on_team(session, event, user)
     flash(request, f"{user.name} can now scan tickets for this event.")
     return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
 
 
-@guard(ORGANISERS)
+async def _put_on_team(session, event: Event, user: User) -> None:
+    exists = await session.scalar(select(DoorAssignment.id).where(
+        DoorAssignment.event_id == event.id, DoorAssignment.user_id == user.id))
+    if not exists:
+        try:
+            async with session.begin_nested():  # a double click racing this one may insert it first
+                session.add(DoorAssignment(event_id=event.id, user_id=user.id))
+        except IntegrityError:
+            pass  # already on the team: the same outcome
+
+
+@guard(EVENT_ORGANISERS)
+async def invite(request: Request) -> Response:
+    """A door volunteer by email: their door staff account (made and emailed an invitation when new) is put
+    on this event's door team; the invitation lands them on this event's scanner."""
+    event = await _event(request)
+    form = await request.form()
+    values = {key: str(form.get(key, "")).strip()[:254] for key in ("email", "name")}
+    if not values["email"]:
+        return await _page(request, event, errors={"email": "Enter the volunteer's email address."},
+                           values=values, status_code=422)
+    try:
+        async with request.app.state.db.write() as session:
+            user, created = await invitations.invite(
+                session=session, email=values["email"], name=values["name"][:120], role=Role.DOOR_STAFF,
+                base_url=request.app.state.settings.base_url, invited_by=request.state.user.name,
+                next_path=f"/door/events/{event.id}", reuse=True, what=f" at the door of {event.title}")
+            await _put_on_team(session, event, user)
+    except AccountError as exc:
+        return await _page(request, event, errors={"email": str(exc)}, values=values, status_code=422)
+    flash(request, f"Invitation sent to {user.email}: once they choose a password they can scan for this event."
+          if created else f"{user.name} can now scan tickets for this event.")
+    return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
+
+
+@guard(EVENT_ORGANISERS)
 async def unassign(request: Request) -> Response:
     event = await _event(request)
     async with request.app.state.db.write() as session:
@@ -93,7 +123,7 @@ async def unassign(request: Request) -> Response:
     return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def create_link(request: Request) -> Response:
     event = await _event(request)
     form = await request.form()
@@ -115,7 +145,7 @@ async def create_link(request: Request) -> Response:
     return await _page(request, event, new_link=new_link)
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def revoke_link(request: Request) -> Response:
     event = await _event(request)
     async with request.app.state.db.write() as session:
@@ -131,6 +161,7 @@ async def revoke_link(request: Request) -> Response:
 routes = [
     Route("/events/{event_id:int}/door", door_page, methods=["GET"], name="manage_door"),
     Route("/events/{event_id:int}/door/staff", assign, methods=["POST"], name="assign_door_staff"),
+    Route("/events/{event_id:int}/door/invite", invite, methods=["POST"], name="invite_door_staff"),
     Route("/events/{event_id:int}/door/staff/{user_id:int}/remove", unassign, methods=["POST"],
           name="unassign_door_staff"),
     Route("/events/{event_id:int}/door/links", create_link, methods=["POST"], name="create_door_link"),

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 
+from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from events.access import EVENT_MONEY, EVENT_ORGANISERS, event_of_row, managed_event_ids, scoped
 from events.models import Event
-from kernel.auth import ORGANISERS, flash, form_id, guard
+from kernel.auth import MONEY, ORGANISING, flash, form_id, guard
 from kernel.text import csv_cell
 from kernel.web import london, render
 from ticketing import access, attendees, badges, emails, notices, services, waitlist
@@ -28,6 +30,10 @@ from ticketing.models import (
 from ticketing.tickets import offer_notifier
 
 ATTENDEE_FILTERS = ("q", "type", "status", "paid")
+# Ticket types are the organisers'; orders, payments and refunds the treasurer's too.
+TYPE_ORGANISERS = scoped(ORGANISING, event_of_row(TicketType, "type_id"))
+ORDER_MONEY = scoped(MONEY, event_of_row(Order, "order_id"))
+TICKET_MONEY = scoped(MONEY, event_of_row(Ticket, "ticket_id"))
 
 
 async def _event(request: Request) -> Event:
@@ -44,7 +50,19 @@ def _type_form(request, event, values, errors, ticket_type=None, status_code=200
                    "tiers": TIER_LABELS}, status_code=status_code)
 
 
-@guard(ORGANISERS)
+@guard(MONEY)
+async def payments(request: Request) -> Response:
+    """The events whose orders and payments this person looks after (the treasurer's home: every event)."""
+    async with request.app.state.db.read() as session:
+        only = await managed_event_ids(session=session, user=request.state.user)
+        stmt = select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
+        if only is not None:
+            stmt = stmt.where(Event.id.in_(only or {-1}))
+        events = list(await session.scalars(stmt))
+    return render(request, "ticketing/payments.html", {"events": events})
+
+
+@guard(EVENT_ORGANISERS)
 async def ticket_types(request: Request) -> Response:
     event = await _event(request)
     async with request.app.state.db.read() as session:
@@ -53,7 +71,7 @@ async def ticket_types(request: Request) -> Response:
     return render(request, "ticketing/manage_types.html", {"event": event, "counts": counts, "waiting": waiting})
 
 
-@guard(ORGANISERS)
+@guard(EVENT_ORGANISERS)
 async def new_type(request: Request) -> Response:
     event = await _event(request)
     if request.method == "GET":
@@ -68,7 +86,7 @@ async def new_type(request: Request) -> Response:
     return RedirectResponse(f"/organiser/events/{event.id}/tickets", status_code=303)
 
 
-@guard(ORGANISERS)
+@guard(TYPE_ORGANISERS)
 async def edit_type(request: Request) -> Response:
     db = request.app.state.db
     async with db.read() as session:
@@ -108,7 +126,7 @@ def _attendee_filter(params: dict) -> attendees.AttendeeFilter:
                                     status=params["status"], paid=params["paid"])
 
 
-@guard(ORGANISERS)
+@guard(EVENT_MONEY)
 async def attendee_list(request: Request) -> Response:
     event = await _event(request)
     params = _filters(request)
@@ -179,7 +197,7 @@ def _csv_page(rows) -> str:
     )
 
 
-@guard(ORGANISERS)
+@guard(EVENT_MONEY)
 async def attendees_csv(request: Request) -> Response:
     event = await _event(request)
     filters = _attendee_filter(_filters(request))
@@ -214,7 +232,7 @@ async def _order_action(request: Request, action) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-@guard(ORGANISERS)
+@guard(ORDER_MONEY)
 async def mark_paid(request: Request) -> Response:
     form = await request.form()
     note = str(form.get("note", ""))[:200]
@@ -229,7 +247,7 @@ async def mark_paid(request: Request) -> Response:
     return await _order_action(request, action)
 
 
-@guard(ORGANISERS)
+@guard(ORDER_MONEY)
 async def cancel_order(request: Request) -> Response:
     _notify, offer = offer_notifier(request)
     base_url = request.app.state.settings.base_url
@@ -245,7 +263,7 @@ async def cancel_order(request: Request) -> Response:
     return await _order_action(request, action)
 
 
-@guard(ORGANISERS)
+@guard(TICKET_MONEY)
 async def cancel_one_ticket(request: Request) -> Response:
     _notify, offer = offer_notifier(request)
     async with request.app.state.db.write() as session:
@@ -261,7 +279,7 @@ async def cancel_one_ticket(request: Request) -> Response:
     return RedirectResponse(f"/organiser/events/{event_id}/attendees", status_code=303)
 
 
-@guard(ORGANISERS)
+@guard(ORDER_MONEY)
 async def resend(request: Request) -> Response:
     base_url = request.app.state.settings.base_url
 
@@ -277,6 +295,7 @@ async def resend(request: Request) -> Response:
 
 
 routes = [
+    Route("/payments", payments, methods=["GET"], name="payments"),
     Route("/events/{event_id:int}/tickets", ticket_types, methods=["GET"], name="manage_ticket_types"),
     Route("/events/{event_id:int}/ticket-types/new", new_type, methods=["GET", "POST"], name="new_ticket_type"),
     Route("/ticket-types/{type_id:int}/edit", edit_type, methods=["GET", "POST"], name="edit_ticket_type"),

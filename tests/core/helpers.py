@@ -44,7 +44,7 @@ async def running_app(settings: Settings, **changes) -> AsyncIterator:
         yield app
 
 
-async def sign_in(client: httpx.AsyncClient, db, role: Role | str = Role.ORGANISER, **overrides) -> User:
+async def sign_in(client: httpx.AsyncClient, db, role: Role | str = Role.ADMIN, **overrides) -> User:
     """Create a user with `role` and sign `client` in as them through the login form."""
     async with db.write() as session:
         user = await make_user(session, role=role, **overrides)

@@ -13,7 +13,7 @@ from tests.factories import PASSWORD, make_user
 WRONG = "not the right password"
 
 
-async def _user(db, role=Role.ORGANISER, **overrides) -> User:
+async def _user(db, role=Role.ADMIN, **overrides) -> User:
     async with db.write() as session:
         return await make_user(session, role=role, **overrides)
 
@@ -73,7 +73,7 @@ async def test_inactive_account_cannot_sign_in(db, client):
 
 @pytest.mark.parametrize(
     ("role", "home"),
-    [(Role.ORGANISER, "/organiser/events"), (Role.JUDGE, "/account"), (Role.DOOR_STAFF, "/door/")],
+    [(Role.ADMIN, "/organiser/events"), (Role.JUDGE, "/account"), (Role.DOOR_STAFF, "/door/")],
 )
 async def test_correct_password_signs_in_with_a_safe_cookie(db, client, role, home):
     user = await _user(db, role=role)

@@ -125,7 +125,7 @@ def test_user_password_and_deactivate_end_the_accounts_sessions(cli_env, db_url,
     [
         (["--role", "organiser", "--password", "short"], "denhub: Passwords need at least 10 characters."),
         (["--role", "organiser", "--password", "a long enough password", "--email-typo"], None),
-        (["--role", "admin", "--password", "a long enough password"], None),
+        (["--role", "superuser", "--password", "a long enough password"], None),
     ],
 )
 def test_user_add_refuses_bad_input(cli_env, db_url, capsys, args, message):
@@ -177,7 +177,7 @@ def test_demo_if_empty_loads_once(cli_env, db_url, capsys):
     assert "demo organiser login" not in second  # not in development: the password is not shown again
     assert query(url, counts) == (4, 1, 5, {"published"})
     roles = [role for _email, role, _name in query(url, _users)]
-    assert roles.count("organiser") == 1  # loading twice made no second demo organiser
+    assert roles.count("admin") == 1  # loading twice made no second demo administrator
     assert roles.count("judge") == 3  # the demo pitch night's panel, also made once
 
 

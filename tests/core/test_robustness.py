@@ -366,25 +366,25 @@ def _number_cases() -> dict[str, tuple]:
                 "public", "POST", "/judging/vote/{c}", {"data": {"ticket": "{ticket}", "entrant": number}},
                 {422}, ["Choose one of the entrants", "{ticket}"]),
             f"a competition for a {label} event": (
-                "organiser", "POST", "/organiser/competitions/new",
+                "admin", "POST", "/organiser/competitions/new",
                 {"data": {"event_id": number, "name": "Kept competition name", "pitch_minutes": "5"}},
                 {422}, ["Choose", "Kept competition name"]),
             f"an entrant in a {label} round": (
-                "organiser", "POST", "/organiser/competitions/{c}/entrants/new",
+                "admin", "POST", "/organiser/competitions/{c}/entrants/new",
                 {"data": {**new_entrant, "round_id": number}}, {422}, ["rounds", "Kept Enterprise"]),
             f"a {label} criterion id in the rubric": (
-                "organiser", "POST", "/organiser/competitions/{c}/rubric",
+                "admin", "POST", "/organiser/competitions/{c}/rubric",
                 {"data": {**rubric_row, "id_0": number}},
                 {422}, ["Kept criterion"]),
             f"score sheets for a {label} judge": (
-                "organiser", "GET", "/organiser/competitions/{c}/score-sheets.pdf",
+                "admin", "GET", "/organiser/competitions/{c}/score-sheets.pdf",
                 {"params": {"judge": number}},
                 {400}, ["Choose a judge by their number"]),
             f"attendees of a {label} ticket type": (
-                "organiser", "GET", "/organiser/events/{event}/attendees", {"params": {"type": number}},
+                "admin", "GET", "/organiser/events/{event}/attendees", {"params": {"type": number}},
                 {400}, ["ticket type number"]),
             f"a {label} door staff account": (
-                "organiser", "POST", "/organiser/events/{event}/door/staff", {"data": {"user_id": number}},
+                "admin", "POST", "/organiser/events/{event}/door/staff", {"data": {"user_id": number}},
                 {422}, ["door staff"]),
             f"a {label} score on the form": (
                 "judge", "POST", "/judging/{c}/entrants/{e}",
@@ -398,14 +398,14 @@ def _number_cases() -> dict[str, tuple]:
         "judge", "POST", "/judging/{c}/entrants/{e}", {"json": {"values": {"{criterion}": int(HUGE) ** 3}}},
         {422}, ["is scored from"])
     cases["a huge criterion position"] = (
-        "organiser", "POST", "/organiser/competitions/{c}/rubric",
+        "admin", "POST", "/organiser/competitions/{c}/rubric",
         {"data": {**rubric_row, "position_0": HUGE}},
         {422}, ["Kept criterion", "up to 9 digits"])
     cases["a huge running-order position"] = (
-        "organiser", "POST", "/organiser/competitions/{c}/running-order", {"data": {"order_{e}": HUGE}},
+        "admin", "POST", "/organiser/competitions/{c}/running-order", {"data": {"order_{e}": HUGE}},
         {422}, ["up to 9 digits"])
     cases["a huge criterion scale"] = (
-        "organiser", "POST", "/organiser/competitions/{c}/rubric",
+        "admin", "POST", "/organiser/competitions/{c}/rubric",
         {"data": {**rubric_row, "scale_min_0": HUGE, "scale_max_0": str(int(HUGE) + 5)}},
         {422}, ["Kept criterion", "up to 9 digits"])
     return cases
@@ -427,7 +427,7 @@ async def test_numbers_no_row_can_have_are_a_clear_4xx(app, db, case):
     night = await _judging_night(db)
     ids = {k: v for k, v in night.items() if k not in ("judge", "rubric")}
     async with new_client(app) as client:
-        if who == "organiser":
+        if who == "admin":
             await sign_in(client, db)
         elif who == "judge":
             assert (await login(client, night["judge"].email, PASSWORD)).status_code == 303

@@ -104,7 +104,7 @@ def _audit(w: dict, n: int) -> dict:
 
 # (statement, its parameters for the world), as the code runs it. Every one runs straight on SQLite.
 CASES: dict[str, tuple[object, Callable[[dict], dict | list[dict]]]] = {
-    "door: access": (door_access._ACCESS, lambda w: {"event_id": w["event"], "user_id": 0}),
+    "door: access": (door_access._ACCESS, lambda w: {"event_id": w["event"], "user_id": 0, "organiser_id": 0}),
     "door: ticket by code": (checkin._TICKET_BY_CODE, lambda w: {"code": w["code"]}),
     "door: ticket by id": (checkin._TICKET_BY_ID, lambda w: {"id": w["ticket"]}),
     "door: event key": (checkin._EVENT_KEY, lambda w: {"event_id": w["event"]}),

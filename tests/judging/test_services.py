@@ -466,7 +466,7 @@ async def test_simultaneous_invitations_of_one_judge_give_one_account_and_one_pl
 async def test_an_organisers_email_cannot_be_invited_as_a_judge(db):
     async with db.write() as session:
         competition = await make_competition(session)
-        organiser = await make_user(session, role=Role.ORGANISER)
+        organiser = await make_user(session, role=Role.ADMIN)
     with pytest.raises(InvalidInput, match="only for judge accounts"):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)

@@ -294,7 +294,7 @@ async def festival(db):
         volunteer = await make_user(session, role=Role.DOOR_STAFF, name="Vera Volunteer")
         await make_user(session, role=Role.DOOR_STAFF, name="Not On This Door")
         session.add(DoorAssignment(event_id=event.id, user_id=volunteer.id))
-        await make_user(session, role=Role.ORGANISER, name="Olu Organiser")
+        await make_user(session, role=Role.ADMIN, name="Olu Organiser")
         key = await session.get(EventKey, event.id)
     return {"event": event, "empty": empty, "adult": adult, "child": child, "public_key": key.public_key}
 
@@ -349,7 +349,7 @@ async def test_judge_and_entrant_badges_are_offered_only_where_there_is_a_compet
     from judging.models import Competition
 
     async with new_client(app) as client:
-        await sign_in(client, db, Role.ORGANISER)
+        await sign_in(client, db, Role.ADMIN)
         page = html.unescape((await client.get(f"/organiser/events/{festival['event'].id}/badges")).text)
         assert "Volunteers (1)" in page and "Judges (" not in page and "Entrants (" not in page
         refused = await client.get(f"/organiser/events/{festival['event'].id}/badges.pdf", params={"role": "judge"})
@@ -377,7 +377,7 @@ async def test_badges_pages_are_for_organisers_only(app, db, festival):
 async def test_organiser_chooses_prepares_and_downloads(app, db, festival):
     event = festival["event"]
     async with new_client(app) as client:
-        await sign_in(client, db, Role.ORGANISER, name="Second Organiser")
+        await sign_in(client, db, Role.ADMIN, name="Second Organiser")
         form = await client.get(f"/organiser/events/{event.id}/badges")
         assert form.status_code == 200
         page = html.unescape(form.text)
@@ -418,7 +418,7 @@ async def test_organiser_chooses_prepares_and_downloads(app, db, festival):
 async def test_an_event_with_nobody_says_there_is_nothing_to_print(app, db, festival):
     empty = festival["empty"]
     async with new_client(app) as client:
-        await sign_in(client, db, Role.ORGANISER)
+        await sign_in(client, db, Role.ADMIN)
         form = await client.get(f"/organiser/events/{empty.id}/badges", params={"role": "attendee"})
         assert form.status_code == 200 and "nothing to print" in form.text
         prepare = await client.get(f"/organiser/events/{empty.id}/badges/prepare",

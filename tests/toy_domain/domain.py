@@ -49,5 +49,5 @@ DOMAIN = Domain(
     routes=(Mount("/stewards", routes=[Route("/{event_id:int}", stewards, methods=["GET"], name="stewards")]),),
     demo=load_demo,
     badge_roles=(BadgeRole("steward", "Steward", steward_badges),),
-    menu=(MenuEntry("Stewards", "/stewards/1", frozenset({Role.ORGANISER.value})),),
+    menu=(MenuEntry("Stewards", "/stewards/1", frozenset({Role.ADMIN.value})),),
 )
