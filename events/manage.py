@@ -11,6 +11,7 @@ from events import services
 from events.forms import parse_event_form, values_from_event
 from events.models import ACCESS_FEATURES, CATEGORY_LABELS
 from kernel.auth import ORGANISERS, flash, guard
+from kernel.db import utcnow
 from kernel.web import render
 
 EMPTY_VALUES = {"category": "other", **{attr: False for attr, _ in ACCESS_FEATURES}}
@@ -31,7 +32,7 @@ def _event_id(request: Request) -> int:
 async def manage_list(request: Request) -> Response:
     async with request.app.state.db.read() as session:
         events = await services.list_all(session=session)
-    return render(request, "events/manage_list.html", {"events": events})
+    return render(request, "events/manage_list.html", {"events": events, "now": utcnow()})
 
 
 @guard(ORGANISERS)
@@ -103,7 +104,9 @@ async def _transition(request: Request, action, done: str) -> Response:
         return RedirectResponse("/organiser/events", status_code=303)
     request.app.state.listing_cache.clear()
     flash(request, f"“{event.title}” {done}.")
-    return RedirectResponse("/organiser/events", status_code=303)
+    # Published from its edit page: stay there (the tabs lead on to tickets, door and badges).
+    back = f"/organiser/events/{event.id}/edit" if (await request.form()).get("back") == "edit" else None
+    return RedirectResponse(back or "/organiser/events", status_code=303)
 
 
 @guard(ORGANISERS)

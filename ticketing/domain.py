@@ -14,6 +14,7 @@ from ticketing import (
     door,
     door_manage,
     emails,
+    listing,
     manage,
     models,
     routes,
@@ -41,4 +42,6 @@ DOMAIN = Domain(
     mail_attachments={emails.PDF_PROVIDER: emails.pdf_attachment, emails.ICS_PROVIDER: emails.ics_attachment},
     role_homes={Role.DOOR_STAFF.value: "/door/"},
     door_link_loader=door.load_door_link,
+    organiser_event_links=(listing.organiser_links,),
+    event_card_facts=(listing.card_facts,),
 )
