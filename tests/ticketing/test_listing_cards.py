@@ -90,7 +90,7 @@ async def test_a_sold_out_type_says_so_before_the_booking_form(db, client):
     assert response.status_code == 409
     text = page_text(response)
     assert "<h1>Sold out</h1>" in response.text and "Sorry, “Front row” tickets are sold out." in text
-    assert 'action="/events/{}/register"'.format(event.slug) not in response.text  # no booking form
+    assert f'action="/events/{event.slug}/register"' not in response.text  # no booking form
     assert 'name="name_0"' not in response.text and 'name="form_token"' not in response.text
     assert f'action="/events/{event.slug}/waitlist"' in response.text  # but the waiting list, one step away
 
