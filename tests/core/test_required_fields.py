@@ -13,7 +13,9 @@ MARK = '<span class="required" aria-hidden="true">(required)</span>'
 
 
 def _label(page: str, control_id: str) -> str:
-    match = re.search(rf'<label for="{re.escape(control_id)}">(.*?)</label>', page, re.DOTALL)
+    """The label's text with what follows it at once (a text field's mark sits just after its label)."""
+    match = re.search(rf'<label for="{re.escape(control_id)}">(.*?</label>(?:\s*<span class="required"[^>]*>[^<]*</span>)?)',
+                      page, re.DOTALL)
     assert match, f"no label for {control_id!r}"
     return match.group(1)
 
