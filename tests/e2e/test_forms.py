@@ -35,7 +35,7 @@ from kernel.accounts import Role, create_user
 from kernel.db import Database, utcnow
 from tests.e2e.conftest import Server, assert_fits_width, screenshot
 from tests.e2e.test_organiser import sign_in
-from ticketing import services
+from ticketing import services, waitlist
 from ticketing.models import Ticket, TicketType
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -54,6 +54,7 @@ class World:
     competition_id: int
     enterprises: tuple[str, ...]
     voter_code: str  # a ticket checked in at the door, not yet voted
+    claim_tokens: tuple[str, str]  # the two Front row seats, held for the first two on its waiting list
     ticket_code: str  # another ticket of the same order, for its page's cancel form
 
 
@@ -72,10 +73,23 @@ async def world(server: Server) -> World:
             await session.flush()
             types = [TicketType(event_id=event.id, name=name, tier="free", price_pence=0, capacity=capacity,
                                 max_per_order=6, position=n)
-                     for n, (name, capacity) in enumerate([("Open seat", 100), ("Front row", 1), ("Last seat", 1)])]
+                     for n, (name, capacity) in enumerate([("Open seat", 100), ("Front row", 2), ("Last seat", 1)])]
             session.add_all(types)
             await session.flush()
-            await session.execute(update(TicketType).where(TicketType.id == types[1].id).values(sold=1))
+            # Both Front row seats are held for the first two on its waiting list (their offer links: one for
+            # the claim test, one for the crawl, which must find the form whichever runs first)
+            await session.execute(update(TicketType).where(TicketType.id == types[1].id).values(sold=2))
+            tokens = []
+
+            async def keep_token(session, entry, token):
+                tokens.append(token)
+
+            for name in ("Olu Offered", "Ola Offered"):
+                await waitlist.join(session=session, event=event, ticket_type=types[1], name=name,
+                                    email=f"{name.split()[0].lower()}.{suffix}@example.org")
+                await session.flush()
+                await waitlist.offer_next(session=session, ticket_type_id=types[1].id, offer_hours=48,
+                                          notify=keep_token)
             competition = await create_competition(session=session, event_id=event.id, name=f"Pitch {suffix}",
                                                    actor_id=None)
             enterprises = ("Soho Road Seeds", "Lozells Looms")
@@ -99,7 +113,7 @@ async def world(server: Server) -> World:
             # checked in at the door (the door's own tests scan tickets; here it is only what a vote needs)
             await session.execute(update(Ticket).where(Ticket.code == codes[0]).values(checked_in_at=utcnow()))
             return World(slug, title, event.id, types[0].id, types[1].id, types[2].id, competition.id,
-                         enterprises, codes[0], codes[1])
+                         enterprises, codes[0], (tokens[0], tokens[1]), codes[1])
     finally:
         await db.dispose()
 
@@ -262,6 +276,20 @@ async def test_ticket_page_cancel_form(page, world, device):
     await expect(page.get_by_role("button", name="Yes, cancel this ticket")).to_have_count(0)
 
 
+@PHONE
+async def test_waiting_list_offer_claim_form(page, world, device):
+    await page.goto(f"/waitlist/claim/{world.claim_tokens[0]}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("A place has come up")
+    await expect(page.get_by_label("Name on the ticket", exact=True)).to_have_value("Olu Offered")
+    await page.get_by_role("button", name="Claim my ticket").click()  # without agreeing
+    await expect(page.locator(".error-summary")).to_contain_text("Please agree")
+    await assert_focus_on_the_errors(page)
+    await page.get_by_role("checkbox", name=re.compile("^I agree that the organisers keep")).check()
+    await page.get_by_role("button", name="Claim my ticket").click()
+    await expect(page).to_have_url(re.compile(r"/orders/[A-Za-z0-9_-]+$"))
+    await expect(page.get_by_role("status").filter(has_text="The place is yours")).to_be_visible()
+
+
 # --- every public form has its test ------------------------------------------------------------------------
 
 # (method, action with its variable parts named) -> the test above that presses its button
@@ -273,6 +301,7 @@ FORM_TESTS = {
     ("post", "/judging/apply/{n}"): test_application_form,
     ("post", "/judging/vote/{n}"): test_audience_vote_form,
     ("post", "/tickets/{code}/cancel"): test_ticket_page_cancel_form,
+    ("post", "/waitlist/claim/{token}"): test_waiting_list_offer_claim_form,
 }
 PRIVATE = ("/organiser", "/door", "/static", "/documents", "/judging/magic", "/logout", "/healthz")
 FILES = (".ics", "/image", ".pdf", ".json", ".js", ".png", ".css")
@@ -344,7 +373,7 @@ async def test_every_public_form_is_submitted_by_a_test(new_context, live_server
         f"/events/{world.slug}/register?qty_{world.open_seat}=1",
         f"/events/{world.slug}/register?qty_{world.front_row}=1",
         f"/judging/apply/{world.competition_id}", f"/judging/vote/{world.competition_id}",
-        f"/tickets/{world.voter_code}",
+        f"/tickets/{world.voter_code}", f"/waitlist/claim/{world.claim_tokens[1]}",
     ]
     found = await crawl(context, [f"{live_server}{path}" for path in start])
     untested = {kind: url for kind, url in found.items() if kind not in FORM_TESTS}
