@@ -13,6 +13,7 @@ from events.forms import parse_event_form, values_from_event
 from events.models import ACCESS_FEATURES, CATEGORY_LABELS
 from kernel.accounts import Role
 from kernel.auth import ORGANISING, flash, guard
+from kernel.db import utcnow
 from kernel.hooks import hooks_of
 from kernel.web import render
 
@@ -35,7 +36,7 @@ async def manage_list(request: Request) -> Response:
     async with request.app.state.db.read() as session:
         events = await services.list_all(session=session, only=await managed_event_ids(
             session=session, user=request.state.user))
-    return render(request, "events/manage_list.html", {"events": events})
+    return render(request, "events/manage_list.html", {"events": events, "now": utcnow()})
 
 
 @guard(ORGANISING)
@@ -109,7 +110,9 @@ async def _transition(request: Request, action, done: str) -> Response:
         return RedirectResponse("/organiser/events", status_code=303)
     request.app.state.listing_cache.clear()
     flash(request, f"“{event.title}” {done}.")
-    return RedirectResponse("/organiser/events", status_code=303)
+    # Published from its edit page: stay there (the tabs lead on to tickets, door and badges).
+    back = f"/organiser/events/{event.id}/edit" if (await request.form()).get("back") == "edit" else None
+    return RedirectResponse(back or "/organiser/events", status_code=303)
 
 
 @guard(EVENT_ORGANISERS)

@@ -90,11 +90,18 @@ def _anonymous(request: Request) -> bool:
     return "uid" not in session and "flash" not in session
 
 
-async def _render_anonymous_listing(request: Request, category: str | None) -> bytes:
+async def _listing_context(request: Request, category: str | None) -> dict:
+    """The upcoming events and what other domains say on their cards (kernel.hooks.event_card_facts)."""
     async with request.app.state.db.read() as session:
         events = await services.list_upcoming(session=session, category=category)
+        facts = await hooks_of(request.app).card_facts(session, events)
+    return {"events": events, "facts": facts, "category": category, "categories": CATEGORY_LABELS}
+
+
+async def _render_anonymous_listing(request: Request, category: str | None) -> bytes:
+    context = await _listing_context(request, category)
     return render_string("events/listing.html", request=request, user=None, flashes=[], csrf_token=lambda: "",
-                         events=events, category=category, categories=CATEGORY_LABELS).encode()
+                         **context).encode()
 
 
 @guard(PUBLIC)
@@ -106,10 +113,7 @@ async def listing(request: Request) -> Response:
         if body is None:
             body = await cache.get_or_render(category or "", lambda: _render_anonymous_listing(request, category))
         return HTMLResponse(body)
-    async with request.app.state.db.read() as session:
-        events = await services.list_upcoming(session=session, category=category)
-    return render(request, "events/listing.html",
-                  {"events": events, "category": category, "categories": CATEGORY_LABELS})
+    return render(request, "events/listing.html", await _listing_context(request, category))
 
 
 @guard(PUBLIC)

@@ -31,6 +31,13 @@ door_link_loader    async (request, link_id) -> link | None: the door link a ses
                     kernel's DOOR_OR_LINK access asks it; None when revoked). At most one domain gives it.
 event_cancelled     async (*, session, event, base_url) -> None: called in the transaction that cancels an
                     event, before it commits (ticketing cancels the bookings and emails each booker once).
+organiser_event_links
+                    (event) -> Sequence[Link] | None: an event's organiser pages in other domains, shown as
+                    tabs on its edit page and as links in the Manage events list (ticketing's ticket types,
+                    attendees, door, badges).
+event_card_facts    async (session, events) -> Mapping[event_id, Sequence[CardFact]]: what a listing card
+                    says about each event beyond the event's own fields, read once for the whole listing
+                    (ticketing's price, "Sold out" and "Few left"). An event it has nothing for is left out.
 """
 
 from __future__ import annotations
@@ -75,6 +82,21 @@ class MenuEntry:
     label: str
     path: str
     roles: frozenset[str]
+
+
+class Link(NamedTuple):
+    """A page of another domain for one event; `roles` None: everyone who may open the event's organiser pages."""
+
+    label: str
+    path: str
+    roles: frozenset[str] | None = None
+
+
+class CardFact(NamedTuple):
+    """One short fact on a listing card; `kind` names it for styling and tests ("price", "availability")."""
+
+    text: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,8 @@ class Domain:
     role_homes: Mapping[str, str] = field(default_factory=dict)
     door_link_loader: Callable[..., Awaitable[Any]] | None = None
     event_cancelled: Sequence[Callable[..., Awaitable[None]]] = ()
+    organiser_event_links: Sequence[Callable[[Any], Sequence[Link] | None]] = ()
+    event_card_facts: Sequence[Callable[..., Awaitable[Mapping[int, Sequence[CardFact]]]]] = ()
 
 
 class HookError(ValueError):
@@ -162,6 +186,8 @@ class Hooks:
     role_homes: Mapping[str, str] = field(default_factory=dict)
     door_link_loader: Callable[..., Awaitable[Any]] | None = None
     event_cancelled: tuple = ()
+    organiser_event_links: tuple = ()
+    event_card_facts: tuple = ()
 
     @classmethod
     def collect(cls, domains: Sequence[Domain]) -> Hooks:
@@ -184,10 +210,25 @@ class Hooks:
             role_homes=_merge_unique("home of role", [i for d in domains for i in d.role_homes.items()]),
             door_link_loader=loaders[0] if loaders else None,
             event_cancelled=tuple(r for d in domains for r in d.event_cancelled),
+            organiser_event_links=tuple(p for d in domains for p in d.organiser_event_links),
+            event_card_facts=tuple(p for d in domains for p in d.event_card_facts),
         )
 
     def menu_for(self, role: str | None) -> list[MenuEntry]:
         return [entry for entry in self.menu if role in entry.roles]
+
+    def event_links(self, event, role: str | None = None) -> list[Link]:
+        """Every domain's organiser pages for `event` that `role` may open, in domain order."""
+        return [link for provider in self.organiser_event_links for link in provider(event) or ()
+                if link.roles is None or role in link.roles]
+
+    async def card_facts(self, session, events: Sequence[Any]) -> dict[int, list[CardFact]]:
+        """{event id: its listing card's facts from every domain}; events nobody has a fact for are left out."""
+        facts: dict[int, list[CardFact]] = {}
+        for provider in self.event_card_facts:
+            for event_id, found in (await provider(session, events)).items():
+                facts.setdefault(event_id, []).extend(found)
+        return facts
 
     async def panels(self, points: Sequence[Callable[..., Awaitable[Panel | None]]], *args) -> list[Panel]:
         """Ask each provider of an extension point in turn; the panels of those that did not decline."""

@@ -63,6 +63,9 @@ def pence(value: int | None) -> str:
 
 
 env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence)
+# An event's organiser pages in every domain (kernel.hooks.organiser_event_links), for the organiser tab bar.
+env.globals["event_links"] = lambda request, event: hooks_of(request.scope.get("app")).event_links(
+    event, getattr(request.scope.get("state", {}).get("user"), "role", None))
 templates = Jinja2Templates(env=env)
 
 

@@ -17,6 +17,7 @@ from ticketing import (
     door_manage,
     emails,
     event_cancel,
+    listing,
     manage,
     models,
     notices,
@@ -52,4 +53,6 @@ DOMAIN = Domain(
     role_homes={Role.DOOR_STAFF.value: "/door/", Role.TREASURER.value: "/organiser/payments"},
     door_link_loader=door.load_door_link,
     event_cancelled=(event_cancel.cancel_bookings,),
+    organiser_event_links=(listing.organiser_links,),
+    event_card_facts=(listing.card_facts,),
 )

@@ -92,6 +92,11 @@ async def details(request: Request) -> Response:
         context.update(panel_errors=selection.errors, panel_values=selection.raw)
         return render(request, "events/event.html", context, status_code=422)
     lines = [type_id for type_id, n in sorted(selection.quantities.items()) for _ in range(n)]
+    # Say "sold out" before asking for names, not after: the page a booking that found no seats gets.
+    wanted = services.RegistrationRequest([services.TicketLine(type_id, "") for type_id in lines], email="")
+    gone = services.sold_out(event, types, wanted)
+    if gone is not None:
+        return _sold_out_page(request, event, types, lines, {}, gone)
     values = {"email": "", "access_needs": ""}
     token = secrets.token_urlsafe(24)
     return render(request, "ticketing/details.html", _details_context(event, types, lines, values, {}, token))
