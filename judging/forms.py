@@ -165,8 +165,23 @@ def parse_rubric(form: FormData) -> tuple[list[CriterionInput] | None, dict, dic
     return rows, {}, values
 
 
-def parse_scores(form: FormData) -> tuple[dict[int, int], str, str]:
-    """(criterion id -> value from fields c<id>, comment, action). Non-numbers raise InvalidInput."""
+@dataclass(frozen=True)
+class ScoreInput:
+    """A judge's save: criterion id -> value, the feedback for the entrant, the private note for the
+    organisers, and "save" (a draft) or "submit"."""
+
+    values: dict[int, int]
+    feedback: str
+    private_note: str
+    action: str
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_scores(form: FormData) -> ScoreInput:
+    """The plain form: fields c<id>, feedback, private_note, action. Non-numbers raise InvalidInput."""
     values: dict[int, int] = {}
     for key, value in form.multi_items():
         match = re.fullmatch(r"c(\d{1,9})", key)
@@ -178,9 +193,9 @@ def parse_scores(form: FormData) -> tuple[dict[int, int], str, str]:
         if int(match.group(1)) in values:
             raise InvalidInput("Each criterion takes one score.")
         values[int(match.group(1))] = number
-    comment = form.get("comment", "")
     action = form.get("action", "save")
-    return values, comment if isinstance(comment, str) else "", action if isinstance(action, str) else "save"
+    return ScoreInput(values, _text(form.get("feedback", "")), _text(form.get("private_note", "")),
+                      action if isinstance(action, str) else "save")
 
 
 def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
@@ -199,9 +214,12 @@ def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
     return positions
 
 
-def parse_json_scores(body: object) -> tuple[dict[int, int], str, str]:
-    """The script's save, {"values": {"<criterion id>": n}, "comment": "...", "action": "save" | "submit"}:
-    (values, comment, action). Anything else raises InvalidInput (or JudgingError for the action)."""
+def parse_json_scores(body: object) -> ScoreInput:
+    """The script's save, {"values": {"<criterion id>": n}, "feedback": "...", "private_note": "...",
+    "action": "save" | "submit"}. Anything else raises InvalidInput (or JudgingError for the action).
+
+    "comment" is read as the feedback when "feedback" is absent: a scoring page loaded before the two boxes
+    existed (still open on a judge's phone) sends its one box, which the feedback pack always printed."""
     if not isinstance(body, dict):
         raise InvalidInput("Send the scores as a JSON object.")
     raw = body.get("values", {})
@@ -215,10 +233,13 @@ def parse_json_scores(body: object) -> tuple[dict[int, int], str, str]:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput("Scores are whole numbers on each criterion’s scale.")
         values[criterion_id] = value
-    comment = body.get("comment", "")
-    if not isinstance(comment, str):
-        raise InvalidInput("The comment is text.", field="comment")
+    feedback = body.get("feedback", body.get("comment", ""))
+    if not isinstance(feedback, str):
+        raise InvalidInput("The feedback is text.", field="feedback")
+    private_note = body.get("private_note", "")
+    if not isinstance(private_note, str):
+        raise InvalidInput("The private note is text.", field="private_note")
     action = body.get("action", "save")
     if action not in ("save", "submit"):
         raise JudgingError("Choose “Save draft” or “Submit scores”.")
-    return values, comment, action
+    return ScoreInput(values, feedback, private_note, action)

@@ -2,7 +2,9 @@
 pitch, the controls that run the night, and the audience-vote QR code while the vote is open.
 
 Routes (under /organiser): the page, a small JSON state for its script, and the POSTs behind its buttons
-(next entrant, start pitch, open / close the vote, open scoring for an entrant without a pitch).
+(next entrant, back to the previous entrant, start pitch, open / close the vote, open scoring for an
+entrant without a pitch). Next, back and start carry the entrant who was up on the screen pressed
+(judging.night explains): a double press moves the stage once.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from starlette.routing import Route
 
 from judging import night, votes
 from judging.competitions import get_competition
-from judging.errors import JudgingError
+from judging.errors import InvalidInput, JudgingError
 from judging.pages import Back, actor_id, competition_page, load_competition, manage_url, refusing
-from kernel.auth import ORGANISERS, flash, guard
+from kernel.auth import ORGANISERS, flash, form_id, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
@@ -89,19 +91,61 @@ async def _vote_back(request: Request) -> str:
 HOST, ENTRANTS = competition_page("host"), competition_page("entrants")
 
 
+async def _on_screen(request: Request, field: str) -> int | None:
+    """The entrant who was up on the host screen the press came from (None: nobody yet), from the form's
+    `field`. A form without it (a page from before presses carried it) is refused: it cannot be told apart
+    from a double press."""
+    form = await request.form()
+    if field not in form:
+        raise InvalidInput("This host screen is out of date: reload it and press again.")
+    value = str(form.get(field, "")).strip()
+    if value == "":
+        return None
+    number = form_id(value)
+    if number is None:
+        raise InvalidInput("Reload the host screen and press again.")
+    return number
+
+
+def _moved(move: night.Move, done: str) -> str:
+    if move.moved:
+        return done.format(move.entrant.enterprise)
+    up = f"{move.entrant.enterprise} is up." if move.entrant else "Nobody is up yet."
+    return f"The stage had already moved on, so that press changed nothing: {up}"
+
+
+async def _move_stage(request: Request, move, done: str) -> Response:
+    """Next entrant / back: `move` (judging.night.next_entrant or previous_entrant) from the entrant on the
+    screen that was pressed; a stale press (a double press) changes nothing and says who is up."""
+    on_screen = await _on_screen(request, "from_entrant_id")
+
+    async def action(session, competition):
+        return _moved(await move(session=session, competition=competition, actor_id=actor_id(request),
+                                 from_entrant_id=on_screen), done)
+
+    return await _act(request, action, "{result}", HOST)
+
+
 @guard(ORGANISERS)
 @refusing(HOST, "Back")
 async def next_entrant(request: Request) -> Response:
-    return await _act(request, lambda session, c: night.next_entrant(session=session, competition=c,
-                                                                     actor_id=actor_id(request)),
-                      "{result.enterprise} is up.", HOST)
+    return await _move_stage(request, night.next_entrant, "{} is up.")
+
+
+@guard(ORGANISERS)
+@refusing(HOST, "Back")
+async def previous_entrant(request: Request) -> Response:
+    return await _move_stage(request, night.previous_entrant, "Back to {}: they are up again.")
 
 
 @guard(ORGANISERS)
 @refusing(HOST, "Back")
 async def start_pitch(request: Request) -> Response:
+    on_screen = await _on_screen(request, "entrant_id")
+
     async def action(session, competition):
-        entrant = await night.start_pitch(session=session, competition=competition, actor_id=actor_id(request))
+        entrant = await night.start_pitch(session=session, competition=competition, actor_id=actor_id(request),
+                                          entrant_id=on_screen)
         return entrant.enterprise
 
     return await _act(request, action, "{result}’s pitch has started: the judges can score them now.", HOST)
@@ -143,6 +187,8 @@ routes = [
     Route("/competitions/{competition_id:int}/host", host, methods=["GET"], name="judging_host"),
     Route("/competitions/{competition_id:int}/host.json", host_state, methods=["GET"], name="judging_host_state"),
     Route("/competitions/{competition_id:int}/host/next", next_entrant, methods=["POST"], name="judging_host_next"),
+    Route("/competitions/{competition_id:int}/host/back", previous_entrant, methods=["POST"],
+          name="judging_host_back"),
     Route("/competitions/{competition_id:int}/host/start", start_pitch, methods=["POST"],
           name="judging_host_start"),
     Route("/competitions/{competition_id:int}/voting", voting, methods=["POST"], name="judging_voting"),

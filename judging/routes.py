@@ -112,10 +112,11 @@ async def judge_competition(request: Request) -> Response:
     async with request.app.state.db.read() as session:
         rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
         rounds = {r.id: r for r in await rounds_for(session=session, competition_id=competition.id)}
-    next_row = next((r for r in rows if r.status in ("to score", "draft")), None)
     return render(request, "judging/judge_competition.html",
-                  {"competition": competition, "event": event, "rows": rows, "next_row": next_row,
-                   "is_chair": assignment.is_chair, "rounds": rounds})
+                  {"competition": competition, "event": event, "rows": rows,
+                   "next_row": sheets.main_row(rows, competition.current_entrant_id),
+                   "on_stage_id": competition.current_entrant_id, "is_chair": assignment.is_chair,
+                   "rounds": rounds})
 
 
 # --- released results ------------------------------------------------------------------------------

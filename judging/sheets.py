@@ -1,7 +1,10 @@
 """Score sheets: a judge saves (draft) and submits (locks) scores; the organiser unlocks with a reason.
 
-Every check runs before anything is written, and every change of a score or comment goes to the audit
-trail (who, when, old, new) in the same transaction.
+Beside the scores a sheet holds two texts: feedback for the entrant (printed, unsigned, in the feedback
+pack) and a private note for the organisers (never printed for the entrant).
+
+Every check runs before anything is written, and every change of a score, the feedback or the note goes to
+the audit trail (who, when, old, new) in the same transaction.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from kernel import sqlite_direct
 from kernel.accounts import User
 from kernel.db import utcnow
 
-MAX_COMMENT = 4000
+MAX_TEXT = 4000  # characters, for the feedback and for the private note
 
 
 @dataclass
@@ -151,7 +154,8 @@ class SheetRow:
     judge_id: int
     entrant_id: int
     status: str
-    comment: str
+    feedback: str
+    private_note: str
     submitted_at: dt.datetime | None
     unlocked_at: dt.datetime | None
     unlock_reason: str
@@ -175,7 +179,8 @@ def _sheet_from(session: AsyncSession, row) -> ScoreSheet | SheetRow:
 _SET_SCORE = _scores.update().where(_scores.c.id == bindparam("score_id")).values(value=bindparam("new_value"))
 _ADD_SCORE = _scores.insert()
 _SET_SHEET = (_sheets.update().where(_sheets.c.id == bindparam("sheet_id"))
-              .values(comment=bindparam("new_comment"), updated_at=bindparam("new_updated_at"),
+              .values(feedback=bindparam("new_feedback"), private_note=bindparam("new_private_note"),
+                      updated_at=bindparam("new_updated_at"),
                       status=bindparam("new_status"), submitted_at=bindparam("new_submitted_at")))
 _ADD_AUDIT = AuditEntry.__table__.insert()
 
@@ -231,14 +236,21 @@ async def _scoring_target(session: AsyncSession, competition: Competition, judge
 
 
 async def save_sheet(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
-                     values: Mapping[int, int], comment: str, submit: bool) -> ScoreSheet:
+                     values: Mapping[int, int], submit: bool, feedback: str = "", private_note: str = "") -> ScoreSheet:
     """Save a judge's scores for an entrant as a draft, or submit them (which locks the sheet)."""
     return (await save_scores(session=session, competition=competition, judge_id=judge_id, entrant_id=entrant_id,
-                              values=values, comment=comment, submit=submit)).sheet
+                              values=values, feedback=feedback, private_note=private_note, submit=submit)).sheet
+
+
+def _clean_text(text: str, what: str, field: str) -> str:
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"Keep the {what} to {MAX_TEXT} characters.", field=field)
+    return text
 
 
 async def save_scores(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
-                      values: Mapping[int, int], comment: str, submit: bool) -> SheetView:
+                      values: Mapping[int, int], feedback: str, private_note: str, submit: bool) -> SheetView:
     """As save_sheet, returning the sheet with every score it now holds.
 
     Judges save often (the phone script sends every change), so this stays at a handful of statements:
@@ -249,15 +261,14 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
     enterprise = await _scoring_target(session, competition, judge_id, entrant_id)
     criteria = await rubric_for_scoring(session=session, competition=competition)
     check_values(values, criteria)
-    comment = comment.strip()
-    if len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"Keep the comment to {MAX_COMMENT} characters.", field="comment")
+    feedback = _clean_text(feedback, "feedback", "feedback")
+    private_note = _clean_text(private_note, "private note", "private_note")
     rows = (await sqlite_direct.execute(session, _SHEET, {"judge_id": judge_id, "entrant_id": entrant_id})).all()
     sheet = _sheet_from(session, rows[0]) if rows else None
     score_ids = {r.score_criterion_id: r.score_id for r in rows if r.score_id is not None}
     current = {r.score_criterion_id: r.score_value for r in rows if r.score_id is not None}
     if sheet is not None and sheet.is_submitted:
-        if submit and values == current and comment == sheet.comment:
+        if submit and values == current and (feedback, private_note) == (sheet.feedback, sheet.private_note):
             # The same submission again (a phone retrying after its first answer was lost): already done.
             return SheetView(sheet, current)
         raise SheetLocked("You have submitted this sheet, so it is locked. Ask the organiser to unlock it if "
@@ -267,13 +278,14 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
         missing = [c.name for c in criteria if c.id not in merged]
         if missing:
             raise InvalidInput("Score every criterion before submitting. Still to score: " + ", ".join(missing) + ".")
-    if not values and sheet is None and not comment and not submit:
+    if not values and sheet is None and not feedback and not private_note and not submit:
         raise InvalidInput("Choose at least one score before saving.")
 
     now = utcnow()
     if sheet is None:
         sheet = ScoreSheet(competition_id=competition.id, judge_id=judge_id, entrant_id=entrant_id,
-                           status=SheetStatus.DRAFT.value, comment="", unlock_reason="", updated_at=now)
+                           status=SheetStatus.DRAFT.value, feedback="", private_note="",
+                           unlock_reason="", updated_at=now)
         session.add(sheet)
         await session.flush()
     names = {c.id: c.name for c in criteria}
@@ -294,9 +306,11 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
         else:
             added.append({"sheet_id": sheet.id, "criterion_id": criterion_id, "value": value})
         note("score.set", f"{enterprise}: {names[criterion_id]}", old, value)
-    if comment != sheet.comment:
-        note("comment.set", enterprise, sheet.comment or None, comment or None)
-    row = {"comment": comment, "updated_at": now, "status": sheet.status, "submitted_at": sheet.submitted_at}
+    if feedback != sheet.feedback:
+        note("feedback.set", enterprise, sheet.feedback or None, feedback or None)
+    if private_note != sheet.private_note:
+        note("note.set", enterprise, sheet.private_note or None, private_note or None)
+    row = {"feedback": feedback, "private_note": private_note, "updated_at": now, "status": sheet.status, "submitted_at": sheet.submitted_at}
     if submit:
         row.update(status=SheetStatus.SUBMITTED.value, submitted_at=now)
         note("sheet.submit", enterprise, SheetStatus.DRAFT.value, SheetStatus.SUBMITTED.value)
@@ -385,6 +399,16 @@ async def judge_overview(*, session: AsyncSession, competition: Competition, jud
     return rows
 
 
+TO_SCORE = ("to score", "draft")  # a judge's row still waiting for their submitted sheet
+
+
+def main_row(rows: Sequence[JudgeRow], on_stage_id: int | None) -> JudgeRow | None:
+    """The row a judge's main button opens: the entrant on stage now (the host screen's current entrant)
+    while the judge still has them to score, else the first entrant in running order still to score."""
+    on_stage = next((r for r in rows if r.entrant.id == on_stage_id and r.status in TO_SCORE), None)
+    return on_stage or next((r for r in rows if r.status in TO_SCORE), None)
+
+
 @dataclass
 class LiveGrid:
     entrants: list[Entrant]
@@ -393,6 +417,8 @@ class LiveGrid:
     cells: dict[tuple[int, int], str] = field(default_factory=dict)  # (judge, entrant) -> status
     sheet_ids: dict[tuple[int, int], int] = field(default_factory=dict)
     conflicts: dict[tuple[int, int], Conflict] = field(default_factory=dict)
+    # (judge, entrant) -> the judge's private note for the organisers, where there is one
+    private_notes: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.cells.values() if s == status)
@@ -411,6 +437,8 @@ def build_live_grid(*, entrants: Sequence[Entrant], members: Sequence[PanelMembe
     for sheet in sheets:
         grid.cells[(sheet.judge_id, sheet.entrant_id)] = sheet.status
         grid.sheet_ids[(sheet.judge_id, sheet.entrant_id)] = sheet.id
+        if sheet.private_note:
+            grid.private_notes[(sheet.judge_id, sheet.entrant_id)] = sheet.private_note
     for conflict in conflicts:
         grid.cells[(conflict.judge_id, conflict.entrant_id)] = "conflict"
         grid.conflicts[(conflict.judge_id, conflict.entrant_id)] = conflict

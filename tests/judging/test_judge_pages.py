@@ -103,8 +103,8 @@ async def _signed_in(client, judge):
     assert response.status_code == 303
 
 
-def _form(token, rubric, values, action="save", comment=""):
-    data = {"csrf_token": token, "action": action, "comment": comment}
+def _form(token, rubric, values, action="save", feedback="", private_note=""):
+    data = {"csrf_token": token, "action": action, "feedback": feedback, "private_note": private_note}
     data.update({f"c{c.id}": str(v) for c, v in zip(rubric, values, strict=False) if v is not None})
     return data
 
@@ -143,12 +143,13 @@ async def test_save_a_draft_then_submit_then_the_sheet_is_locked(client, db):
     await _signed_in(client, judge)
     url = f"/judging/{competition.id}/entrants/{people[0].id}"
     token = await csrf_for(client, url)
-    saved = await client.post(url, data=_form(token, rubric, [7, 6], comment="Great energy"))
+    saved = await client.post(url, data=_form(token, rubric, [7, 6], feedback="Great energy",
+                                                      private_note="Knows our treasurer"))
     assert saved.status_code == 303 and saved.headers["location"] == url
     page = await client.get(url)
     assert "Draft saved" in page_text(page)
     assert f"id=c{rubric[0].id}-7 name=c{rubric[0].id} value=7 checked" in page.text
-    assert "Great energy" in page.text
+    assert "Great energy" in page.text and "Knows our treasurer" in page.text
     incomplete = await client.post(url, data=_form(token, rubric, [7, 6], action="submit"))
     assert incomplete.status_code == 422 and "Still to score: Innovation, Team, Pitch" in page_text(incomplete)
     submitted = await client.post(url, data=_form(token, rubric, [None, None, 5, 5, 8], action="submit"))
@@ -230,10 +231,10 @@ async def test_a_judge_never_sees_another_judges_scores(app, client, db):
 
         fresh = await session.get(Competition, competition.id)
         rival = await make_judge(session, fresh, name="Judge Rival")
-        await score(session, fresh, rival, people[0], [10, 10, 10, 10, 10], comment="RIVAL-COMMENT")
+        await score(session, fresh, rival, people[0], [10, 10, 10, 10, 10], feedback="RIVAL-COMMENT", private_note="RIVAL-NOTE")
     await _signed_in(client, judge)
     page = await client.get(f"/judging/{competition.id}/entrants/{people[0].id}")
-    assert " checked" not in page.text and "RIVAL-COMMENT" not in page.text
+    assert " checked" not in page.text and "RIVAL-COMMENT" not in page.text and "RIVAL-NOTE" not in page.text
     overview = await client.get(f"/judging/{competition.id}")
     assert "Judge Rival" not in overview.text
     assert (await client.get(f"/judging/results/{competition.id}")).status_code == 404
