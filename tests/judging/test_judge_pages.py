@@ -255,3 +255,36 @@ async def test_submit_goes_to_the_next_unscored_entrant_then_back_to_the_list(cl
     page = page_text(await client.get(last.headers["location"]))
     assert "You have scored every entrant" in page and "You have submitted every sheet" in page
     assert len(re.findall("Submitted", page)) >= 2
+
+
+async def test_the_main_button_opens_the_entrant_on_stage_then_the_next_to_score(client, db):
+    """With the host screen moved on to entrant 3, the judge's big button opens entrant 3 (not entrant 1, the
+    first in the list); once the judge has submitted entrant 3 it opens the first still to score."""
+    from judging import night
+    from judging.models import Competition
+
+    competition, people, judge, rubric = await _night(db)
+    async with db.write() as session:
+        fresh = await session.get(Competition, competition.id)
+        on_screen = None
+        for _ in people:
+            on_screen = (await night.next_entrant(session=session, competition=fresh, actor_id=None,
+                                                  from_entrant_id=on_screen)).entrant.id
+    assert on_screen == people[2].id
+    await _signed_in(client, judge)
+    url = f"/judging/{competition.id}"
+
+    def main_button(page) -> tuple[str, str]:
+        match = re.search(r'<a class="button judging-big-button" id="judge-main" href="([^"]+)">(.*?)</a>', page.text)
+        assert match, "no main button"
+        return match.group(1), match.group(2)
+
+    page = await client.get(url)
+    assert main_button(page) == (f"/judging/{competition.id}/entrants/{people[2].id}", "On stage now · Score: Venture 3")
+    assert page.text.count('<strong class="on-stage">On stage</strong>') == 1  # marked in the running order too
+    assert 'Venture 3 <strong class="on-stage">On stage</strong>' in page.text
+    token = await csrf_for(client, url)
+    await client.post(f"{url}/entrants/{people[2].id}", data=_form(token, rubric, [6] * 5, action="save"))
+    assert main_button(await client.get(url)) == (f"{url}/entrants/{people[2].id}", "On stage now · Continue: Venture 3")
+    await client.post(f"{url}/entrants/{people[2].id}", data=_form(token, rubric, [6] * 5, action="submit"))
+    assert main_button(await client.get(url)) == (f"{url}/entrants/{people[0].id}", "Score: Venture 1")
