@@ -44,11 +44,11 @@ async def test_the_feedback_pack_prints_the_feedback_and_never_the_private_note(
     assert "treasurer" not in whole and "keep an eye" not in whole
 
 
-async def test_the_score_page_says_who_reads_each_box(app, client, db):
+async def test_the_score_page_says_who_reads_each_box(client, db):
     competition, entrant, judge = await _scored(db)
     assert (await login(client, judge.email, PASSWORD)).status_code == 303
     page = await client.get(f"/judging/{competition.id}/entrants/{entrant.id}")
-    labels = dict(re.findall(r'<label for="(feedback|private_note)">(.*?)</label>', page.text, re.S))
+    labels = dict(re.findall(r'<label for="(feedback|private_note)">(.*?)</label>', page.text, re.DOTALL))
     hints = dict(re.findall(r'<p class="hint" id="(feedback|private_note)-who">(.*?)</p>', page.text))
     assert page_text(page).count("(optional)") >= 2
     assert re.sub(r"<[^>]+>", "", labels["feedback"]) == "Feedback for the entrant (optional)"
@@ -83,7 +83,7 @@ async def test_the_migration_keeps_every_comment_as_entrant_feedback(db_url):
     private note starts empty, and the sheet keeps its scores (SQLite copies the table to rename a column)."""
     database = Database(db_url)
     try:
-        competition, entrant, judge = await _scored(database)
+        _, entrant, judge = await _scored(database)
     finally:
         await database.dispose()
     config = alembic_config(db_url)
