@@ -8,8 +8,6 @@ The competition and judge are made directly in the e2e server's database by test
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
