@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
-from judging import scoring
+from judging import scoring, tie_breaks
 from judging.charts import Chart, criterion_chart, spread_chart
 from judging.entrants import entrants_for
 from judging.errors import JudgingError, NotFound
@@ -226,7 +226,7 @@ def decided_by(competition: Competition) -> str:
     return "the normalised ranking (each judge’s scores compared with that judge’s own average and spread)"
 
 
-def headline(results: scoring.Results) -> scoring.Ranking:
+def headline(results: scoring.Results) -> tie_breaks.Ranking:
     """The ranking that decides the places, as on the results page: combined when set, else normalised."""
     return results.combined or results.normalised
 
@@ -250,7 +250,7 @@ async def load_feedback(*, session: AsyncSession, competition: Competition) -> F
                 ranked=len(ranking.places),
                 joint=place is not None and sum(p.rank == place for p in ranking.places) > 1,
                 tie_rules=[view.rule(rule) for rule in ranking.tie_rules(entrant.id)
-                           if rule != scoring.UNRESOLVED],
+                           if rule != tie_breaks.UNRESOLVED],
                 judges=[JudgeMarks(f"Judge {judge_letter(i)}", sheets[(j, entrant.id)][0],
                                    results.totals[(j, entrant.id)], sheets[(j, entrant.id)][1].strip())
                         for i, j in enumerate(scored_by)],
@@ -281,7 +281,7 @@ async def feedback_pdf(doc: FeedbackDoc) -> tuple[str, str, bytes]:
 @dataclass
 class ReportGroup:
     group: Group
-    headline: scoring.Ranking
+    headline: tie_breaks.Ranking
     charts: list[Chart] = field(default_factory=list)
 
 
@@ -329,7 +329,7 @@ def results_html(doc: ResultsDoc) -> str:
     competition = doc.view.competition
     return env.get_template("pdf/judging_results.html").render(
         doc=doc, view=doc.view, competition=competition, when=_when(doc.event), preview_label=PREVIEW_LABEL,
-        size_class=size_class, unresolved=scoring.UNRESOLVED,
+        size_class=size_class, unresolved=tie_breaks.UNRESOLVED,
         title=f"Results report: {competition.name}" + (f" ({PREVIEW_LABEL})" if doc.preview else ""))
 
 

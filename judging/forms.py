@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
-from judging import scoring
+from judging import scoring, tie_breaks
 from judging.competitions import Settings
 from judging.entrants import EntrantInput
 from judging.errors import InvalidInput, JudgingError
@@ -105,10 +105,10 @@ def parse_advance(form: FormData) -> AdvanceInput:
 
 def tie_break_choices(criteria: list[Criterion]) -> list[tuple[str, str]]:
     specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
-    options = [(scoring.CRITERION_PREFIX + c.key, scoring.describe_rule(scoring.CRITERION_PREFIX + c.key, specs))
+    options = [(tie_breaks.CRITERION_PREFIX + c.key, tie_breaks.describe_rule(tie_breaks.CRITERION_PREFIX + c.key, specs))
                for c in criteria]
-    return options + [(scoring.SPREAD, scoring.describe_rule(scoring.SPREAD)),
-                      (scoring.CHAIR, scoring.describe_rule(scoring.CHAIR))]
+    return options + [(tie_breaks.SPREAD, tie_breaks.describe_rule(tie_breaks.SPREAD)),
+                      (tie_breaks.CHAIR, tie_breaks.describe_rule(tie_breaks.CHAIR))]
 
 
 def parse_settings(form: FormData) -> tuple[Settings | None, dict, dict]:

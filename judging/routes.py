@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from judging import forms, judges, sheets
+from judging import forms, judges, progress
 from judging.competitions import get_competition
 from judging.entrants import apply
 from judging.errors import JudgingError
@@ -110,11 +110,11 @@ async def home(request: Request) -> Response:
 async def judge_competition(request: Request) -> Response:
     competition, event, assignment = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
         rounds = {r.id: r for r in await rounds_for(session=session, competition_id=competition.id)}
     return render(request, "judging/judge_competition.html",
                   {"competition": competition, "event": event, "rows": rows,
-                   "next_row": sheets.main_row(rows, competition.current_entrant_id),
+                   "next_row": progress.main_row(rows, competition.current_entrant_id),
                    "on_stage_id": competition.current_entrant_id, "is_chair": assignment.is_chair,
                    "rounds": rounds})
 

@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from judging import forms, judges, sheets
+from judging import forms, judges, progress, sheets
 from judging.competitions import get_competition
 from judging.errors import (
     Conflicted,
@@ -102,7 +102,7 @@ async def _score_context(request: Request, competition, event, entrant_id: int) 
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
         criteria = await criteria_for(session=session, competition_id=competition.id)
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=judge_id,
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=judge_id,
                                            with_values=True)
     index = next(i for i, r in enumerate(rows) if r.entrant.id == entrant.id)
     row = rows[index]
@@ -197,7 +197,7 @@ async def score(request: Request) -> Response:
         flash(request, "Draft saved. You can change it until you submit.")
         return _see_other(f"/judging/{competition.id}/entrants/{entrant_id}")
     async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
     following = _next_to_score(rows, entrant_id)
     flash(request, "Scores submitted." + (f" Next: {following.enterprise}." if following else
                                           " You have scored every entrant. Thank you!"))
@@ -211,7 +211,7 @@ async def judge_state(request: Request) -> Response:
     """What the script polls: which entrants are open for scoring, and this judge's own sheet statuses."""
     competition, _, _ = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
     return JSONResponse({"closed": competition.is_closed,
                          "entrants": [{"id": r.entrant.id, "open": r.open, "status": r.status} for r in rows]},
                         headers={"cache-control": "no-store"})
