@@ -9,6 +9,9 @@ entrant without a pitch). Next, back and start carry the entrant who was up on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -68,14 +71,16 @@ async def host_state(request: Request) -> Response:
     }, headers={"cache-control": "no-store"})
 
 
-async def _act(request: Request, action, done: str, back: Back) -> Response:
-    """Run `action` on the locked competition, then flash `done` and go `back`; a domain error it raises
-    reaches the route's @refusing, whose way back is the same `back`."""
+async def _act(request: Request, action, done: str | Callable[[Any], tuple[str, str]], back: Back) -> Response:
+    """Run `action` on the locked competition, then flash `done` (formatted with its result, or a function of
+    the result giving the message and its category) and go `back`; a domain error it raises reaches the
+    route's @refusing, whose way back is the same `back`."""
     competition, _ = await load_competition(request)
     async with request.app.state.db.write() as session:
         fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
         result = await action(session, fresh)
-    flash(request, done.format(result=result))
+    message, category = done(result) if callable(done) else (done.format(result=result), "info")
+    flash(request, message, category)
     return RedirectResponse(await back(request), status_code=303)
 
 
@@ -107,23 +112,22 @@ async def _on_screen(request: Request, field: str) -> int | None:
     return number
 
 
-def _moved(move: night.Move, done: str) -> str:
-    if move.moved:
-        return done.format(move.entrant.enterprise)
-    up = f"{move.entrant.enterprise} is up." if move.entrant else "Nobody is up yet."
-    return f"The stage had already moved on, so that press changed nothing: {up}"
-
-
 async def _move_stage(request: Request, move, done: str) -> Response:
     """Next entrant / back: `move` (judging.night.next_entrant or previous_entrant) from the entrant on the
-    screen that was pressed; a stale press (a double press) changes nothing and says who is up."""
+    screen that was pressed; a stale press (a double press) changes nothing and says, as a warning, who is up."""
     on_screen = await _on_screen(request, "from_entrant_id")
 
     async def action(session, competition):
-        return _moved(await move(session=session, competition=competition, actor_id=actor_id(request),
-                                 from_entrant_id=on_screen), done)
+        return await move(session=session, competition=competition, actor_id=actor_id(request),
+                          from_entrant_id=on_screen)
 
-    return await _act(request, action, "{result}", HOST)
+    def said(result: night.Move) -> tuple[str, str]:
+        if result.moved:
+            return done.format(result.entrant.enterprise), "info"
+        up = f"{result.entrant.enterprise} is up." if result.entrant else "Nobody is up yet."
+        return f"The stage had already moved on, so that press changed nothing: {up}", "warning"
+
+    return await _act(request, action, said, HOST)
 
 
 @guard(ORGANISERS)

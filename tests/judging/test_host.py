@@ -261,8 +261,10 @@ async def test_a_double_press_on_next_entrant_moves_the_stage_once(client, db):
     # Pressed again later from the same stale screen: still nothing, and the page says who is up.
     again = await client.post(f"{url}/next", data=press)
     assert again.status_code == 303 and again.headers["location"] == url
-    text = page_text(await client.get(url))
+    page = await client.get(url)
+    text = page_text(page)
     assert "already moved on, so that press changed nothing: Venture 2 is up." in text
+    assert re.search(r'class="flash flash-warning host-flash"[^>]*>The stage had already moved on', page.text)
     assert "Pitch 2 of 3" in text and "Next entrant: Venture 3" in text
     assert await _up_now(db, competition) == people[1].id
     moves = [(e.old, e.new) for e in await _audited(db, "host.next")]
