@@ -101,6 +101,23 @@ async def test_json_save_then_submit_and_a_repeated_submit_is_harmless(client, d
         assert {s.value for s in await session.scalars(select(Score).where(Score.sheet_id == sheet.id))} == {7}
 
 
+async def test_a_page_from_before_the_two_boxes_saves_its_one_box_as_the_feedback(client, db):
+    """A scoring page left open on a phone across the upgrade sends {"comment": ...}: the box the feedback
+    pack printed, so it is kept as the feedback (not dropped, which would blank the judge's feedback)."""
+    competition, people, judge, rubric = await _night(db)
+    token = await _signed_in(client, judge)
+    url = f"/judging/{competition.id}/entrants/{people[0].id}"
+    saved = await _post(client, url, token, {"values": {str(rubric[0].id): 6}, "comment": "Old page",
+                                             "action": "save"})
+    assert saved.status_code == 200 and saved.json()["feedback"] == "Old page"
+    assert saved.json()["private_note"] == ""
+    too_long = await _post(client, url, token, {"values": {}, "private_note": "x" * 4001, "action": "save"})
+    assert too_long.status_code == 422 and "Keep the private note to 4000 characters" in too_long.json()["error"]
+    async with db.read() as session:
+        sheet = await session.scalar(select(ScoreSheet).where(ScoreSheet.judge_id == judge.id))
+    assert (sheet.feedback, sheet.private_note) == ("Old page", "")
+
+
 async def test_a_pitch_not_started_is_refused_with_a_code_the_script_retries(client, db):
     competition, people, judge, rubric = await _night(db)
     token = await _signed_in(client, judge)
