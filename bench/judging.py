@@ -60,7 +60,8 @@ async def prepare(url: str, base_url: str, judges: int) -> dict:
             competition = await session.scalar(select(Competition).where(Competition.name == demo.COMPETITION_NAME))
             if competition is None:
                 raise BenchError("the demo database has no demo competition (judging/demo.py)")
-            await night.next_entrant(session=session, competition=competition, actor_id=None)
+            await night.next_entrant(session=session, competition=competition, actor_id=None,
+                                     from_entrant_id=competition.current_entrant_id)
             await night.start_pitch(session=session, competition=competition, actor_id=None)
             entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
             for entrant in entrants[1:]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from judging import scoring
+from judging import scoring, statistics
 
 SVG_FONT = "Denhub Sans, Denhub Sans Ext, Denhub Bengali, sans-serif"
 BARS_W, SPREAD_W = 340.0, 300.0  # pt: the plot column of each chart
@@ -177,7 +177,7 @@ def spread_chart(*, judges: Sequence[tuple[str, list[float]]]) -> Chart:
         note, sub = "no submitted sheets", ""
         if totals:
             lo, hi = min(totals), max(totals)
-            mu = scoring.mean(totals)
+            mu = statistics.mean(totals)
             parts.append(f'<line x1="{_n(axis.x(lo))}" y1="{_n(mid)}" x2="{_n(axis.x(hi))}" y2="{_n(mid)}" '
                          f'stroke="#000" stroke-width="1.1"/>')
             seen: dict[float, int] = {}
@@ -189,7 +189,7 @@ def spread_chart(*, judges: Sequence[tuple[str, list[float]]]) -> Chart:
                              f'fill="#fff" stroke="#000" stroke-width="0.8"/>')
             parts.append(f'<rect class="mean" x="{_n(axis.x(mu) - 0.9)}" y="{_n(mid - 7)}" width="1.8" '
                          'height="14" fill="#000"/>')
-            sd = scoring.pstdev(totals)
+            sd = statistics.pstdev(totals)
             note = f"mean {mu:.1f} · sd {sd:.1f}"
             sub = f"{len(totals)} scored" + (", all alike (z = 0)" if sd < 1e-9 else "")
         svg = _svg(SPREAD_W, SPREAD_ROW_H, "".join(parts), f"{name}: {note}")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Category, Event
-from judging import scoring
+from judging import tie_breaks
 from judging.audit import audit
 from judging.entrants import entrants_for
 from judging.errors import InvalidInput, JudgingError, NotFound, RubricLocked, ScoringClosed
@@ -110,7 +110,7 @@ async def update_settings(*, session: AsyncSession, competition: Competition, da
         raise RubricLocked(f"The tie-break rules and the audience weight were fixed when {when}; "
                            "they cannot change now.")
     keys = [c.key for c in await criteria_for(session=session, competition_id=competition.id)]
-    problems = scoring.validate_chain(data.tie_break, keys)
+    problems = tie_breaks.validate_chain(data.tie_break, keys)
     if problems:
         raise InvalidInput(" ".join(problems), field="tie_break")
     if not 0 <= data.audience_weight_percent <= 100:

@@ -8,8 +8,9 @@ rendering path. judging.document_pages serves each to organisers as a PDF.
   entrants in running order with a box per criterion and a comments box, the judge's name on every page and
   a QR code of the judge's scoring page (where the scores are typed in afterwards).
 - Feedback pack: one section per entrant with their scores per criterion (the mean, and each judge's marks
-  as "Judge A", "B"... never a name), the judges' comments, unsigned, and their place. Organisers may print it
-  before the results are released: every page then says "PREVIEW — not released".
+  as "Judge A", "B"... never a name), the judges' feedback, unsigned (never their private notes for the
+  organisers), and their place. Organisers may print it before the results are released: every page then
+  says "PREVIEW — not released".
 - Results report: the ranking (raw mean and normalised side by side), the tie-breaks applied, the audience
   vote, Kendall's W, recusals, and two charts as vector drawings (inline SVG, judging.charts).
 """
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
-from judging import scoring
+from judging import scoring, tie_breaks
 from judging.charts import Chart, criterion_chart, spread_chart
 from judging.entrants import entrants_for
 from judging.errors import JudgingError, NotFound
@@ -164,11 +165,11 @@ async def score_sheets_pdf(doc: ScoreSheetsDoc) -> tuple[str, str, bytes]:
 class JudgeMarks:
     # "Judge A", "Judge B"...: given per entrant to the judges who scored them, in the order the judges
     # joined the panel; never a name. Per entrant, so packs compared side by side do not tie one judge's
-    # comments together across entrants.
+    # feedback together across entrants.
     label: str
     values: dict[int, int]  # criterion id -> score
     total: float  # weighted total, 0..100
-    comment: str
+    feedback: str  # the judge's feedback for the entrant; never their private note for the organisers
 
 
 @dataclass
@@ -206,7 +207,8 @@ class FeedbackDoc:
 
 async def _submitted_sheets(*, session: AsyncSession, competition_id: int,
                             judge_ids: set[int]) -> dict[tuple[int, int], tuple[dict[int, int], str]]:
-    """(judge, entrant) -> (criterion id -> value, comment) for submitted sheets of panel judges."""
+    """(judge, entrant) -> (criterion id -> value, feedback for the entrant) for submitted sheets of panel
+    judges. The private note for the organisers is not read: nothing here may print it."""
     stmt = select(ScoreSheet).where(ScoreSheet.competition_id == competition_id,
                                     ScoreSheet.status == SheetStatus.SUBMITTED.value)
     sheets = {s.id: s for s in await session.scalars(stmt) if s.judge_id in judge_ids}
@@ -214,7 +216,7 @@ async def _submitted_sheets(*, session: AsyncSession, competition_id: int,
     if sheets:
         for score in await session.scalars(select(Score).where(Score.sheet_id.in_(list(sheets)))):
             values[score.sheet_id][score.criterion_id] = score.value
-    return {(s.judge_id, s.entrant_id): (values[s.id], s.comment) for s in sheets.values()}
+    return {(s.judge_id, s.entrant_id): (values[s.id], s.feedback) for s in sheets.values()}
 
 
 def decided_by(competition: Competition) -> str:
@@ -224,13 +226,13 @@ def decided_by(competition: Competition) -> str:
     return "the normalised ranking (each judge’s scores compared with that judge’s own average and spread)"
 
 
-def headline(results: scoring.Results) -> scoring.Ranking:
+def headline(results: scoring.Results) -> tie_breaks.Ranking:
     """The ranking that decides the places, as on the results page: combined when set, else normalised."""
     return results.combined or results.normalised
 
 
 async def load_feedback(*, session: AsyncSession, competition: Competition) -> FeedbackDoc:
-    """Each accepted entrant's scores, comments and place, judges anonymised (released or not)."""
+    """Each accepted entrant's scores, the judges' feedback and place, judges anonymised (released or not)."""
     criteria, _, members = await _panel_or_nothing(session=session, competition=competition,
                                                    what="feedback pages")
     view = await load_results(session=session, competition=competition)
@@ -248,7 +250,7 @@ async def load_feedback(*, session: AsyncSession, competition: Competition) -> F
                 ranked=len(ranking.places),
                 joint=place is not None and sum(p.rank == place for p in ranking.places) > 1,
                 tie_rules=[view.rule(rule) for rule in ranking.tie_rules(entrant.id)
-                           if rule != scoring.UNRESOLVED],
+                           if rule != tie_breaks.UNRESOLVED],
                 judges=[JudgeMarks(f"Judge {judge_letter(i)}", sheets[(j, entrant.id)][0],
                                    results.totals[(j, entrant.id)], sheets[(j, entrant.id)][1].strip())
                         for i, j in enumerate(scored_by)],
@@ -279,7 +281,7 @@ async def feedback_pdf(doc: FeedbackDoc) -> tuple[str, str, bytes]:
 @dataclass
 class ReportGroup:
     group: Group
-    headline: scoring.Ranking
+    headline: tie_breaks.Ranking
     charts: list[Chart] = field(default_factory=list)
 
 
@@ -327,7 +329,7 @@ def results_html(doc: ResultsDoc) -> str:
     competition = doc.view.competition
     return env.get_template("pdf/judging_results.html").render(
         doc=doc, view=doc.view, competition=competition, when=_when(doc.event), preview_label=PREVIEW_LABEL,
-        size_class=size_class, unresolved=scoring.UNRESOLVED,
+        size_class=size_class, unresolved=tie_breaks.UNRESOLVED,
         title=f"Results report: {competition.name}" + (f" ({PREVIEW_LABEL})" if doc.preview else ""))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
-from judging import scoring
+from judging import scoring, tie_breaks
 from judging.competitions import Settings
 from judging.entrants import EntrantInput
 from judging.errors import InvalidInput, JudgingError
@@ -108,10 +108,10 @@ def parse_advance(form: FormData) -> AdvanceInput:
 
 def tie_break_choices(criteria: list[Criterion]) -> list[tuple[str, str]]:
     specs = [scoring.CriterionSpec(c.id, c.key, c.name, c.scale_min, c.scale_max, c.weight) for c in criteria]
-    options = [(scoring.CRITERION_PREFIX + c.key, scoring.describe_rule(scoring.CRITERION_PREFIX + c.key, specs))
+    options = [(tie_breaks.CRITERION_PREFIX + c.key, tie_breaks.describe_rule(tie_breaks.CRITERION_PREFIX + c.key, specs))
                for c in criteria]
-    return options + [(scoring.SPREAD, scoring.describe_rule(scoring.SPREAD)),
-                      (scoring.CHAIR, scoring.describe_rule(scoring.CHAIR))]
+    return options + [(tie_breaks.SPREAD, tie_breaks.describe_rule(tie_breaks.SPREAD)),
+                      (tie_breaks.CHAIR, tie_breaks.describe_rule(tie_breaks.CHAIR))]
 
 
 def parse_settings(form: FormData) -> tuple[Settings | None, dict, dict]:
@@ -168,8 +168,23 @@ def parse_rubric(form: FormData) -> tuple[list[CriterionInput] | None, dict, dic
     return rows, {}, values
 
 
-def parse_scores(form: FormData) -> tuple[dict[int, int], str, str]:
-    """(criterion id -> value from fields c<id>, comment, action). Non-numbers raise InvalidInput."""
+@dataclass(frozen=True)
+class ScoreInput:
+    """A judge's save: criterion id -> value, the feedback for the entrant, the private note for the
+    organisers, and "save" (a draft) or "submit"."""
+
+    values: dict[int, int]
+    feedback: str
+    private_note: str
+    action: str
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_scores(form: FormData) -> ScoreInput:
+    """The plain form: fields c<id>, feedback, private_note, action. Non-numbers raise InvalidInput."""
     values: dict[int, int] = {}
     for key, value in form.multi_items():
         match = re.fullmatch(r"c(\d{1,9})", key)
@@ -181,9 +196,9 @@ def parse_scores(form: FormData) -> tuple[dict[int, int], str, str]:
         if int(match.group(1)) in values:
             raise InvalidInput("Each criterion takes one score.")
         values[int(match.group(1))] = number
-    comment = form.get("comment", "")
     action = form.get("action", "save")
-    return values, comment if isinstance(comment, str) else "", action if isinstance(action, str) else "save"
+    return ScoreInput(values, _text(form.get("feedback", "")), _text(form.get("private_note", "")),
+                      action if isinstance(action, str) else "save")
 
 
 def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
@@ -202,9 +217,12 @@ def parse_positions(form: FormData, prefix: str) -> dict[int, int]:
     return positions
 
 
-def parse_json_scores(body: object) -> tuple[dict[int, int], str, str]:
-    """The script's save, {"values": {"<criterion id>": n}, "comment": "...", "action": "save" | "submit"}:
-    (values, comment, action). Anything else raises InvalidInput (or JudgingError for the action)."""
+def parse_json_scores(body: object) -> ScoreInput:
+    """The script's save, {"values": {"<criterion id>": n}, "feedback": "...", "private_note": "...",
+    "action": "save" | "submit"}. Anything else raises InvalidInput (or JudgingError for the action).
+
+    "comment" is read as the feedback when "feedback" is absent: a scoring page loaded before the two boxes
+    existed (still open on a judge's phone) sends its one box, which the feedback pack always printed."""
     if not isinstance(body, dict):
         raise InvalidInput("Send the scores as a JSON object.")
     raw = body.get("values", {})
@@ -218,10 +236,13 @@ def parse_json_scores(body: object) -> tuple[dict[int, int], str, str]:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput("Scores are whole numbers on each criterion’s scale.")
         values[criterion_id] = value
-    comment = body.get("comment", "")
-    if not isinstance(comment, str):
-        raise InvalidInput("The comment is text.", field="comment")
+    feedback = body.get("feedback", body.get("comment", ""))
+    if not isinstance(feedback, str):
+        raise InvalidInput("The feedback is text.", field="feedback")
+    private_note = body.get("private_note", "")
+    if not isinstance(private_note, str):
+        raise InvalidInput("The private note is text.", field="private_note")
     action = body.get("action", "save")
     if action not in ("save", "submit"):
         raise JudgingError("Choose “Save draft” or “Submit scores”.")
-    return values, comment, action
+    return ScoreInput(values, feedback, private_note, action)

@@ -2,10 +2,15 @@
 pitch, the controls that run the night, and the audience-vote QR code while the vote is open.
 
 Routes (under /organiser): the page, a small JSON state for its script, and the POSTs behind its buttons
-(next entrant, start pitch, open / close the vote, open scoring for an entrant without a pitch).
+(next entrant, back to the previous entrant, start pitch, open / close the vote, open scoring for an
+entrant without a pitch). Next, back and start carry the entrant who was up on the screen pressed
+(judging.night explains): a double press moves the stage once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -14,7 +19,7 @@ from starlette.routing import Route
 
 from judging import night, votes
 from judging.competitions import get_competition
-from judging.errors import JudgingError
+from judging.errors import InvalidInput, JudgingError
 from judging.pages import (
     COMPETITION_ORGANISERS,
     Back,
@@ -24,7 +29,7 @@ from judging.pages import (
     manage_url,
     refusing,
 )
-from kernel.auth import flash, guard
+from kernel.auth import flash, form_id, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.web import render
@@ -74,14 +79,16 @@ async def host_state(request: Request) -> Response:
     }, headers={"cache-control": "no-store"})
 
 
-async def _act(request: Request, action, done: str, back: Back) -> Response:
-    """Run `action` on the locked competition, then flash `done` and go `back`; a domain error it raises
-    reaches the route's @refusing, whose way back is the same `back`."""
+async def _act(request: Request, action, done: str | Callable[[Any], tuple[str, str]], back: Back) -> Response:
+    """Run `action` on the locked competition, then flash `done` (formatted with its result, or a function of
+    the result giving the message and its category) and go `back`; a domain error it raises reaches the
+    route's @refusing, whose way back is the same `back`."""
     competition, _ = await load_competition(request)
     async with request.app.state.db.write() as session:
         fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
         result = await action(session, fresh)
-    flash(request, done.format(result=result))
+    message, category = done(result) if callable(done) else (done.format(result=result), "info")
+    flash(request, message, category)
     return RedirectResponse(await back(request), status_code=303)
 
 
@@ -97,19 +104,60 @@ async def _vote_back(request: Request) -> str:
 HOST, ENTRANTS = competition_page("host"), competition_page("entrants")
 
 
+async def _on_screen(request: Request, field: str) -> int | None:
+    """The entrant who was up on the host screen the press came from (None: nobody yet), from the form's
+    `field`. A form without it (a page from before presses carried it) is refused: it cannot be told apart
+    from a double press."""
+    form = await request.form()
+    if field not in form:
+        raise InvalidInput("This host screen is out of date: reload it and press again.")
+    value = str(form.get(field, "")).strip()
+    if value == "":
+        return None
+    number = form_id(value)
+    if number is None:
+        raise InvalidInput("Reload the host screen and press again.")
+    return number
+
+
+async def _move_stage(request: Request, move, done: str) -> Response:
+    """Next entrant / back: `move` (judging.night.next_entrant or previous_entrant) from the entrant on the
+    screen that was pressed; a stale press (a double press) changes nothing and says, as a warning, who is up."""
+    on_screen = await _on_screen(request, "from_entrant_id")
+
+    async def action(session, competition):
+        return await move(session=session, competition=competition, actor_id=actor_id(request),
+                          from_entrant_id=on_screen)
+
+    def said(result: night.Move) -> tuple[str, str]:
+        if result.moved:
+            return done.format(result.entrant.enterprise), "info"
+        up = f"{result.entrant.enterprise} is up." if result.entrant else "Nobody is up yet."
+        return f"The stage had already moved on, so that press changed nothing: {up}", "warning"
+
+    return await _act(request, action, said, HOST)
+
+
 @guard(COMPETITION_ORGANISERS)
 @refusing(HOST, "Back")
 async def next_entrant(request: Request) -> Response:
-    return await _act(request, lambda session, c: night.next_entrant(session=session, competition=c,
-                                                                     actor_id=actor_id(request)),
-                      "{result.enterprise} is up.", HOST)
+    return await _move_stage(request, night.next_entrant, "{} is up.")
+
+
+@guard(COMPETITION_ORGANISERS)
+@refusing(HOST, "Back")
+async def previous_entrant(request: Request) -> Response:
+    return await _move_stage(request, night.previous_entrant, "Back to {}: they are up again.")
 
 
 @guard(COMPETITION_ORGANISERS)
 @refusing(HOST, "Back")
 async def start_pitch(request: Request) -> Response:
+    on_screen = await _on_screen(request, "entrant_id")
+
     async def action(session, competition):
-        entrant = await night.start_pitch(session=session, competition=competition, actor_id=actor_id(request))
+        entrant = await night.start_pitch(session=session, competition=competition, actor_id=actor_id(request),
+                                          entrant_id=on_screen)
         return entrant.enterprise
 
     return await _act(request, action, "{result}’s pitch has started: the judges can score them now.", HOST)
@@ -151,6 +199,8 @@ routes = [
     Route("/competitions/{competition_id:int}/host", host, methods=["GET"], name="judging_host"),
     Route("/competitions/{competition_id:int}/host.json", host_state, methods=["GET"], name="judging_host_state"),
     Route("/competitions/{competition_id:int}/host/next", next_entrant, methods=["POST"], name="judging_host_next"),
+    Route("/competitions/{competition_id:int}/host/back", previous_entrant, methods=["POST"],
+          name="judging_host_back"),
     Route("/competitions/{competition_id:int}/host/start", start_pitch, methods=["POST"],
           name="judging_host_start"),
     Route("/competitions/{competition_id:int}/voting", voting, methods=["POST"], name="judging_voting"),

@@ -256,7 +256,8 @@ async def declare_conflict(*, session: AsyncSession, competition: Competition, j
         await session.execute(delete(ScoreSheet).where(ScoreSheet.id == sheet.id))
         await audit(session=session, competition_id=competition.id, actor_id=judge_id, action="sheet.discard",
                     subject=f"{entrant.enterprise}: draft discarded on declaring a conflict",
-                    old={"scores": values, "comment": sheet.comment}, new=None)
+                    old={"scores": values, "feedback": sheet.feedback, "private_note": sheet.private_note},
+                    new=None)
     conflict = Conflict(competition_id=competition.id, judge_id=judge_id, entrant_id=entrant_id, reason=reason,
                         declared_at=utcnow())
     try:

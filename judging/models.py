@@ -218,7 +218,10 @@ class Conflict(Base):
 
 
 class ScoreSheet(Base):
-    """One judge's scores and comment for one entrant; submitted sheets are locked until unlocked."""
+    """One judge's scores, feedback and private note for one entrant; submitted sheets are locked until unlocked.
+
+    Two texts, as awards software keeps them: `feedback` is for the entrant (printed, unsigned, in the
+    feedback pack); `private_note` is for the organisers only and is never printed for the entrant."""
 
     __tablename__ = "judging_score_sheet"
     __table_args__ = (UniqueConstraint("judge_id", "entrant_id"),)
@@ -229,7 +232,8 @@ class ScoreSheet(Base):
     judge_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     entrant_id: Mapped[int] = mapped_column(ForeignKey("judging_entrant.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default=SheetStatus.DRAFT.value)
-    comment: Mapped[str] = mapped_column(Text, default="")
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    private_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     unlocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     unlock_reason: Mapped[str] = mapped_column(String(500), default="")

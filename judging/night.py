@@ -1,5 +1,9 @@
 """Running the night from the host screen: which entrant is up, starting their pitch (which opens scoring
-for them), moving to the next entrant, and the organiser's override that opens scoring without a pitch."""
+for them), moving to the next entrant and back (the undo), and the organiser's override that opens scoring
+without a pitch.
+
+Each press on the host screen says which entrant was up on the screen it came from; a press from a screen
+that is out of date (a double press, a second organiser's laptop) changes nothing."""
 
 from __future__ import annotations
 
@@ -25,6 +29,11 @@ class Stage:
     position: int  # 1-based; 0 when nobody is up yet
 
     @property
+    def previous(self) -> Entrant | None:
+        """The entrant before the one up now (what "Back to previous entrant" brings up), or None."""
+        return self.entrants[self.position - 2] if self.position > 1 else None
+
+    @property
     def following(self) -> Entrant | None:
         if not self.entrants:
             return None
@@ -45,28 +54,69 @@ def _check_open(competition: Competition) -> None:
         raise ScoringClosed("The results have been released: the night is over for this competition.")
 
 
-async def next_entrant(*, session: AsyncSession, competition: Competition, actor_id: int | None) -> Entrant:
-    """Bring up the next entrant in running order (the first, when nobody is up yet)."""
+@dataclass(frozen=True)
+class Move:
+    """What a press of "Next entrant" or "Back to previous entrant" did: moved the stage to `entrant`, or
+    nothing (moved False) because the stage had already moved on from the entrant the press came from;
+    `entrant` is then who is up now (or None)."""
+
+    entrant: Entrant | None
+    moved: bool
+
+
+async def _move(session: AsyncSession, competition: Competition, actor_id: int | None, from_entrant_id: int | None,
+                step: int) -> Move:
+    """Move the stage `step` places along the running order from `from_entrant_id`, the entrant who was up
+    on the screen the press came from (None: nobody yet). The caller holds the competition row locked, so
+    of two presses from one screen (a double press, two organisers) the first moves the stage and the second
+    finds it moved and changes nothing."""
     _check_open(competition)
     now = await stage(session=session, competition=competition)
+    current_id = now.current.id if now.current else None
+    if from_entrant_id != current_id:
+        return Move(now.current, moved=False)
     if not now.entrants:
         raise JudgingError("There are no accepted entrants in the running order yet.")
-    following = now.following
-    if following is None:
+    index = now.position - 1 + step  # the entrant's place in now.entrants
+    if step > 0 and index >= len(now.entrants):
         raise JudgingError(f"{now.current.enterprise} is the last entrant in the running order.")
-    competition.current_entrant_id = following.id
-    await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="host.next",
-                subject=following.enterprise)
-    return following
+    if step < 0 and now.current is None:
+        raise JudgingError("Nobody is up yet, so there is no previous entrant to go back to.")
+    if step < 0 and index < 0:
+        raise JudgingError(f"{now.current.enterprise} is the first entrant in the running order.")
+    entrant = now.entrants[index]
+    competition.current_entrant_id = entrant.id
+    await audit(session=session, competition_id=competition.id, actor_id=actor_id,
+                action="host.next" if step > 0 else "host.back", subject=entrant.enterprise,
+                old=now.current.enterprise if now.current else None, new=entrant.enterprise)
+    return Move(entrant, moved=True)
 
 
-async def start_pitch(*, session: AsyncSession, competition: Competition, actor_id: int | None) -> Entrant:
-    """Start the current entrant's pitch: the countdown runs, and the judges may score them from now."""
+async def next_entrant(*, session: AsyncSession, competition: Competition, actor_id: int | None,
+                       from_entrant_id: int | None) -> Move:
+    """Bring up the entrant after `from_entrant_id` in running order (the first, from None); nothing when the
+    stage has already moved on from it (see _move)."""
+    return await _move(session, competition, actor_id, from_entrant_id, +1)
+
+
+async def previous_entrant(*, session: AsyncSession, competition: Competition, actor_id: int | None,
+                           from_entrant_id: int | None) -> Move:
+    """Undo "Next entrant": bring back the entrant before `from_entrant_id` in running order; nothing when the
+    stage has already moved from it. A pitch already started stays started (its time is kept)."""
+    return await _move(session, competition, actor_id, from_entrant_id, -1)
+
+
+async def start_pitch(*, session: AsyncSession, competition: Competition, actor_id: int | None,
+                      entrant_id: int | None = None) -> Entrant:
+    """Start the current entrant's pitch: the countdown runs, and the judges may score them from now.
+    With `entrant_id` (who was up on the screen pressed), refused when someone else is up now."""
     _check_open(competition)
     now = await stage(session=session, competition=competition)
     entrant = now.current
     if entrant is None:
         raise JudgingError("Bring up an entrant first (“Next entrant”).")
+    if entrant_id is not None and entrant.id != entrant_id:
+        raise JudgingError(f"The host screen has moved on: {entrant.enterprise} is up now. No pitch was started.")
     if entrant.pitch_started_at is not None:
         raise JudgingError(f"{entrant.enterprise}’s pitch already started at {london_time(entrant.pitch_started_at)}.")
     if not await criteria_for(session=session, competition_id=competition.id):

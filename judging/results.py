@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from judging import scoring
+from judging import scoring, tie_breaks
 from judging.entrants import entrants_for
 from judging.errors import InvalidInput, NotFound, RoundRule
 from judging.judges import PanelMember, panel
 from judging.models import Competition, Conflict, Entrant, Round, Score, ScoreSheet, SheetStatus
+from judging.progress import LiveGrid, build_live_grid
 from judging.rounds import rounds_for
 from judging.rubric import criteria_for
-from judging.sheets import LiveGrid, build_live_grid
 from judging.votes import fold, on_ballot, tally
 from kernel.accounts import User
 
@@ -65,11 +65,11 @@ class ResultsView:
         return u.name if u else f"Judge {judge_id}"
 
     def rule(self, rule: str) -> str:
-        return scoring.describe_rule(rule, self.criteria)
+        return tie_breaks.describe_rule(rule, self.criteria)
 
     @property
     def needs_casting_decision(self) -> bool:
-        return any(t.rule == scoring.UNRESOLVED for g in self.groups
+        return any(t.rule == tie_breaks.UNRESOLVED for g in self.groups
                    for ranking in (g.results.raw, g.results.normalised, g.results.combined) if ranking
                    for t in ranking.ties)
 

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from events.access import may_manage_event
-from judging import forms, judges, sheets
+from judging import forms, judges, progress
 from judging.competitions import get_competition
 from judging.entrants import apply
 from judging.errors import JudgingError
@@ -109,12 +109,13 @@ async def home(request: Request) -> Response:
 async def judge_competition(request: Request) -> Response:
     competition, event, assignment = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
         rounds = {r.id: r for r in await rounds_for(session=session, competition_id=competition.id)}
-    next_row = next((r for r in rows if r.status in ("to score", "draft")), None)
     return render(request, "judging/judge_competition.html",
-                  {"competition": competition, "event": event, "rows": rows, "next_row": next_row,
-                   "is_chair": assignment.is_chair, "rounds": rounds})
+                  {"competition": competition, "event": event, "rows": rows,
+                   "next_row": progress.main_row(rows, competition.current_entrant_id),
+                   "on_stage_id": competition.current_entrant_id, "is_chair": assignment.is_chair,
+                   "rounds": rounds})
 
 
 # --- released results ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from judging import scoring
+from judging import tie_breaks
 from judging.audit import audit
 from judging.errors import InvalidInput, RubricLocked
 from judging.models import Competition, CompetitionStatus, Criterion
@@ -78,7 +78,7 @@ async def save_rubric(*, session: AsyncSession, competition: Competition, rows: 
     keys = [r.key or slug_key(r.name) for r in kept]
     if len(set(keys)) != len(keys):
         errors.append("Two criteria have the same name; give each its own.")
-    errors += scoring.validate_chain(competition.tie_break, keys)
+    errors += tie_breaks.validate_chain(competition.tie_break, keys)
     if errors:
         raise InvalidInput(" ".join(dict.fromkeys(errors)))
     old = [_criterion_dict(c) for c in existing.values()]

@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from judging import forms, judges, sheets
+from judging import forms, judges, progress, sheets
 from judging.competitions import get_competition
 from judging.errors import (
     Conflicted,
@@ -82,7 +82,8 @@ def judge_data(request: Request, competition, criteria, rows, current_id: int) -
             "id": r.entrant.id, "enterprise": r.entrant.enterprise, "name": r.entrant.name,
             "pitch": r.entrant.pitch, "mission": r.entrant.social_mission, "status": r.status, "open": r.open,
             "values": {str(k): v for k, v in r.values.items()},
-            "comment": r.sheet.comment if r.sheet else "",
+            "feedback": r.sheet.feedback if r.sheet else "",
+            "private_note": r.sheet.private_note if r.sheet else "",
             "conflict": r.conflict.reason if r.conflict else None,
         } for r in rows],
     }
@@ -90,7 +91,8 @@ def judge_data(request: Request, competition, criteria, rows, current_id: int) -
 
 async def _score_context(request: Request, competition, event, entrant_id: int) -> dict:
     """Context for judging/score.html: competition, event, entrant, criteria, sheet (or none), values
-    (criterion id -> value or none), comment, conflict (or none), position, count, previous, next,
+    (criterion id -> value or none), feedback (for the entrant), private_note (for the organisers), conflict
+    (or none), position, count, previous, next,
     not_open (its pitch has not started), locked, error, reason, judge_data (for the script), plain (the
     page without the script: ?plain=1, where the script sends a judge to declare a conflict)."""
     judge_id = request.state.user.id
@@ -100,7 +102,7 @@ async def _score_context(request: Request, competition, event, entrant_id: int) 
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
         criteria = await criteria_for(session=session, competition_id=competition.id)
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=judge_id,
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=judge_id,
                                            with_values=True)
     index = next(i for i, r in enumerate(rows) if r.entrant.id == entrant.id)
     row = rows[index]
@@ -108,7 +110,8 @@ async def _score_context(request: Request, competition, event, entrant_id: int) 
     return {
         "competition": competition, "event": event, "entrant": entrant, "criteria": criteria,
         "sheet": row.sheet, "values": {c.id: row.values.get(c.id) for c in criteria},
-        "comment": row.sheet.comment if row.sheet else "", "conflict": row.conflict,
+        "feedback": row.sheet.feedback if row.sheet else "",
+        "private_note": row.sheet.private_note if row.sheet else "", "conflict": row.conflict,
         "position": index + 1, "count": len(rows),
         "previous": rows[index - 1].entrant if index > 0 else None,
         "next": rows[index + 1].entrant if index + 1 < len(rows) else None,
@@ -130,18 +133,20 @@ def _next_to_score(rows, after_id: int):
     return None
 
 
-async def _save(request: Request, competition_id: int, entrant_id: int, values, comment: str, submit: bool):
+async def _save(request: Request, competition_id: int, entrant_id: int, posted: forms.ScoreInput):
     """Save in one transaction: (the sheet, its scores). The competition row is locked first, so a save and
     the release of the results (or the rubric's locking by the first save) never cross."""
     async with request.app.state.db.write() as session:
         competition = await sheets.competition_for_saving(session=session, competition_id=competition_id)
         saved = await sheets.save_scores(session=session, competition=competition, judge_id=request.state.user.id,
-                                         entrant_id=entrant_id, values=values, comment=comment, submit=submit)
+                                         entrant_id=entrant_id, values=posted.values, feedback=posted.feedback,
+                                         private_note=posted.private_note, submit=posted.action == "submit")
         return saved.sheet, saved.values
 
 
 async def _score_json(request: Request, competition_id: int, entrant_id: int) -> Response:
-    """The script's save: JSON in ({values: {criterion id: value}, comment, action}), JSON out. The hot path
+    """The script's save: JSON in ({values: {criterion id: value}, feedback, private_note, action}), JSON
+    out. The hot path
     of the night (every change on every judge's phone), so everything is checked inside the one write
     transaction, with no page context loaded."""
     try:
@@ -149,18 +154,19 @@ async def _score_json(request: Request, competition_id: int, entrant_id: int) ->
             body = await request.json()
         except ValueError:
             raise InvalidInput("That was not valid JSON.") from None
-        values, comment, action = forms.parse_json_scores(body)
-        sheet, saved = await _save(request, competition_id, entrant_id, values, comment, action == "submit")
+        sheet, saved = await _save(request, competition_id, entrant_id, forms.parse_json_scores(body))
     except JudgingError as exc:
         return JSONResponse({"ok": False, "error": str(exc), "code": ERROR_CODES.get(type(exc), "refused")},
                             status_code=exc.status)
     return JSONResponse({"ok": True, "status": sheet.status, "values": {str(k): v for k, v in saved.items()},
-                         "comment": sheet.comment, "saved_at": sheet.updated_at.isoformat()})
+                         "feedback": sheet.feedback, "private_note": sheet.private_note,
+                         "saved_at": sheet.updated_at.isoformat()})
 
 
 @guard(JUDGES)
 async def score(request: Request) -> Response:
-    """One entrant: big buttons per criterion, a comment, save (draft) or submit (locks). JSON for the script."""
+    """One entrant: big buttons per criterion, feedback for the entrant, a private note for the organisers,
+    save (draft) or submit (locks). JSON for the script."""
     entrant_id = request.path_params["entrant_id"]
     if request.method == "POST" and request.headers.get("content-type", "").startswith("application/json"):
         return await _score_json(request, request.path_params["competition_id"], entrant_id)
@@ -170,26 +176,28 @@ async def score(request: Request) -> Response:
                       headers={"cache-control": "no-store"})
     form = await request.form()
     try:
-        values, comment, action = forms.parse_scores(form)
+        posted = forms.parse_scores(form)
+        action = posted.action
         if action not in ("save", "submit"):
             raise JudgingError("Choose “Save draft” or “Submit scores”.")
-        await _save(request, competition.id, entrant_id, values, comment, action == "submit")
+        await _save(request, competition.id, entrant_id, posted)
     except JudgingError as exc:
         context = await _score_context(request, competition, event, entrant_id)
         if not context["locked"]:  # keep what the judge chose, so nothing is lost on a phone
-            posted = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
             for c in context["criteria"]:
-                shown = form_int(posted.get(f"c{c.id}", ""), 0)
+                shown = form_int(fields.get(f"c{c.id}", ""), 0)
                 if shown is not None:
                     context["values"][c.id] = shown
-            context["comment"] = str(form.get("comment", ""))[:sheets.MAX_COMMENT]
+            for key in ("feedback", "private_note"):
+                context[key] = str(form.get(key, ""))[:sheets.MAX_TEXT]
         context["error"] = str(exc)
         return render(request, "judging/score.html", context, status_code=exc.status)
     if action == "save":
         flash(request, "Draft saved. You can change it until you submit.")
         return _see_other(f"/judging/{competition.id}/entrants/{entrant_id}")
     async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
     following = _next_to_score(rows, entrant_id)
     flash(request, "Scores submitted." + (f" Next: {following.enterprise}." if following else
                                           " You have scored every entrant. Thank you!"))
@@ -203,7 +211,7 @@ async def judge_state(request: Request) -> Response:
     """What the script polls: which entrants are open for scoring, and this judge's own sheet statuses."""
     competition, _, _ = await judge_competition_for(request)
     async with request.app.state.db.read() as session:
-        rows = await sheets.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
+        rows = await progress.judge_overview(session=session, competition=competition, judge_id=request.state.user.id)
     return JSONResponse({"closed": competition.is_closed,
                          "entrants": [{"id": r.entrant.id, "open": r.open, "status": r.status} for r in rows]},
                         headers={"cache-control": "no-store"})

@@ -1,5 +1,9 @@
 """Pitch-night scoring maths: plain numbers in, plain numbers out (no database, no HTTP).
 
+This module has the weighted totals, the z-scores, the audience share and `compute`, which puts every figure
+together; ranking with the tie-break chain is judging.tie_breaks, Kendall's W judging.agreement, the small
+statistics judging.statistics. The definitions of all of them are here, in one place.
+
 Definitions (templates/judging/_method.html explains them in plain English on the results page):
 
 Weighted total (one judge, one entrant), 0..100
@@ -50,13 +54,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-TOLERANCE = 1e-9
-SPREAD = "spread"
-CHAIR = "chair"
-CRITERION_PREFIX = "criterion:"
-UNRESOLVED = "unresolved"
+from judging.agreement import Agreement, agreement
+from judging.statistics import TOLERANCE, mean, pstdev
+from judging.tie_breaks import CHAIR, CRITERION_PREFIX, SPREAD, Ranking, TieKey, rank, validate_chain
+
 RAW, NORMALISED, COMBINED = "raw", "normalised", "combined"
 
 
@@ -83,24 +86,6 @@ class Sheet:
     judge: int
     entrant: int
     values: Mapping[int, float]
-
-
-# --- small statistics ------------------------------------------------------------------------------
-
-def mean(values: Sequence[float]) -> float:
-    if not values:
-        raise ValueError("the mean of nothing is undefined")
-    return math.fsum(values) / len(values)
-
-
-def pstdev(values: Sequence[float]) -> float:
-    """Population standard deviation (divide by n): the spread of exactly these values."""
-    mu = mean(values)
-    return math.sqrt(math.fsum((v - mu) ** 2 for v in values) / len(values))
-
-
-def close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
 
 
 # --- A1: the weighted total ------------------------------------------------------------------------
@@ -153,233 +138,6 @@ def z_scores(totals: Mapping[tuple[int, int], float]) -> tuple[dict[tuple[int, i
         for entrant, total in rows:
             z[(judge, entrant)] = 0.0 if s.zero_spread else (total - s.mean) / s.sd
     return z, stats
-
-
-# --- A5: ranking with a tie-break chain ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Place:
-    entrant: int
-    rank: int  # shared by entrants still tied after the whole chain (1, 2, 2, 4)
-    value: float
-
-
-@dataclass(frozen=True)
-class TieBreak:
-    """Entrants tied on `value` (and on every earlier rule), and the rule that separated them."""
-
-    entrants: tuple[int, ...]
-    value: float
-    rule: str  # a chain rule, or UNRESOLVED when no rule in the chain separated them
-    order: tuple[tuple[int, ...], ...]  # blocks after the rule, best first; one block when unresolved
-
-
-@dataclass(frozen=True)
-class Ranking:
-    measure: str  # RAW, NORMALISED or COMBINED
-    places: tuple[Place, ...]
-    ties: tuple[TieBreak, ...]
-
-    def rank_of(self, entrant: int) -> int | None:
-        return next((p.rank for p in self.places if p.entrant == entrant), None)
-
-    def tie_rules(self, entrant: int) -> list[str]:
-        return [t.rule for t in self.ties if entrant in t.entrants]
-
-
-# tie_key(rule, entrant) -> a number where SMALLER is better, or None when the rule has nothing to say.
-TieKey = Callable[[str, int], float | None]
-
-
-def _partition(group: Sequence[int], keys: Mapping[int, float | None]) -> list[list[int]]:
-    """Blocks of entrants with equal keys, best (smallest) first; entrants without a key last, together."""
-    known = sorted((e for e in group if keys[e] is not None), key=lambda e: (keys[e], e))
-    blocks: list[list[int]] = []
-    for e in known:
-        if blocks and close(keys[blocks[-1][0]], keys[e]):  # type: ignore[arg-type]
-            blocks[-1].append(e)
-        else:
-            blocks.append([e])
-    unknown = sorted(e for e in group if keys[e] is None)
-    if unknown:
-        blocks.append(unknown)
-    return blocks
-
-
-def _break_tie(group: list[int], rules: Sequence[str], tie_key: TieKey, value: float,
-               ties: list[TieBreak]) -> list[list[int]]:
-    if len(group) == 1:
-        return [group]
-    for i, rule in enumerate(rules):
-        blocks = _partition(group, {e: tie_key(rule, e) for e in group})
-        if len(blocks) > 1:
-            ties.append(TieBreak(tuple(sorted(group)), value, rule, tuple(tuple(b) for b in blocks)))
-            resolved: list[list[int]] = []
-            for block in blocks:
-                resolved += _break_tie(block, rules[i + 1:], tie_key, value, ties)
-            return resolved
-    ties.append(TieBreak(tuple(sorted(group)), value, UNRESOLVED, (tuple(sorted(group)),)))
-    return [group]
-
-
-def rank(values: Mapping[int, float], chain: Sequence[str], tie_key: TieKey, measure: str) -> Ranking:
-    """Highest value first; ties go through `chain` in order; what the chain cannot split shares a rank."""
-    groups = _partition(list(values), {e: -v for e, v in values.items()})
-    places: list[Place] = []
-    ties: list[TieBreak] = []
-    position = 1
-    for group in groups:
-        for block in _break_tie(group, list(chain), tie_key, values[group[0]], ties):
-            places += [Place(e, position, values[e]) for e in sorted(block)]
-            position += len(block)
-    return Ranking(measure, tuple(places), tuple(ties))
-
-
-def validate_chain(chain: Sequence[str], criterion_keys: Iterable[str]) -> list[str]:
-    """Problems with a declared tie-break chain (empty when it is fine)."""
-    keys = set(criterion_keys)
-    problems = []
-    for rule in chain:
-        if rule in (SPREAD, CHAIR):
-            continue
-        if rule.startswith(CRITERION_PREFIX) and rule[len(CRITERION_PREFIX):] in keys:
-            continue
-        problems.append(f"“{rule}” is not a tie-break rule for this rubric.")
-    if len(set(chain)) != len(chain):
-        problems.append("Each tie-break rule can be used once.")
-    return problems
-
-
-def describe_rule(rule: str, criteria: Sequence[CriterionSpec] = ()) -> str:
-    """The rule in the customer's words, for pages."""
-    if rule == SPREAD:
-        return "smaller spread (standard deviation) between judges"
-    if rule == CHAIR:
-        return "the chair’s casting decision"
-    if rule == UNRESOLVED:
-        return "still tied after every tie-break rule (they share the place)"
-    if rule.startswith(CRITERION_PREFIX):
-        key = rule[len(CRITERION_PREFIX):]
-        name = next((c.name for c in criteria if c.key == key), key.replace("_", " "))
-        return f"higher mean “{name}” score"
-    return rule
-
-
-# --- A6: Kendall's W -------------------------------------------------------------------------------
-
-def average_ranks(values: Mapping[int, float]) -> tuple[dict[int, float], float]:
-    """(rank of each key, highest value = 1, ties get the mean rank they span; sum of t^3 - t over ties)."""
-    ordered = _partition(list(values), {k: -v for k, v in values.items()})
-    ranks: dict[int, float] = {}
-    correction = 0.0
-    start = 1
-    for block in ordered:
-        t = len(block)
-        for k in block:
-            ranks[k] = start + (t - 1) / 2
-        correction += t ** 3 - t
-        start += t
-    return ranks, correction
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """Why an entrant is left out of Kendall's W: the judges who recused, and those with no score for it."""
-
-    recused_by: tuple[int, ...] = ()
-    not_scored_by: tuple[int, ...] = ()
-
-    def __str__(self) -> str:
-        parts = []
-        if self.recused_by:
-            parts.append("recusal by judge " + ", ".join(map(str, self.recused_by)))
-        if self.not_scored_by:
-            parts.append("no score from judge " + ", ".join(map(str, self.not_scored_by)))
-        return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class Agreement:
-    w: float | None  # None when it cannot be computed (reason says why)
-    judges: tuple[int, ...]
-    entrants: tuple[int, ...]
-    excluded_entrants: dict[int, Exclusion] = field(default_factory=dict)
-    excluded_judges: tuple[int, ...] = ()  # on the panel but scored none of these entrants
-    reason: str = ""
-
-    @property
-    def interpretation(self) -> str:
-        return interpret_w(self.w) if self.w is not None else self.reason
-
-
-def kendalls_w(table: Mapping[int, Mapping[int, float]]) -> float | None:
-    """W for a complete table judge -> entrant -> total (every judge scored the same entrants).
-
-    None when every judge tied every entrant (W is 0/0)."""
-    judges = list(table)
-    entrants = sorted(next(iter(table.values()))) if judges else []
-    m, n = len(judges), len(entrants)
-    if m < 2 or n < 2:
-        raise ValueError("Kendall's W needs at least two judges and two entrants")
-    sums = dict.fromkeys(entrants, 0.0)
-    ties = 0.0
-    for judge in judges:
-        if sorted(table[judge]) != entrants:
-            raise ValueError("Kendall's W needs every judge to score the same entrants")
-        ranks, correction = average_ranks(table[judge])
-        ties += correction
-        for e in entrants:
-            sums[e] += ranks[e]
-    mean_sum = m * (n + 1) / 2
-    s = math.fsum((r - mean_sum) ** 2 for r in sums.values())
-    denominator = m * m * (n ** 3 - n) - m * ties
-    if denominator <= TOLERANCE:
-        return None
-    return 12 * s / denominator
-
-
-def agreement(totals: Mapping[tuple[int, int], float], judges: Iterable[int], entrants: Iterable[int],
-              recusals: Iterable[tuple[int, int]] = ()) -> Agreement:
-    """Kendall's W over the complete block, reporting every judge and entrant left out and why."""
-    recused = set(recusals)
-    judges, entrants = sorted(set(judges)), sorted(set(entrants))
-    excluded_judges = tuple(j for j in judges if not any((j, e) in totals for e in entrants))
-    panel = [j for j in judges if j not in excluded_judges]
-    excluded_entrants: dict[int, Exclusion] = {}
-    block: list[int] = []
-    for e in entrants:
-        recused_by = tuple(j for j in panel if (j, e) in recused)
-        missing = tuple(j for j in panel if (j, e) not in totals and (j, e) not in recused)
-        if recused_by or missing:
-            excluded_entrants[e] = Exclusion(recused_by, missing)
-        else:
-            block.append(e)
-    base = {"judges": tuple(panel), "entrants": tuple(block), "excluded_entrants": excluded_entrants,
-            "excluded_judges": excluded_judges}
-    if len(panel) < 2:
-        return Agreement(None, **base, reason="Needs at least two judges with scores.")
-    if len(block) < 2:
-        return Agreement(None, **base, reason="Needs at least two entrants scored by every judge.")
-    w = kendalls_w({j: {e: totals[(j, e)] for e in block} for j in panel})
-    if w is None:
-        return Agreement(None, **base, reason="Every judge gave every entrant the same total: no ranking to "
-                                              "agree on.")
-    return Agreement(w, **base)
-
-
-def interpret_w(w: float) -> str:
-    """A one-line reading of W (bands after Schmidt, 1997)."""
-    if w < 0.1:
-        band = "very weak: the judges ranked the entrants almost independently of each other"
-    elif w < 0.3:
-        band = "weak: the judges agreed a little"
-    elif w < 0.5:
-        band = "moderate: the judges broadly agreed, with notable differences"
-    elif w < 0.7:
-        band = "strong: the judges mostly agreed on the order"
-    else:
-        band = "very strong: the judges ranked the entrants in nearly the same order"
-    return f"W = {w:.2f}, {band}."
 
 
 # --- A7: the audience share ------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """Score sheets: a judge saves (draft) and submits (locks) scores; the organiser unlocks with a reason.
 
-Every check runs before anything is written, and every change of a score or comment goes to the audit
-trail (who, when, old, new) in the same transaction.
+Beside the scores a sheet holds two texts: feedback for the entrant (printed, unsigned, in the feedback
+pack) and a private note for the organisers (never printed for the entrant).
+
+Every check runs before anything is written, and every change of a score, the feedback or the note goes to
+the audit trail (who, when, old, new) in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +20,6 @@ from sqlalchemy.orm.util import identity_key
 
 from judging.audit import audit
 from judging.competitions import get_competition
-from judging.entrants import entrants_for
 from judging.errors import (
     Conflicted,
     InvalidInput,
@@ -27,7 +29,7 @@ from judging.errors import (
     ScoringClosed,
     SheetLocked,
 )
-from judging.judges import PanelMember, require_judge
+from judging.judges import require_judge
 from judging.models import (
     AuditEntry,
     Competition,
@@ -43,10 +45,9 @@ from judging.models import (
 )
 from judging.rubric import criteria_for, lock_rubric
 from kernel import sqlite_direct
-from kernel.accounts import User
 from kernel.db import utcnow
 
-MAX_COMMENT = 4000
+MAX_TEXT = 4000  # characters, for the feedback and for the private note
 
 
 @dataclass
@@ -151,7 +152,8 @@ class SheetRow:
     judge_id: int
     entrant_id: int
     status: str
-    comment: str
+    feedback: str
+    private_note: str
     submitted_at: dt.datetime | None
     unlocked_at: dt.datetime | None
     unlock_reason: str
@@ -175,7 +177,8 @@ def _sheet_from(session: AsyncSession, row) -> ScoreSheet | SheetRow:
 _SET_SCORE = _scores.update().where(_scores.c.id == bindparam("score_id")).values(value=bindparam("new_value"))
 _ADD_SCORE = _scores.insert()
 _SET_SHEET = (_sheets.update().where(_sheets.c.id == bindparam("sheet_id"))
-              .values(comment=bindparam("new_comment"), updated_at=bindparam("new_updated_at"),
+              .values(feedback=bindparam("new_feedback"), private_note=bindparam("new_private_note"),
+                      updated_at=bindparam("new_updated_at"),
                       status=bindparam("new_status"), submitted_at=bindparam("new_submitted_at")))
 _ADD_AUDIT = AuditEntry.__table__.insert()
 
@@ -231,14 +234,21 @@ async def _scoring_target(session: AsyncSession, competition: Competition, judge
 
 
 async def save_sheet(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
-                     values: Mapping[int, int], comment: str, submit: bool) -> ScoreSheet:
+                     values: Mapping[int, int], submit: bool, feedback: str = "", private_note: str = "") -> ScoreSheet:
     """Save a judge's scores for an entrant as a draft, or submit them (which locks the sheet)."""
     return (await save_scores(session=session, competition=competition, judge_id=judge_id, entrant_id=entrant_id,
-                              values=values, comment=comment, submit=submit)).sheet
+                              values=values, feedback=feedback, private_note=private_note, submit=submit)).sheet
+
+
+def _clean_text(text: str, what: str, field: str) -> str:
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"Keep the {what} to {MAX_TEXT} characters.", field=field)
+    return text
 
 
 async def save_scores(*, session: AsyncSession, competition: Competition, judge_id: int, entrant_id: int,
-                      values: Mapping[int, int], comment: str, submit: bool) -> SheetView:
+                      values: Mapping[int, int], feedback: str, private_note: str, submit: bool) -> SheetView:
     """As save_sheet, returning the sheet with every score it now holds.
 
     Judges save often (the phone script sends every change), so this stays at a handful of statements:
@@ -249,15 +259,14 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
     enterprise = await _scoring_target(session, competition, judge_id, entrant_id)
     criteria = await rubric_for_scoring(session=session, competition=competition)
     check_values(values, criteria)
-    comment = comment.strip()
-    if len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"Keep the comment to {MAX_COMMENT} characters.", field="comment")
+    feedback = _clean_text(feedback, "feedback", "feedback")
+    private_note = _clean_text(private_note, "private note", "private_note")
     rows = (await sqlite_direct.execute(session, _SHEET, {"judge_id": judge_id, "entrant_id": entrant_id})).all()
     sheet = _sheet_from(session, rows[0]) if rows else None
     score_ids = {r.score_criterion_id: r.score_id for r in rows if r.score_id is not None}
     current = {r.score_criterion_id: r.score_value for r in rows if r.score_id is not None}
     if sheet is not None and sheet.is_submitted:
-        if submit and values == current and comment == sheet.comment:
+        if submit and values == current and (feedback, private_note) == (sheet.feedback, sheet.private_note):
             # The same submission again (a phone retrying after its first answer was lost): already done.
             return SheetView(sheet, current)
         raise SheetLocked("You have submitted this sheet, so it is locked. Ask the organiser to unlock it if "
@@ -267,13 +276,14 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
         missing = [c.name for c in criteria if c.id not in merged]
         if missing:
             raise InvalidInput("Score every criterion before submitting. Still to score: " + ", ".join(missing) + ".")
-    if not values and sheet is None and not comment and not submit:
+    if not values and sheet is None and not feedback and not private_note and not submit:
         raise InvalidInput("Choose at least one score before saving.")
 
     now = utcnow()
     if sheet is None:
         sheet = ScoreSheet(competition_id=competition.id, judge_id=judge_id, entrant_id=entrant_id,
-                           status=SheetStatus.DRAFT.value, comment="", unlock_reason="", updated_at=now)
+                           status=SheetStatus.DRAFT.value, feedback="", private_note="",
+                           unlock_reason="", updated_at=now)
         session.add(sheet)
         await session.flush()
     names = {c.id: c.name for c in criteria}
@@ -294,9 +304,11 @@ async def save_scores(*, session: AsyncSession, competition: Competition, judge_
         else:
             added.append({"sheet_id": sheet.id, "criterion_id": criterion_id, "value": value})
         note("score.set", f"{enterprise}: {names[criterion_id]}", old, value)
-    if comment != sheet.comment:
-        note("comment.set", enterprise, sheet.comment or None, comment or None)
-    row = {"comment": comment, "updated_at": now, "status": sheet.status, "submitted_at": sheet.submitted_at}
+    if feedback != sheet.feedback:
+        note("feedback.set", enterprise, sheet.feedback or None, feedback or None)
+    if private_note != sheet.private_note:
+        note("note.set", enterprise, sheet.private_note or None, private_note or None)
+    row = {"feedback": feedback, "private_note": private_note, "updated_at": now, "status": sheet.status, "submitted_at": sheet.submitted_at}
     if submit:
         row.update(status=SheetStatus.SUBMITTED.value, submitted_at=now)
         note("sheet.submit", enterprise, SheetStatus.DRAFT.value, SheetStatus.SUBMITTED.value)
@@ -345,74 +357,3 @@ async def unlock_sheet(*, session: AsyncSession, sheet_id: int, reason: str, act
     await audit(session=session, competition_id=competition.id, actor_id=actor_id, action="sheet.unlock_reason",
                 subject=f"sheet {sheet.id}", new=reason)
     return sheet
-
-
-# --- what judges and organisers see ----------------------------------------------------------------
-
-@dataclass
-class JudgeRow:
-    entrant: Entrant
-    status: str  # "to score", "draft", "submitted", "conflict"
-    sheet: ScoreSheet | None = None
-    values: dict[int, int] = field(default_factory=dict)  # this judge's own scores, criterion id -> value
-    conflict: Conflict | None = None
-
-    @property
-    def open(self) -> bool:
-        """Scoring for the entrant has opened (its pitch started, or the organiser opened it)."""
-        return self.entrant.scoring_open
-
-
-async def judge_overview(*, session: AsyncSession, competition: Competition, judge_id: int,
-                         with_values: bool = False) -> list[JudgeRow]:
-    """This judge's own progress through the running order (never anyone else's scores); with_values also
-    loads the judge's own scores, for the phone page that keeps every entrant's form."""
-    entrants = await entrants_for(session=session, competition_id=competition.id, accepted_only=True)
-    sheets = {s.entrant_id: s for s in await session.scalars(
-        select(ScoreSheet).where(ScoreSheet.judge_id == judge_id, ScoreSheet.competition_id == competition.id))}
-    conflicts = {c.entrant_id: c for c in await session.scalars(
-        select(Conflict).where(Conflict.judge_id == judge_id, Conflict.competition_id == competition.id))}
-    values: dict[int, dict[int, int]] = {}
-    if with_values and sheets:
-        by_sheet = {s.id: s.entrant_id for s in sheets.values()}
-        for score in await session.scalars(select(Score).where(Score.sheet_id.in_(list(by_sheet)))):
-            values.setdefault(by_sheet[score.sheet_id], {})[score.criterion_id] = score.value
-    rows = []
-    for e in entrants:
-        sheet = sheets.get(e.id)
-        status = "conflict" if e.id in conflicts else (sheet.status if sheet else "to score")
-        rows.append(JudgeRow(e, status, sheet, values.get(e.id, {}), conflicts.get(e.id)))
-    return rows
-
-
-@dataclass
-class LiveGrid:
-    entrants: list[Entrant]
-    judges: list[User]
-    chair_id: int | None
-    cells: dict[tuple[int, int], str] = field(default_factory=dict)  # (judge, entrant) -> status
-    sheet_ids: dict[tuple[int, int], int] = field(default_factory=dict)
-    conflicts: dict[tuple[int, int], Conflict] = field(default_factory=dict)
-
-    def count(self, status: str) -> int:
-        return sum(1 for s in self.cells.values() if s == status)
-
-    @property
-    def expected(self) -> int:
-        return len(self.entrants) * len(self.judges) - self.count("conflict")
-
-
-def build_live_grid(*, entrants: Sequence[Entrant], members: Sequence[PanelMember], sheets: Sequence[ScoreSheet],
-                    conflicts: Sequence[Conflict]) -> LiveGrid:
-    """Who has scored whom (status only, no values), from rows judging.results.load_live reads once for the
-    grid and the provisional ranking."""
-    grid = LiveGrid(list(entrants), [m.user for m in members],
-                    next((m.user.id for m in members if m.assignment.is_chair), None))
-    for sheet in sheets:
-        grid.cells[(sheet.judge_id, sheet.entrant_id)] = sheet.status
-        grid.sheet_ids[(sheet.judge_id, sheet.entrant_id)] = sheet.id
-    for conflict in conflicts:
-        grid.cells[(conflict.judge_id, conflict.entrant_id)] = "conflict"
-        grid.conflicts[(conflict.judge_id, conflict.entrant_id)] = conflict
-    return grid
-

@@ -80,10 +80,23 @@ function remember(e, form, action) {
   // A change arriving after the sheet was submitted and synced (a typing pause that ended late) is not a
   // draft to send: the server would refuse it as locked.
   if (!before && action === "save" && e.status === "submitted") return;
-  store.setItem(key + e.id, JSON.stringify({ values: chosen(form), comment: form.elements.comment.value,
-    action: before && before.action === "submit" ? "submit" : action, at: Date.now() }));
+  store.setItem(key + e.id, JSON.stringify({ values: chosen(form), feedback: form.elements.feedback.value,
+    note: form.elements.private_note.value, action: before && before.action === "submit" ? "submit" : action, at: Date.now() }));
   delete problem[e.id];
   refresh();
+}
+
+// What a phone kept before the two boxes existed has "comment": the one box the feedback pack printed.
+function feedbackOf(p) { return p.feedback != null ? p.feedback : p.comment || ""; }
+
+// A labelled text box with a line saying who reads it; returns the textarea (inside its field).
+function box(name, label, who, rows, off, value) {
+  var area = h("textarea", { id: name, name: name, rows: rows, maxlength: 4000, disabled: off,
+    "aria-describedby": name + "-who" });
+  area.value = value || "";
+  h("div", { "class": "field" }, [h("label", { "for": name, text: label + " (optional)" }),
+    h("p", { "class": "hint", id: name + "-who", text: who }), area]);
+  return area;
 }
 
 function link(e, rel, text) {
@@ -106,10 +119,16 @@ function render() {
       c.hint && h("p", { "class": "hint", text: c.hint }), scale, h("p", { "class": "scale-ends" },
         [h("span", { text: c.min + " weak" }), h("span", { text: c.max + " outstanding" })])]));
   });
-  var area = h("textarea", { id: "comment", name: "comment", rows: 3, maxlength: 4000, disabled: off });
-  area.value = (p ? p.comment : e.comment) || "";
-  form.appendChild(h("div", { "class": "field" }, [
-    h("label", { "for": "comment", text: "Comment (optional, only the organisers see it)" }), area]));
+  // Two boxes, labelled with who reads them (as templates/judging/score.html): the feedback pack prints the
+  // first for the entrant; the second stays with the organisers.
+  var area = box("feedback", "Feedback for the entrant",
+    "The entrant sees this: it is printed in their feedback pack, without your name.", 3, off,
+    p ? feedbackOf(p) : e.feedback);
+  var noteArea = box("private_note", "Private note for the organisers",
+    "Only the organisers see this. It is never shown or printed for the entrant.", 2, off,
+    p ? p.note : e.private_note);
+  form.appendChild(area.parentNode);
+  form.appendChild(noteArea.parentNode);
   var error = h("p", { "class": "flash flash-error", role: "alert", hidden: true });
   if (!off) {
     form.appendChild(error);
@@ -124,7 +143,7 @@ function render() {
             error.hidden = false;
             return;
           }
-          clearTimeout(typing); // the comment's pending save is part of this submit
+          clearTimeout(typing); // the texts' pending save is part of this submit
           remember(e, form, "submit");
           var next = list.slice(i + 1).concat(list.slice(0, i)).filter(function (x) { return !locked(x); })[0];
           note = e.enterprise + ": scores submitted." + (next ? " Next: " + next.enterprise + "." : "");
@@ -133,9 +152,11 @@ function render() {
         } })]));
     form.appendChild(h("p", { "class": "hint", text: "Each change is saved as you make it. Submitting locks your scores." }));
     form.addEventListener("change", function () { remember(e, form, "save"); soon(); });
-    area.addEventListener("input", function () {
-      clearTimeout(typing);
-      typing = setTimeout(function () { remember(e, form, "save"); soon(); }, 600);
+    [area, noteArea].forEach(function (a) {
+      a.addEventListener("input", function () {
+        clearTimeout(typing);
+        typing = setTimeout(function () { remember(e, form, "save"); soon(); }, 600);
+      });
     });
   }
   var all = h("ol", { "class": "judging-list" });
@@ -193,13 +214,14 @@ function send(id) {
   var p = kept(id);
   return fetch(base + "/entrants/" + id, { method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": data.csrf },
-    body: JSON.stringify({ values: p.values, comment: p.comment, action: p.action })
+    body: JSON.stringify({ values: p.values, feedback: feedbackOf(p), private_note: p.note || "", action: p.action })
   }).then(function (r) {
     return r.json().then(function (body) { return [r.status, body]; }, function () { return [r.status]; });
   }).then(function (answer) {
     var e = byId[id], body = answer[1], now = kept(id);
     if (body && body.ok) {
-      e.values = body.values; e.comment = body.comment; e.status = body.status; e.open = true;
+      e.values = body.values; e.feedback = body.feedback; e.private_note = body.private_note;
+      e.status = body.status; e.open = true;
       delete waiting[id];
       if (now && now.at === p.at) store.removeItem(key + id); // unchanged while it was on its way
     } else if (body && body.code === "not_started") {

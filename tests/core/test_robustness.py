@@ -388,8 +388,8 @@ def _number_cases() -> dict[str, tuple]:
                 {422}, ["door staff"]),
             f"a {label} score on the form": (
                 "judge", "POST", "/judging/{c}/entrants/{e}",
-                {"data": {"c{criterion}": number, "action": "save", "comment": "Kept comment"}},
-                {422}, ["Kept comment"]),
+                {"data": {"c{criterion}": number, "action": "save", "feedback": "Kept feedback"}},
+                {422}, ["Kept feedback"]),
             f"a {label} criterion number in the script's save": (
                 "judge", "POST", "/judging/{c}/entrants/{e}", {"json": {"values": {number: 5}}},
                 {422}, ["criterion"]),

@@ -57,7 +57,7 @@ async def _world(db) -> dict:
         await score(session, competition, judge, entrant, 3, submit=False)
         sheet = await session.scalar(select(ScoreSheet).where(ScoreSheet.entrant_id == entrant.id))
         empty = ScoreSheet(competition_id=competition.id, judge_id=judge.id,
-                           entrant_id=(await make_entrant(session, competition)).id, status="draft", comment="",
+                           entrant_id=(await make_entrant(session, competition)).id, status="draft", feedback="",
                            unlock_reason="", updated_at=AT)
         session.add(empty)
         await session.flush()
@@ -145,8 +145,8 @@ CASES: dict[str, tuple[object, Callable[[dict], dict | list[dict]]]] = {
     "judging: set scores": (sheets._SET_SCORE, lambda w: [{"score_id": s, "new_value": 4} for s in w["scores"]]),
     "judging: add scores": (sheets._ADD_SCORE, lambda w: [{"sheet_id": w["empty_sheet"], "criterion_id": c,
                                                            "value": n} for n, c in enumerate(w["criteria"])]),
-    "judging: set sheet": (sheets._SET_SHEET, lambda w: {"sheet_id": w["sheet"], "new_comment": "Strong",
-                                                         "new_updated_at": AT, "new_status": "submitted",
+    "judging: set sheet": (sheets._SET_SHEET, lambda w: {"sheet_id": w["sheet"], "new_feedback": "Strong",
+                                                         "new_private_note": "", "new_updated_at": AT, "new_status": "submitted",
                                                          "new_submitted_at": AT}),
     "judging: audit": (sheets._ADD_AUDIT, lambda w: [_audit(w, 1), _audit(w, 2)]),
 }

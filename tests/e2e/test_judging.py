@@ -173,7 +173,9 @@ async def test_a_judge_scores_offline_on_a_phone_and_the_organiser_sees_all_thre
         await screenshot(organiser, "judging-host-screen", "phone")
 
         page = await _judge_signs_in(judge_context, name, token, cid)
-        await page.get_by_role("link", name=re.compile("^Score: Handsworth Community Pantry")).click()
+        # The main button opens the entrant on stage (Lozells Bike Co-op); this judge starts with the first.
+        await expect(page.locator("#judge-main")).to_have_text("On stage now · Score: Lozells Bike Co-op")
+        await page.locator(".judging-list").get_by_role("link", name=re.compile("^Handsworth Community Pantry")).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Handsworth Community Pantry")
         await expect(_badge(page, first)).to_have_text("Not scored yet")
         await _score(page, first, [9, 8, 7, 8, 9])
@@ -210,7 +212,7 @@ async def test_a_judge_scores_offline_on_a_phone_and_the_organiser_sees_all_thre
         await expect(page.get_by_text("your scores are locked")).to_be_visible()
         await page.locator(".judging-list").get_by_role("link", name=re.compile("^Bangla Tutors CIC")).click()
         await _score(page, third, [7, 7, 8, 6, 8])
-        await page.get_by_label("Comment (optional, only the organisers see it)").fill("Clear plan for year one.")
+        await page.get_by_label("Feedback for the entrant (optional)").fill("Clear plan for year one.")
         await page.get_by_role("button", name="Submit scores").click()
         await expect(_badge(page, third)).to_have_text("Submitted, saved on this phone — not synced")
         stored = await page.evaluate(f"localStorage.getItem('denhub:judge:{judge_id}:{cid}:{third}')")

@@ -63,14 +63,14 @@ async def criteria(session: AsyncSession, competition: Competition) -> list[Crit
 
 
 async def score(session: AsyncSession, competition: Competition, judge: User, entrant: Entrant,
-                values: list[int] | int, *, submit: bool = True, comment: str = ""):
+                values: list[int] | int, *, submit: bool = True, feedback: str = "", private_note: str = ""):
     """Score every criterion (a list in rubric order, or one value for all) and submit by default."""
     rubric = await criteria(session, competition)
     if isinstance(values, int):
         values = [values] * len(rubric)
     return await sheets.save_sheet(session=session, competition=competition, judge_id=judge.id,
                                    entrant_id=entrant.id, values={c.id: v for c, v in zip(rubric, values, strict=True)},
-                                   comment=comment, submit=submit)
+                                   feedback=feedback, private_note=private_note, submit=submit)
 
 
 async def audit_count(session: AsyncSession, competition_id: int | None = None) -> int:

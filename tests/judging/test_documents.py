@@ -86,7 +86,7 @@ async def build_night(db, *, release: bool = False, audience_percent: int = 20) 
         for j, row in SCORES.items():
             for e, values in row.items():
                 await score(session, competition, judges[j], entrants[e], values,
-                            comment=COMMENTS.get((j, e), ""))
+                            feedback=COMMENTS.get((j, e), ""))
         tickets = await make_tickets(session, event.id, sum(VOTES.values()))
         await votes.open_voting(session=session, competition=competition, actor_id=None)
     codes = iter(t.code for t in tickets)

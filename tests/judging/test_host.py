@@ -3,6 +3,7 @@ entrant / start pitch, scoring that opens with the pitch, the organiser's overri
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from judging import night, sheets, votes
+from judging.competitions import get_competition
 from judging.errors import JudgingError, PitchNotStarted, ScoringClosed
 from judging.models import AuditEntry, Competition, Entrant, ScoreSheet
 from kernel.accounts import Role
@@ -36,6 +38,11 @@ async def _fresh(session, competition) -> Competition:
     return await session.get(Competition, competition.id)
 
 
+async def _next(session, competition, from_entrant_id):
+    return await night.next_entrant(session=session, competition=competition, actor_id=None,
+                                    from_entrant_id=from_entrant_id)
+
+
 # --- the services ----------------------------------------------------------------------------------
 
 async def test_next_entrant_then_start_pitch_opens_scoring_for_that_entrant_only(db):
@@ -44,7 +51,7 @@ async def test_next_entrant_then_start_pitch_opens_scoring_for_that_entrant_only
         c = await _fresh(session, competition)
         with pytest.raises(JudgingError, match="Bring up an entrant first"):
             await night.start_pitch(session=session, competition=c, actor_id=None)
-        first = await night.next_entrant(session=session, competition=c, actor_id=None)
+        first = (await night.next_entrant(session=session, competition=c, actor_id=None, from_entrant_id=None)).entrant
         assert first.id == people[0].id and c.current_entrant_id == people[0].id
         assert not c.rubric_locked  # bringing someone up is not scoring yet
         started = await night.start_pitch(session=session, competition=c, actor_id=None)
@@ -69,10 +76,10 @@ async def test_next_entrant_walks_the_running_order_and_stops_at_the_end(db):
     competition, people, _ = await _night(db, entrants=2)
     async with db.write() as session:
         c = await _fresh(session, competition)
-        assert (await night.next_entrant(session=session, competition=c, actor_id=None)).id == people[0].id
-        assert (await night.next_entrant(session=session, competition=c, actor_id=None)).id == people[1].id
+        assert (await _next(session, c, None)).entrant.id == people[0].id
+        assert (await _next(session, c, people[0].id)).entrant.id == people[1].id
         with pytest.raises(JudgingError, match="Venture 2 is the last entrant"):
-            await night.next_entrant(session=session, competition=c, actor_id=None)
+            await _next(session, c, people[1].id)
         stage = await night.stage(session=session, competition=c)
         assert (stage.position, stage.following) == (2, None)
 
@@ -104,11 +111,11 @@ async def test_host_screen_start_pitch_and_countdown(app, client, db):
     assert '<script src="/static/js/judging-host.js" defer></script>' in page.text
     assert '<noscript><meta http-equiv="refresh" content="20"></noscript>' in page.text
     token = await csrf_for(client, f"/organiser/competitions/{competition.id}")
-    assert (await client.post(f"{url}/next", data={"csrf_token": token})).status_code == 303
+    assert (await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": ""})).status_code == 303
     text = page_text(await client.get(url))
     assert "Venture 1" in text and "Founder 1" in text and "Idea number 1 in one line" in text
     assert "Pitch 1 of 3" in text and "4:00" in text and "Start pitch" in text
-    started = await client.post(f"{url}/start", data={"csrf_token": token})
+    started = await client.post(f"{url}/start", data={"csrf_token": token, "entrant_id": str(people[0].id)})
     assert started.status_code == 303 and started.headers["location"] == url
     page = await client.get(url)
     text = page_text(page)
@@ -169,10 +176,12 @@ async def test_host_refusals_are_clear_pages(client, db):
     await sign_in(client, db)
     url = f"/organiser/competitions/{competition.id}/host"
     token = await csrf_for(client, url)
-    refused = await client.post(f"{url}/start", data={"csrf_token": token})
+    refused = await client.post(f"{url}/start", data={"csrf_token": token, "entrant_id": ""})
     assert refused.status_code == 400 and "Bring up an entrant first" in page_text(refused)
-    await client.post(f"{url}/next", data={"csrf_token": token})
-    last = await client.post(f"{url}/next", data={"csrf_token": token})
+    await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": ""})
+    async with db.read() as session:
+        only = (await session.get(Competition, competition.id)).current_entrant_id
+    last = await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": str(only)})
     assert last.status_code == 400 and "is the last entrant in the running order" in page_text(last)
 
 
@@ -204,7 +213,7 @@ async def test_entrants_page_opens_scoring_without_a_pitch(client, db):
     async with db.write() as session:
         c = await _fresh(session, competition)
         await sheets.save_sheet(session=session, competition=c, judge_id=judge.id, entrant_id=people[1].id,
-                                values={}, comment="Strong", submit=False)
+                                values={}, feedback="Strong", submit=False)
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "scoring.open"))
     assert entry.subject == "Venture 2"
 
@@ -218,3 +227,115 @@ async def test_voting_state_reaches_the_host_json(client, db):
     state = (await client.get(f"/organiser/competitions/{competition.id}/host.json")).json()
     assert state["voting_open"] is True and state["current"] is None
     assert state["votes"] == {str(p.id): 0 for p in people}
+
+
+# --- next entrant: once per press, and its undo ------------------------------------------------------
+
+async def _up_now(db, competition) -> int | None:
+    async with db.read() as session:
+        return (await session.get(Competition, competition.id)).current_entrant_id
+
+
+async def _audited(db, action: str) -> list[AuditEntry]:
+    async with db.read() as session:
+        return list(await session.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                                          .order_by(AuditEntry.id)))
+
+
+async def test_a_double_press_on_next_entrant_moves_the_stage_once(client, db):
+    """Two presses of "Next entrant" from one screen (a double tap, at the same moment) carry the same
+    entrant on stage: the first moves the stage on, the second changes nothing and says who is up."""
+    competition, people, _ = await _night(db)
+    await sign_in(client, db)
+    url = f"/organiser/competitions/{competition.id}/host"
+    token = await csrf_for(client, url)
+    assert (await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": ""})).status_code == 303
+    assert await _up_now(db, competition) == people[0].id
+    page = await client.get(url)
+    assert f'name="from_entrant_id" value="{people[0].id}"' in page.text  # what the screen's button sends
+    press = {"csrf_token": token, "from_entrant_id": str(people[0].id)}
+    first, second = await asyncio.gather(client.post(f"{url}/next", data=press),
+                                         client.post(f"{url}/next", data=press))
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert await _up_now(db, competition) == people[1].id  # Venture 2, not Venture 3
+    # Pressed again later from the same stale screen: still nothing, and the page says who is up.
+    again = await client.post(f"{url}/next", data=press)
+    assert again.status_code == 303 and again.headers["location"] == url
+    page = await client.get(url)
+    text = page_text(page)
+    assert "already moved on, so that press changed nothing: Venture 2 is up." in text
+    assert re.search(r'class="flash flash-warning host-flash"[^>]*>The stage had already moved on', page.text)
+    assert "Pitch 2 of 3" in text and "Next entrant: Venture 3" in text
+    assert await _up_now(db, competition) == people[1].id
+    moves = [(e.old, e.new) for e in await _audited(db, "host.next")]
+    assert moves == [(None, "Venture 1"), ("Venture 1", "Venture 2")]  # two moves, each audited once
+
+
+async def test_two_workers_pressing_next_from_the_same_screen_advance_once(db):
+    """The same race in the services, each press in its own transaction at once (two app workers): the
+    competition row is locked, so the second sees the first's move."""
+    competition, people, _ = await _night(db)
+    async with db.write() as session:
+        await _next(session, await _fresh(session, competition), None)
+
+    async def press():
+        async with db.write() as session:
+            locked = await get_competition(session=session, competition_id=competition.id, for_update=True)
+            return await _next(session, locked, people[0].id)
+
+    moves = await asyncio.gather(press(), press())
+    assert sorted(m.moved for m in moves) == [False, True]
+    assert {m.entrant.id for m in moves} == {people[1].id}
+    assert await _up_now(db, competition) == people[1].id
+
+
+async def test_back_to_previous_entrant_undoes_next_and_is_audited(client, db):
+    competition, people, _ = await _night(db)
+    await sign_in(client, db)
+    url = f"/organiser/competitions/{competition.id}/host"
+    token = await csrf_for(client, url)
+    on_screen = ""
+    for person in people:  # Next three times: Venture 3 is up
+        assert (await client.post(f"{url}/next", data={"csrf_token": token,
+                                                        "from_entrant_id": on_screen})).status_code == 303
+        on_screen = str(person.id)
+    page = await client.get(url)
+    assert "Back to previous entrant: Venture 2" in page_text(page)
+    assert f'name="from_entrant_id" value="{people[2].id}"' in page.text
+    back = await client.post(f"{url}/back", data={"csrf_token": token, "from_entrant_id": str(people[2].id)})
+    assert back.status_code == 303 and back.headers["location"] == url
+    assert await _up_now(db, competition) == people[1].id
+    text = page_text(await client.get(url))
+    assert "Back to Venture 2: they are up again." in text and "Pitch 2 of 3" in text
+    assert "Back to previous entrant: Venture 1" in text and "Next entrant: Venture 3" in text
+    # The undo pressed twice from the same screen goes back once.
+    stale = await client.post(f"{url}/back", data={"csrf_token": token, "from_entrant_id": str(people[2].id)})
+    assert stale.status_code == 303 and await _up_now(db, competition) == people[1].id
+    assert [(e.old, e.new) for e in await _audited(db, "host.back")] == [("Venture 3", "Venture 2")]
+    # Back to the first, and no further.
+    await client.post(f"{url}/back", data={"csrf_token": token, "from_entrant_id": str(people[1].id)})
+    assert await _up_now(db, competition) == people[0].id
+    assert "Back to previous entrant" not in page_text(await client.get(url))
+    first = await client.post(f"{url}/back", data={"csrf_token": token, "from_entrant_id": str(people[0].id)})
+    assert first.status_code == 400 and "Venture 1 is the first entrant in the running order" in page_text(first)
+    assert await _up_now(db, competition) == people[0].id
+
+
+async def test_host_presses_without_the_entrant_on_screen_or_from_a_stale_screen_are_refused(client, db):
+    competition, people, _ = await _night(db)
+    await sign_in(client, db)
+    url = f"/organiser/competitions/{competition.id}/host"
+    token = await csrf_for(client, url)
+    for action in ("next", "back"):  # a page from before presses carried it cannot be told from a double press
+        old = await client.post(f"{url}/{action}", data={"csrf_token": token})
+        assert old.status_code == 422 and "out of date: reload it" in page_text(old)
+    junk = await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": "Venture 1"})
+    assert junk.status_code == 422 and "Reload the host screen" in page_text(junk)
+    assert await _up_now(db, competition) is None
+    await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": ""})
+    await client.post(f"{url}/next", data={"csrf_token": token, "from_entrant_id": str(people[0].id)})
+    # "Start pitch" pressed on a screen still showing Venture 1, while Venture 2 is up: nothing starts.
+    stale = await client.post(f"{url}/start", data={"csrf_token": token, "entrant_id": str(people[0].id)})
+    assert stale.status_code == 400 and "moved on: Venture 2 is up now. No pitch was started." in page_text(stale)
+    async with db.read() as session:
+        assert all(e.pitch_started_at is None for e in await session.scalars(select(Entrant)))

@@ -103,8 +103,8 @@ async def _signed_in(client, judge):
     assert response.status_code == 303
 
 
-def _form(token, rubric, values, action="save", comment=""):
-    data = {"csrf_token": token, "action": action, "comment": comment}
+def _form(token, rubric, values, action="save", feedback="", private_note=""):
+    data = {"csrf_token": token, "action": action, "feedback": feedback, "private_note": private_note}
     data.update({f"c{c.id}": str(v) for c, v in zip(rubric, values, strict=False) if v is not None})
     return data
 
@@ -143,12 +143,13 @@ async def test_save_a_draft_then_submit_then_the_sheet_is_locked(client, db):
     await _signed_in(client, judge)
     url = f"/judging/{competition.id}/entrants/{people[0].id}"
     token = await csrf_for(client, url)
-    saved = await client.post(url, data=_form(token, rubric, [7, 6], comment="Great energy"))
+    saved = await client.post(url, data=_form(token, rubric, [7, 6], feedback="Great energy",
+                                                      private_note="Knows our treasurer"))
     assert saved.status_code == 303 and saved.headers["location"] == url
     page = await client.get(url)
     assert "Draft saved" in page_text(page)
     assert f"id=c{rubric[0].id}-7 name=c{rubric[0].id} value=7 checked" in page.text
-    assert "Great energy" in page.text
+    assert "Great energy" in page.text and "Knows our treasurer" in page.text
     incomplete = await client.post(url, data=_form(token, rubric, [7, 6], action="submit"))
     assert incomplete.status_code == 422 and "Still to score: Innovation, Team, Pitch" in page_text(incomplete)
     submitted = await client.post(url, data=_form(token, rubric, [None, None, 5, 5, 8], action="submit"))
@@ -230,10 +231,10 @@ async def test_a_judge_never_sees_another_judges_scores(app, client, db):
 
         fresh = await session.get(Competition, competition.id)
         rival = await make_judge(session, fresh, name="Judge Rival")
-        await score(session, fresh, rival, people[0], [10, 10, 10, 10, 10], comment="RIVAL-COMMENT")
+        await score(session, fresh, rival, people[0], [10, 10, 10, 10, 10], feedback="RIVAL-COMMENT", private_note="RIVAL-NOTE")
     await _signed_in(client, judge)
     page = await client.get(f"/judging/{competition.id}/entrants/{people[0].id}")
-    assert " checked" not in page.text and "RIVAL-COMMENT" not in page.text
+    assert " checked" not in page.text and "RIVAL-COMMENT" not in page.text and "RIVAL-NOTE" not in page.text
     overview = await client.get(f"/judging/{competition.id}")
     assert "Judge Rival" not in overview.text
     assert (await client.get(f"/judging/results/{competition.id}")).status_code == 404
@@ -254,3 +255,36 @@ async def test_submit_goes_to_the_next_unscored_entrant_then_back_to_the_list(cl
     page = page_text(await client.get(last.headers["location"]))
     assert "You have scored every entrant" in page and "You have submitted every sheet" in page
     assert len(re.findall("Submitted", page)) >= 2
+
+
+async def test_the_main_button_opens_the_entrant_on_stage_then_the_next_to_score(client, db):
+    """With the host screen moved on to entrant 3, the judge's big button opens entrant 3 (not entrant 1, the
+    first in the list); once the judge has submitted entrant 3 it opens the first still to score."""
+    from judging import night
+    from judging.models import Competition
+
+    competition, people, judge, rubric = await _night(db)
+    async with db.write() as session:
+        fresh = await session.get(Competition, competition.id)
+        on_screen = None
+        for _ in people:
+            on_screen = (await night.next_entrant(session=session, competition=fresh, actor_id=None,
+                                                  from_entrant_id=on_screen)).entrant.id
+    assert on_screen == people[2].id
+    await _signed_in(client, judge)
+    url = f"/judging/{competition.id}"
+
+    def main_button(page) -> tuple[str, str]:
+        match = re.search(r'<a class="button judging-big-button" id="judge-main" href="([^"]+)">(.*?)</a>', page.text)
+        assert match, "no main button"
+        return match.group(1), match.group(2)
+
+    page = await client.get(url)
+    assert main_button(page) == (f"/judging/{competition.id}/entrants/{people[2].id}", "On stage now · Score: Venture 3")
+    assert page.text.count('<strong class="on-stage">On stage</strong>') == 1  # marked in the running order too
+    assert 'Venture 3 <strong class="on-stage">On stage</strong>' in page.text
+    token = await csrf_for(client, url)
+    await client.post(f"{url}/entrants/{people[2].id}", data=_form(token, rubric, [6] * 5, action="save"))
+    assert main_button(await client.get(url)) == (f"{url}/entrants/{people[2].id}", "On stage now · Continue: Venture 3")
+    await client.post(f"{url}/entrants/{people[2].id}", data=_form(token, rubric, [6] * 5, action="submit"))
+    assert main_button(await client.get(url)) == (f"{url}/entrants/{people[0].id}", "Score: Venture 1")

@@ -24,7 +24,7 @@ async def _night(db):
                   await make_entrant(session, competition, enterprise="Tutors", open_scoring=False)]
         judge = await make_judge(session, competition, name="Judge Ifeoma")
         rival = await make_judge(session, competition, name="Judge Rival")
-        await score(session, competition, rival, people[0], 10, comment="RIVAL-SECRET")
+        await score(session, competition, rival, people[0], 10, feedback="RIVAL-SECRET", private_note="RIVAL-NOTE")
         rubric = await criteria(session, competition)
     return competition, people, judge, rubric
 
@@ -54,7 +54,7 @@ async def test_the_page_carries_the_judges_own_running_order_and_scores_only(cli
         from judging.models import Competition
 
         await score(session, await session.get(Competition, competition.id), judge, people[1], [3, 4, 5, 6, 7],
-                    submit=False, comment="mine")
+                    submit=False, feedback="mine", private_note="my note")
     page = await client.get(f"/judging/{competition.id}/entrants/{people[0].id}")
     data = _page_data(page)
     assert data["competition"] == competition.id and data["judge"] == judge.id and data["current"] == people[0].id
@@ -66,9 +66,10 @@ async def test_the_page_carries_the_judges_own_running_order_and_scores_only(cli
     assert entrants[people[0].id]["values"] == {} and entrants[people[0].id]["status"] == "to score"
     assert entrants[people[0].id]["mission"] == "Food for all"
     assert entrants[people[1].id]["values"] == {str(c.id): v for c, v in zip(rubric, [3, 4, 5, 6, 7], strict=True)}
-    assert entrants[people[1].id]["status"] == "draft" and entrants[people[1].id]["comment"] == "mine"
+    assert entrants[people[1].id]["status"] == "draft" and entrants[people[1].id]["feedback"] == "mine"
+    assert entrants[people[1].id]["private_note"] == "my note"
     assert [e["open"] for e in data["entrants"]] == [True, True, False]
-    assert "RIVAL-SECRET" not in page.text and '"10"' not in json.dumps(entrants[people[0].id])
+    assert "RIVAL-SECRET" not in page.text and "RIVAL-NOTE" not in page.text and '"10"' not in json.dumps(entrants[people[0].id])
 
 
 async def test_json_save_then_submit_and_a_repeated_submit_is_harmless(client, db):
@@ -76,18 +77,20 @@ async def test_json_save_then_submit_and_a_repeated_submit_is_harmless(client, d
     token = await _signed_in(client, judge)
     url = f"/judging/{competition.id}/entrants/{people[0].id}"
     values = {str(c.id): v for c, v in zip(rubric, [8, 7, 6], strict=False)}
-    saved = await _post(client, url, token, {"values": values, "comment": " Lovely ", "action": "save"})
+    saved = await _post(client, url, token, {"values": values, "feedback": " Lovely ",
+                                               "private_note": " Ask about the lease ", "action": "save"})
     assert saved.status_code == 200, saved.text
     body = saved.json()
     assert body["ok"] is True and body["status"] == "draft" and body["values"] == values
-    assert body["comment"] == "Lovely" and body["saved_at"]
+    assert body["feedback"] == "Lovely" and body["private_note"] == "Ask about the lease" and body["saved_at"]
     full = {str(c.id): 7 for c in rubric}
-    submitted = await _post(client, url, token, {"values": full, "comment": "Lovely", "action": "submit"})
+    texts = {"feedback": "Lovely", "private_note": "Ask about the lease"}
+    submitted = await _post(client, url, token, {"values": full, **texts, "action": "submit"})
     assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
     # The phone lost the answer and sends the same submission again: accepted, nothing changes.
-    again = await _post(client, url, token, {"values": full, "comment": "Lovely", "action": "submit"})
+    again = await _post(client, url, token, {"values": full, **texts, "action": "submit"})
     assert again.status_code == 200 and again.json()["status"] == "submitted"
-    changed = await _post(client, url, token, {"values": {**full, str(rubric[0].id): 1}, "comment": "Lovely",
+    changed = await _post(client, url, token, {"values": {**full, str(rubric[0].id): 1}, **texts,
                                                "action": "submit"})
     assert changed.status_code == 409 and changed.json() == {
         "ok": False, "code": "locked", "error": changed.json()["error"]}
@@ -96,6 +99,23 @@ async def test_json_save_then_submit_and_a_repeated_submit_is_harmless(client, d
         sheet = await session.scalar(select(ScoreSheet).where(ScoreSheet.judge_id == judge.id))
         assert sheet.status == "submitted"
         assert {s.value for s in await session.scalars(select(Score).where(Score.sheet_id == sheet.id))} == {7}
+
+
+async def test_a_page_from_before_the_two_boxes_saves_its_one_box_as_the_feedback(client, db):
+    """A scoring page left open on a phone across the upgrade sends {"comment": ...}: the box the feedback
+    pack printed, so it is kept as the feedback (not dropped, which would blank the judge's feedback)."""
+    competition, people, judge, rubric = await _night(db)
+    token = await _signed_in(client, judge)
+    url = f"/judging/{competition.id}/entrants/{people[0].id}"
+    saved = await _post(client, url, token, {"values": {str(rubric[0].id): 6}, "comment": "Old page",
+                                             "action": "save"})
+    assert saved.status_code == 200 and saved.json()["feedback"] == "Old page"
+    assert saved.json()["private_note"] == ""
+    too_long = await _post(client, url, token, {"values": {}, "private_note": "x" * 4001, "action": "save"})
+    assert too_long.status_code == 422 and "Keep the private note to 4000 characters" in too_long.json()["error"]
+    async with db.read() as session:
+        sheet = await session.scalar(select(ScoreSheet).where(ScoreSheet.judge_id == judge.id))
+    assert (sheet.feedback, sheet.private_note) == ("Old page", "")
 
 
 async def test_a_pitch_not_started_is_refused_with_a_code_the_script_retries(client, db):
@@ -115,7 +135,8 @@ async def test_a_pitch_not_started_is_refused_with_a_code_the_script_retries(cli
     ({"values": {"x": 5}}, 422, "invalid"),
     ({"values": {"1": "5"}}, 422, "invalid"),
     ({"values": {"1": True}}, 422, "invalid"),
-    ({"values": {}, "comment": 5}, 422, "invalid"),
+    ({"values": {}, "feedback": 5}, 422, "invalid"),
+    ({"values": {}, "private_note": ["x"]}, 422, "invalid"),
     ({"values": {}, "action": "publish"}, 400, "refused"),
     ({"values": {"999999": 5}}, 422, "invalid"),
 ])

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from judging import judges, night, results, sheets
+from judging import judges, night, progress, results, sheets
 from judging.audit import audit_trail
 from judging.competitions import get_competition, release_results
 from judging.entrants import EntrantInput, update_entrant
@@ -96,7 +96,7 @@ async def test_a_finalist_is_scored_in_the_final_apart_from_their_heat_sheet(db)
         heat_sheet = await sheets.load_sheet(session=session, judge_id=one.id, entrant_id=a.id)
         final_sheet = await sheets.load_sheet(session=session, judge_id=one.id, entrant_id=fa.id)
         fresh = await session.get(Competition, competition.id)
-        rows = await sheets.judge_overview(session=session, competition=fresh, judge_id=one.id)
+        rows = await progress.judge_overview(session=session, competition=fresh, judge_id=one.id)
     assert set(heat_sheet.values.values()) == {9} and heat_sheet.sheet.is_submitted
     assert set(final_sheet.values.values()) == {2} and final_sheet.sheet.id != heat_sheet.sheet.id
     assert [r.entrant.id for r in rows] == [a.id, b.id, c.id, d.id, fa.id, fb.id]  # the final after the heats

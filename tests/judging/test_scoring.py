@@ -6,29 +6,20 @@ import math
 
 import pytest
 
+from judging.agreement import Exclusion, agreement, average_ranks, interpret_w, kendalls_w
 from judging.scoring import (
-    CHAIR,
     COMBINED,
     NORMALISED,
     RAW,
-    SPREAD,
-    UNRESOLVED,
     CriterionSpec,
-    Exclusion,
     Sheet,
-    agreement,
     audience_scores,
-    average_ranks,
     combine,
     compute,
-    describe_rule,
-    interpret_w,
-    kendalls_w,
-    rank,
-    validate_chain,
     weighted_total,
     z_scores,
 )
+from judging.tie_breaks import CHAIR, SPREAD, UNRESOLVED, describe_rule, rank, validate_chain
 
 approx = pytest.approx
 

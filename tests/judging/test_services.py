@@ -170,21 +170,23 @@ async def test_save_then_submit_locks_the_sheet_and_every_change_is_audited(db):
         judge = await make_judge(session, competition)
         rubric = await criteria(session, competition)
         await sheets.save_sheet(session=session, competition=competition, judge_id=judge.id, entrant_id=entrant.id,
-                                values={rubric[0].id: 7}, comment="", submit=False)
+                                values={rubric[0].id: 7}, feedback="", submit=False)
     async with db.write() as session:
         competition = await session.get(Competition, competition.id)
         await sheets.save_sheet(session=session, competition=competition, judge_id=judge.id, entrant_id=entrant.id,
-                                values={rubric[0].id: 8, **{c.id: 6 for c in rubric[1:]}}, comment="Strong team",
-                                submit=True)
+                                values={rubric[0].id: 8, **{c.id: 6 for c in rubric[1:]}}, feedback="Strong team",
+                                private_note="Ask about the lease", submit=True)
     sheet, values = await _sheet(db, judge.id, entrant.id)
-    assert sheet.status == "submitted" and sheet.submitted_at is not None and sheet.comment == "Strong team"
+    assert sheet.status == "submitted" and sheet.submitted_at is not None and sheet.feedback == "Strong team"
     assert values == {rubric[0].id: 8, **{c.id: 6 for c in rubric[1:]}}
     async with db.read() as session:
         trail = await audit_trail(session=session, competition_id=competition.id)
     impact = [(e.old, e.new, e.actor_id) for e in reversed(trail)
               if e.action == "score.set" and e.subject == "Soho Loaves: Social impact"]
     assert impact == [(None, 7, judge.id), (7, 8, judge.id)]  # who, old, new for every change
-    assert any(e.action == "comment.set" and e.new == "Strong team" for e in trail)
+    assert any(e.action == "feedback.set" and e.new == "Strong team" for e in trail)
+    assert sheet.private_note == "Ask about the lease"
+    assert any(e.action == "note.set" and e.new == "Ask about the lease" for e in trail)
     assert any(e.action == "sheet.submit" and e.old == "draft" and e.new == "submitted" for e in trail)
     assert all(e.at is not None for e in trail)
 
@@ -195,7 +197,7 @@ async def test_save_then_submit_locks_the_sheet_and_every_change_is_audited(db):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
             await sheets.save_sheet(session=session, competition=fresh, judge_id=judge.id,
-                                    entrant_id=entrant.id, values={rubric[0].id: 1}, comment="", submit=False)
+                                    entrant_id=entrant.id, values={rubric[0].id: 1}, feedback="", submit=False)
     assert (await _sheet(db, judge.id, entrant.id))[1][rubric[0].id] == 8
     async with db.read() as session:
         assert await audit_count(session) == before
@@ -243,7 +245,7 @@ async def test_bad_scores_are_refused_and_nothing_is_recorded(db, case):
         async with db.write() as session:
             fresh = await session.get(Competition, competition.id)
             await sheets.save_sheet(session=session, competition=fresh, judge_id=judge_id, entrant_id=entrant_id,
-                                    values=values, comment="", submit=submit)
+                                    values=values, feedback="", submit=submit)
     assert 400 <= caught.value.status < 500 and str(caught.value)
     async with db.read() as session:
         assert await session.scalar(select(ScoreSheet.id)) is None
@@ -261,7 +263,7 @@ async def test_out_of_scale_message_names_the_criterion_and_scale(db):
     with pytest.raises(InvalidInput, match="“Viability” is scored from 1 to 10"):
         async with db.write() as session:
             await sheets.save_sheet(session=session, competition=competition, judge_id=judge.id,
-                                    entrant_id=entrant.id, values={rubric[1].id: 12}, comment="", submit=False)
+                                    entrant_id=entrant.id, values={rubric[1].id: 12}, feedback="", submit=False)
 
 
 async def test_unlock_needs_a_reason_is_audited_and_lets_the_judge_resubmit(db):
