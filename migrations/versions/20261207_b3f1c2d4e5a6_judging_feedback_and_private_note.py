@@ -1,7 +1,7 @@
 """judging: a sheet's comment is the entrant's feedback; a private note for the organisers beside it
 
 Revision ID: b3f1c2d4e5a6
-Revises: 5d2e8a1c7b40
+Revises: b3f1c9d27e64
 Create Date: 2026-12-07 19:05:00.000000
 
 The score page labelled the one comment box "only the organisers see it", but the feedback pack printed it
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b3f1c2d4e5a6'
-down_revision = '5d2e8a1c7b40'
+down_revision = 'b3f1c9d27e64'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """roles: event organisers, invitations; existing organisers become hub administrators
 
 Revision ID: b3f1c9d27e64
-Revises: 5d2e8a1c7b40
+Revises: c4a9e2f17d3b
 Create Date: 2026-12-07 19:30:00.000000
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import kernel.db
 
 revision = 'b3f1c9d27e64'
-down_revision = '5d2e8a1c7b40'
+down_revision = 'c4a9e2f17d3b'
 branch_labels = None
 depends_on = None
 

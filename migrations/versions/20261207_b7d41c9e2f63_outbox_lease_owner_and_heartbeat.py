@@ -1,7 +1,7 @@
 """outbox lease owner and health heartbeat
 
 Revision ID: b7d41c9e2f63
-Revises: 5d2e8a1c7b40
+Revises: b8f4c2d9e631
 Create Date: 2026-12-07 19:30:00.000000
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import kernel.db
 
 revision = 'b7d41c9e2f63'
-down_revision = '5d2e8a1c7b40'
+down_revision = 'b8f4c2d9e631'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """order access token
 
 Revision ID: c4a9e2f17d3b
-Revises: 5d2e8a1c7b40
+Revises: b7d41c9e2f63
 Create Date: 2026-12-07 19:20:00.000000
 """
 import hashlib
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'c4a9e2f17d3b'
-down_revision = '5d2e8a1c7b40'
+down_revision = 'b7d41c9e2f63'
 branch_labels = None
 depends_on = None
 
