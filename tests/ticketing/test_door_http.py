@@ -240,7 +240,7 @@ async def test_wrong_pins_are_refused_then_rate_limited(app, client, db):
 async def test_door_link_pins_have_at_least_six_digits(app, client, db):
     event, _, _ = await _event_with_types(db)
     async with new_client(app) as organiser:
-        await sign_in(organiser, db, Role.ORGANISER)
+        await sign_in(organiser, db, Role.ADMIN)
         csrf = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
         refused = await organiser.post(f"/organiser/events/{event.id}/door/links",
                                        data={"label": "Gate", "pin": "48219", "csrf_token": csrf})
