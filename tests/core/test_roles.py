@@ -313,7 +313,7 @@ async def test_each_role_sees_its_own_menu_and_home(app, db):
 
 
 async def test_inviting_door_staff_reuses_their_account_without_a_new_email(app, db):
-    a, b, organiser = await _world(db)
+    a, _b, organiser = await _world(db)
     async with db.write() as session:
         volunteer = await make_user(session, role=Role.DOOR_STAFF, email="ready@example.org")
     async with new_client(app) as client:
