@@ -292,3 +292,54 @@ def test_existing_organisers_become_hub_administrators(tmp_path):
     upgrade(url)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT role FROM user_account").fetchall() == [("admin",)]
+
+
+async def test_each_role_sees_its_own_menu_and_home(app, db):
+    menus = {
+        Role.ADMIN: ({"Manage events", "Competitions", "Orders and payments", "Accounts"}, "/organiser/events"),
+        Role.ORGANISER: ({"Manage events", "Competitions"}, "/organiser/events"),
+        Role.TREASURER: ({"Orders and payments"}, "/organiser/payments"),
+    }
+    every = set().union(*(labels for labels, _ in menus.values()))
+    for role, (labels, home) in menus.items():
+        async with new_client(app) as client:
+            async with db.write() as session:
+                user = await make_user(session, role=role)
+            response = await login(client, user.email, PASSWORD)
+            assert response.headers["location"] == home, role
+            nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', (await client.get(home)).text, re.DOTALL)[1]
+            shown = {label for label in every if f">{label}<" in nav}
+            assert shown == labels, (role, shown)
+
+
+async def test_inviting_door_staff_reuses_their_account_without_a_new_email(app, db):
+    a, _b, organiser = await _world(db)
+    async with db.write() as session:
+        volunteer = await make_user(session, role=Role.DOOR_STAFF, email="ready@example.org")
+    async with new_client(app) as client:
+        assert (await login(client, organiser.email, PASSWORD)).status_code == 303
+        token = await csrf_for(client, f"/organiser/events/{a['event'].id}/door")
+        response = await client.post(f"/organiser/events/{a['event'].id}/door/invite",
+                                     data={"csrf_token": token, "email": "READY@example.org"})
+        assert response.status_code == 303
+    async with db.read() as session:
+        assert await session.scalar(select(DoorAssignment.id).where(
+            DoorAssignment.event_id == a["event"].id, DoorAssignment.user_id == volunteer.id))
+        assert await session.scalar(select(OutboxMessage.id)) is None
+        assert await session.scalar(select(User.id).where(User.email == "ready@example.org")) == volunteer.id
+
+
+async def test_the_demo_has_an_administrator_an_event_organiser_of_some_events_and_a_treasurer(db):
+    from denhub import demo
+    from events.models import EventOrganiser
+    from kernel.db import utcnow
+
+    async with db.write() as session:
+        created = await demo.load(session=session, now=utcnow(), organiser_password=PASSWORD)
+    async with db.read() as session:
+        roles = dict((await session.execute(select(User.email, User.role))).all())
+        given = set(await session.scalars(select(EventOrganiser.event_id)))
+    assert roles[demo.DEMO_ORGANISER_EMAIL] == "admin"
+    assert roles[demo.DEMO_EVENT_ORGANISER_EMAIL] == "organiser"
+    assert roles[demo.DEMO_TREASURER_EMAIL] == "treasurer"
+    assert 0 < len(given) < len(created["events"])

@@ -450,3 +450,10 @@ async def test_phone_screenshots_of_the_listing_and_manage_events(new_context, d
     await organiser.goto("/organiser/events")
     await assert_fits_width(organiser)
     await screenshot(organiser, "manage-events", device)
+    await row.get_by_role("link", name=f"Edit {world.title}").click()
+    tabs = organiser.get_by_role("navigation", name="This event")
+    await expect(tabs.get_by_role("link", name="Details")).to_have_attribute("aria-current", "page")
+    await expect(tabs.get_by_role("link")).to_have_text(
+        ["All events", "Details", "Ticket types", "Attendees", "Door", "Badges", "Public page"])
+    await assert_fits_width(organiser)
+    await screenshot(organiser, "edit-event", device)
