@@ -24,9 +24,10 @@ from kernel.accounts import (
     User,
     create_user,
     normalise_email,
+    open_session,
     set_password,
 )
-from kernel.auth import PUBLIC, flash, guard, home_for, safe_next
+from kernel.auth import PUBLIC, begin_session, flash, guard, home_for, safe_next
 from kernel.db import Base, UTCDateTime, utcnow
 from kernel.tokens import hash_token
 from kernel.web import render
@@ -143,10 +144,8 @@ async def accept(request: Request) -> Response:
                     raise HTTPException(410, GONE)
                 user = await session.get(User, user.id)
                 await set_password(session=session, user=user, password=password)
-            request.session.clear()
-            request.session["uid"] = user.id
-            request.session["sv"] = user.session_version
-            request.state.user = user
+                sid = await open_session(session=session, user=user)
+            begin_session(request, user, sid)
             flash(request, f"Welcome, {user.name}: your password is set and you are signed in.")
             return RedirectResponse(safe_next(invitation.next_path, home_for(request, user)), status_code=303)
     return render(request, "auth/invitation.html", {"invited": user, "errors": errors},

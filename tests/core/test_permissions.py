@@ -193,7 +193,7 @@ async def test_every_route_for_every_role(app, db):
                     response = await client.request(method, url, data=data)
                 if (method, endpoint.path) == ("POST", "/logout") and role is not None:
                     # Logout ends the session on the server, every copy of the cookie with it: sign in again.
-                    sessions[role] = await _snapshot(app, db, role)
+                    sessions[role] = await _snapshot(app, db, role, event.id)
                 problem = await _problem(app, cookies, method, url, endpoint.path, user, expected, response)
                 if problem:
                     problems.append(problem)
