@@ -363,7 +363,16 @@ class MailSender:
 
 # --- who holds a lease ----------------------------------------------------------------------------
 
-_HOST = socket.gethostname()
+def _host() -> str:
+    """This host, and the pid namespace on it (containers sharing a host name see different pids)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()[:80]}/{namespace}"
+
+
+_HOST = _host()
 _owners_here: set[str] = set()  # the owners of this process's senders (made in this process's lifetime)
 
 
