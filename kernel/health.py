@@ -89,16 +89,33 @@ def _probe(directory) -> None:
         probe.unlink(missing_ok=True)
 
 
-@guard(PUBLIC)
-async def healthz(request: Request) -> Response:
-    """200 "ok" if the database takes a write (and the outbox folder, when email goes to files); else 503."""
-    settings = request.app.state.settings
+async def _check(db, settings) -> str | None:
+    """None if the database takes a write (and the outbox folder, when email goes to files); else what failed."""
     try:
-        await _beat(request.app.state.db)
+        await _beat(db)
         if not settings.smtp_url:
             await asyncio.to_thread(_probe, settings.var_path / "outbox")
     except Exception as exc:  # noqa: BLE001 - whatever stops a write makes the app unhealthy
         log.error("health check failed: %s", exc)
-        what = "storage full or not writable" if is_storage_failure(exc) else "database not writable"
-        return PlainTextResponse(f"unhealthy: {what}", status_code=503, headers={"Retry-After": "30"})
+        return "storage full or not writable" if is_storage_failure(exc) else "database not writable"
+    return None
+
+
+_in_flight: dict[int, asyncio.Future] = {}  # id(app) -> the check running now
+
+
+@guard(PUBLIC)
+async def healthz(request: Request) -> Response:
+    """200 "ok" if the database takes a write (and the outbox folder, when email goes to files); else 503.
+
+    Anyone may ask, so requests that arrive while a check runs share its answer: a flood of health checks
+    makes one write at a time, not one each."""
+    app = request.app
+    running = _in_flight.get(id(app))
+    if running is None:
+        running = _in_flight[id(app)] = asyncio.ensure_future(_check(app.state.db, app.state.settings))
+        running.add_done_callback(lambda _: _in_flight.pop(id(app), None))
+    failure = await asyncio.shield(running)
+    if failure is not None:
+        return PlainTextResponse(f"unhealthy: {failure}", status_code=503, headers={"Retry-After": "30"})
     return PlainTextResponse("ok")

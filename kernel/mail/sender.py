@@ -37,7 +37,7 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from kernel.db import Database, utcnow
-from kernel.mail.outbox import DEAD, PENDING, SENT, WAKE_FLAG, OutboxMessage, message_id_header
+from kernel.mail.outbox import DEAD, PENDING, SENT, WAKE_FLAG, OutboxMessage, Undeliverable, message_id_header
 from kernel.mail.providers import AttachmentProvider, BodyProvider, bodies, resolve_attachment
 from kernel.mail.transports import (
     Transport,
@@ -146,7 +146,10 @@ class MailSender:
         """The MIME message for a row: text, HTML alternative, attachments made now."""
         message = EmailMessage()
         message["From"] = self.settings.mail_from
-        message["To"] = row.to_addr
+        try:
+            message["To"] = row.to_addr
+        except (ValueError, TypeError) as exc:  # queued before enqueue() checked addresses: it never will go
+            raise Undeliverable(f"not an address an email can go to: {row.to_addr!r}") from exc
         message["Subject"] = one_line(row.subject, 300) or "(no subject)"  # rows queued before enqueue checked
         message["Date"] = format_datetime(row.created_at)
         message["Message-ID"] = message_id_header(row, self.settings.mail_from)
@@ -360,7 +363,16 @@ class MailSender:
 
 # --- who holds a lease ----------------------------------------------------------------------------
 
-_HOST = socket.gethostname()
+def _host() -> str:
+    """This host, and the pid namespace on it (containers sharing a host name see different pids)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()[:80]}/{namespace}"
+
+
+_HOST = _host()
 _owners_here: set[str] = set()  # the owners of this process's senders (made in this process's lifetime)
 
 

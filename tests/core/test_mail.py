@@ -570,3 +570,16 @@ def test_mail_settings_are_validated_and_the_password_hidden():
         Settings(smtp_url="http://mail.example.org").validated()
     with pytest.raises(SettingsError):
         Settings(mail_poll_seconds=0).validated()
+
+
+async def test_a_row_whose_address_can_never_be_a_header_is_given_up_at_once(mail_db, settings, smtp_server):
+    # Queued before enqueue() refused such addresses: retrying twelve times over hours would not help.
+    server = smtp_server()
+    [row_id] = await queue(mail_db)
+    async with mail_db.write() as session:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                              .values(to_addr="a@example.org\r\nBcc: all@example.org"))
+    assert await MailSender(mail_db, smtp_settings(settings, server.port), **PROVIDERS).send_due() == 0
+    [row] = await outbox_rows(mail_db)
+    assert row.status == DEAD and row.attempts == 1 and "not an address" in row.last_error
+    assert server.envelopes == []
