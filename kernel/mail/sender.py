@@ -229,8 +229,9 @@ class MailSender:
                 values["next_attempt_at"] = now + self.backoff(attempts)
             await self._record(row, values)
             if dead:
-                log.error("gave up on email %s to %s after %d attempts: %s", row.id, row.to_addr,
-                          attempts, error)
+                # Nothing left to send (its order is gone or cancelled) is expected; a refused email is not.
+                (log.warning if isinstance(exc, Undeliverable) else log.error)(
+                    "gave up on email %s to %s after %d attempts: %s", row.id, row.to_addr, attempts, error)
             else:
                 log.warning("email %s to %s failed (attempt %d), retrying at %s: %s", row.id,
                             row.to_addr, attempts, values["next_attempt_at"].isoformat(), error)

@@ -29,6 +29,7 @@ from denhub import demo
 from events.models import Event
 from kernel import keyring
 from kernel.qr import qr_png
+from kernel.tokens import hash_token
 from tests.conftest import csrf_from
 from tests.e2e.conftest import (
     CHROMIUM,
@@ -97,9 +98,9 @@ def _book(server: Server, slug: str, type_id: int, names: list[str]) -> list[Boo
                             [(type_id, n) for n in names], email=f"door.{uuid.uuid4().hex[:8]}@example.org")
         booked = client.post(f"/events/{slug}/register", data=form)
         assert booked.status_code == 303, booked.text[:2000]
-        order_code = booked.headers["location"].rsplit("/", 1)[1]
+        booking_secret = booked.headers["location"].rsplit("/", 1)[1]  # /orders/<secret> (ticketing.access)
     with _db(server) as session:
-        order = session.scalar(select(Order).where(Order.code == order_code))
+        order = session.scalar(select(Order).where(Order.access_hash == hash_token(booking_secret)))
         key = session.get(EventKey, order.event_id)
         tickets = session.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id)).all()
         return [Booked(t.code, qr_payload(key, t), t.attendee_name) for t in tickets]
@@ -493,7 +494,7 @@ async def create_door_link(page, event_id: int, pin: str) -> str:
     """The organiser makes a door link on the event's door page; its URL is shown once."""
     await page.goto(f"/organiser/events/{event_id}/door")
     await page.get_by_label("Name", exact=True).fill("Side gate")
-    await page.get_by_label("PIN (4 to 8 digits)").fill(pin)
+    await page.get_by_label("PIN (6 to 12 digits)").fill(pin)
     await page.get_by_role("button", name="Create door link").click()
     url = await page.locator("code.break").inner_text()
     assert "/door/link/" in url
@@ -518,11 +519,11 @@ async def _door_link_volunteer(server, demo_login, organiser_context, volunteer_
     [by_reference] = _book(server, CINEMA_SLUG, types["Lawn seat"], ["Kwame Mensah"])
     organiser = await organiser_context.new_page()
     await organiser_sign_in(organiser, demo_login)
-    link = await create_door_link(organiser, event_id, "7315")
+    link = await create_door_link(organiser, event_id, "731592")
 
     page = await volunteer_context.new_page()
     await page.goto(link)
-    await page.get_by_label("PIN from the organiser").fill("7315")
+    await page.get_by_label("PIN from the organiser").fill("731592")
     await page.get_by_role("button", name="Open the scanner").click()
     await expect(page).to_have_url(re.compile(rf"/door/events/{event_id}$"))
     # The scanner's own page: no public header, no "Sign in".

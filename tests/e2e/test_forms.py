@@ -55,7 +55,9 @@ class World:
     enterprises: tuple[str, ...]
     voter_code: str  # a ticket checked in at the door, not yet voted
     claim_tokens: tuple[str, str]  # the two Front row seats, held for the first two on its waiting list
-    ticket_code: str  # another ticket of the same order, for its page's cancel form
+    ticket_code: str  # another ticket of the same order
+    booking_token: str  # the secret of another order's email links (ticketing.access), for its cancel forms
+    booking_codes: tuple[str, str]  # that order's two tickets
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -112,8 +114,15 @@ async def world(server: Server) -> World:
                                                .order_by(Ticket.id)))
             # checked in at the door (the door's own tests scan tickets; here it is only what a vote needs)
             await session.execute(update(Ticket).where(Ticket.code == codes[0]).values(checked_in_at=utcnow()))
+            # A booking of its own for the booking page's cancel forms (cancelling never touches the voter's)
+            cancelling, _ = await services.book(session=session, event_id=event.id, req=services.RegistrationRequest(
+                [services.TicketLine(types[0].id, "Cara Cancel"), services.TicketLine(types[0].id, "Cato Cancel")],
+                email=f"cancel.{suffix}@example.org", form_token=secrets.token_urlsafe(24)))
+            booking_codes = list(await session.scalars(select(Ticket.code).where(Ticket.order_id == cancelling.id)
+                                                       .order_by(Ticket.id)))
             return World(slug, title, event.id, types[0].id, types[1].id, types[2].id, competition.id,
-                         enterprises, codes[0], (tokens[0], tokens[1]), codes[1])
+                         enterprises, codes[0], (tokens[0], tokens[1]), codes[1], cancelling.access_token,
+                         (booking_codes[0], booking_codes[1]))
     finally:
         await db.dispose()
 
@@ -268,12 +277,40 @@ async def test_audience_vote_form(page, world, device):
 
 
 @PHONE
-async def test_ticket_page_cancel_form(page, world, device):
-    await page.goto(f"/tickets/{world.ticket_code}")
+async def test_booking_page_cancel_forms(page, world, device):
+    """From the booking email's link: cancel one ticket on its page, then the whole booking."""
+    await page.goto(f"/orders/{world.booking_token}/tickets/{world.booking_codes[0]}")
     await page.get_by_text("Cancel this ticket…").click()
     await page.get_by_role("button", name="Yes, cancel this ticket").click()
     await expect(page.get_by_text(re.compile("cancelled", re.IGNORECASE)).first).to_be_visible()
     await expect(page.get_by_role("button", name="Yes, cancel this ticket")).to_have_count(0)
+
+    await page.goto(f"/orders/{world.booking_token}")
+    await page.get_by_text("Cancel the whole booking…").click()
+    await page.get_by_role("button", name=re.compile("^Yes, cancel")).click()
+    await expect(page.get_by_role("status").filter(has_text=re.compile("cancelled", re.IGNORECASE))).to_be_visible()
+    await expect(page.get_by_text("Cancel the whole booking…")).to_have_count(0)
+
+
+@PHONE
+async def test_sign_in_link_forms(page, demo_login, mailbox, device):
+    """Locked out or forgotten: ask for an emailed sign-in link (nothing filled in first), open it, confirm."""
+    await page.goto("/login")
+    await page.get_by_role("link", name=re.compile("sign-in link", re.IGNORECASE)).click()
+    await page.get_by_role("button", name="Email me a link").click()  # nothing filled in
+    await expect(page.locator("#link-error")).to_have_text("Enter your email address.")
+    await assert_focus_on_the_errors(page)
+
+    await page.get_by_label("Email", exact=True).fill(demo_login.email)
+    await page.get_by_role("button", name="Email me a link").click()
+    await expect(page.get_by_role("status")).to_contain_text("we have emailed it a sign-in link")
+    message = await mailbox.wait_for(lambda m: m["To"] == demo_login.email and "/login/link/" in str(
+        m.get_body(preferencelist=("plain",)).get_content()))
+    link = re.search(r"https?://\S+(/login/link/[A-Za-z0-9_-]+)", message.get_body(
+        preferencelist=("plain",)).get_content())[1]
+    await page.goto(link)
+    await page.get_by_role("button", name=re.compile("^Sign in as ")).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Manage events")
 
 
 @PHONE
@@ -300,7 +337,9 @@ FORM_TESTS = {
     ("post", "/login"): test_sign_in_and_sign_out_forms,
     ("post", "/judging/apply/{n}"): test_application_form,
     ("post", "/judging/vote/{n}"): test_audience_vote_form,
-    ("post", "/tickets/{code}/cancel"): test_ticket_page_cancel_form,
+    ("post", "/orders/{code}/tickets/{code}/cancel"): test_booking_page_cancel_forms,
+    ("post", "/orders/{code}/cancel"): test_booking_page_cancel_forms,
+    ("post", "/login/link"): test_sign_in_link_forms,
     ("post", "/waitlist/claim/{token}"): test_waiting_list_offer_claim_form,
 }
 PRIVATE = ("/organiser", "/door", "/static", "/documents", "/judging/magic", "/logout", "/healthz")
@@ -328,6 +367,7 @@ def form_kind(method: str, action: str) -> tuple[str, str]:
     path = urlsplit(action).path
     path = re.sub(r"^/events/(?!past$)[^/]+", "/events/{slug}", path)
     path = re.sub(r"^/(orders|tickets)/[A-Za-z0-9_-]+", r"/\1/{code}", path)
+    path = re.sub(r"^/orders/\{code\}/tickets/[A-Za-z0-9_-]+", "/orders/{code}/tickets/{code}", path)
     path = re.sub(r"^/waitlist/claim/[^/]+", "/waitlist/claim/{token}", path)
     return method, re.sub(r"/\d+(?=/|$)", "/{n}", path)
 
@@ -373,7 +413,8 @@ async def test_every_public_form_is_submitted_by_a_test(new_context, live_server
         f"/events/{world.slug}/register?qty_{world.open_seat}=1",
         f"/events/{world.slug}/register?qty_{world.front_row}=1",
         f"/judging/apply/{world.competition_id}", f"/judging/vote/{world.competition_id}",
-        f"/tickets/{world.voter_code}", f"/waitlist/claim/{world.claim_tokens[1]}",
+        f"/tickets/{world.voter_code}", f"/orders/{world.booking_token}",
+        f"/waitlist/claim/{world.claim_tokens[1]}",
     ]
     found = await crawl(context, [f"{live_server}{path}" for path in start])
     untested = {kind: url for kind, url in found.items() if kind not in FORM_TESTS}
@@ -454,6 +495,6 @@ async def test_phone_screenshots_of_the_listing_and_manage_events(new_context, d
     tabs = organiser.get_by_role("navigation", name="This event")
     await expect(tabs.get_by_role("link", name="Details")).to_have_attribute("aria-current", "page")
     await expect(tabs.get_by_role("link")).to_have_text(
-        ["All events", "Details", "Ticket types", "Attendees", "Door", "Badges", "Public page"])
+        ["All events", "Details", "Ticket types", "Attendees", "Door", "Badges", "Organisers", "Public page"])
     await assert_fits_width(organiser)
     await screenshot(organiser, "edit-event", device)

@@ -12,7 +12,9 @@ from sqlalchemy import select, update
 
 from denhub.app import create_app
 from denhub.domains import DOMAINS
+from events.access import add_organiser
 from events.models import Event
+from kernel.accounts import Role
 from kernel.db import utcnow
 from tests.conftest import csrf_from
 from tests.core.helpers import new_client, page_text, sign_in
@@ -56,7 +58,8 @@ async def test_edit_page_has_the_tab_bar_with_details_current(db, client):
     base = f"/organiser/events/{event.id}"
     assert _tabs(page.text) == [
         ("Details", f"{base}/edit"), ("Ticket types", f"{base}/tickets"), ("Attendees", f"{base}/attendees"),
-        ("Door", f"{base}/door"), ("Badges", f"{base}/badges"), ("Public page", "/events/baul-night"),
+        ("Door", f"{base}/door"), ("Badges", f"{base}/badges"), ("Organisers", f"{base}/organisers"),
+        ("Public page", "/events/baul-night"),
     ]
     assert f'<a href="{base}/edit" aria-current="page">Details</a>' in page.text
     # the same tab bar on ticketing's pages, with their own tab current
@@ -121,6 +124,26 @@ async def test_events_alone_shows_no_other_domains_links(settings):
             event = await make_event(session, title="Alone", slug="alone")
         await sign_in(client, db)
         page = await client.get(f"/organiser/events/{event.id}/edit")
-        assert [label for label, _ in _tabs(page.text)] == ["Details", "Public page"]
+        assert [label for label, _ in _tabs(page.text)] == ["Details", "Organisers", "Public page"]
         assert "/tickets" not in _row((await client.get("/organiser/events")).text, "Alone")
         assert csrf_from(page.text)
+
+
+async def test_the_tab_bar_shows_each_role_only_the_pages_it_may_open(app, db):
+    """An event organiser's tabs have no Organisers (hub administrators give events); a treasurer's have only
+    the attendees (and the public page), and 'All events' leads to the payments page they may open."""
+    async with db.write() as session:
+        event = await make_event(session, title="Baul night", slug="baul-night")
+    base = f"/organiser/events/{event.id}"
+    async with new_client(app) as client:
+        organiser = await sign_in(client, db, Role.ORGANISER)
+        async with db.write() as session:
+            await add_organiser(session=session, event_id=event.id, user_id=organiser.id)
+        labels = [label for label, _ in _tabs((await client.get(f"{base}/edit")).text)]
+        assert labels == ["Details", "Ticket types", "Attendees", "Door", "Badges", "Public page"]
+    async with new_client(app) as client:
+        await sign_in(client, db, Role.TREASURER)
+        page = await client.get(f"{base}/attendees")
+        assert page.status_code == 200
+        assert _tabs(page.text) == [("Attendees", f"{base}/attendees"), ("Public page", "/events/baul-night")]
+        assert '<a href="/organiser/payments">All events</a>' in page.text

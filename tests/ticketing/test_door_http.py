@@ -922,7 +922,7 @@ async def test_name_search_finds_this_events_tickets_for_a_door_link(app, client
         other_type = await make_ticket_type(session, other)
     await _book(db, other, other_type, ["Amina Other-Event"])
     path = await _create_door_link(app, db, event)
-    assert (await _enter_pin(client, path, "4821")).status_code == 303
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
 
     response = await client.get(f"/door/events/{event.id}/search", params={"q": "amin"},
                                 headers={"Accept": "application/json"})
@@ -993,7 +993,7 @@ async def test_resent_scan_id_with_another_code_is_refused_as_a_conflict(client,
 async def test_scanner_page_has_its_own_layout_without_sign_in(app, client, db):
     event, _, _ = await _event_with_types(db)
     path = await _create_door_link(app, db, event)
-    assert (await _enter_pin(client, path, "4821")).status_code == 303
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
     page = await client.get(f"/door/events/{event.id}")
     assert page.status_code == 200 and 'id="scanner"' in page.text
     assert "Sign in" not in page.text and 'href="/login"' not in page.text
