@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from kernel import keyring
 from tests.conftest import skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,6 +99,11 @@ class Server:
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size
+
+    def use_its_signing_keys(self) -> None:
+        """Make this test process seal and open events' signing keys with the server's key file (kernel.keyring),
+        as a test writing tickets straight into the server's database, or reading their QR payloads, must."""
+        keyring.use_file(Path(self.database_url.split(":///", 1)[1]).parent / "var" / "signing-keys")
 
     def log_since(self, offset: int) -> str:
         with self.log_path.open("rb") as f:

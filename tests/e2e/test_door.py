@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from denhub import demo
 from events.models import Event
-from kernel import keyring
 from kernel.qr import qr_png
 from kernel.tokens import hash_token
 from tests.conftest import csrf_from
@@ -77,8 +76,7 @@ class Staff:
 def _db(server: Server) -> Session:
     """A plain (sync) session on the e2e server's SQLite database, to read what a person cannot see."""
     url = server.database_url.replace("sqlite+aiosqlite://", "sqlite://")
-    # The server's key file opens its events' sealed signing keys (kernel.keyring), for qr_payload below.
-    keyring.use_file(Path(server.database_url.split(":///", 1)[1]).parent / "var" / "signing-keys")
+    server.use_its_signing_keys()  # for qr_payload below
     return Session(create_engine(url))
 
 

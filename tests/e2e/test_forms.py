@@ -58,6 +58,7 @@ class World:
     ticket_code: str  # another ticket of the same order
     booking_token: str  # the secret of another order's email links (ticketing.access), for its cancel forms
     booking_codes: tuple[str, str]  # that order's two tickets
+    crawl_booking_token: str  # one more such order, never cancelled, for the crawl (whichever runs first)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -65,6 +66,7 @@ async def world(server: Server) -> World:
     suffix = uuid.uuid4().hex[:6]
     slug, title = f"forms-night-{suffix}", f"Forms night {suffix}"
     db = Database(server.database_url)
+    server.use_its_signing_keys()  # the bookings below make the event's signing key
     try:
         async with db.write() as session:
             starts = utcnow() + dt.timedelta(days=12)
@@ -114,15 +116,17 @@ async def world(server: Server) -> World:
                                                .order_by(Ticket.id)))
             # checked in at the door (the door's own tests scan tickets; here it is only what a vote needs)
             await session.execute(update(Ticket).where(Ticket.code == codes[0]).values(checked_in_at=utcnow()))
-            # A booking of its own for the booking page's cancel forms (cancelling never touches the voter's)
-            cancelling, _ = await services.book(session=session, event_id=event.id, req=services.RegistrationRequest(
+            # Bookings of their own for the booking page's cancel forms (cancelling never touches the voter's):
+            # one the cancel test cancels, one the crawl finds its forms on
+            cancelling = [(await services.book(session=session, event_id=event.id, req=services.RegistrationRequest(
                 [services.TicketLine(types[0].id, "Cara Cancel"), services.TicketLine(types[0].id, "Cato Cancel")],
-                email=f"cancel.{suffix}@example.org", form_token=secrets.token_urlsafe(24)))
-            booking_codes = list(await session.scalars(select(Ticket.code).where(Ticket.order_id == cancelling.id)
-                                                       .order_by(Ticket.id)))
+                email=f"cancel.{n}.{suffix}@example.org", form_token=secrets.token_urlsafe(24))))[0]
+                for n in range(2)]
+            booking_codes = list(await session.scalars(select(Ticket.code).where(
+                Ticket.order_id == cancelling[0].id).order_by(Ticket.id)))
             return World(slug, title, event.id, types[0].id, types[1].id, types[2].id, competition.id,
-                         enterprises, codes[0], (tokens[0], tokens[1]), codes[1], cancelling.access_token,
-                         (booking_codes[0], booking_codes[1]))
+                         enterprises, codes[0], (tokens[0], tokens[1]), codes[1], cancelling[0].access_token,
+                         (booking_codes[0], booking_codes[1]), cancelling[1].access_token)
     finally:
         await db.dispose()
 
@@ -413,7 +417,7 @@ async def test_every_public_form_is_submitted_by_a_test(new_context, live_server
         f"/events/{world.slug}/register?qty_{world.open_seat}=1",
         f"/events/{world.slug}/register?qty_{world.front_row}=1",
         f"/judging/apply/{world.competition_id}", f"/judging/vote/{world.competition_id}",
-        f"/tickets/{world.voter_code}", f"/orders/{world.booking_token}",
+        f"/tickets/{world.voter_code}", f"/orders/{world.crawl_booking_token}",
         f"/waitlist/claim/{world.claim_tokens[1]}",
     ]
     found = await crawl(context, [f"{live_server}{path}" for path in start])
