@@ -19,7 +19,7 @@ from kernel.auth import ORGANISING
 from kernel.web import render
 
 # The organiser pages of a competition: its event's organisers (and the hub administrator).
-COMPETITION_ORGANISERS = scoped(ORGANISING, event_of_row(Competition, "competition_id"))
+COMPETITION_ORGANISERS = scoped(ORGANISING, event_of_row(Competition, "competition_id", "competition"))
 
 TITLES = {
     403: "Not allowed",

@@ -65,8 +65,9 @@ class Access:
     # Also let in a door-link session (a volunteer with an event's door link and PIN, no account).
     door_links: bool = False
     # For roles limited to some events: async (request, user) -> None when this user may act on what the
-    # request concerns, else the reason to refuse (403). A domain gives it (events.access.scoped): the
-    # kernel knows no events. Asked only once the role is allowed.
+    # request concerns, else the reason to refuse (403); it may raise an HTTPException of its own instead (a
+    # 404 where even the thing's existence is not this user's to learn). A domain gives it
+    # (events.access.scoped): the kernel knows no events. Asked only once the role is allowed.
     scope: Callable[[Request, User], Awaitable[str | None]] | None = None
 
     def allows(self, user: User | None) -> bool:

@@ -31,9 +31,9 @@ from ticketing.tickets import offer_notifier
 
 ATTENDEE_FILTERS = ("q", "type", "status", "paid")
 # Ticket types are the organisers'; orders, payments and refunds the treasurer's too.
-TYPE_ORGANISERS = scoped(ORGANISING, event_of_row(TicketType, "type_id"))
-ORDER_MONEY = scoped(MONEY, event_of_row(Order, "order_id"))
-TICKET_MONEY = scoped(MONEY, event_of_row(Ticket, "ticket_id"))
+TYPE_ORGANISERS = scoped(ORGANISING, event_of_row(TicketType, "type_id", "ticket type"))
+ORDER_MONEY = scoped(MONEY, event_of_row(Order, "order_id", "order"))
+TICKET_MONEY = scoped(MONEY, event_of_row(Ticket, "ticket_id", "ticket"))
 
 
 async def _event(request: Request) -> Event:
