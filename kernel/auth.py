@@ -218,15 +218,18 @@ async def current_user(request: Request) -> User | None:
 
 
 async def current_door_link(request: Request):
-    """The door link this session signed in with (checked against the database: revocation is immediate)."""
+    """The door link this session signed in with, through its server-side record (checked against the
+    database: leaving the door or revoking the link is immediate, for every copy of the cookie)."""
     if "door_link" in request.scope.get("state", ()):
         return request.state.door_link
     link = None
     if "session" in request.scope and request.session.get("door_link"):
         loader = hooks_of(request.app).door_link_loader
-        link = await loader(request, request.session["door_link"]) if loader else None
+        sid = request.session.get("door_sid")
+        link = await loader(request, request.session["door_link"], sid) if loader and isinstance(sid, str) else None
         if link is None:
             request.session.pop("door_link", None)
+            request.session.pop("door_sid", None)
     request.state.door_link = link
     return link
 

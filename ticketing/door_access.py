@@ -5,15 +5,20 @@ transaction (ticketing/checkin_writer.py) or before a door page is shown."""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from events.models import Event, EventOrganiser
-from kernel.accounts import Role
+from kernel.accounts import SESSION_MAX_AGE_SECONDS, Role
+from kernel.db import utcnow
 from kernel.sqlite_direct import direct
-from ticketing.models import DoorAssignment
+from kernel.tokens import hash_token
+from ticketing.models import DoorAssignment, DoorLink, DoorLinkSession
 
 
 class DoorRefused(Exception):
@@ -63,3 +68,35 @@ def door_events_of(user):
     if user.role == Role.ORGANISER:
         return select(_ORGANISER.c.event_id).where(_ORGANISER.c.user_id == user.id)
     return select(DoorAssignment.event_id).where(DoorAssignment.user_id == user.id)
+
+
+# --- door-link sessions: a phone signed in with a link and its PIN, recorded as account sessions are -----
+
+async def open_link_session(*, session: AsyncSession, link: DoorLink) -> str:
+    """Record a phone signed in with `link`; the id for its cookie (only its hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    # The link's records whose cookies have expired by now go (as kernel.accounts.open_session does).
+    await session.execute(delete(DoorLinkSession).where(
+        DoorLinkSession.link_id == link.id,
+        DoorLinkSession.created_at < now - dt.timedelta(seconds=SESSION_MAX_AGE_SECONDS)))
+    session.add(DoorLinkSession(token_hash=hash_token(sid), link_id=link.id, created_at=now))
+    await session.flush()
+    return sid
+
+
+async def close_link_session(*, session: AsyncSession, sid: str) -> None:
+    """Leave the door: this session's cookie, and every copy of it, opens nothing any more."""
+    await session.execute(delete(DoorLinkSession).where(DoorLinkSession.token_hash == hash_token(sid)))
+
+
+async def close_link_sessions(*, session: AsyncSession, link_id: int) -> None:
+    """End every session signed in with the link (it is being revoked)."""
+    await session.execute(delete(DoorLinkSession).where(DoorLinkSession.link_id == link_id))
+
+
+def active_link_of_session(link_id: int, sid: str):
+    """The active door link `link_id` if the session `sid` is signed in with it (a SELECT of DoorLink)."""
+    return (select(DoorLink).join(DoorLinkSession, DoorLinkSession.link_id == DoorLink.id)
+            .where(DoorLink.id == link_id, DoorLink.revoked_at.is_(None),
+                   DoorLinkSession.token_hash == hash_token(sid)))

@@ -22,7 +22,7 @@ from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.tokens import hash_token
 from kernel.web import render
-from ticketing import door_reports
+from ticketing import door_access, door_reports
 from ticketing.door import PIN_MIN_DIGITS
 from ticketing.models import DoorAssignment, DoorLink
 
@@ -154,6 +154,7 @@ async def revoke_link(request: Request) -> Response:
             raise HTTPException(404, "There is no such door link for this event.")
         if link.revoked_at is None:
             link.revoked_at = utcnow()
+        await door_access.close_link_sessions(session=session, link_id=link.id)
     flash(request, f"Door link “{link.label}” revoked: it stops working at once.")
     return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
 

@@ -20,7 +20,16 @@ from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
 from ticketing.door import PIN_MAX_FAILURES
-from ticketing.models import CheckIn, DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket
+from ticketing.models import (
+    CheckIn,
+    DoorAssignment,
+    DoorLink,
+    DoorLinkSession,
+    EventKey,
+    Order,
+    OrderStatus,
+    Ticket,
+)
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, public_key_b64, sign_ticket
 
@@ -281,6 +290,48 @@ async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
     assert await _check_in_rows(db, event) == 0
     # And the link itself no longer asks for a PIN.
     assert (await client.get(path)).status_code == 404
+
+
+async def test_leaving_the_door_ends_every_copy_of_the_link_session(app, client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    path = await _create_door_link(app, db, event)
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
+    csrf = await _scanner_csrf(client, event)
+    async with new_client(app, address="192.0.2.99", cookies=client.cookies) as copy:
+        assert (await copy.get(f"/door/events/{event.id}")).status_code == 200  # the copy works until then
+        left = await client.post("/door/leave", data={"csrf_token": csrf})
+        assert left.status_code == 303
+        page = await copy.get(f"/door/events/{event.id}")
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+        assert (await _scan_json(copy, event, csrf, payload)).status_code == 403
+        assert (await copy.get(f"/door/events/{event.id}/manifest")).status_code == 303
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 303
+    assert await _check_in_rows(db, event) == 0
+    async with db.read() as session:  # the server-side record is gone
+        assert await session.scalar(select(func.count()).select_from(DoorLinkSession)) == 0
+    # The link itself still works: the PIN signs a phone in afresh.
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 200
+
+
+async def test_revoking_a_door_link_ends_its_sessions_and_their_copies(app, client, db):
+    event, _, _ = await _event_with_types(db)
+    path = await _create_door_link(app, db, event)
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
+    async with db.read() as session:
+        [link] = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)))
+        assert await session.scalar(select(func.count()).select_from(DoorLinkSession)
+                                    .where(DoorLinkSession.link_id == link.id)) == 1
+    async with new_client(app, cookies=client.cookies) as copy:
+        async with new_client(app) as organiser:
+            await sign_in(organiser, db, Role.ADMIN)
+            token = await csrf_for(organiser, f"/organiser/events/{event.id}/door")
+            await organiser.post(f"/organiser/events/{event.id}/door/links/{link.id}/revoke",
+                                 data={"csrf_token": token})
+        assert (await copy.get(f"/door/events/{event.id}")).status_code == 303
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(DoorLinkSession)) == 0
 
 
 # --- the JSON scan -------------------------------------------------------------------------------------
