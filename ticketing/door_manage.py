@@ -17,7 +17,7 @@ from events.access import EVENT_ORGANISERS
 from events.models import Event
 from kernel import invitations
 from kernel.accounts import AccountError, Role, User, hash_password
-from kernel.auth import flash, form_id, guard
+from kernel.auth import ADMINS, flash, form_id, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.tokens import hash_token
@@ -42,14 +42,19 @@ async def _page(request: Request, event: Event, *, new_link=None, errors=None, v
         assigned = list(await session.scalars(
             select(User).join(DoorAssignment, DoorAssignment.user_id == User.id)
             .where(DoorAssignment.event_id == event.id).order_by(User.name)))
-        staff = list(await session.scalars(select(User).where(User.role == Role.DOOR_STAFF.value,
-                                                              User.is_active.is_(True)).order_by(User.name)))
+        # Least privilege: only the hub administrator picks from every door staff account in the hub (names and
+        # emails); an event organiser sees this event's team and invites by email (`invite`).
+        staff = None
+        if request.state.user.role == Role.ADMIN:
+            staff = list(await session.scalars(select(User).where(
+                User.role == Role.DOOR_STAFF.value, User.is_active.is_(True),
+                User.id.not_in([u.id for u in assigned] or [-1])).order_by(User.name)))
         links = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)
                                            .order_by(DoorLink.created_at.desc())))
         counts = await door_reports.counts(session=session, event_id=event.id)
         dups = await door_reports.duplicates(session=session, event_id=event.id)
     return render(request, "door/manage.html", {
-        "event": event, "assigned": assigned, "staff": [u for u in staff if u not in assigned], "links": links,
+        "event": event, "assigned": assigned, "staff": staff, "links": links,
         "counts": counts, "duplicates": dups, "new_link": new_link, "errors": errors or {}, "values": values or {},
     }, status_code=status_code)
 
@@ -59,7 +64,7 @@ async def door_page(request: Request) -> Response:
     return await _page(request, await _event(request))
 
 
-@guard(EVENT_ORGANISERS)
+@guard(ADMINS)  # an event organiser adds door staff by email (`invite`), never from the hub's list of accounts
 async def assign(request: Request) -> Response:
     event = await _event(request)
     form = await request.form()

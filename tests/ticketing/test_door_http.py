@@ -810,6 +810,49 @@ async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_sc
     assert (await client.get("/static/js/door_counts.js")).status_code == 200
 
 
+async def test_only_the_hub_administrator_picks_from_every_door_staff_account(app, client, db):
+    """An event organiser sees the team of their event and invites by email; the hub's other door volunteers
+    (names and emails) are the hub administrator's to see."""
+    from events.access import add_organiser
+    from tests.factories import make_user
+
+    event, _, _ = await _event_with_types(db)
+    async with db.write() as session:
+        on_team = await make_user(session, role=Role.DOOR_STAFF, email="team@example.org", name="Tamsin Team")
+        elsewhere = await make_user(session, role=Role.DOOR_STAFF, email="other.door@example.org",
+                                    name="Osman Otherdoor")
+        session.add(DoorAssignment(event_id=event.id, user_id=on_team.id))
+    door_page = f"/organiser/events/{event.id}/door"
+
+    organiser = await sign_in(client, db, Role.ORGANISER)
+    async with db.write() as session:
+        await add_organiser(session=session, event_id=event.id, user_id=organiser.id)
+    page = page_text(await client.get(door_page))
+    assert "Tamsin Team (team@example.org)" in page  # their team
+    assert "Osman" not in page and "other.door@example.org" not in page and 'name="user_id"' not in page
+    assert "Invite a door volunteer by email" in page
+    csrf = await csrf_for(client, door_page)
+    picked = await client.post(f"{door_page}/staff", data={"csrf_token": csrf, "user_id": str(elsewhere.id)})
+    assert picked.status_code == 403
+    # Inviting by email puts an existing door volunteer on the team (no account list needed).
+    invited = await client.post(f"{door_page}/invite", data={"csrf_token": csrf, "email": "other.door@example.org"})
+    assert invited.status_code == 303
+    assert "Osman Otherdoor (other.door@example.org)" in page_text(await client.get(door_page))
+
+    async with new_client(app) as admin:
+        await sign_in(admin, db, Role.ADMIN)
+        async with db.write() as session:
+            spare = await make_user(session, role=Role.DOOR_STAFF, email="spare@example.org", name="Sam Spare")
+        page = page_text(await admin.get(door_page))
+        assert f'<option value="{spare.id}">Sam Spare (spare@example.org)</option>' in page
+        token = await csrf_for(admin, door_page)
+        added = await admin.post(f"{door_page}/staff", data={"csrf_token": token, "user_id": str(spare.id)})
+        assert added.status_code == 303
+    async with db.read() as session:
+        assert await session.scalar(select(func.count(DoorAssignment.id)).where(
+            DoorAssignment.event_id == event.id)) == 3
+
+
 async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(client, db):
     """A double click on "Add to the door team": both answers are the same redirect, one assignment."""
     from tests.factories import make_user
