@@ -5,8 +5,6 @@ transaction (ticketing/checkin_writer.py) or before a door page is shown."""
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, delete, select
@@ -14,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from events.models import Event, EventOrganiser
-from kernel.accounts import SESSION_MAX_AGE_SECONDS, Role
-from kernel.db import utcnow
+from kernel.accounts import Role, open_session_record
 from kernel.sqlite_direct import direct
 from kernel.tokens import hash_token
 from ticketing.models import DoorAssignment, DoorLink, DoorLinkSession
@@ -74,15 +71,8 @@ def door_events_of(user):
 
 async def open_link_session(*, session: AsyncSession, link: DoorLink) -> str:
     """Record a phone signed in with `link`; the id for its cookie (only its hash is stored)."""
-    sid = secrets.token_urlsafe(32)
-    now = utcnow()
-    # The link's records whose cookies have expired by now go (as kernel.accounts.open_session does).
-    await session.execute(delete(DoorLinkSession).where(
-        DoorLinkSession.link_id == link.id,
-        DoorLinkSession.created_at < now - dt.timedelta(seconds=SESSION_MAX_AGE_SECONDS)))
-    session.add(DoorLinkSession(token_hash=hash_token(sid), link_id=link.id, created_at=now))
-    await session.flush()
-    return sid
+    return await open_session_record(session=session, model=DoorLinkSession, owner=DoorLinkSession.link_id,
+                                     owner_id=link.id)
 
 
 async def close_link_session(*, session: AsyncSession, sid: str) -> None:

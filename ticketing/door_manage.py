@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from events.access import EVENT_ORGANISERS
 from events.models import Event
+from events.pages import event_in_path_or_404
 from kernel import invitations
 from kernel.accounts import AccountError, Role, User, hash_password
 from kernel.auth import ADMINS, flash, form_id, guard
@@ -27,14 +28,6 @@ from ticketing.door import PIN_MIN_DIGITS
 from ticketing.models import DoorAssignment, DoorLink
 
 PIN_RE = re.compile(rf"\d{{{PIN_MIN_DIGITS},12}}")  # a door link's wrong PINs are limited (ticketing.door)
-
-
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.read() as session:
-        event = await session.get(Event, request.path_params["event_id"])
-    if event is None:
-        raise HTTPException(404, "There is no event with that number.")
-    return event
 
 
 async def _page(request: Request, event: Event, *, new_link=None, errors=None, values=None, status_code=200):
@@ -61,12 +54,12 @@ async def _page(request: Request, event: Event, *, new_link=None, errors=None, v
 
 @guard(EVENT_ORGANISERS)
 async def door_page(request: Request) -> Response:
-    return await _page(request, await _event(request))
+    return await _page(request, await event_in_path_or_404(request))
 
 
 @guard(ADMINS)  # an event organiser adds door staff by email (`invite`), never from the hub's list of accounts
 async def assign(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     form = await request.form()
     user_id = form_id(form.get("user_id"))
     if user_id is None:
@@ -95,7 +88,7 @@ async def _put_on_team(session, event: Event, user: User) -> None:
 async def invite(request: Request) -> Response:
     """A door volunteer by email: their door staff account (made and emailed an invitation when new) is put
     on this event's door team; the invitation lands them on this event's scanner."""
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     form = await request.form()
     values = {key: str(form.get(key, "")).strip()[:254] for key in ("email", "name")}
     if not values["email"]:
@@ -117,7 +110,7 @@ async def invite(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def unassign(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.write() as session:
         row = await session.scalar(select(DoorAssignment).where(
             DoorAssignment.event_id == event.id,
@@ -130,7 +123,7 @@ async def unassign(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def create_link(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     form = await request.form()
     label = str(form.get("label", "")).strip()[:200]
     pin = str(form.get("pin", "")).strip()[:50]
@@ -152,7 +145,7 @@ async def create_link(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def revoke_link(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.write() as session:
         link = await session.get(DoorLink, request.path_params["link_id"])
         if link is None or link.event_id != event.id:

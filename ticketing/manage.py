@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from events.access import EVENT_MONEY, EVENT_ORGANISERS, event_of_row, managed_event_ids, scoped
 from events.models import Event
+from events.pages import event_in_path_or_404
 from kernel.auth import MONEY, ORGANISING, flash, form_id, guard
 from kernel.text import csv_cell
 from kernel.web import london, render
@@ -36,14 +37,6 @@ ORDER_MONEY = scoped(MONEY, event_of_row(Order, "order_id", "order"))
 TICKET_MONEY = scoped(MONEY, event_of_row(Ticket, "ticket_id", "ticket"))
 
 
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.read() as session:
-        event = await session.get(Event, request.path_params["event_id"])
-    if event is None:
-        raise HTTPException(404, "There is no event with that number.")
-    return event
-
-
 def _type_form(request, event, values, errors, ticket_type=None, status_code=200):
     return render(request, "ticketing/type_form.html",
                   {"event": event, "values": values, "errors": errors, "ticket_type": ticket_type,
@@ -64,7 +57,7 @@ async def payments(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def ticket_types(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.read() as session:
         counts = await services.counts_by_type(session=session, event_id=event.id)
         waiting = await waitlist.waiting_counts(session=session, event_id=event.id)
@@ -73,7 +66,7 @@ async def ticket_types(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def new_type(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     if request.method == "GET":
         return _type_form(request, event, {"tier": "free", "max_per_order": "10", "position": "0",
                                            "price": "0", "is_active": True}, {})
@@ -128,7 +121,7 @@ def _attendee_filter(params: dict) -> attendees.AttendeeFilter:
 
 @guard(EVENT_MONEY)
 async def attendee_list(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     params = _filters(request)
     after = request.query_params.get("after", "")
     after_id = form_id(after) if after else None
@@ -199,7 +192,7 @@ def _csv_page(rows) -> str:
 
 @guard(EVENT_MONEY)
 async def attendees_csv(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     filters = _attendee_filter(_filters(request))
     db = request.app.state.db
 
