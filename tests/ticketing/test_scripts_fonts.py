@@ -26,7 +26,9 @@ from tests.ticketing.test_documents import (
     page_fonts,
     shown_glyphs,
 )
+from tests.ticketing.test_door_http import _book, _door_staff, _event_with_types, _scanner_csrf
 from ticketing.documents import ticket_pdf
+from ticketing.models import Order
 
 # script -> (a name, the Noto family that must draw it)
 NAMES = {
@@ -130,3 +132,20 @@ async def test_attendee_list_marks_each_name_with_its_own_direction(client, db):
     assert sorted(name for _, name in cells) == sorted(name for name, _ in NAMES.values())
     assert all('dir="auto"' in attributes for attributes, _ in cells)
 
+
+
+async def test_door_matches_and_verdict_mark_each_name_with_its_own_direction(client, db):
+    event, free, _ = await _event_with_types(db)
+    urdu, arabic = NAMES["urdu"][0], NAMES["arabic"][0]
+    [_, (aisha, _), _] = await _book(db, event, free, ["Ann Lee", urdu, arabic])
+    await _door_staff(client, db, event)
+    csrf = await _scanner_csrf(client, event)
+    # The no-JavaScript page: a booking reference lists its names, then a ticket's verdict names its holder.
+    async with db.read() as session:
+        reference = (await session.get(Order, aisha.order_id)).reference
+    found = await client.post(f"/door/events/{event.id}/scan", data={"text": reference, "csrf_token": csrf})
+    for name in (urdu, arabic):
+        assert f'<span class="door-match-name" dir="auto">{name}</span>' in found.text
+    admitted = await client.post(f"/door/events/{event.id}/scan",
+                                 data={"ticket_id": str(aisha.id), "csrf_token": csrf})
+    assert f'<p class="verdict-name" dir="auto">{urdu}</p>' in admitted.text
