@@ -23,8 +23,13 @@
     if (left <= 30) clock.className = "countdown countdown-last";
   }
 
+  // Once the host has pressed a button here, that press's page is on its way: a poll that sees the night
+  // moved (by this very press) must not reload over it, which would abort the press's navigation.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; });
+
   function poll() {
-    if (document.hidden || !window.fetch) return;
+    if (leaving || document.hidden || !window.fetch) return;
     fetch(host.getAttribute("data-state-url"), { credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
         if (!r.ok || r.redirected) throw new Error("HTTP " + r.status);
@@ -34,7 +39,7 @@
         if (String(s.current || "") !== host.getAttribute("data-current") ||
             String(s.voting_open) !== host.getAttribute("data-voting") ||
             (s.ends_at || "") !== host.getAttribute("data-ends-at")) {
-          window.location.reload();
+          if (!leaving) window.location.reload();
           return;
         }
         var top = 1;
