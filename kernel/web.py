@@ -9,12 +9,15 @@ import secrets
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_datetime
+from babel.numbers import format_currency
 from markupsafe import escape
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
+from kernel import i18n
 from kernel.auth import csrf_token
 from kernel.hooks import hooks_of
 from kernel.settings import PROJECT_ROOT
@@ -29,14 +32,29 @@ env = jinja2.Environment(
     lstrip_blocks=True,
     auto_reload=False,
 )
+i18n.install(env)  # {% trans %}, _(), ngettext() in every template, in the request's language (kernel.i18n)
+
+
+# strftime patterns as Babel (CLDR) patterns, for the other languages: the same parts, in their words and digits
+_CLDR = {"%a %-d %b %Y, %H:%M": "EEE d MMM y, HH:mm", "%H:%M": "HH:mm", "%H:%M:%S": "HH:mm:ss",
+         "%Y-%m-%d %H:%M": "yyyy-MM-dd HH:mm", "%-d %B %Y": "d MMMM y", "%a %-d %b": "EEE d MMM",
+         "%-d %b %H:%M:%S": "d MMM HH:mm:ss", "%-d %b %Y": "d MMM y", "%A %-d %B %Y": "EEEE d MMMM y",
+         "%A %-d %B %Y, %H:%M": "EEEE d MMMM y, HH:mm", "%Y-%m-%d": "yyyy-MM-dd", "%a %-d %b %Y": "EEE d MMM y"}
+
+
+def london(value: dt.datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
+    """A UTC datetime shown in Birmingham's local time, as the request's language writes dates."""
+    if value is None:
+        return ""
+    return _london(value, fmt, i18n.current())
 
 
 @functools.lru_cache(maxsize=4096)  # a page shows the same few times to everyone; the time zone costs more
-def london(value: dt.datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
-    """A UTC datetime shown in Birmingham's local time."""
-    if value is None:
-        return ""
-    return value.astimezone(LONDON).strftime(fmt)
+def _london(value: dt.datetime, fmt: str, code: str) -> str:
+    if code == i18n.DEFAULT or fmt not in _CLDR:
+        return value.astimezone(LONDON).strftime(fmt)
+    text = format_datetime(value, _CLDR[fmt], tzinfo=LONDON, locale=i18n.locale_of(code))
+    return i18n.native_digits(text, code)
 
 
 def london_time(value: dt.datetime | None) -> str:
@@ -48,8 +66,8 @@ def london_range(start: dt.datetime | None, end: dt.datetime | None) -> str:
     if start is None or end is None:
         return london(start)
     if start.astimezone(LONDON).date() == end.astimezone(LONDON).date():
-        return f"{london(start)} to {london_time(end)}"
-    return f"{london(start)} to {london(end)}"
+        return i18n.gettext("%(start)s to %(end)s", start=london(start), end=london_time(end))
+    return i18n.gettext("%(start)s to %(end)s", start=london(start), end=london(end))
 
 
 def iso(value: dt.datetime | None) -> str:
@@ -57,9 +75,13 @@ def iso(value: dt.datetime | None) -> str:
 
 
 def pence(value: int | None) -> str:
+    """Money (integer pence) in pounds, as the request's language writes it; nothing to pay is "Free"."""
     if not value:
-        return "Free"
-    return f"£{value // 100}.{value % 100:02d}"
+        return i18n.gettext("Free")
+    code = i18n.current()
+    if code == i18n.DEFAULT:
+        return f"£{value // 100}.{value % 100:02d}"
+    return i18n.native_digits(format_currency(value / 100, "GBP", locale=i18n.locale_of(code)), code)
 
 
 env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence)
@@ -115,7 +137,7 @@ def render_framed(request: Request, name: str, context: dict, *, key: tuple, hol
     if getattr(request.state, "user", None) is not None or "session" not in request.scope \
             or "flash" in request.session:
         return render(request, name, {**context, **holes}, status_code=status_code)
-    frame_key = (name, key, tuple(holes))
+    frame_key = (name, key, tuple(holes), i18n.current())
     found = _framed.get(frame_key)
     if found is None:
         markers = {hole: _HOLE.format(_PROCESS_MARK, hole) for hole in (*holes, "csrf_token")}
