@@ -84,7 +84,8 @@ def pence(value: int | None) -> str:
     return i18n.native_digits(format_currency(value / 100, "GBP", locale=i18n.locale_of(code)), code)
 
 
-env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence)
+env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence,
+                   number=i18n.format_number)
 # An event's organiser pages in every domain (kernel.hooks.organiser_event_links), for the organiser tab bar.
 env.globals["event_links"] = lambda request, event: hooks_of(request.scope.get("app")).event_links(
     event, getattr(request.scope.get("state", {}).get("user"), "role", None))
