@@ -168,6 +168,11 @@ def _format(text: str, english: str, values: dict) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks a module constant for `make messages`; translate it with gettext where it is shown."""
+    return message
+
+
 def _jinja_gettext(message: str) -> str:
     return translations(current()).gettext(message)
 

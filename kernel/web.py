@@ -160,18 +160,18 @@ def render_string(name: str, **context) -> str:
     return env.get_template(name).render(**context)
 
 
-TITLES = {
-    400: "Something in that request was not right",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    413: "Too large",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    503: "We cannot take bookings right now",
+TITLES = {  # translated where shown (http_error)
+    400: i18n.N_("Something in that request was not right"),
+    403: i18n.N_("Not allowed"),
+    404: i18n.N_("Page not found"),
+    405: i18n.N_("Not allowed"),
+    413: i18n.N_("Too large"),
+    429: i18n.N_("Too many attempts"),
+    500: i18n.N_("Something went wrong"),
+    503: i18n.N_("We cannot take bookings right now"),
 }
 # The page for a full or unwritable disk (kernel.health.is_storage_failure): nothing the visitor did wrong.
-STORAGE_DETAIL = ("We cannot take bookings or save changes right now: our storage is full. Nothing has been "
+STORAGE_DETAIL = i18n.N_("We cannot take bookings or save changes right now: our storage is full. Nothing has been "
                   "booked or charged. The team has been told; please try again in a few minutes.")
 
 
@@ -179,13 +179,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else None
     if status == 404 and (not detail or detail == "Not Found"):
-        detail = "We could not find that page. It may have moved, or the link may be mistyped."
+        detail = i18n.N_("We could not find that page. It may have moved, or the link may be mistyped.")
     if detail in (None, "", "Internal Server Error") or (status >= 500 and detail != STORAGE_DETAIL):
-        detail = "Sorry, that did not work. The team has been told; please try again in a moment."
+        detail = i18n.N_("Sorry, that did not work. The team has been told; please try again in a moment.")
     headers = getattr(exc, "headers", None)
     try:
         return render(
-            request, "error.html", {"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+            request, "error.html", {"status": status, "title": i18n.gettext(TITLES.get(status, i18n.N_("Error"))),
+                                    # a message marked for translation where it was raised shows translated
+                                    "detail": i18n.gettext(detail) if isinstance(detail, str) else detail},
             status_code=status, headers=headers,
         )
     except Exception:  # the error page itself must never fail
