@@ -53,7 +53,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --add-location=file --sort-by-file \
 		--project denhub --copyright-holder "denhub" -o locales/messages.pot $(MESSAGE_SOURCES)
 	@if [ -n "$(NEW_LANGUAGE)" ]; then $(BIN)/pybabel init --no-wrap -i locales/messages.pot -d locales -l $(NEW_LANGUAGE); fi
-	$(BIN)/pybabel update --quiet --no-wrap --ignore-obsolete -i locales/messages.pot -d locales
+	$(BIN)/pybabel update --no-wrap --ignore-obsolete -i locales/messages.pot -d locales
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
