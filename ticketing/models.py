@@ -140,6 +140,8 @@ class Order(Base):
     paid_note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The language the attendee booked in (kernel.i18n): their emails, PDF tickets and offers use it.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
 
@@ -223,6 +225,7 @@ class WaitlistEntry(Base):
     offer_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_order.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)  # for the offer email
 
 
 # --- the door ----------------------------------------------------------------------------------------

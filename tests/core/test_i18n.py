@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -214,3 +215,55 @@ async def test_a_signed_in_choice_is_kept_on_the_account(client, db):
     client.cookies.delete("denhub_lang")  # another browser: the account's choice still holds
     page = await client.get("/", headers={"Accept-Language": "en"})
     assert '<html lang="bn"' in page.text
+
+
+# --- what goes out in the language of the booking ------------------------------------------------------------
+
+async def test_a_booking_made_in_bengali_gets_its_email_and_pdf_in_bengali(client, db):
+    from pypdf import PdfReader
+    from sqlalchemy import select
+
+    from kernel.mail import OutboxMessage
+    from tests.ticketing.factories import book
+    from ticketing import emails
+    from ticketing.models import Order
+
+    async with db.write() as session:
+        event = await make_event(session, title="Bangla Month supper")
+        supper = await make_ticket_type(session, event, name="Supper", tier="community", price_pence=300)
+    client.cookies.set("denhub_lang", "bn")
+    booked = await book(client, event, [(supper.id, "রহিম উদ্দিন")], community_declaration="resident")
+    assert booked.status_code == 303, booked.text[:500]
+    client.cookies.delete("denhub_lang")  # the email is written later, whatever the visitor reads then
+    async with db.read() as session:
+        order = await session.scalar(select(Order))
+        row = await session.scalar(select(OutboxMessage))
+    assert order.language == "bn"
+    assert row.subject == "আপনার টিকিট: Bangla Month supper"
+    text, html = await emails.confirmation_body(db, row.body["args"])
+    assert "বুকিং করার জন্য ধন্যবাদ।" in text and "অবস্থা:" in text and "৩.০০£" in text
+    assert '<html lang="bn" dir="ltr">' in html
+    name, _mime, pdf = await emails.pdf_attachment(db, {"order_id": order.id})
+    words = "".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(pdf)).pages)
+    # pypdf cannot put shaped Bengali back together; the date in Bengali digits shows the PDF is in Bengali.
+    assert re.search("[০-৯]{4}", words) and "Admit one" not in words
+    assert i18n.current() == "en"  # nothing leaked into this (test) context
+
+
+async def test_an_english_booking_still_gets_english(client, db):
+    from sqlalchemy import select
+
+    from kernel.mail import OutboxMessage
+    from tests.ticketing.factories import book
+    from ticketing import emails
+
+    async with db.write() as session:
+        event = await make_event(session, title="Nazrul songs")
+        free = await make_ticket_type(session, event, name="Free entry")
+    booked = await book(client, event, [(free.id, "Amina Khatun")])
+    assert booked.status_code == 303
+    async with db.read() as session:
+        row = await session.scalar(select(OutboxMessage))
+    assert row.subject == "Your tickets: Nazrul songs"
+    text, _html = await emails.confirmation_body(db, row.body["args"])
+    assert "Thank you for booking." in text
