@@ -243,7 +243,7 @@ async def test_a_booking_made_in_bengali_gets_its_email_and_pdf_in_bengali(clien
     text, html = await emails.confirmation_body(db, row.body["args"])
     assert "বুকিং করার জন্য ধন্যবাদ।" in text and "অবস্থা:" in text and "৩.০০£" in text
     assert '<html lang="bn" dir="ltr">' in html
-    name, _mime, pdf = await emails.pdf_attachment(db, {"order_id": order.id})
+    _name, _mime, pdf = await emails.pdf_attachment(db, {"order_id": order.id})
     words = "".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(pdf)).pages)
     # pypdf cannot put shaped Bengali back together; the date in Bengali digits shows the PDF is in Bengali.
     assert re.search("[০-৯]{4}", words) and "Admit one" not in words
