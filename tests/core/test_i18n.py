@@ -267,3 +267,29 @@ async def test_an_english_booking_still_gets_english(client, db):
     assert row.subject == "Your tickets: Nazrul songs"
     text, _html = await emails.confirmation_body(db, row.body["args"])
     assert "Thank you for booking." in text
+
+
+def test_the_sold_out_frame_is_kept_per_language():
+    """render_framed keeps one frame per page and language: a Bengali visitor's sold-out page is not served to
+    the next English one, even for the same key."""
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from kernel.web import render_framed
+
+    event = SimpleNamespace(id=99, slug="nazrul", title="Nazrul songs", starts_at=SAT)
+    seat = SimpleNamespace(id=5, name="Seat")
+
+    def answer(code: str) -> str:
+        request = Request({"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": [],
+                           "session": {"csrf": "token"}})
+        request.state.user = None
+        with i18n.language(code):
+            return render_framed(request, "ticketing/sold_out.html",
+                                 {"event": event, "waitlist_type": seat, "honeypot": "website", "message": "x"},
+                                 key=(event.id, "x", seat.id), holes={"name": "A", "email": ""},
+                                 status_code=409).body.decode()
+
+    assert "<h1>টিকিট শেষ</h1>" in answer("bn")
+    assert "<h1>Sold out</h1>" in answer("en")
