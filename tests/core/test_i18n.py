@@ -293,3 +293,37 @@ def test_the_sold_out_frame_is_kept_per_language():
 
     assert "<h1>টিকিট শেষ</h1>" in answer("bn")
     assert "<h1>Sold out</h1>" in answer("en")
+
+
+@pytest.mark.parametrize("code", ["bn", "ur"])
+async def test_the_attendee_journey_renders_in_each_language(client, db, code):
+    """Event page, booking form (with its errors), booking, ticket page, cancel: every page answers in the
+    chosen language, with none of the English it had."""
+    from tests.conftest import csrf_from
+    from tests.ticketing.factories import book, start_booking
+
+    async with db.write() as session:
+        event = await make_event(session, title="Bangla Month supper", capacity=40)
+        pwyc = await make_ticket_type(session, event, name="Supper", tier="pay_what_you_can", price_pence=300,
+                                      capacity=3)
+        free = await make_ticket_type(session, event, name="Free entry")
+    client.cookies.set("denhub_lang", code)
+    english = ("When", "Where", "Tickets", "Your booking", "Continue to booking", "Only ", "Please correct",
+               "Reference", "Cancel the whole booking", "Sign in", "What’s on")
+    page = await client.get(f"/events/{event.slug}")
+    assert page.status_code == 200 and f'<html lang="{code}"' in page.text
+    details = await start_booking(client, event, {pwyc.id: 1})
+    assert details.status_code == 200
+    wrong = await client.post(f"/events/{event.slug}/register",
+                              data={"csrf_token": csrf_from(details.text), "form_token": "x", "type_0": str(pwyc.id),
+                                    "name_0": "", "price_0": "abc", "email": "nope"})
+    assert wrong.status_code in (400, 422)
+    booked = await book(client, event, [(free.id, "Amina Khatun")])
+    assert booked.status_code == 303
+    order = await client.get(booked.headers["location"])
+    ticket_link = re.search(r'href="(/orders/[^"]+/tickets/[^"]+)"', order.text).group(1)
+    ticket = await client.get(ticket_link)
+    for response in (page, details, wrong, order, ticket):
+        visible = re.sub(r"<[^>]+>", " ", response.text.split("<body>", 1)[1])
+        leftovers = [word for word in english if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", visible)]
+        assert not leftovers, (str(response.url), leftovers)
