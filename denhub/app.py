@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
             https_only=settings.https,
         ),
         # The request's language (?lang=, cookie, Accept-Language; kernel.i18n), for everything below.
-        Middleware(Languages),
+        Middleware(Languages, https=settings.https),
     ]
     app = Starlette(
         routes=routes,

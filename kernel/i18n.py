@@ -287,8 +287,9 @@ class Languages:
     """ASGI middleware: the request's language into the context variable (and scope state "language"), and a
     ?lang= choice remembered in the denhub_lang cookie."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, https: bool = False) -> None:
         self.app = app
+        self.cookie_flags = "; Secure" if https else ""
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -305,7 +306,7 @@ class Languages:
 
         async def send_with_cookie(message) -> None:
             if message["type"] == "http.response.start" and remember:
-                value = f"{COOKIE}={code}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax"
+                value = f"{COOKIE}={code}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax; HttpOnly{self.cookie_flags}"
                 message.setdefault("headers", []).append((b"set-cookie", value.encode("latin-1")))
             await send(message)
 
