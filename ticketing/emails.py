@@ -29,7 +29,9 @@ async def enqueue_confirmation(*, session: AsyncSession, order: Order | services
     base = base_url.rstrip("/")
     if not order.access_token:
         raise ValueError("the booking email needs the booking's new access token (ticketing.access)")
-    with i18n.language(getattr(order, "language", None) or i18n.current()):
+    # A booking just made (services.Booked) is in the visitor's language; an order sent again (by organisers,
+    # who may read another language) in the one it was made in (English for orders older than languages).
+    with i18n.language(order.language if isinstance(order, Order) else i18n.current()):
         subject = (i18n.gettext("Your tickets again: %(title)s", title=event.title) if resend
                    else i18n.gettext("Your tickets: %(title)s", title=event.title))
     # The token rides in the row until the email is written: the sent email, kept in the row, holds it anyway.

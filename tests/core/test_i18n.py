@@ -327,3 +327,29 @@ async def test_the_attendee_journey_renders_in_each_language(client, db, code):
         visible = re.sub(r"<[^>]+>", " ", response.text.split("<body>", 1)[1])
         leftovers = [word for word in english if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", visible)]
         assert not leftovers, (str(response.url), leftovers)
+
+
+async def test_tickets_sent_again_by_an_organiser_reading_bengali_go_out_in_the_booking_language(client, db):
+    from sqlalchemy import select
+
+    from kernel.mail import OutboxMessage
+    from tests.conftest import csrf_from
+    from tests.core.helpers import sign_in
+    from tests.ticketing.factories import book
+    from ticketing.models import Order
+
+    async with db.write() as session:
+        event = await make_event(session, title="Nazrul songs")
+        free = await make_ticket_type(session, event, name="Free entry")
+    client.cookies.set("denhub_lang", "ur")
+    assert (await book(client, event, [(free.id, "Amina Khatun")])).status_code == 303
+    client.cookies.set("denhub_lang", "bn")  # the organiser, on another visit, reads Bengali
+    await sign_in(client, db)
+    async with db.read() as session:
+        order = await session.scalar(select(Order))
+    attendees = await client.get(f"/organiser/events/{event.id}/attendees")
+    resent = await client.post(f"/organiser/orders/{order.id}/resend", data={"csrf_token": csrf_from(attendees.text)})
+    assert resent.status_code == 303
+    async with db.read() as session:
+        subjects = list(await session.scalars(select(OutboxMessage.subject).order_by(OutboxMessage.id)))
+    assert subjects == ["آپ کے ٹکٹ: Nazrul songs", "آپ کے ٹکٹ دوبارہ: Nazrul songs"]
