@@ -353,3 +353,29 @@ async def test_tickets_sent_again_by_an_organiser_reading_bengali_go_out_in_the_
     async with db.read() as session:
         subjects = list(await session.scalars(select(OutboxMessage.subject).order_by(OutboxMessage.id)))
     assert subjects == ["آپ کے ٹکٹ: Nazrul songs", "آپ کے ٹکٹ دوبارہ: Nazrul songs"]
+
+
+async def test_a_waiting_list_offer_goes_out_in_the_language_of_the_person_who_joined(client, db, app):
+    from sqlalchemy import select
+
+    from kernel.mail import OutboxMessage
+    from tests.core.helpers import new_client
+    from tests.ticketing.test_waitlist import _cancel_ticket, _join, _sold_out_setup
+
+    event, ticket_type, [ticket_path] = await _sold_out_setup(client, db)
+    async with new_client(app, address="198.51.100.9") as waiting:
+        waiting.cookies.set("denhub_lang", "bn")
+        joined = await _join(waiting, event, ticket_type, "রহিম উদ্দিন", "rahim@example.org")
+        assert joined.status_code == 303
+        assert "অপেক্ষার তালিকায় আছেন (লাইনে ১ নম্বর)" in (await waiting.get(joined.headers["location"])).text
+    assert (await _cancel_ticket(client, ticket_path)).status_code == 303  # the holder cancels, in English
+    async with db.read() as session:
+        offer = await session.scalar(select(OutboxMessage).where(OutboxMessage.to_addr == "rahim@example.org")
+                                     .order_by(OutboxMessage.id.desc()).limit(1))
+    assert offer.subject == "একটি জায়গা খালি হয়েছে: Bhangra workshop"
+    assert "সুখবর, রহিম উদ্দিন: একটি জায়গা খালি হয়েছে।" in offer.text_body
+    async with db.read() as session:
+        joined_email = await session.scalar(select(OutboxMessage).where(OutboxMessage.to_addr == "rahim@example.org")
+                                            .order_by(OutboxMessage.id).limit(1))
+    assert joined_email.subject == "অপেক্ষার তালিকা: Bhangra workshop"
+    assert "লাইনে আপনি ১ নম্বরে আছেন" in joined_email.text_body and "২৪ ঘণ্টা" in joined_email.text_body
