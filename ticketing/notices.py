@@ -17,8 +17,8 @@ from sqlalchemy.orm import selectinload
 
 from events.models import Event
 from kernel import i18n, mail
-from kernel.i18n import gettext as _
 from kernel.db import Database
+from kernel.i18n import gettext as _
 from kernel.web import london_range
 from ticketing.models import Order, Ticket, TicketStatus, TicketType, WaitlistEntry
 
