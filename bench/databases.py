@@ -25,7 +25,12 @@ class BenchDatabase:
 
 
 def _env(url: str, var_dir: Path, base_url: str, settings: dict[str, object]) -> dict[str, str]:
-    """Keyword `settings` become DENHUB_* settings, e.g. listing_cache_seconds="0"."""
+    """Keyword `settings` become DENHUB_* settings, e.g. listing_cache_seconds="0". This process then seals and
+    opens events' signing keys with the key file the server will use (kernel.keyring), as a benchmark that
+    books tickets itself must."""
+    from kernel import keyring
+
+    keyring.use_file(var_dir / "signing-keys")
     return clean_env(
         DENHUB_DATABASE_URL=url,
         DENHUB_VAR_DIR=str(var_dir),

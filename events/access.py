@@ -1,6 +1,7 @@
 """Who may manage which event: the hub administrator (and, for money, the treasurer) every event; an event
 organiser only the events they are given (EventOrganiser) or create. Organiser routes declare it with an
-Access scoped to the event their URL concerns (`scoped`); kernel.auth.refusal asks the scope (403)."""
+Access scoped to the event their URL concerns (`scoped`); kernel.auth.refusal asks the scope: another's event
+answers 403, and a row of another's event (an order, a ticket) the same 404 as a row that does not exist."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from events.models import EventOrganiser
@@ -28,12 +30,15 @@ async def event_in_path(_session: AsyncSession, request: Request) -> int | None:
     return request.path_params["event_id"]
 
 
-def event_of_row(model, param: str) -> EventOf:
-    """The event of the `model` row (anything with an event_id) whose id is the path parameter `param`."""
+def event_of_row(model, param: str, what: str) -> EventOf:
+    """The event of the `model` row (anything with an event_id) whose id is the path parameter `param`. An
+    event organiser asking for one of another event's rows is told, as for a missing one, "There is no `what`
+    with that number." (404): which ids exist is not theirs to learn."""
 
     async def event_of(session: AsyncSession, request: Request) -> int | None:
         return await session.scalar(select(model.event_id).where(model.id == request.path_params[param]))
 
+    event_of.missing = f"There is no {what} with that number."  # type: ignore[attr-defined]
     return event_of
 
 
@@ -57,8 +62,10 @@ async def managed_event_ids(*, session: AsyncSession, user: User) -> set[int] | 
 
 
 def scoped(access: Access, event_of: EventOf = event_in_path) -> Access:
-    """`access`, narrowed to the event the request concerns: others' events answer 403. A path id that names
-    no row passes (the route answers 404 as for anyone)."""
+    """`access`, narrowed to the event the request concerns: others' events answer 403 (a missing event too).
+    A row of another's event answers 404, as a missing row does (event_of_row); for those who see every event
+    a path id that names no row passes (the route answers 404)."""
+    missing = getattr(event_of, "missing", None)
 
     async def scope(request: Request, user: User) -> str | None:
         if user.role in EVERY_EVENT:
@@ -67,9 +74,11 @@ def scoped(access: Access, event_of: EventOf = event_in_path) -> Access:
             return None  # no row has such an id: the guard answers 404
         async with request.app.state.db.read() as session:
             event_id = await event_of(session, request)
-            if event_id is None or await may_manage_event(session=session, user=user, event_id=event_id):
+            if event_id is not None and await may_manage_event(session=session, user=user, event_id=event_id):
                 return None
-        return NOT_YOURS
+        if missing is not None:
+            raise HTTPException(404, missing)
+        return None if event_id is None else NOT_YOURS
 
     return replace(access, name=f"{access.name}, for their events", scope=scope)
 

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from events.access import add_organiser
 from events.models import Event, EventOrganiser
+from events.pages import event_in_path_or_404
 from kernel.accounts import Role, User
 from kernel.auth import ADMINS, flash, form_id, guard
 from kernel.web import render
-
-
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.read() as session:
-        event = await session.get(Event, request.path_params["event_id"])
-    if event is None:
-        raise HTTPException(404, "There is no event with that number.")
-    return event
 
 
 def _back(event: Event) -> RedirectResponse:
@@ -41,12 +33,12 @@ async def _page(request: Request, event: Event, *, errors: dict | None = None, s
 
 @guard(ADMINS)
 async def organisers_page(request: Request) -> Response:
-    return await _page(request, await _event(request))
+    return await _page(request, await event_in_path_or_404(request))
 
 
 @guard(ADMINS)
 async def add(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     user_id = form_id((await request.form()).get("user_id"))
     async with request.app.state.db.write() as session:
         user = await session.get(User, user_id) if user_id is not None else None
@@ -62,7 +54,7 @@ async def add(request: Request) -> Response:
 
 @guard(ADMINS)
 async def remove(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.write() as session:
         await session.execute(delete(EventOrganiser).where(EventOrganiser.event_id == event.id,
                                                            EventOrganiser.user_id == request.path_params["user_id"]))

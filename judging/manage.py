@@ -6,7 +6,7 @@ import re
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from events.access import NOT_YOURS, managed_event_ids
@@ -37,17 +37,13 @@ from judging.pages import (
     load_competition,
     manage_url,
     refusing,
+    see_other,
 )
 from judging.results import heat_leaders
 from judging.rounds import add_round, advance_entrants, rounds_for
 from judging.rubric import criteria_for, locked_message, save_rubric
 from kernel.auth import ORGANISING, flash, form_id, guard
 from kernel.web import render
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
 
 # --- competitions ----------------------------------------------------------------------------------
 
@@ -88,7 +84,7 @@ async def new_competition(request: Request) -> Response:
                 errors[exc.field or "__all__"] = str(exc)
             else:
                 flash(request, f"Competition “{competition.name}” created with the default rubric.")
-                return _see_other(manage_url(competition))
+                return see_other(manage_url(competition))
     return render(request, "judging/competition_form.html",
                   {"events": events, "values": values, "errors": errors}, status_code=422 if errors else 200)
 
@@ -133,7 +129,7 @@ async def settings(request: Request) -> Response:
             status = exc.status
         else:
             flash(request, "Settings saved.")
-            return _see_other(manage_url(competition))
+            return see_other(manage_url(competition))
     competition, event = await load_competition(request)
     return render(request, "judging/competition.html",
                   await _overview_context(request, competition, event, values, errors), status_code=status)
@@ -147,7 +143,7 @@ async def start(request: Request) -> Response:
         fresh = await get_competition(session=session, competition_id=competition.id, for_update=True)
         await start_scoring(session=session, competition=fresh, actor_id=actor_id(request))
     flash(request, "Scoring has started. The rubric is now locked.")
-    return _see_other(manage_url(competition))
+    return see_other(manage_url(competition))
 
 
 # --- entrants --------------------------------------------------------------------------------------
@@ -206,7 +202,7 @@ async def _entrant_form(request: Request, competition, event, entrant=None) -> R
                 status = exc.status
             else:
                 flash(request, f"“{saved.enterprise}” saved.")
-                return _see_other(manage_url(competition, "entrants"))
+                return see_other(manage_url(competition, "entrants"))
     return render(request, "judging/entrant_form.html",
                   {"competition": competition, "event": event, "entrant": entrant, "rounds": rounds,
                    "values": values, "errors": errors}, status_code=status)
@@ -249,7 +245,7 @@ async def entrant_status(request: Request) -> Response:
             await emails.enqueue_decision(session=session, entrant=fresh, competition=competition,
                                           base_url=request.app.state.settings.base_url)
     flash(request, f"“{entrant.enterprise}” is now {status}.")
-    return _see_other(manage_url(competition, "entrants"))
+    return see_other(manage_url(competition, "entrants"))
 
 
 @guard(COMPETITION_ORGANISERS)
@@ -262,7 +258,7 @@ async def running_order(request: Request) -> Response:
         await set_running_order(session=session, competition=fresh, positions=positions,
                                 actor_id=actor_id(request))
     flash(request, "Running order saved.")
-    return _see_other(manage_url(competition, "entrants"))
+    return see_other(manage_url(competition, "entrants"))
 
 
 @guard(COMPETITION_ORGANISERS)
@@ -275,7 +271,7 @@ async def new_round(request: Request) -> Response:
         heat = await add_round(session=session, competition=fresh, name=str(form.get("round_name", "")),
                                kind=str(form.get("round_kind", "heat")), actor_id=actor_id(request))
     flash(request, f"Round “{heat.name}” added. Choose it on each entrant’s page.")
-    return _see_other(manage_url(competition, "entrants"))
+    return see_other(manage_url(competition, "entrants"))
 
 
 @guard(COMPETITION_ORGANISERS)
@@ -295,7 +291,7 @@ async def advance(request: Request) -> Response:
         names = ", ".join(e.enterprise for e in finalists)
     flash(request, f"Advanced to the final: {names}. They join the end of the running order; judges score them "
                    "again when their final pitch starts.")
-    return _see_other(back)
+    return see_other(back)
 
 
 # --- the rubric ------------------------------------------------------------------------------------
@@ -340,7 +336,7 @@ async def rubric(request: Request) -> Response:
                 status = exc.status
             else:
                 flash(request, "Rubric saved.")
-                return _see_other(manage_url(competition, "rubric"))
+                return see_other(manage_url(competition, "rubric"))
     total = sum(c.weight for c in criteria) or 1
     return render(request, "judging/rubric.html",
                   {"competition": competition, "event": event, "criteria": criteria, "values": values,

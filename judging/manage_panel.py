@@ -8,7 +8,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from judging import forms, judges, sheets
@@ -24,6 +24,7 @@ from judging.pages import (
     load_competition,
     manage_url,
     refusing,
+    see_other,
 )
 from judging.results import load_live, load_results
 from kernel.accounts import User
@@ -32,11 +33,6 @@ from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.text import one_line
 from kernel.web import render
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
 
 # --- the panel -------------------------------------------------------------------------------------
 
@@ -123,7 +119,7 @@ async def make_chair(request: Request) -> Response:
         await judges.set_chair(session=session, competition_id=competition.id, assignment=fresh,
                                actor_id=actor_id(request))
     flash(request, f"{user.name} is now the chair.")
-    return _see_other(manage_url(competition, "judges"))
+    return see_other(manage_url(competition, "judges"))
 
 
 # --- live view and unlocking -----------------------------------------------------------------------
@@ -153,7 +149,7 @@ async def unlock(request: Request) -> Response:
         await sheets.unlock_sheet(session=session, sheet_id=sheet.id, reason=str(form.get("reason", "")),
                                   actor_id=actor_id(request))
     flash(request, "Sheet unlocked: the judge can change it and submit again.")
-    return _see_other(manage_url(competition, "live"))
+    return see_other(manage_url(competition, "live"))
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -179,7 +175,7 @@ async def chair_order(request: Request) -> Response:
         await set_chair_order(session=session, competition=fresh, entrant_ids=order,
                               actor_id=actor_id(request))
     flash(request, "The chair’s casting decision is recorded.")
-    return _see_other(manage_url(competition, "results"))
+    return see_other(manage_url(competition, "results"))
 
 
 @guard(COMPETITION_ORGANISERS)
@@ -194,7 +190,7 @@ async def release(request: Request) -> Response:
         await release_results(session=session, competition=fresh,
                               visibility=str(form.get("visibility", "")), actor_id=actor_id(request))
     flash(request, "Results released.")
-    return _see_other(manage_url(competition, "results"))
+    return see_other(manage_url(competition, "results"))
 
 
 @guard(COMPETITION_ORGANISERS)

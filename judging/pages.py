@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from events.access import event_of_row, scoped
 from events.models import Event
@@ -19,7 +19,12 @@ from kernel.auth import ORGANISING
 from kernel.web import render
 
 # The organiser pages of a competition: its event's organisers (and the hub administrator).
-COMPETITION_ORGANISERS = scoped(ORGANISING, event_of_row(Competition, "competition_id"))
+COMPETITION_ORGANISERS = scoped(ORGANISING, event_of_row(Competition, "competition_id", "competition"))
+
+def see_other(url: str) -> RedirectResponse:
+    """After a form that changed something: on to `url` (303, so a reload does not send the form again)."""
+    return RedirectResponse(url, status_code=303)
+
 
 TITLES = {
     403: "Not allowed",

@@ -159,12 +159,19 @@ async def create_user(*, session: AsyncSession, email: str, name: str, role: Rol
 
 async def open_session(*, session: AsyncSession, user: User) -> str:
     """Record a new signed-in session for `user`; the id for its cookie (only its hash is stored)."""
+    return await open_session_record(session=session, model=UserSession, owner=UserSession.user_id, owner_id=user.id)
+
+
+async def open_session_record(*, session: AsyncSession, model, owner, owner_id: int) -> str:
+    """A new server-side session row of `model` (with token_hash and created_at, as UserSession) whose column
+    `owner` is `owner_id`; the id for its cookie (only its hash is stored). Also for a domain's sessions of
+    its own (ticketing's door-link sessions)."""
     sid = secrets.token_urlsafe(32)
     now = utcnow()
-    # The account's records whose cookies have expired by now go (the cookie outlives no record it needs).
-    await session.execute(delete(UserSession).where(
-        UserSession.user_id == user.id, UserSession.created_at < now - dt.timedelta(seconds=SESSION_MAX_AGE_SECONDS)))
-    session.add(UserSession(token_hash=hash_token(sid), user_id=user.id, created_at=now))
+    # The owner's records whose cookies have expired by now go (the cookie outlives no record it needs).
+    await session.execute(delete(model).where(
+        owner == owner_id, model.created_at < now - dt.timedelta(seconds=SESSION_MAX_AGE_SECONDS)))
+    session.add(model(token_hash=hash_token(sid), created_at=now, **{owner.key: owner_id}))
     await session.flush()
     return sid
 

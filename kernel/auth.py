@@ -66,8 +66,9 @@ class Access:
     # Also let in a door-link session (a volunteer with an event's door link and PIN, no account).
     door_links: bool = False
     # For roles limited to some events: async (request, user) -> None when this user may act on what the
-    # request concerns, else the reason to refuse (403). A domain gives it (events.access.scoped): the
-    # kernel knows no events. Asked only once the role is allowed.
+    # request concerns, else the reason to refuse (403); it may raise an HTTPException of its own instead (a
+    # 404 where even the thing's existence is not this user's to learn). A domain gives it
+    # (events.access.scoped): the kernel knows no events. Asked only once the role is allowed.
     scope: Callable[[Request, User], Awaitable[str | None]] | None = None
 
     def allows(self, user: User | None) -> bool:
@@ -224,15 +225,18 @@ async def current_user(request: Request) -> User | None:
 
 
 async def current_door_link(request: Request):
-    """The door link this session signed in with (checked against the database: revocation is immediate)."""
+    """The door link this session signed in with, through its server-side record (checked against the
+    database: leaving the door or revoking the link is immediate, for every copy of the cookie)."""
     if "door_link" in request.scope.get("state", ()):
         return request.state.door_link
     link = None
     if "session" in request.scope and request.session.get("door_link"):
         loader = hooks_of(request.app).door_link_loader
-        link = await loader(request, request.session["door_link"]) if loader else None
+        sid = request.session.get("door_sid")
+        link = await loader(request, request.session["door_link"], sid) if loader and isinstance(sid, str) else None
         if link is None:
             request.session.pop("door_link", None)
+            request.session.pop("door_sid", None)
     request.state.door_link = link
     return link
 

@@ -27,10 +27,12 @@ jobs                {name: (JobContext) -> Job}: background work started by the 
                     (kept as app.state.<name>).
 menu                MenuEntry(label, path, roles): the main navigation's links for signed-in people.
 role_homes          {role: path}: where a person of that role lands after signing in.
-door_link_loader    async (request, link_id) -> link | None: the door link a session signed in with (the
-                    kernel's DOOR_OR_LINK access asks it; None when revoked). At most one domain gives it.
+door_link_loader    async (request, link_id, sid) -> link | None: the door link a session signed in with, `sid`
+                    naming its server-side record (the kernel's DOOR_OR_LINK access asks it; None when the
+                    link is revoked or that session has left the door). At most one domain gives it.
 event_cancelled     async (*, session, event, base_url) -> None: called in the transaction that cancels an
-                    event, before it commits (ticketing cancels the bookings and emails each booker once).
+                    event, before it commits (ticketing cancels the bookings, closes the waiting lists and
+                    emails each booker and each person waiting once).
 organiser_event_links
                     (event) -> Sequence[Link] | None: an event's organiser pages in other domains, shown as
                     tabs on its edit page and as links in the Manage events list (ticketing's ticket types,

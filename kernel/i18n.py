@@ -271,15 +271,17 @@ def choose(query: str | None, cookie: str | None, account: str | None, accept: s
 
 
 def switch_links(request, keep_query: bool = True) -> list[dict]:
-    """The language switch: this page in each language (the path and its other query values kept; an error
-    page keeps only the path, so that what was mistyped is not echoed back)."""
+    """The language switch: this page in each language (the path and its other query values kept). An error
+    page's switch leads to the home page: what was mistyped (or a secret link) is not echoed back, and the
+    page is the same whatever path it answers."""
     from urllib.parse import urlencode
 
     items = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] if keep_query else []
+    path = request.url.path if keep_query else "/"
     here = current()
     return [{"code": code, "name": NATIVE_NAMES.get(code, locale_of(code).get_display_name(locale_of(code))),
              "lang": html_lang(code), "current": code == here,
-             "href": f"{request.url.path}?{urlencode([*items, ('lang', code)])}"}
+             "href": f"{path}?{urlencode([*items, ('lang', code)])}"}
             for code in _configured]
 
 

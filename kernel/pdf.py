@@ -161,4 +161,4 @@ def render_pdf_sync(html: str, *, stylesheets: tuple[str, ...] = ()) -> bytes:
 
 async def warm_up() -> None:
     """Load fonts and stylesheets now (e.g. in the app's lifespan) so the first ticket is not slow."""
-    await render_pdf("<!doctype html><title>warm up</title><p>denhub বাংলা</p>")
+    await render_pdf("<!doctype html><title>warm up</title><p>denhub বাংলা ਪੰਜਾਬੀ हिन्दी عربي <span lang=ur>اردو</span></p>")

@@ -16,12 +16,21 @@ from starlette.routing import Route
 from events.models import Event
 from kernel import mail, ratelimit
 from kernel.accounts import Role, verify_secret
-from kernel.auth import DOOR_OR_LINK, PUBLIC, client_address, csrf_token, guard, state_of
+from kernel.auth import DOOR_OR_LINK, MAX_ID, PUBLIC, client_address, csrf_token, guard, state_of
 from kernel.db import utcnow
 from kernel.tokens import hash_token
 from kernel.web import render
 from ticketing import checkin, checkin_writer, door_lookup, door_reports, services
-from ticketing.door_access import DoorAccess, DoorRefused, NoSuchEvent, check_access, door_events_of
+from ticketing.door_access import (
+    DoorAccess,
+    DoorRefused,
+    NoSuchEvent,
+    active_link_of_session,
+    check_access,
+    close_link_session,
+    door_events_of,
+    open_link_session,
+)
 from ticketing.models import DoorLink, EventKey
 from ticketing.signing import public_key_b64
 
@@ -35,13 +44,12 @@ EARLIEST_SCAN = dt.timedelta(days=2)  # offline scan times: from this long befor
 CLOCK_SKEW = dt.timedelta(minutes=5)  # ... up to this far ahead of our clock
 
 
-async def load_door_link(request: Request, link_id) -> DoorLink | None:
-    """Used by kernel.auth.current_door_link: an active link, or None."""
-    if not isinstance(link_id, int):
+async def load_door_link(request: Request, link_id, sid: str) -> DoorLink | None:
+    """Used by kernel.auth.current_door_link: the active link whose session `sid` still is, or None."""
+    if not isinstance(link_id, int) or not 0 < link_id <= MAX_ID:
         return None
     async with request.app.state.db.read() as session:
-        link = await session.get(DoorLink, link_id)
-    return link if link is not None and link.is_active else None
+        return await session.scalar(active_link_of_session(link_id, sid))
 
 
 async def allowed_event_ids(request: Request) -> set[int] | None:
@@ -407,8 +415,11 @@ async def door_link(request: Request) -> Response:
                 error, status = (f"This door link's PIN is shorter than {PIN_MIN_DIGITS} digits, which is no longer "
                                  "accepted. Ask the organiser to make a new door link."), 403
             elif right:
+                async with db.write() as session:
+                    sid = await open_link_session(session=session, link=link)
                 request.session.clear()
                 request.session["door_link"] = link.id
+                request.session["door_sid"] = sid
                 return RedirectResponse(f"/door/events/{link.event_id}", status_code=303)
             else:
                 error, status = "That PIN is not right.", 401
@@ -420,6 +431,11 @@ async def door_link(request: Request) -> Response:
 
 @guard(DOOR_OR_LINK)
 async def leave(request: Request) -> Response:
+    """End this door-link session on the server: a copy of its cookie opens nothing afterwards."""
+    sid = request.session.pop("door_sid", None)
+    if isinstance(sid, str):
+        async with request.app.state.db.write() as session:
+            await close_link_session(session=session, sid=sid)
     request.session.pop("door_link", None)
     return RedirectResponse("/", status_code=303)
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from events.models import Event, EventOrganiser
-from kernel.accounts import Role
+from kernel.accounts import Role, open_session_record
 from kernel.sqlite_direct import direct
-from ticketing.models import DoorAssignment
+from kernel.tokens import hash_token
+from ticketing.models import DoorAssignment, DoorLink, DoorLinkSession
 
 
 class DoorRefused(Exception):
@@ -63,3 +65,28 @@ def door_events_of(user):
     if user.role == Role.ORGANISER:
         return select(_ORGANISER.c.event_id).where(_ORGANISER.c.user_id == user.id)
     return select(DoorAssignment.event_id).where(DoorAssignment.user_id == user.id)
+
+
+# --- door-link sessions: a phone signed in with a link and its PIN, recorded as account sessions are -----
+
+async def open_link_session(*, session: AsyncSession, link: DoorLink) -> str:
+    """Record a phone signed in with `link`; the id for its cookie (only its hash is stored)."""
+    return await open_session_record(session=session, model=DoorLinkSession, owner=DoorLinkSession.link_id,
+                                     owner_id=link.id)
+
+
+async def close_link_session(*, session: AsyncSession, sid: str) -> None:
+    """Leave the door: this session's cookie, and every copy of it, opens nothing any more."""
+    await session.execute(delete(DoorLinkSession).where(DoorLinkSession.token_hash == hash_token(sid)))
+
+
+async def close_link_sessions(*, session: AsyncSession, link_id: int) -> None:
+    """End every session signed in with the link (it is being revoked)."""
+    await session.execute(delete(DoorLinkSession).where(DoorLinkSession.link_id == link_id))
+
+
+def active_link_of_session(link_id: int, sid: str):
+    """The active door link `link_id` if the session `sid` is signed in with it (a SELECT of DoorLink)."""
+    return (select(DoorLink).join(DoorLinkSession, DoorLinkSession.link_id == DoorLink.id)
+            .where(DoorLink.id == link_id, DoorLink.revoked_at.is_(None),
+                   DoorLinkSession.token_hash == hash_token(sid)))

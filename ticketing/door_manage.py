@@ -15,26 +15,19 @@ from starlette.routing import Route
 
 from events.access import EVENT_ORGANISERS
 from events.models import Event
+from events.pages import event_in_path_or_404
 from kernel import invitations
 from kernel.accounts import AccountError, Role, User, hash_password
-from kernel.auth import flash, form_id, guard
+from kernel.auth import ADMINS, flash, form_id, guard
 from kernel.db import utcnow
 from kernel.qr import qr_svg
 from kernel.tokens import hash_token
 from kernel.web import render
-from ticketing import door_reports
+from ticketing import door_access, door_reports
 from ticketing.door import PIN_MIN_DIGITS
 from ticketing.models import DoorAssignment, DoorLink
 
 PIN_RE = re.compile(rf"\d{{{PIN_MIN_DIGITS},12}}")  # a door link's wrong PINs are limited (ticketing.door)
-
-
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.read() as session:
-        event = await session.get(Event, request.path_params["event_id"])
-    if event is None:
-        raise HTTPException(404, "There is no event with that number.")
-    return event
 
 
 async def _page(request: Request, event: Event, *, new_link=None, errors=None, values=None, status_code=200):
@@ -42,26 +35,31 @@ async def _page(request: Request, event: Event, *, new_link=None, errors=None, v
         assigned = list(await session.scalars(
             select(User).join(DoorAssignment, DoorAssignment.user_id == User.id)
             .where(DoorAssignment.event_id == event.id).order_by(User.name)))
-        staff = list(await session.scalars(select(User).where(User.role == Role.DOOR_STAFF.value,
-                                                              User.is_active.is_(True)).order_by(User.name)))
+        # Least privilege: only the hub administrator picks from every door staff account in the hub (names and
+        # emails); an event organiser sees this event's team and invites by email (`invite`).
+        staff = None
+        if request.state.user.role == Role.ADMIN:
+            staff = list(await session.scalars(select(User).where(
+                User.role == Role.DOOR_STAFF.value, User.is_active.is_(True),
+                User.id.not_in([u.id for u in assigned] or [-1])).order_by(User.name)))
         links = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)
                                            .order_by(DoorLink.created_at.desc())))
         counts = await door_reports.counts(session=session, event_id=event.id)
         dups = await door_reports.duplicates(session=session, event_id=event.id)
     return render(request, "door/manage.html", {
-        "event": event, "assigned": assigned, "staff": [u for u in staff if u not in assigned], "links": links,
+        "event": event, "assigned": assigned, "staff": staff, "links": links,
         "counts": counts, "duplicates": dups, "new_link": new_link, "errors": errors or {}, "values": values or {},
     }, status_code=status_code)
 
 
 @guard(EVENT_ORGANISERS)
 async def door_page(request: Request) -> Response:
-    return await _page(request, await _event(request))
+    return await _page(request, await event_in_path_or_404(request))
 
 
-@guard(EVENT_ORGANISERS)
+@guard(ADMINS)  # an event organiser adds door staff by email (`invite`), never from the hub's list of accounts
 async def assign(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     form = await request.form()
     user_id = form_id(form.get("user_id"))
     if user_id is None:
@@ -90,7 +88,7 @@ async def _put_on_team(session, event: Event, user: User) -> None:
 async def invite(request: Request) -> Response:
     """A door volunteer by email: their door staff account (made and emailed an invitation when new) is put
     on this event's door team; the invitation lands them on this event's scanner."""
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     form = await request.form()
     values = {key: str(form.get(key, "")).strip()[:254] for key in ("email", "name")}
     if not values["email"]:
@@ -112,7 +110,7 @@ async def invite(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def unassign(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.write() as session:
         row = await session.scalar(select(DoorAssignment).where(
             DoorAssignment.event_id == event.id,
@@ -125,7 +123,7 @@ async def unassign(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def create_link(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     form = await request.form()
     label = str(form.get("label", "")).strip()[:200]
     pin = str(form.get("pin", "")).strip()[:50]
@@ -147,13 +145,14 @@ async def create_link(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def revoke_link(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.write() as session:
         link = await session.get(DoorLink, request.path_params["link_id"])
         if link is None or link.event_id != event.id:
             raise HTTPException(404, "There is no such door link for this event.")
         if link.revoked_at is None:
             link.revoked_at = utcnow()
+        await door_access.close_link_sessions(session=session, link_id=link.id)
     flash(request, f"Door link “{link.label}” revoked: it stops working at once.")
     return RedirectResponse(f"/organiser/events/{event.id}/door", status_code=303)
 

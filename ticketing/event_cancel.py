@@ -1,5 +1,6 @@
 """When an organiser cancels an event (the event_cancelled extension point, kernel.hooks): every ticket and
-booking of it is cancelled, the waiting list closed, and each booker emailed once, in the same transaction."""
+booking of it is cancelled, its waiting lists closed, and each booker and each person waiting emailed once, in the
+same transaction."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ async def cancel_bookings(*, session: AsyncSession, event: Event, base_url: str)
         .where(WaitlistEntry.event_id == event.id,
                WaitlistEntry.status.in_([WaitlistStatus.WAITING.value, WaitlistStatus.OFFERED.value]))
         .values(status=WaitlistStatus.EXPIRED.value)
-        .returning(WaitlistEntry.ticket_type_id, WaitlistEntry.status, WaitlistEntry.offered_at)
+        .returning(WaitlistEntry.ticket_type_id, WaitlistEntry.status, WaitlistEntry.offered_at,
+                   WaitlistEntry.email, WaitlistEntry.name)
         .execution_options(synchronize_session=False)
     )).all()
     freed = Counter(row.ticket_type_id for row in gone)
@@ -43,3 +45,6 @@ async def cancel_bookings(*, session: AsyncSession, event: Event, base_url: str)
         await inventory.release(session=session, event_id=event.id, quantities=dict(freed))
     await notices.enqueue_cancelled(session=session, tickets=gone, title=event.title, by=notices.BY_EVENT,
                                     base_url=base_url)
+    # Everyone still waiting (or holding an offer) hears once that the list is closed: only this call closed
+    # those entries, so cancelling again finds none and writes nothing.
+    await notices.enqueue_waitlist_closed(session=session, entries=held, event=event, base_url=base_url)

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from events.access import EVENT_MONEY, EVENT_ORGANISERS, event_of_row, managed_event_ids, scoped
 from events.models import Event
+from events.pages import event_in_path_or_404
 from kernel.auth import MONEY, ORGANISING, flash, form_id, guard
 from kernel.text import csv_cell
 from kernel.web import london, render
@@ -31,17 +32,9 @@ from ticketing.tickets import offer_notifier
 
 ATTENDEE_FILTERS = ("q", "type", "status", "paid")
 # Ticket types are the organisers'; orders, payments and refunds the treasurer's too.
-TYPE_ORGANISERS = scoped(ORGANISING, event_of_row(TicketType, "type_id"))
-ORDER_MONEY = scoped(MONEY, event_of_row(Order, "order_id"))
-TICKET_MONEY = scoped(MONEY, event_of_row(Ticket, "ticket_id"))
-
-
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.read() as session:
-        event = await session.get(Event, request.path_params["event_id"])
-    if event is None:
-        raise HTTPException(404, "There is no event with that number.")
-    return event
+TYPE_ORGANISERS = scoped(ORGANISING, event_of_row(TicketType, "type_id", "ticket type"))
+ORDER_MONEY = scoped(MONEY, event_of_row(Order, "order_id", "order"))
+TICKET_MONEY = scoped(MONEY, event_of_row(Ticket, "ticket_id", "ticket"))
 
 
 def _type_form(request, event, values, errors, ticket_type=None, status_code=200):
@@ -64,7 +57,7 @@ async def payments(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def ticket_types(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     async with request.app.state.db.read() as session:
         counts = await services.counts_by_type(session=session, event_id=event.id)
         waiting = await waitlist.waiting_counts(session=session, event_id=event.id)
@@ -73,7 +66,7 @@ async def ticket_types(request: Request) -> Response:
 
 @guard(EVENT_ORGANISERS)
 async def new_type(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     if request.method == "GET":
         return _type_form(request, event, {"tier": "free", "max_per_order": "10", "position": "0",
                                            "price": "0", "is_active": True}, {})
@@ -128,7 +121,7 @@ def _attendee_filter(params: dict) -> attendees.AttendeeFilter:
 
 @guard(EVENT_MONEY)
 async def attendee_list(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     params = _filters(request)
     after = request.query_params.get("after", "")
     after_id = form_id(after) if after else None
@@ -199,7 +192,7 @@ def _csv_page(rows) -> str:
 
 @guard(EVENT_MONEY)
 async def attendees_csv(request: Request) -> Response:
-    event = await _event(request)
+    event = await event_in_path_or_404(request)
     filters = _attendee_filter(_filters(request))
     db = request.app.state.db
 

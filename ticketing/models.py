@@ -263,6 +263,19 @@ class DoorLink(Base):
         return self.revoked_at is None
 
 
+class DoorLinkSession(Base):
+    """One phone signed in with a door link and its PIN, kept on the server as account sessions are
+    (kernel.accounts.UserSession): the cookie holds a random id whose SHA-256 is stored here, so leaving the
+    door (or revoking the link) ends that session at once, every copy of its cookie with it."""
+
+    __tablename__ = "door_link_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("door_link.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CheckIn(Base):
     """Every scan with its verdict; `client_scan_id` makes replayed offline batches harmless."""
 

@@ -1,5 +1,5 @@
 """The emails that tell an attendee something changed: a place on a waiting list, tickets cancelled (by
-them, by an organiser, or because the event is cancelled).
+them, by an organiser, or because the event is cancelled), a waiting list closed by the event's cancellation.
 
 Each is queued in the transaction that makes the change, and only by the call that made it (the conditional
 UPDATEs of ticketing.services.cancel say which tickets that was), so a change sent twice, or by two people at
@@ -57,6 +57,34 @@ async def enqueue_waitlist_joined(*, session: AsyncSession, entry: WaitlistEntry
             action_url=f"{base}/events/{event.slug}", action_label=_("See the event"), base_url=base)
         subject = _("Waiting list: %(title)s", title=event.title)
     await mail.enqueue(session=session, to=entry.email, subject=subject, text=text, html=html)
+
+
+async def enqueue_waitlist_closed(*, session: AsyncSession, entries: Iterable, event: Event, base_url: str) -> int:
+    """One email to each person on the event's waiting lists that its cancellation has just closed (`entries`:
+    rows with email, name and ticket_type_id, as the closing UPDATE returned them): once per address, however
+    many of its lists they were on. Returns how many were queued."""
+    people: dict[str, tuple[str, set[int]]] = {}
+    for entry in entries:
+        name, type_ids = people.setdefault(entry.email.strip().lower(), (entry.name, set()))
+        type_ids.add(entry.ticket_type_id)
+    if not people:
+        return 0
+    names = dict((await session.execute(select(TicketType.id, TicketType.name).where(
+        TicketType.event_id == event.id))).all())
+    base = base_url.rstrip("/")
+    for email, (name, type_ids) in sorted(people.items()):
+        lists = ", ".join(f"“{names.get(i, 'ticket')}”" for i in sorted(type_ids))
+        text, html = mail.render_email(
+            "notice", heading=f"{event.title} is cancelled",
+            paragraphs=[
+                (f"Hello {name}: we are sorry, {event.title} ({_when(event)}) has been cancelled. You were on its "
+                 f"waiting list for {lists}; the list is closed, so no place will be offered."),
+                "You do not need to do anything.",
+            ],
+            action_url=f"{base}/events/{event.slug}", action_label="See the event", base_url=base)
+        await mail.enqueue(session=session, to=email, subject=SUBJECTS[BY_EVENT].format(title=event.title)[:300],
+                           text=text, html=html)
+    return len(people)
 
 
 async def enqueue_cancelled(*, session: AsyncSession, tickets: Iterable, title: str, by: str,

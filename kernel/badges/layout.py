@@ -135,7 +135,8 @@ def page_count(n_badges: int, layout: Layout) -> int:
 
 _FONT_FILES = {
     weight: (f"noto-sans-latin-{weight}-normal", f"noto-sans-latin-ext-{weight}-normal",
-             f"noto-sans-bengali-bengali-{weight}-normal")
+             f"noto-sans-bengali-bengali-{weight}-normal", f"noto-sans-gurmukhi-gurmukhi-{weight}-normal",
+             f"noto-sans-devanagari-devanagari-{weight}-normal", f"noto-naskh-arabic-arabic-{weight}-normal")
     for weight in (400, 700)
 }
 SAFETY = 0.93  # of the box width: kerning, shaping and rounding differ a little from the sum of advances

@@ -1,7 +1,7 @@
 """languages (issue 17): an account's chosen language; the language a booking and a waiting-list entry were made in
 
 Revision ID: d1a8e5c37b42
-Revises: b3f1c2d4e5a6
+Revises: d5e1a7c3b9f2
 Create Date: 2026-12-07 20:30:00.000000
 
 Nullable: an account that never chose follows its browser's Accept-Language; bookings made before this
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'd1a8e5c37b42'
-down_revision = 'b3f1c2d4e5a6'
+down_revision = 'd5e1a7c3b9f2'
 branch_labels = None
 depends_on = None
 

@@ -83,7 +83,10 @@ async def test_an_event_organiser_is_refused_every_route_of_another_event(app, d
                 data = {"csrf_token": token} if method not in SAFE_METHODS else None
                 response = await client.request(method, endpoint.url(b["values"]), data=data)
                 checked += 1
-                if response.status_code != 403 or (method != "HEAD" and NOT_YOURS not in page_text(response)):
+                # Another's event: 403, "not one of yours". One of its rows (an order, a ticket, a competition):
+                # the 404 of a row that does not exist, so that which ids exist is not theirs to learn.
+                status, says = (403, NOT_YOURS) if "{event_id" in endpoint.path else (404, "with that number.")
+                if response.status_code != status or (method != "HEAD" and says not in page_text(response)):
                     problems.append(f"{method} {endpoint.url(b['values'])}: {response.status_code}")
                 if method == "GET":  # their own event's pages open
                     own = await client.get(endpoint.url(a["values"]))
@@ -109,6 +112,29 @@ async def test_an_event_organiser_is_refused_every_route_of_another_event(app, d
         # Their own event's door scanner opens; the other's does not.
         assert (await client.get(f"/door/events/{a['event'].id}")).status_code == 200
         assert (await client.get(f"/door/events/{b['event'].id}")).status_code == 403
+
+
+async def test_another_events_order_or_ticket_looks_to_an_event_organiser_as_one_that_does_not_exist(app, db):
+    a, b, organiser = await _world(db)
+    async with db.read() as session:
+        top = await session.scalar(select(Order.id).order_by(Order.id.desc()))
+    missing_order, missing_ticket = top + 1000, b["values"]["ticket_id"] + 1000
+    async with new_client(app) as client:
+        assert (await login(client, organiser.email, PASSWORD)).status_code == 303
+        token = await csrf_for(client)
+        for theirs, missing in ((f"/organiser/orders/{b['order'].id}/resend", f"/organiser/orders/{missing_order}/resend"),
+                                (f"/organiser/tickets/{b['values']['ticket_id']}/cancel",
+                                 f"/organiser/tickets/{missing_ticket}/cancel"),
+                                (f"/organiser/ticket-types/{b['values']['type_id']}/edit",
+                                 f"/organiser/ticket-types/{b['values']['type_id'] + 1000}/edit")):
+            one = await client.post(theirs, data={"csrf_token": token})
+            other = await client.post(missing, data={"csrf_token": token})
+            assert one.status_code == other.status_code == 404, (theirs, one.status_code, other.status_code)
+            assert page_text(one) == page_text(other), theirs
+            assert "with that number." in page_text(one)
+        # Their own event's rows still open.
+        own = await client.post(f"/organiser/orders/{a['order'].id}/resend", data={"csrf_token": token})
+        assert own.status_code == 303
 
 
 async def test_the_hub_administrator_can_open_every_organiser_page_of_any_event(app, db):

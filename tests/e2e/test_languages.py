@@ -41,7 +41,7 @@ async def test_bengali_phone_switches_to_urdu_and_back_on_the_same_page(browser,
         assert page.url.endswith("/?category=festival&lang=ur")  # the same page, its filter kept
         await expect(page.get_by_role("heading", level=1)).to_have_text("کیا ہو رہا ہے")
         await page.evaluate("() => document.fonts.ready")
-        assert await page.evaluate("() => document.fonts.check('16px \"Denhub Urdu\"', 'کیا ہو رہا ہے')")
+        assert await page.evaluate("() => document.fonts.check('16px \"Denhub Naskh\"', 'کیا ہو رہا ہے')")
         # Right to left: the heading starts at the right-hand edge of the page.
         box = await page.get_by_role("heading", level=1).bounding_box()
         width = await page.evaluate("() => document.documentElement.clientWidth")

@@ -126,6 +126,9 @@ async def test_manage_list_shows_every_status_with_actions(db, client):
         assert title in page
     assert page.count('/publish"') == 1 and f'action="/organiser/events/{draft.id}/publish"' in page
     assert page.count('/cancel"') == 2  # no cancel button for the cancelled event
+    # The confirmation says what cancelling does to the people who booked or wait (ticketing.event_cancel).
+    assert page_text(await client.get("/organiser/events")).count("Every booking is cancelled, and every attendee and everyone on a waiting list "
+                                 "is emailed to say so.") == 2
 
 
 async def test_edit_form_shows_saved_values_and_saves_changes(app, db, client):

@@ -252,7 +252,9 @@ def test_emoji_and_mixed_scripts_render():
         path = write_pdf(pdf, f"badges-mixed-{layout}")
         text = subprocess.run([need("pdftotext"), str(path), "-"], check=True, capture_output=True,
                               text=True).stdout
-        assert "Zoë 😀 Łukasz 王小明" in text and "محمد" in text and "ORGANISER" in text and "VOLUNTEER" in text
+        # where the name wraps is the layout's business: compare without line breaks
+        assert flat("Zoë 😀 Łukasz 王小明") in flat(text) and "محمد" in text
+        assert "ORGANISER" in text and "VOLUNTEER" in text
 
 
 def test_roles_are_written_in_words_with_a_colour_each():

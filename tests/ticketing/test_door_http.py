@@ -20,7 +20,16 @@ from tests.core.helpers import new_client, page_text, sign_in
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
 from ticketing.door import PIN_MAX_FAILURES
-from ticketing.models import CheckIn, DoorAssignment, DoorLink, EventKey, Order, OrderStatus, Ticket
+from ticketing.models import (
+    CheckIn,
+    DoorAssignment,
+    DoorLink,
+    DoorLinkSession,
+    EventKey,
+    Order,
+    OrderStatus,
+    Ticket,
+)
 from ticketing.outputs import qr_payload
 from ticketing.signing import generate_keypair, public_key_b64, sign_ticket
 
@@ -265,6 +274,7 @@ async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
     csrf = await _scanner_csrf(client, event)
     async with db.read() as session:
         [link] = list(await session.scalars(select(DoorLink).where(DoorLink.event_id == event.id)))
+    copied = httpx.Cookies(client.cookies)  # a copy of the cookie, taken before
 
     async with new_client(app) as organiser:
         await sign_in(organiser, db, Role.ADMIN)
@@ -281,6 +291,34 @@ async def test_a_revoked_door_link_stops_working_at_once(app, client, db):
     assert await _check_in_rows(db, event) == 0
     # And the link itself no longer asks for a PIN.
     assert (await client.get(path)).status_code == 404
+    # Its sessions end with it, on the server: the copy is refused, and no record is left.
+    async with new_client(app, cookies=copied) as copy:
+        assert (await copy.get(f"/door/events/{event.id}")).status_code == 303
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(DoorLinkSession)) == 0
+
+
+async def test_leaving_the_door_ends_every_copy_of_the_link_session(app, client, db):
+    event, free, _ = await _event_with_types(db)
+    [(_, payload)] = await _book(db, event, free, ["Amina Khatun"])
+    path = await _create_door_link(app, db, event)
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
+    csrf = await _scanner_csrf(client, event)
+    async with new_client(app, address="192.0.2.99", cookies=client.cookies) as copy:
+        assert (await copy.get(f"/door/events/{event.id}")).status_code == 200  # the copy works until then
+        left = await client.post("/door/leave", data={"csrf_token": csrf})
+        assert left.status_code == 303
+        page = await copy.get(f"/door/events/{event.id}")
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+        assert (await _scan_json(copy, event, csrf, payload)).status_code == 403
+        assert (await copy.get(f"/door/events/{event.id}/manifest")).status_code == 303
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 303
+    assert await _check_in_rows(db, event) == 0
+    async with db.read() as session:  # the server-side record is gone
+        assert await session.scalar(select(func.count()).select_from(DoorLinkSession)) == 0
+    # The link itself still works: the PIN signs a phone in afresh.
+    assert (await _enter_pin(client, path, "482193")).status_code == 303
+    assert (await client.get(f"/door/events/{event.id}")).status_code == 200
 
 
 # --- the JSON scan -------------------------------------------------------------------------------------
@@ -757,6 +795,49 @@ async def test_the_organisers_duplicate_list_names_the_attendee_and_the_later_sc
     assert f'data-counts-url="/door/events/{event.id}/counts"' in page.text
     assert 'src="/static/js/door_counts.js"' in page.text
     assert (await client.get("/static/js/door_counts.js")).status_code == 200
+
+
+async def test_only_the_hub_administrator_picks_from_every_door_staff_account(app, client, db):
+    """An event organiser sees the team of their event and invites by email; the hub's other door volunteers
+    (names and emails) are the hub administrator's to see."""
+    from events.access import add_organiser
+    from tests.factories import make_user
+
+    event, _, _ = await _event_with_types(db)
+    async with db.write() as session:
+        on_team = await make_user(session, role=Role.DOOR_STAFF, email="team@example.org", name="Tamsin Team")
+        elsewhere = await make_user(session, role=Role.DOOR_STAFF, email="other.door@example.org",
+                                    name="Osman Otherdoor")
+        session.add(DoorAssignment(event_id=event.id, user_id=on_team.id))
+    door_page = f"/organiser/events/{event.id}/door"
+
+    organiser = await sign_in(client, db, Role.ORGANISER)
+    async with db.write() as session:
+        await add_organiser(session=session, event_id=event.id, user_id=organiser.id)
+    page = page_text(await client.get(door_page))
+    assert "Tamsin Team (team@example.org)" in page  # their team
+    assert "Osman" not in page and "other.door@example.org" not in page and 'name="user_id"' not in page
+    assert "Invite a door volunteer by email" in page
+    csrf = await csrf_for(client, door_page)
+    picked = await client.post(f"{door_page}/staff", data={"csrf_token": csrf, "user_id": str(elsewhere.id)})
+    assert picked.status_code == 403
+    # Inviting by email puts an existing door volunteer on the team (no account list needed).
+    invited = await client.post(f"{door_page}/invite", data={"csrf_token": csrf, "email": "other.door@example.org"})
+    assert invited.status_code == 303
+    assert "Osman Otherdoor (other.door@example.org)" in page_text(await client.get(door_page))
+
+    async with new_client(app) as admin:
+        await sign_in(admin, db, Role.ADMIN)
+        async with db.write() as session:
+            spare = await make_user(session, role=Role.DOOR_STAFF, email="spare@example.org", name="Sam Spare")
+        page = page_text(await admin.get(door_page))
+        assert f'<option value="{spare.id}">Sam Spare (spare@example.org)</option>' in page
+        token = await csrf_for(admin, door_page)
+        added = await admin.post(f"{door_page}/staff", data={"csrf_token": token, "user_id": str(spare.id)})
+        assert added.status_code == 303
+    async with db.read() as session:
+        assert await session.scalar(select(func.count(DoorAssignment.id)).where(
+            DoorAssignment.event_id == event.id)) == 3
 
 
 async def test_putting_someone_on_the_door_team_twice_at_once_gives_one_place(client, db):

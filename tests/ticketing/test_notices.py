@@ -100,7 +100,17 @@ async def test_cancelling_an_event_cancels_its_bookings_and_emails_each_booker_o
                                 email="rahim@example.org")
         await services.cancel_tickets(session=session, tickets=[half.tickets[0]])
         elsewhere = await make_order(session, other, [(other_type.id, "Not Here")], email="nothere@example.org")
-        session.add(WaitlistEntry(event_id=event.id, ticket_type_id=adult.id, email="wait@example.org", name="W"))
+        session.add(WaitlistEntry(event_id=event.id, ticket_type_id=adult.id, email="wait@example.org",
+                                  name="Wasim Akhtar"))
+        # on two of its lists (the second with the address typed otherwise): one email all the same
+        session.add(WaitlistEntry(event_id=event.id, ticket_type_id=child.id, email="Wait@Example.org ",
+                                  name="Wasim Akhtar"))
+        session.add(WaitlistEntry(event_id=event.id, ticket_type_id=child.id, email="offered@example.org",
+                                  name="Omar <b>Farouk</b>", status="offered"))
+        session.add(WaitlistEntry(event_id=event.id, ticket_type_id=child.id, email="claimed@example.org",
+                                  name="Done Already", status="claimed"))
+        session.add(WaitlistEntry(event_id=other.id, ticket_type_id=other_type.id, email="other@example.org",
+                                  name="Elsewhere"))
     async with new_client(app) as organiser:
         await sign_in(organiser, db)
         csrf = await csrf_for(organiser, "/organiser/events")
@@ -113,10 +123,19 @@ async def test_cancelling_an_event_cancels_its_bookings_and_emails_each_booker_o
     rows = await _outbox(db)
     assert sorted((r.to_addr, r.subject) for r in rows) == [
         ("amina@example.org", "Event cancelled: Outdoor cinema"),
+        ("offered@example.org", "Event cancelled: Outdoor cinema"),
         ("priya@example.org", "Event cancelled: Outdoor cinema"),
         ("rahim@example.org", "Event cancelled: Outdoor cinema"),
-    ]
+        ("wait@example.org", "Event cancelled: Outdoor cinema"),
+    ]  # the second cancel wrote nothing
     by_address = {r.to_addr: r for r in rows}
+    text, markup = await _parts(db, by_address["wait@example.org"])
+    for part in (text, markup):
+        assert "Hello Wasim Akhtar: we are sorry, Outdoor cinema" in part and "has been cancelled" in part
+        assert "waiting list for “Deckchair”, “Blanket”" in part and "no place will be offered" in part
+        assert f"/events/{event.slug}" in part
+    text, markup = await _parts(db, by_address["offered@example.org"])
+    assert "Omar <b>Farouk</b>" in text and "Omar &lt;b&gt;Farouk&lt;/b&gt;" in markup
     text, markup = await _parts(db, by_address["amina@example.org"])
     for part in (text, markup):
         assert "We are sorry: Outdoor cinema" in part and "has been cancelled" in part
@@ -135,4 +154,5 @@ async def test_cancelling_an_event_cancels_its_bookings_and_emails_each_booker_o
         assert [(await session.get(TicketType, t.id)).sold for t in (adult, child)] == [0, 0]
         assert (await session.get(Event, event.id)).tickets_sold == 0
         assert (await session.get(Order, elsewhere.id)).status == "confirmed"
-        assert set(await session.scalars(select(WaitlistEntry.status))) == {"expired"}
+        assert set(await session.scalars(select(WaitlistEntry.status).where(
+            WaitlistEntry.event_id == event.id, WaitlistEntry.email != "claimed@example.org"))) == {"expired"}

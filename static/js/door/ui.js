@@ -51,7 +51,7 @@ function showMatches(box, matches) {
   const list = el("ul", "door-matches");
   matches.forEach(function (m) {
     const item = el("li", "door-match");
-    item.appendChild(el("span", "door-match-name", m.name));
+    item.appendChild(el("span", "door-match-name", m.name)).dir = "auto";
     item.appendChild(el("span", "door-match-type", m.tier && m.tier !== m.type ? m.type + " · " + m.tier : m.type));
     item.appendChild(el("span", "door-match-status", m.status));
     if (!m.cancelled) {
@@ -77,7 +77,7 @@ export function show(result, scanId) {
   const t = result.ticket;
   if (t) {
     // Offline, the kept list has the initials only (the QR's signed ones): the door compares those.
-    if (t.name) box.appendChild(el("p", "verdict-name", t.name));
+    if (t.name) box.appendChild(el("p", "verdict-name", t.name)).dir = "auto"; // an Urdu name reads right to left
     else if (t.initials) box.appendChild(el("p", "verdict-name verdict-initials", "Initials: " + t.initials));
     const type = t.tier && t.tier !== t.type ? t.type + " · " + t.tier : t.type;
     if (type) box.appendChild(el("p", "verdict-type", type));
