@@ -9,7 +9,7 @@ PORT ?= 8000
 UV_VERSION := 0.13.10
 UPGRADE ?=
 
-.PHONY: run test bench install lint lock clean
+.PHONY: run test bench install lint lock clean messages
 
 # Every package at the version and with the hashes in requirements.lock (nothing resolved here, so every
 # clone gets the same files), then denhub itself on top, editable, without its dependencies.
@@ -44,6 +44,16 @@ lock:
 	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip compile pyproject.toml --extra test --extra lint --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command 'make lock' $(UPGRADE) -o requirements.lock >/dev/null
+
+# The strings to translate, from the code and templates (babel.cfg), into locales/messages.pot, then merged into
+# every locales/<code>/LC_MESSAGES/messages.po (new ones empty, changed ones fuzzy: translate them; the catalogues
+# are compiled when denhub starts, so there is no compile step). NEW_LANGUAGE=xx starts a new language's catalogue.
+MESSAGE_SOURCES := kernel events ticketing judging denhub templates
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --add-location=file --sort-by-file \
+		--project denhub --copyright-holder "denhub" -o locales/messages.pot $(MESSAGE_SOURCES)
+	@if [ -n "$(NEW_LANGUAGE)" ]; then $(BIN)/pybabel init --no-wrap -i locales/messages.pot -d locales -l $(NEW_LANGUAGE); fi
+	$(BIN)/pybabel update --no-wrap --ignore-obsolete -i locales/messages.pot -d locales
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

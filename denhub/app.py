@@ -22,6 +22,8 @@ from kernel.accounts import SESSION_MAX_AGE_SECONDS, Role
 from kernel.db import Database
 from kernel.health import healthz
 from kernel.hooks import Domain, Hooks, JobContext, MenuEntry
+from kernel.i18n import Languages
+from kernel.i18n import configure as configure_languages
 from kernel.mail import MailSender
 from kernel.mail import pages as mail_pages
 from kernel.middleware import SecurityHeaders, trusting_proxies
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
                                                                     frozenset({Role.ADMIN.value}))))
     if settings.var_path.is_dir():  # made 0755 by older versions: the database and emails are in it
         private_directory(settings.var_path, ours=True)
+    configure_languages(settings.languages)  # every catalogue compiled now, once per process
     db = Database(settings.effective_database_url)
     mail_sender = MailSender(db, settings, bodies=hooks.mail_bodies, attachments=hooks.mail_attachments)
     context = JobContext(db=db, settings=settings, wake_mail=mail_sender.wake)
@@ -105,6 +108,8 @@ def create_app(settings: Settings | None = None, *, domains: Sequence[Domain] | 
             same_site="lax",
             https_only=settings.https,
         ),
+        # The request's language (?lang=, cookie, Accept-Language; kernel.i18n), for everything below.
+        Middleware(Languages, https=settings.https),
     ]
     app = Starlette(
         routes=routes,

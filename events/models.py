@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.db import Base, UTCDateTime, utcnow
+from kernel.i18n import N_, gettext
 
 
 class Category(enum.StrEnum):
@@ -20,15 +21,15 @@ class Category(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return CATEGORY_LABELS[self]
+        return gettext(CATEGORY_LABELS[self])  # in the reader's language
 
 
 CATEGORY_LABELS = {
-    Category.FESTIVAL: "Festival",
-    Category.SCREENING: "Screening",
-    Category.PITCH_NIGHT: "Pitch night",
-    Category.WORKSHOP: "Workshop",
-    Category.OTHER: "Other",
+    Category.FESTIVAL: N_("Festival"),
+    Category.SCREENING: N_("Screening"),
+    Category.PITCH_NIGHT: N_("Pitch night"),
+    Category.WORKSHOP: N_("Workshop"),
+    Category.OTHER: N_("Other"),
 }
 
 
@@ -40,12 +41,12 @@ class EventStatus(enum.StrEnum):
 
 # (attribute, label shown to the public)
 ACCESS_FEATURES = [
-    ("step_free", "Step-free access"),
-    ("accessible_toilet", "Accessible toilet"),
-    ("hearing_loop", "Hearing loop"),
-    ("bsl", "British Sign Language interpretation"),
-    ("captions", "Captions or subtitles"),
-    ("quiet_space", "Quiet space"),
+    ("step_free", N_("Step-free access")),
+    ("accessible_toilet", N_("Accessible toilet")),
+    ("hearing_loop", N_("Hearing loop")),
+    ("bsl", N_("British Sign Language interpretation")),
+    ("captions", N_("Captions or subtitles")),
+    ("quiet_space", N_("Quiet space")),
 ]
 
 
@@ -100,7 +101,7 @@ class Event(Base):
 
     @property
     def access_features(self) -> list[str]:
-        return [label for attr, label in ACCESS_FEATURES if getattr(self, attr)]
+        return [gettext(label) for attr, label in ACCESS_FEATURES if getattr(self, attr)]
 
 
 class EventImage(Base):

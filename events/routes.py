@@ -15,6 +15,7 @@ from events import services
 from events.access import may_manage_event
 from events.calendar import event_ics
 from events.models import CATEGORY_LABELS, Category
+from kernel import i18n
 from kernel.auth import PUBLIC, guard
 from kernel.hooks import hooks_of
 from kernel.markdown import render_markdown
@@ -109,9 +110,10 @@ async def listing(request: Request) -> Response:
     category = _category(request)
     if _anonymous(request):
         cache: ListingCache = request.app.state.listing_cache
-        body = cache.get(category or "")
+        key = f"{i18n.current()}:{category or ''}"  # one rendered listing per language
+        body = cache.get(key)
         if body is None:
-            body = await cache.get_or_render(category or "", lambda: _render_anonymous_listing(request, category))
+            body = await cache.get_or_render(key, lambda: _render_anonymous_listing(request, category))
         return HTMLResponse(body)
     return render(request, "events/listing.html", await _listing_context(request, category))
 

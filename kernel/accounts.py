@@ -55,6 +55,8 @@ class User(Base):
     # Bumped on password change: every session signed with an older value stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language chosen with the switch while signed in (kernel.i18n); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
     @property
     def role_label(self) -> str:

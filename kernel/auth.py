@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from kernel import i18n
 from kernel.accounts import Role, User, UserSession
 from kernel.hooks import hooks_of
 from kernel.sqlite_direct import read_now
@@ -214,6 +215,12 @@ async def current_user(request: Request) -> User | None:
             request.session.pop("sid", None)
             user = None
     request.state.user = user
+    if user is not None:
+        chosen = i18n.apply_account_preference(request.scope, user.language)
+        if chosen is not None:  # chosen with the switch while signed in: kept on the account
+            async with request.app.state.db.write() as session:
+                await session.execute(update(User).where(User.id == user.id).values(language=chosen))
+            user.language = chosen
     return user
 
 

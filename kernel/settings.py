@@ -135,6 +135,10 @@ class Settings:
     mail_from: str = field(
         default="denhub <no-reply@denhub.example>", metadata={"help": "From: header of every email"}
     )
+    languages: str = field(
+        default="en,bn,ur", metadata={"help": "languages offered (comma-separated; English is always one): "
+                                              "each needs locales/<code>/LC_MESSAGES/messages.po, docs/i18n.md"}
+    )
     mail_poll_seconds: float = field(
         default=2.0, metadata={"help": "how often the outbox sender looks for due email (it is also woken "
                                        "at once by email queued in this process)"}

@@ -9,12 +9,15 @@ import secrets
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_datetime
+from babel.numbers import format_currency
 from markupsafe import escape
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
+from kernel import i18n
 from kernel.auth import csrf_token
 from kernel.hooks import hooks_of
 from kernel.settings import PROJECT_ROOT
@@ -29,14 +32,29 @@ env = jinja2.Environment(
     lstrip_blocks=True,
     auto_reload=False,
 )
+i18n.install(env)  # {% trans %}, _(), ngettext() in every template, in the request's language (kernel.i18n)
+
+
+# strftime patterns as Babel (CLDR) patterns, for the other languages: the same parts, in their words and digits
+_CLDR = {"%a %-d %b %Y, %H:%M": "EEE d MMM y, HH:mm", "%H:%M": "HH:mm", "%H:%M:%S": "HH:mm:ss",
+         "%Y-%m-%d %H:%M": "yyyy-MM-dd HH:mm", "%-d %B %Y": "d MMMM y", "%a %-d %b": "EEE d MMM",
+         "%-d %b %H:%M:%S": "d MMM HH:mm:ss", "%-d %b %Y": "d MMM y", "%A %-d %B %Y": "EEEE d MMMM y",
+         "%A %-d %B %Y, %H:%M": "EEEE d MMMM y, HH:mm", "%Y-%m-%d": "yyyy-MM-dd", "%a %-d %b %Y": "EEE d MMM y"}
+
+
+def london(value: dt.datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
+    """A UTC datetime shown in Birmingham's local time, as the request's language writes dates."""
+    if value is None:
+        return ""
+    return _london(value, fmt, i18n.current())
 
 
 @functools.lru_cache(maxsize=4096)  # a page shows the same few times to everyone; the time zone costs more
-def london(value: dt.datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
-    """A UTC datetime shown in Birmingham's local time."""
-    if value is None:
-        return ""
-    return value.astimezone(LONDON).strftime(fmt)
+def _london(value: dt.datetime, fmt: str, code: str) -> str:
+    if code == i18n.DEFAULT or fmt not in _CLDR:
+        return value.astimezone(LONDON).strftime(fmt)
+    text = format_datetime(value, _CLDR[fmt], tzinfo=LONDON, locale=i18n.locale_of(code))
+    return i18n.native_digits(text, code)
 
 
 def london_time(value: dt.datetime | None) -> str:
@@ -48,8 +66,8 @@ def london_range(start: dt.datetime | None, end: dt.datetime | None) -> str:
     if start is None or end is None:
         return london(start)
     if start.astimezone(LONDON).date() == end.astimezone(LONDON).date():
-        return f"{london(start)} to {london_time(end)}"
-    return f"{london(start)} to {london(end)}"
+        return i18n.gettext("%(start)s to %(end)s", start=london(start), end=london_time(end))
+    return i18n.gettext("%(start)s to %(end)s", start=london(start), end=london(end))
 
 
 def iso(value: dt.datetime | None) -> str:
@@ -57,12 +75,17 @@ def iso(value: dt.datetime | None) -> str:
 
 
 def pence(value: int | None) -> str:
+    """Money (integer pence) in pounds, as the request's language writes it; nothing to pay is "Free"."""
     if not value:
-        return "Free"
-    return f"£{value // 100}.{value % 100:02d}"
+        return i18n.gettext("Free")
+    code = i18n.current()
+    if code == i18n.DEFAULT:
+        return f"£{value // 100}.{value % 100:02d}"
+    return i18n.native_digits(format_currency(value / 100, "GBP", locale=i18n.locale_of(code)), code)
 
 
-env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence)
+env.filters.update(london=london, london_time=london_time, london_range=london_range, iso=iso, pence=pence,
+                   number=i18n.format_number)
 # An event's organiser pages in every domain (kernel.hooks.organiser_event_links), for the organiser tab bar.
 env.globals["event_links"] = lambda request, event: hooks_of(request.scope.get("app")).event_links(
     event, getattr(request.scope.get("state", {}).get("user"), "role", None))
@@ -115,7 +138,7 @@ def render_framed(request: Request, name: str, context: dict, *, key: tuple, hol
     if getattr(request.state, "user", None) is not None or "session" not in request.scope \
             or "flash" in request.session:
         return render(request, name, {**context, **holes}, status_code=status_code)
-    frame_key = (name, key, tuple(holes))
+    frame_key = (name, key, tuple(holes), i18n.current())
     found = _framed.get(frame_key)
     if found is None:
         markers = {hole: _HOLE.format(_PROCESS_MARK, hole) for hole in (*holes, "csrf_token")}
@@ -137,18 +160,18 @@ def render_string(name: str, **context) -> str:
     return env.get_template(name).render(**context)
 
 
-TITLES = {
-    400: "Something in that request was not right",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    413: "Too large",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    503: "We cannot take bookings right now",
+TITLES = {  # translated where shown (http_error)
+    400: i18n.N_("Something in that request was not right"),
+    403: i18n.N_("Not allowed"),
+    404: i18n.N_("Page not found"),
+    405: i18n.N_("Not allowed"),
+    413: i18n.N_("Too large"),
+    429: i18n.N_("Too many attempts"),
+    500: i18n.N_("Something went wrong"),
+    503: i18n.N_("We cannot take bookings right now"),
 }
 # The page for a full or unwritable disk (kernel.health.is_storage_failure): nothing the visitor did wrong.
-STORAGE_DETAIL = ("We cannot take bookings or save changes right now: our storage is full. Nothing has been "
+STORAGE_DETAIL = i18n.N_("We cannot take bookings or save changes right now: our storage is full. Nothing has been "
                   "booked or charged. The team has been told; please try again in a few minutes.")
 
 
@@ -156,13 +179,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else None
     if status == 404 and (not detail or detail == "Not Found"):
-        detail = "We could not find that page. It may have moved, or the link may be mistyped."
+        detail = i18n.N_("We could not find that page. It may have moved, or the link may be mistyped.")
     if detail in (None, "", "Internal Server Error") or (status >= 500 and detail != STORAGE_DETAIL):
-        detail = "Sorry, that did not work. The team has been told; please try again in a moment."
+        detail = i18n.N_("Sorry, that did not work. The team has been told; please try again in a moment.")
     headers = getattr(exc, "headers", None)
     try:
         return render(
-            request, "error.html", {"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+            request, "error.html", {"status": status, "title": i18n.gettext(TITLES.get(status, i18n.N_("Error"))),
+                                    # a message marked for translation where it was raised shows translated
+                                    "detail": i18n.gettext(detail) if isinstance(detail, str) else detail},
             status_code=status, headers=headers,
         )
     except Exception:  # the error page itself must never fail

@@ -19,6 +19,8 @@ from starlette.routing import Route
 from events.models import Event
 from kernel.auth import PUBLIC, flash, guard
 from kernel.hooks import Document, DocumentProvider, hooks_of
+from kernel.i18n import N_
+from kernel.i18n import gettext as _
 from kernel.qr import qr_svg
 from kernel.web import render
 from ticketing import access, notices, services
@@ -26,9 +28,9 @@ from ticketing.models import EventKey, Order
 from ticketing.outputs import order_pdf, qr_payload, ticket_doc
 from ticketing.tickets import map_link, offer_notifier
 
-NOT_FOUND = ("We could not find that booking. Use the link in the most recent email about it: when the organisers "
+NOT_FOUND = N_("We could not find that booking. Use the link in the most recent email about it: when the organisers "
              "send the tickets again, the older link stops working.")
-NO_TICKET = "That ticket is not part of this booking."
+NO_TICKET = N_("That ticket is not part of this booking.")
 PRIVATE = {"Cache-Control": "private, no-store"}
 
 
@@ -37,14 +39,14 @@ async def _booking(request: Request, token: str) -> tuple[Order, Event]:
         order = await access.order_for_token(session=session, token=token)
         event = await session.get(Event, order.event_id) if order else None
     if order is None:
-        raise HTTPException(404, NOT_FOUND)
+        raise HTTPException(404, _(NOT_FOUND))
     return order, event
 
 
 def _ticket_of(order: Order, code: str):
     ticket = next((t for t in order.tickets if t.code == code), None)
     if ticket is None:
-        raise HTTPException(404, NO_TICKET)
+        raise HTTPException(404, _(NO_TICKET))
     return ticket
 
 
@@ -79,7 +81,7 @@ async def _cancel(request: Request, *, code: str | None) -> tuple[str, list]:
     async with request.app.state.db.write() as session:
         order = await access.order_for_token(session=session, token=token)
         if order is None:
-            raise HTTPException(404, NOT_FOUND)
+            raise HTTPException(404, _(NOT_FOUND))
         tickets = [_ticket_of(order, code)] if code is not None else list(order.tickets)
         event = await session.get(Event, order.event_id)
         gone = await services.cancel(session=session, tickets=tickets, offer=offer)
@@ -93,9 +95,9 @@ async def cancel_ticket(request: Request) -> Response:
     code = request.path_params["code"]
     token, gone = await _cancel(request, code=code)
     if gone:
-        flash(request, "Your ticket is cancelled. Thank you for letting us know: the place goes to someone else.")
+        flash(request, _("Your ticket is cancelled. Thank you for letting us know: the place goes to someone else."))
     else:
-        flash(request, "This ticket was already cancelled.", "warning")
+        flash(request, _("This ticket was already cancelled."), "warning")
     return RedirectResponse(f"/orders/{token}/tickets/{code}", status_code=303)
 
 
@@ -107,7 +109,7 @@ async def cancel_booking(request: Request) -> Response:
         flash(request, f"Your booking is cancelled ({n} ticket{'s' if n != 1 else ''}). Thank you for letting us "
                        "know: the places go to someone else. We have emailed you to confirm.")
     else:
-        flash(request, "This booking was already cancelled.", "warning")
+        flash(request, _("This booking was already cancelled."), "warning")
     return RedirectResponse(f"/orders/{token}", status_code=303)
 
 
@@ -119,7 +121,7 @@ async def booked(request: Request) -> Response:
         order = await services.get_order(session=session, code=request.path_params["code"][:64])
         event = await session.get(Event, order.event_id) if order else None
     if order is None:
-        raise HTTPException(404, NOT_FOUND)
+        raise HTTPException(404, _(NOT_FOUND))
     return render(request, "ticketing/booked.html", {"order": order, "event": event}, headers=PRIVATE)
 
 
@@ -128,9 +130,9 @@ async def order_tickets_pdf(request: Request, token: str) -> Document | None:
     async with request.app.state.db.read() as session:
         order = await access.order_for_token(session=session, token=token)
         if order is None:
-            raise HTTPException(404, NOT_FOUND)
+            raise HTTPException(404, _(NOT_FOUND))
         if not any(not t.is_cancelled for t in order.tickets):
-            raise HTTPException(410, "Every ticket in this booking has been cancelled, so there is nothing to print.")
+            raise HTTPException(410, _("Every ticket in this booking has been cancelled, so there is nothing to print."))
         return Document(*await order_pdf(session=session, order=order))
 
 
@@ -143,7 +145,7 @@ async def ticket_pdf(request: Request, ref: str) -> Document | None:
     order, event = await _booking(request, token)
     ticket = _ticket_of(order, code)
     if ticket.is_cancelled:
-        raise HTTPException(410, "This ticket has been cancelled, so there is nothing to print.")
+        raise HTTPException(410, _("This ticket has been cancelled, so there is nothing to print."))
     async with request.app.state.db.read() as session:
         key = await session.get(EventKey, ticket.event_id)
     from ticketing.documents import ticket_pdf as render_ticket_pdf

@@ -10,13 +10,23 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass
 
+from kernel.i18n import gettext as _
 from kernel.pdf import render_pdf
 from kernel.qr import qr_svg
 from kernel.web import env, london
 
 PDF_MIMETYPE = "application/pdf"
 # Statuses that must not get anyone in: no QR is printed, the page says so in large letters.
-VOID_LABELS = {"cancelled": "CANCELLED", "refunded": "REFUNDED"}
+VOID_STATUSES = ("cancelled", "refunded")
+
+
+def void_label(status: str) -> str:
+    """"CANCELLED" or "REFUNDED" in the PDF's language; "" for a ticket that gets its holder in."""
+    if status == "cancelled":
+        return _("CANCELLED")
+    if status == "refunded":
+        return _("REFUNDED")
+    return ""
 
 
 @dataclass
@@ -47,8 +57,8 @@ def when_label(starts_at: dt.datetime, ends_at: dt.datetime | None) -> str:
         return london(start, "%A %-d %B %Y, %H:%M")
     end = _utc(ends_at)
     if london(start, "%Y-%m-%d") == london(end, "%Y-%m-%d"):
-        return f"{london(start, '%A %-d %B %Y, %H:%M')} – {london(end, '%H:%M')}"
-    return f"{london(start)} – {london(end)}"
+        return _("%(start)s – %(end)s", start=london(start, "%A %-d %B %Y, %H:%M"), end=london(end, "%H:%M"))
+    return _("%(start)s – %(end)s", start=london(start), end=london(end))
 
 
 def _filename(stem: str) -> str:
@@ -60,15 +70,15 @@ def ticket_html(tickets: list[TicketDoc]) -> str:
     """The HTML that ticket_pdf renders (also handy to preview in a browser)."""
     pages = []
     for ticket in tickets:
-        void_label = VOID_LABELS.get(ticket.status, "")
+        void = void_label(ticket.status)
         pages.append({
             **asdict(ticket),
             "when": when_label(ticket.starts_at, ticket.ends_at),
-            "void_label": void_label,
-            "qr_svg": "" if void_label else qr_svg(ticket.qr_payload, border=4),
+            "void_label": void,
+            "qr_svg": "" if void else qr_svg(ticket.qr_payload, border=4),
         })
     titles = sorted({t.event_title for t in tickets})
-    title = f"Tickets: {titles[0]}" if len(titles) == 1 else "Tickets"
+    title = _("Tickets: %(title)s", title=titles[0]) if len(titles) == 1 else _("Tickets")
     return env.get_template("pdf/ticket.html").render(tickets=pages, title=title)
 
 

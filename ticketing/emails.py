@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.calendar import event_ics
 from events.models import Event
-from kernel import mail
+from kernel import i18n, mail
 from kernel.db import Database
 from ticketing import services
 from ticketing.models import Order, TicketType, WaitlistEntry
@@ -29,7 +29,11 @@ async def enqueue_confirmation(*, session: AsyncSession, order: Order | services
     base = base_url.rstrip("/")
     if not order.access_token:
         raise ValueError("the booking email needs the booking's new access token (ticketing.access)")
-    subject = f"{'Your tickets again' if resend else 'Your tickets'}: {event.title}"
+    # A booking just made (services.Booked) is in the visitor's language; an order sent again (by organisers,
+    # who may read another language) in the one it was made in (English for orders older than languages).
+    with i18n.language(order.language if isinstance(order, Order) else i18n.current()):
+        subject = (i18n.gettext("Your tickets again: %(title)s", title=event.title) if resend
+                   else i18n.gettext("Your tickets: %(title)s", title=event.title))
     # The token rides in the row until the email is written: the sent email, kept in the row, holds it anyway.
     args = {"order_id": order.id, "base_url": base, "resend": resend, "access": order.access_token}
     await mail.enqueue(
@@ -54,18 +58,20 @@ async def confirmation_body(db: Database, args: dict) -> tuple[str, str]:
                                      "confirmation was sent")
         # Rows queued before access tokens existed have none: those orders' code is their token (ticketing.access).
         token = args.get("access") or order.code
-        return _render("order_confirmation", order=order, event=event, tickets=tickets, token=token,
-                       base_url=args.get("base_url", ""), resend=bool(args.get("resend")))
+        with i18n.language(order.language):  # the language the attendee booked in
+            return _render("order_confirmation", order=order, event=event, tickets=tickets, token=token,
+                           base_url=args.get("base_url", ""), resend=bool(args.get("resend")))
 
 
 async def enqueue_offer(*, session: AsyncSession, entry: WaitlistEntry, token: str, base_url: str) -> None:
     event = await session.get(Event, entry.event_id)
     ticket_type = await session.get(TicketType, entry.ticket_type_id)
     base = base_url.rstrip("/")
-    text, html = _render("waitlist_offer", entry=entry, event=event, ticket_type=ticket_type,
-                         claim_url=f"{base}/waitlist/claim/{token}", base_url=base)
-    await mail.enqueue(session=session, to=entry.email, subject=f"A place has come up: {event.title}",
-                       text=text, html=html)
+    with i18n.language(entry.language):  # the language they joined the waiting list in
+        text, html = _render("waitlist_offer", entry=entry, event=event, ticket_type=ticket_type,
+                             claim_url=f"{base}/waitlist/claim/{token}", base_url=base)
+        subject = i18n.gettext("A place has come up: %(title)s", title=event.title)
+    await mail.enqueue(session=session, to=entry.email, subject=subject, text=text, html=html)
 
 
 async def pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
@@ -75,7 +81,8 @@ async def pdf_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:
             raise mail.Undeliverable(f"order {args['order_id']} no longer exists")
         if all(t.is_cancelled for t in order.tickets):
             raise mail.Undeliverable(f"every ticket of order {order.reference} was cancelled before it was sent")
-        return await order_pdf(session=session, order=order)
+        with i18n.language(order.language):
+            return await order_pdf(session=session, order=order)
 
 
 async def ics_attachment(db: Database, args: dict) -> tuple[str, str, bytes]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData, QueryParams
 
+from kernel.i18n import gettext as _
 from kernel.text import has_control_characters, one_line
 from ticketing.models import TicketType, Tier
 from ticketing.services import RegistrationRequest, TicketLine
@@ -45,28 +46,28 @@ def parse_quantities(params: QueryParams | FormData, types: list[TicketType]) ->
         try:
             type_id = int(key[4:])
         except ValueError:
-            errors["quantity"] = "That ticket type is not available for this event."
+            errors["quantity"] = _("That ticket type is not available for this event.")
             continue
         ticket_type = by_id.get(type_id)
         if ticket_type is None:
-            errors["quantity"] = "That ticket type is not available for this event."
+            errors["quantity"] = _("That ticket type is not available for this event.")
             continue
         value = value.strip() or "0"
         try:
             n = int(value)
         except ValueError:
-            errors[key] = "Enter a whole number of tickets."
+            errors[key] = _("Enter a whole number of tickets.")
             continue
         if n < 0:
-            errors[key] = "The number of tickets cannot be negative."
+            errors[key] = _("The number of tickets cannot be negative.")
         elif n > ticket_type.max_per_order:
-            errors[key] = f"You can book up to {ticket_type.max_per_order} “{ticket_type.name}” tickets at a time."
+            errors[key] = _("You can book up to %(count)s “%(name)s” tickets at a time.", count=ticket_type.max_per_order, name=ticket_type.name)
         elif n:
             quantities[type_id] = n
     if not errors and not quantities:
-        errors["quantity"] = "Choose how many tickets you want (at least one)."
+        errors["quantity"] = _("Choose how many tickets you want (at least one).")
     if sum(quantities.values()) > MAX_TICKETS_PER_ORDER:
-        errors["quantity"] = f"One booking can have up to {MAX_TICKETS_PER_ORDER} tickets."
+        errors["quantity"] = _("One booking can have up to %(count)s tickets.", count=MAX_TICKETS_PER_ORDER)
     return Selection(quantities, errors, raw)
 
 
@@ -101,36 +102,36 @@ def parse_registration(form: FormData, types: list[TicketType]) -> Step2:
         if raw_type is None:
             break
         if i == MAX_TICKETS_PER_ORDER:
-            errors["quantity"] = f"One booking can have up to {MAX_TICKETS_PER_ORDER} tickets."
+            errors["quantity"] = _("One booking can have up to %(count)s tickets.", count=MAX_TICKETS_PER_ORDER)
             break
         try:
             type_id = int(raw_type)
         except ValueError:
-            errors["quantity"] = "That ticket type is not available for this event."
+            errors["quantity"] = _("That ticket type is not available for this event.")
             continue
         if type_id not in by_id:
-            errors["quantity"] = "That ticket type is not available for this event."
+            errors["quantity"] = _("That ticket type is not available for this event.")
             continue
         price = None
         if by_id[type_id].tier == Tier.PAY_WHAT_YOU_CAN:
             price = parse_pounds(values.get(f"price_{i}", ""))
             if price is None:
-                errors[f"price_{i}"] = "Enter an amount in pounds, e.g. 5 or 7.50."
+                errors[f"price_{i}"] = _("Enter an amount in pounds, e.g. 5 or 7.50.")
         # A name goes on one line: the PDF ticket, the QR's initials, the attendee list's CSV.
         lines.append(TicketLine(type_id, one_line(values.get(f"name_{i}", "")), price))
     if not lines and "quantity" not in errors:
-        errors["quantity"] = "Choose at least one ticket."
+        errors["quantity"] = _("Choose at least one ticket.")
 
     email = values.get("email", "").strip()
     if not email:
-        errors["email"] = "Enter your email address: we send the tickets there."
+        errors["email"] = _("Enter your email address: we send the tickets there.")
     elif not valid_email(email):
-        errors["email"] = "Enter an email address like name@example.com."
+        errors["email"] = _("Enter an email address like name@example.com.")
     if values.get("consent") not in ("on", "yes", "1"):
-        errors["consent"] = "Please agree to how we use your details, or we cannot book your tickets."
+        errors["consent"] = _("Please agree to how we use your details, or we cannot book your tickets.")
     token = values.get("form_token", "")
     if not valid_form_token(token):
-        errors["__all__"] = "This form has expired. Please start your booking again from the event page."
+        errors["__all__"] = _("This form has expired. Please start your booking again from the event page.")
     honeypot = bool(values.get(HONEYPOT_FIELD, "").strip())
     # Built even when there are errors, so the booking rules can report their problems in the same round.
     request = RegistrationRequest(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
 from kernel import sqlite_direct
+from kernel.i18n import gettext as _
 from ticketing.models import TicketType
 
 
@@ -20,8 +21,16 @@ class SoldOut(Exception):
 
     def __init__(self, ticket_type_id: int | None, name: str = ""):
         self.ticket_type_id = ticket_type_id
+        self.name = name
         what = f"“{name}” tickets" if name else "This event"
         super().__init__(f"Sorry, {what} {'are' if name else 'is'} sold out or there are not enough left.")
+
+
+def sold_out_message(exc: SoldOut) -> str:
+    """What the visitor is told, in their language (the exception's own text stays English, for logs)."""
+    if exc.name:
+        return _("Sorry, “%(name)s” tickets are sold out or there are not enough left.", name=exc.name)
+    return _("Sorry, this event is sold out or there are not enough left.")
 
 
 def seats_left(capacity: int | None, sold: int) -> int | None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.accounts import Role
 from kernel.db import utcnow
 from kernel.hooks import CardFact, Link
+from kernel.i18n import gettext as _
 from kernel.web import pence
 from ticketing.inventory import combined_left, seats_left
 from ticketing.models import TicketType, Tier
@@ -34,12 +35,12 @@ def price_text(types: Sequence[TicketType]) -> str:
     prices = sorted({0 if t.tier == Tier.FREE else t.price_pence for t in types})
     paid = [p for p in prices if p > 0]
     if not paid:
-        return "Free"
+        return _("Free")
     if len(prices) == 1:
         return pence(paid[0])
     if prices[0] == 0:
-        return f"Free, or from {pence(paid[0])}"
-    return f"From {pence(paid[0])}"
+        return _("Free, or from %(price)s", price=pence(paid[0]))
+    return _("From %(price)s", price=pence(paid[0]))
 
 
 def seats_text(event, types: Sequence[TicketType], now) -> str | None:
@@ -53,9 +54,9 @@ def seats_text(event, types: Sequence[TicketType], now) -> str | None:
     if event_left is not None:
         left = event_left if left is None else min(left, event_left)
     if left == 0:
-        return "Sold out"
+        return _("Sold out")
     if left is not None and left <= FEW_LEFT:
-        return "Few left"
+        return _("Few left")
     return None
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.db import Base, UTCDateTime, utcnow
+from kernel.i18n import N_, gettext
 
 
 class Tier(enum.StrEnum):
@@ -21,24 +22,24 @@ class Tier(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return TIER_LABELS[self]
+        return gettext(TIER_LABELS[self])  # in the reader's language
 
 
 TIER_LABELS = {
-    Tier.FREE: "Free",
-    Tier.COMMUNITY: "Community rate",
-    Tier.CORPORATE: "Corporate rate",
-    Tier.STANDARD: "Standard",
-    Tier.PAY_WHAT_YOU_CAN: "Pay what you can",
+    Tier.FREE: N_("Free"),
+    Tier.COMMUNITY: N_("Community rate"),
+    Tier.CORPORATE: N_("Corporate rate"),
+    Tier.STANDARD: N_("Standard"),
+    Tier.PAY_WHAT_YOU_CAN: N_("Pay what you can"),
 }
 
 # What a community-rate buyer may declare (recorded on the order).
 COMMUNITY_DECLARATIONS = {
-    "resident": "Local resident",
-    "community_group": "Member of a community group or charity",
-    "student": "Student",
-    "unwaged": "Unwaged, retired or on benefits",
-    "other": "Other",
+    "resident": N_("Local resident"),
+    "community_group": N_("Member of a community group or charity"),
+    "student": N_("Student"),
+    "unwaged": N_("Unwaged, retired or on benefits"),
+    "other": N_("Other"),
 }
 
 
@@ -54,6 +55,9 @@ class TicketStatus(enum.StrEnum):
 
 
 # What organisers read in the attendee list and its CSV, never the stored values.
+# An order's status as its attendee reads it (Order.status_label), translated where shown
+ORDER_STATUS_SENTENCES = {"confirmed": N_("Confirmed"), "awaiting_payment": N_("To pay at the door or by invoice"),
+                          "cancelled": N_("Cancelled")}
 ORDER_STATUS_LABELS = {"confirmed": "Confirmed", "awaiting_payment": "Awaiting payment", "cancelled": "Cancelled"}
 
 
@@ -140,6 +144,8 @@ class Order(Base):
     paid_note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The language the attendee booked in (kernel.i18n): their emails, PDF tickets and offers use it.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="order", lazy="raise", order_by="Ticket.id")
 
@@ -149,8 +155,7 @@ class Order(Base):
 
     @property
     def status_label(self) -> str:
-        return {"confirmed": "Confirmed", "awaiting_payment": "To pay at the door or by invoice",
-                "cancelled": "Cancelled"}[self.status]
+        return gettext(ORDER_STATUS_SENTENCES[self.status])
 
     @property
     def status_short_label(self) -> str:
@@ -159,7 +164,7 @@ class Order(Base):
 
     @property
     def declaration_label(self) -> str:
-        return COMMUNITY_DECLARATIONS.get(self.community_declaration, self.community_declaration)
+        return gettext(COMMUNITY_DECLARATIONS.get(self.community_declaration, self.community_declaration))
 
 
 class Ticket(Base):
@@ -223,6 +228,7 @@ class WaitlistEntry(Base):
     offer_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_order.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)  # for the offer email
 
 
 # --- the door ----------------------------------------------------------------------------------------

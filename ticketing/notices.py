@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from events.models import Event
-from kernel import mail
+from kernel import i18n, mail
 from kernel.db import Database
+from kernel.i18n import gettext as _
 from kernel.web import london_range
 from ticketing.models import Order, Ticket, TicketStatus, TicketType, WaitlistEntry
 
@@ -40,18 +41,22 @@ async def enqueue_waitlist_joined(*, session: AsyncSession, entry: WaitlistEntry
                                   ticket_type: TicketType, place: int, offer_hours: float, base_url: str) -> None:
     """To someone who has just joined a waiting list (not when they join it again)."""
     base = base_url.rstrip("/")
-    hours = f"{offer_hours:g} hour{'s' if offer_hours != 1 else ''}"
-    text, html = mail.render_email(
-        "notice", heading=f"You are on the waiting list for {event.title}",
-        paragraphs=[
-            (f"Hello {entry.name}: you are number {place} in line for a “{ticket_type.name}” ticket for "
-            f"{event.title} ({_when(event)})."),
-            (f"If a place comes up we will email you a link to claim it. The place is held for you for {hours}; "
-             "after that it goes to the next person in line."),
-            "You do not have a ticket yet: please do not come to the door without one.",
-        ],
-        action_url=f"{base}/events/{event.slug}", action_label="See the event", base_url=base)
-    await mail.enqueue(session=session, to=entry.email, subject=f"Waiting list: {event.title}", text=text, html=html)
+    with i18n.language(entry.language):  # the language they joined in
+        hours = i18n.ngettext("%(hours)s hour", "%(hours)s hours", 1 if offer_hours == 1 else 2,
+                              hours=i18n.native_digits(f"{offer_hours:g}"))
+        text, html = mail.render_email(
+            "notice", heading=_("You are on the waiting list for %(title)s", title=event.title),
+            paragraphs=[
+                _("Hello %(name)s: you are number %(place)s in line for a “%(type)s” ticket for %(title)s (%(when)s).",
+                  name=entry.name, place=i18n.format_number(place), type=ticket_type.name, title=event.title,
+                  when=_when(event)),
+                _("If a place comes up we will email you a link to claim it. The place is held for you for %(hours)s; "
+                  "after that it goes to the next person in line.", hours=hours),
+                _("You do not have a ticket yet: please do not come to the door without one."),
+            ],
+            action_url=f"{base}/events/{event.slug}", action_label=_("See the event"), base_url=base)
+        subject = _("Waiting list: %(title)s", title=event.title)
+    await mail.enqueue(session=session, to=entry.email, subject=subject, text=text, html=html)
 
 
 async def enqueue_waitlist_closed(*, session: AsyncSession, entries: Iterable, event: Event, base_url: str) -> int:

@@ -17,6 +17,8 @@ from kernel import group_commit, mail, ratelimit
 from kernel.auth import PUBLIC, client_address, flash, guard
 from kernel.db import utcnow
 from kernel.hooks import Panel
+from kernel.i18n import format_number
+from kernel.i18n import gettext as _
 from kernel.web import render, render_framed
 from ticketing import booking_state, emails, notices, services, waitlist
 from ticketing.forms import (
@@ -27,7 +29,7 @@ from ticketing.forms import (
     valid_email,
     valid_form_token,
 )
-from ticketing.inventory import SoldOut, combined_left
+from ticketing.inventory import SoldOut, combined_left, sold_out_message
 from ticketing.models import COMMUNITY_DECLARATIONS, Order, Tier
 
 
@@ -84,9 +86,9 @@ async def details(request: Request) -> Response:
         # A stale event page (or an edited address) can still ask for a type whose sales window is shut.
         state = services.sales_state(t, now) if t.id in selection.quantities else "open"
         if state == "not_yet":
-            selection.errors["quantity"] = f"“{t.name}” tickets are not on sale yet."
+            selection.errors["quantity"] = _("“%(name)s” tickets are not on sale yet.", name=t.name)
         elif state == "closed":
-            selection.errors["quantity"] = f"Sales of “{t.name}” tickets have closed."
+            selection.errors["quantity"] = _("Sales of “%(name)s” tickets have closed.", name=t.name)
     if selection.errors:
         context = await event_page_context(request, event)
         context.update(panel_errors=selection.errors, panel_values=selection.raw)
@@ -175,7 +177,7 @@ async def register(request: Request) -> Response:
     if not valid_form_token(token):
         token = secrets.token_urlsafe(24)
     if step.honeypot:
-        raise HTTPException(400, "Sorry, we could not process that booking. Please try again.")
+        raise HTTPException(400, _("Sorry, we could not process that booking. Please try again."))
     if step.errors:
         # Report every problem at once: the form's and the booking rules' (names, declaration, prices).
         errors = {**services.check_request(event, types, step.request), **step.errors}
@@ -234,7 +236,7 @@ async def register(request: Request) -> Response:
         return _already_booked(order.code)
     if not created:  # the same form, booked by another request between the read above and the write
         return _already_booked(booked.code)
-    flash(request, "You are booked. We have emailed your tickets to you.")
+    flash(request, _("You are booked. We have emailed your tickets to you."))
     # Only this response knows the booking's secret (ticketing.access): the booker lands on their booking.
     return RedirectResponse(f"/orders/{booked.access_token}", status_code=303)
 
@@ -253,7 +255,8 @@ def _sold_out_page(request: Request, event, types, lines, values, exc: SoldOut) 
         asked = [by_id[exc.ticket_type_id]]
     waitlist_type = next((t for t in asked if combined_left(t.capacity, t.sold, event.capacity,
                                                              event.tickets_sold) == 0), None)
-    message = f"Sorry, “{waitlist_type.name}” tickets are sold out." if waitlist_type else str(exc)
+    message = _("Sorry, “%(name)s” tickets are sold out.", name=waitlist_type.name) if waitlist_type \
+        else sold_out_message(exc)
     # In a rush every attempt after the last seat gets this page: rendered once a type, filled in for each.
     # The key must hold everything sold_out.html shows apart from the holes (and the CSRF token).
     return render_framed(request, "ticketing/sold_out.html", {
@@ -274,7 +277,7 @@ async def join_waitlist(request: Request) -> Response:
         ticket_type = next(t for t in types if str(t.id) == values.get("ticket_type_id"))
     except StopIteration:
         ticket_type = None
-        errors["waitlist"] = "That ticket type is not available for this event."
+        errors["waitlist"] = _("That ticket type is not available for this event.")
     else:
         left = combined_left(ticket_type.capacity, ticket_type.sold, event.capacity, event.tickets_sold)
         if left != 0:
@@ -282,13 +285,13 @@ async def join_waitlist(request: Request) -> Response:
     name = values.get("name", "").strip()
     email = values.get("email", "").strip()
     if not name or len(name) > 120:
-        errors["waitlist_name"] = "Enter your name (up to 120 characters)."
+        errors["waitlist_name"] = _("Enter your name (up to 120 characters).")
     if not valid_email(email):
-        errors["waitlist_email"] = "Enter an email address like name@example.com."
+        errors["waitlist_email"] = _("Enter an email address like name@example.com.")
     if values.get("consent") not in ("on", "yes", "1"):
-        errors["waitlist_consent"] = "Please agree that we may email you about a place."
+        errors["waitlist_consent"] = _("Please agree that we may email you about a place.")
     if values.get(HONEYPOT_FIELD, "").strip():
-        raise HTTPException(400, "Sorry, we could not process that request. Please try again.")
+        raise HTTPException(400, _("Sorry, we could not process that request. Please try again."))
     if errors:
         context = await event_page_context(request, event)
         context.update(panel_errors=errors, panel_values=values, waitlist_type_id=values.get("ticket_type_id"))
@@ -312,10 +315,11 @@ async def join_waitlist(request: Request) -> Response:
     except _TooManyNow:
         raise _too_many() from None
     if created:
-        flash(request, f"You are on the waiting list for “{ticket_type.name}” (number {place} in line). "
-                       "We will email you if a place comes up.")
+        flash(request, _("You are on the waiting list for “%(name)s” (number %(place)s in line). We will email "
+                         "you if a place comes up.", name=ticket_type.name, place=format_number(place)))
     else:
-        flash(request, f"You are already on the waiting list for “{ticket_type.name}” (number {place} in line).")
+        flash(request, _("You are already on the waiting list for “%(name)s” (number %(place)s in line).",
+                         name=ticket_type.name, place=format_number(place)))
     return RedirectResponse(f"/events/{event.slug}#tickets", status_code=303)
 
 

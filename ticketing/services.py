@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from events.models import Event, EventStatus
-from kernel import sqlite_direct
+from kernel import i18n, sqlite_direct
 from kernel.db import utcnow
 from ticketing import attendees, inventory
 from ticketing.access import new_access
@@ -300,6 +300,7 @@ async def book(*, session: AsyncSession, event_id: int, req: RegistrationRequest
             types[t].tier == Tier.COMMUNITY for t in quantities) else "",
         "status": OrderStatus.AWAITING_PAYMENT.value if total > 0 else OrderStatus.CONFIRMED.value,
         "total_pence": total, "consent_at": now, "paid_at": None, "paid_note": "", "created_at": now, "cancelled_at": None,
+        "language": i18n.current(),  # the visitor's, for this booking's emails and PDF tickets
     })).scalar()
     ticket_values = [
         {"code": new_code(12), "order_id": order_id, "event_id": event.id, "ticket_type_id": line.ticket_type_id,

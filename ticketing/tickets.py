@@ -17,6 +17,7 @@ from kernel.auth import DOOR, PUBLIC, flash, guard
 from kernel.db import utcnow
 from kernel.documents import document_path
 from kernel.hooks import hooks_of
+from kernel.i18n import gettext as _
 from kernel.web import render
 from ticketing import emails, services, waitlist
 from ticketing.models import WaitlistStatus
@@ -31,7 +32,7 @@ CANCEL_NEEDS_LINK = ("A ticket can only be cancelled from the link in the bookin
 def _code(request: Request, name: str = "code") -> str:
     code = request.path_params[name]
     if len(code) > CODE_MAX:
-        raise HTTPException(404, "We could not find that ticket. Check the link in your email.")
+        raise HTTPException(404, _("We could not find that ticket. Check the link in your email."))
     return code
 
 
@@ -54,7 +55,7 @@ async def ticket_page(request: Request) -> Response:
     async with request.app.state.db.read() as session:
         ticket = await services.get_ticket(session=session, code=_code(request))
         if ticket is None:
-            raise HTTPException(404, "We could not find that ticket. Check the link in your email.")
+            raise HTTPException(404, _("We could not find that ticket. Check the link in your email."))
         event = await session.get(Event, ticket.event_id)
     hooks = hooks_of(request.app)
     panels = await hooks.panels(hooks.ticket_page_panels, request, ticket, event)
@@ -96,7 +97,7 @@ async def claim_offer(request: Request) -> Response:
         entry = await waitlist.get_offer(session=session, token=token)
         event = await session.get(Event, entry.event_id) if entry else None
     if entry is None:
-        raise HTTPException(404, "This offer link is not valid any more. It may have been used already or expired.")
+        raise HTTPException(404, _("This offer link is not valid any more. It may have been used already or expired."))
     values = {"attendee_name": entry.name}
     errors: dict[str, str] = {}
     expired = entry.status == WaitlistStatus.OFFERED and (entry.offer_expires_at is None
@@ -109,7 +110,7 @@ async def claim_offer(request: Request) -> Response:
         form = await request.form()
         values["attendee_name"] = str(form.get("attendee_name", ""))[:200]
         if form.get("consent") not in ("on", "yes", "1"):
-            errors["consent"] = "Please agree to how we use your details, or we cannot book your ticket."
+            errors["consent"] = _("Please agree to how we use your details, or we cannot book your ticket.")
         if not errors:
             try:
                 async with db.write() as session:
@@ -121,7 +122,7 @@ async def claim_offer(request: Request) -> Response:
             except services.TicketingError as exc:
                 errors = exc.errors
             else:
-                flash(request, "The place is yours. We have emailed your ticket to you.")
+                flash(request, _("The place is yours. We have emailed your ticket to you."))
                 return RedirectResponse(f"/orders/{order.access_token}", status_code=303)
     return render(request, "ticketing/claim.html", {"entry": entry, "event": event, "values": values,
                                                     "errors": errors, "expired": False},

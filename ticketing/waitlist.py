@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.models import Event
+from kernel import i18n
 from kernel.db import utcnow
 from kernel.tokens import hash_token
 from ticketing import inventory
@@ -39,7 +40,8 @@ async def join(*, session: AsyncSession, event: Event, ticket_type: TicketType, 
     )
     if existing is not None:
         return existing, False
-    entry = WaitlistEntry(event_id=event.id, ticket_type_id=ticket_type.id, email=email, name=name.strip())
+    entry = WaitlistEntry(event_id=event.id, ticket_type_id=ticket_type.id, email=email, name=name.strip(),
+                          language=i18n.current())
     session.add(entry)
     await session.flush()
     return entry, True
@@ -136,7 +138,7 @@ async def claim(*, session: AsyncSession, token: str, attendee_name: str,
     order = Order(
         event_id=entry.event_id, code=new_code(16), reference=new_reference(), email=entry.email,
         buyer_name=name, status=OrderStatus.AWAITING_PAYMENT.value if price else OrderStatus.CONFIRMED.value,
-        total_pence=price, consent_at=now, created_at=now, access_hash=access_hash,
+        total_pence=price, consent_at=now, created_at=now, access_hash=access_hash, language=i18n.current(),
     )
     order.access_token = access_token
     session.add(order)
