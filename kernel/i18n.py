@@ -307,15 +307,36 @@ class Languages:
         remember = source == "query" and code != valid(cookie)
 
         async def send_with_cookie(message) -> None:
-            if message["type"] == "http.response.start" and remember:
-                value = f"{COOKIE}={code}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax; HttpOnly{self.cookie_flags}"
-                message.setdefault("headers", []).append((b"set-cookie", value.encode("latin-1")))
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if remember:
+                    value = (f"{COOKIE}={code}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax; HttpOnly"
+                             f"{self.cookie_flags}")
+                    headers.append((b"set-cookie", value.encode("latin-1")))
+                _vary_by_language(headers)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_cookie)
         finally:
             _current.reset(token)
+
+
+def _vary_by_language(headers: list) -> None:
+    """A page's words follow Accept-Language and the language cookie: say so (Vary), so that no shared cache
+    hands one visitor's Bengali page to another who asked for English. Pages only (text/html): the scripts'
+    JSON and files are the same in every language."""
+    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+    if not content_type.startswith(b"text/html"):
+        return
+    at = next((i for i, (k, _v) in enumerate(headers) if k.lower() == b"vary"), None)
+    have = [] if at is None else [n.strip() for n in headers[at][1].decode("latin-1").split(",") if n.strip()]
+    names = have + [n for n in ("Cookie", "Accept-Language") if n.lower() not in {h.lower() for h in have}]
+    value = ", ".join(names).encode("latin-1")
+    if at is None:
+        headers.append((b"vary", value))
+    else:
+        headers[at] = (b"vary", value)
 
 
 def _query_lang(query_string: bytes) -> str | None:

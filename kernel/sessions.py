@@ -169,7 +169,8 @@ class Sessions:
             if message["type"] == "http.response.start" and session.accessed:
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
-                headers.add_vary_header("Cookie")
+                if "cookie" not in {v.strip().lower() for v in headers.get("vary", "").split(",")}:
+                    headers.add_vary_header("Cookie")  # once: kernel.i18n may have named it already
                 if session.modified and session:
                     data = self._signer.sign(b64encode(json.dumps(session).encode("utf-8")))
                     headers.append("Set-Cookie", data.decode("utf-8").join(self._set_cookie))

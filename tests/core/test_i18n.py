@@ -379,3 +379,15 @@ async def test_a_waiting_list_offer_goes_out_in_the_language_of_the_person_who_j
                                             .order_by(OutboxMessage.id).limit(1))
     assert joined_email.subject == "অপেক্ষার তালিকা: Bhangra workshop"
     assert "লাইনে আপনি ১ নম্বরে আছেন" in joined_email.text_body and "২৪ ঘণ্টা" in joined_email.text_body
+
+
+async def test_pages_say_they_vary_by_language_and_scripts_data_do_not(client):
+    """A shared cache must not hand one visitor's Bengali page to another who asked for English."""
+    page = await client.get("/", headers={"Accept-Language": "bn"})
+    assert page.status_code == 200 and 'lang="bn"' in page.text
+    vary = [name.strip().lower() for name in page.headers["vary"].split(",")]
+    assert "accept-language" in vary and "cookie" in vary and len(vary) == len(set(vary)), page.headers["vary"]
+    again = await client.get("/events/past?lang=ur")  # a page that also sets the language cookie
+    assert "accept-language" in again.headers["vary"].lower()
+    health = await client.get("/healthz")
+    assert "accept-language" not in health.headers.get("vary", "").lower()
