@@ -122,6 +122,11 @@ async def test_confirmation_is_delivered_with_text_html_pdf_and_calendar(quiet_a
         assert "Standard · £6.50" in part
         assert "To pay at the door or by invoice" in part and "£13.00" in part
     assert "Aisle seat" in text
+    # One fact a line in the plain text (a translated line once swallowed its line break: "…Q68QWPStatus: …")
+    lines = text.splitlines()
+    assert f"Booking reference: {order.reference}" in lines
+    assert any(line.startswith("Status: ") for line in lines)
+    assert "Access or dietary needs you told us: Aisle seat" in lines
 
     attachments = {a.get_content_type(): a for a in message.iter_attachments()}
     assert set(attachments) == {"application/pdf", "text/calendar"}

@@ -47,6 +47,9 @@ async def _claim_path(db, address) -> str:
     assert offers, f"no offer email to {address}"
     match = CLAIM_RE.search(offers[-1].text_body)
     assert match, offers[-1].text_body
+    lines = offers[-1].text_body.splitlines()  # one thing a line: the hold's sentence, then the claim link's
+    assert lines[0].endswith("a place has come up.") and lines[1] == ""
+    assert "Claim it here:" in lines and lines[lines.index("Claim it here:") - 1].startswith("We are holding one")
     assert f"/waitlist/claim/{match.group(1)}" in offers[-1].html_body
     return f"/waitlist/claim/{match.group(1)}"
 
