@@ -52,6 +52,11 @@ async def may_manage_event(*, session: AsyncSession, user: User, event_id: int) 
         EventOrganiser.event_id == event_id, EventOrganiser.user_id == user.id)) is not None
 
 
+async def may_preview(*, session: AsyncSession, user: User | None, event_id: int) -> bool:
+    """Whether `user` may see (and try out) the event while it is a draft: those who may manage it."""
+    return user is not None and await may_manage_event(session=session, user=user, event_id=event_id)
+
+
 async def managed_event_ids(*, session: AsyncSession, user: User) -> set[int] | None:
     """The events `user` may manage; None for every event (lists filter with it)."""
     if user.role in EVERY_EVENT:

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from events import services
-from events.access import may_manage_event
+from events.access import may_preview
 from events.calendar import event_ics
 from events.models import CATEGORY_LABELS, Category
 from kernel import i18n
@@ -139,7 +139,7 @@ async def _public_event(request: Request):
         event = await services.get_by_slug(
             session=session, slug=request.path_params["slug"], include_drafts=is_organiser
         )
-        if event is not None and event.status == "draft" and not await may_manage_event(
+        if event is not None and event.status == "draft" and not await may_preview(
                 session=session, user=user, event_id=event.id):
             event = None  # another organiser's draft
     if event is None:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from events.access import may_preview
 from events.models import EventStatus
 from events.routes import event_page_context, public_event
 from kernel import group_commit, mail, ratelimit
@@ -158,9 +159,12 @@ async def register(request: Request) -> Response:
                                      address=client_address(request),
                                      window_seconds=settings.registration_window_seconds,
                                      limit=settings.registration_limit)
-    # As events.routes.public_event finds it: drafts only for organisers.
-    if state is None or (state.event.status == EventStatus.DRAFT
-                         and not (user is not None and user.role == "organiser")):
+    # As events.routes.public_event finds it: a draft only for those who may manage it (events.access).
+    if state is not None and state.event.status == EventStatus.DRAFT:
+        async with db.read() as session:
+            if not await may_preview(session=session, user=user, event_id=state.event.id):
+                state = None
+    if state is None:
         raise HTTPException(404, "We could not find that event. It may have been removed or the link "
                                  "mistyped.")
     event, types = state.event, state.types

@@ -448,6 +448,15 @@ async def test_draft_event_registration_is_not_found(app, client, db):
         await sign_in(organiser, db, Role.ADMIN)
         step1 = await start_booking(organiser, event, {adult.id: 1})
         assert step1.status_code == 409
+        sent = booking_form(await csrf_for(organiser, "/login"), "g" * 32, [(adult.id, "Amina Khatun")])
+        assert (await organiser.post(f"/events/{event.slug}/register", data=sent)).status_code == 409
+    # an event organiser who was not given this event does not find it at all, as on its page
+    async with new_client(app) as other:
+        await sign_in(other, db, Role.ORGANISER)
+        assert (await other.get(f"/events/{event.slug}")).status_code == 404
+        assert (await start_booking(other, event, {adult.id: 1})).status_code == 404
+        sent = booking_form(await csrf_for(other, "/login"), "h" * 32, [(adult.id, "Amina Khatun")])
+        assert (await other.post(f"/events/{event.slug}/register", data=sent)).status_code == 404
     assert await _count(db, Order) == 0
 
 
