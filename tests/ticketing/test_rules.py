@@ -1,11 +1,13 @@
 """Smaller ticketing rules: literal search text, waiting lists only when sold out, nothing to pay on free orders."""
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import csrf_for
 from tests.factories import make_event
 from tests.ticketing.factories import make_order, make_ticket_type
 from ticketing import services
+from ticketing.models import Ticket
 
 
 async def test_search_treats_percent_and_underscore_literally(db):
@@ -14,6 +16,10 @@ async def test_search_treats_percent_and_underscore_literally(db):
         tt = await make_ticket_type(session, event)
         await make_order(session, event, [(tt.id, "Amina Khatun")])
         await make_order(session, event, [(tt.id, "100%_Vegan Supper Club")], email="club@example.org")
+        # Search also reads ticket codes, which are random URL-safe text: one holding "_v" (any case) made this
+        # test fail now and then. Codes of letters only keep it about the names.
+        for n, ticket in enumerate(await session.scalars(select(Ticket).where(Ticket.event_id == event.id))):
+            ticket.code = f"CODE{'AB'[n]}LETTERSONLY"
     async with db.read() as session:
         percent = await services.search_attendees(session=session, event_id=event.id, q="%")
         underscore = await services.search_attendees(session=session, event_id=event.id, q="_v")
